@@ -1,0 +1,236 @@
+"""The persona: section 4 of the format as a state machine.
+
+A `Conversation` is a pure function of the scenario and the trainee's messages with their
+times: it reads no clock (every call says what time it is) and does no I/O. The web layer
+feeds it live messages; the evaluator feeds it a transcript's trainee messages to learn what
+the persona revealed and how the conversation ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sandbox.evaluator.matcher import Text, normalize
+from sandbox.scenarios.models import CompiledScenario, Scenario
+
+Role = Literal["persona", "trainee"]
+EndReason = Literal["completed", "timeout", "finished"]
+RefusedReason = Literal["empty", "ended", "timeout"]
+
+
+@dataclass
+class Message:
+    """One line of the transcript."""
+
+    role: Role
+    text: str
+    at: float
+    kind: str  # opening, fact, reaction, fallback, nudge, farewell, trainee
+    ref: str | None = None  # the fact or reaction behind a persona line
+    mood: str | None = None  # set when this line changed the persona's mood
+    end_reason: str | None = None  # set on the line that ended the conversation
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"role": self.role, "text": self.text, "at": self.at}
+        if self.kind == "fact" and self.ref:
+            data["reveals"] = self.ref
+        if self.kind not in ("trainee", "fact"):
+            data["kind"] = self.kind
+        if self.mood is not None:
+            data["mood"] = self.mood
+        if self.end_reason is not None:
+            data["end_reason"] = self.end_reason
+        return data
+
+
+@dataclass
+class Turn:
+    """What one trainee message did."""
+
+    accepted: bool
+    refused_reason: RefusedReason | None = None
+    index: int | None = None  # the trainee message's index in `messages`
+    replies: list[Message] = field(default_factory=list)
+    ended: bool = False
+
+
+class Conversation:
+    """A conversation with one scenario's persona."""
+
+    def __init__(self, scenario: Scenario | CompiledScenario, locale: str = "en") -> None:
+        self.compiled = (
+            scenario if isinstance(scenario, CompiledScenario) else CompiledScenario(scenario, locale)
+        )
+        self.scenario = self.compiled.scenario
+        self.locale = self.compiled.locale
+        self.messages: list[Message] = [
+            Message("persona", self.scenario.opening, 0.0, "opening")
+        ]
+        self.mood: str = self.scenario.persona.mood
+        self.revealed: list[str] = []
+        self.fired: dict[str, int] = {}
+        self.ended = False
+        self.end_reason: EndReason | None = None
+        self.ended_at: float | None = None
+        self.last_persona_at = 0.0  # the persona's last line that was not a nudge
+        self._nudged = False  # a nudge was said in the current silence
+        self._fallback = 0
+
+    # -- queries --
+
+    @property
+    def time_limit_s(self) -> float:
+        return self.scenario.time_limit_s
+
+    @property
+    def happened(self) -> set[str]:
+        """Facts revealed and reactions fired so far."""
+        return set(self.revealed) | {k for k, n in self.fired.items() if n}
+
+    def nudge_due_at(self) -> float | None:
+        """When a live engine should say the nudge, or None if none is due."""
+        nudge = self.scenario.nudge
+        if nudge is None or self.ended or self._nudged:
+            return None
+        return self.last_persona_at + nudge.after_s
+
+    # -- events --
+
+    def send_nudge(self, at: float) -> Message | None:
+        """Say the nudge if the trainee has been silent longer than `after_s` at `at`."""
+        due = self.nudge_due_at()
+        if due is None or at <= due or self.scenario.nudge is None:
+            return None
+        self._nudged = True
+        message = Message("persona", self.scenario.nudge.say, due, "nudge")
+        self.messages.append(message)
+        return message
+
+    def receive(self, text: str, at: float) -> Turn:
+        """Take one trainee message at `at` seconds and let the persona answer."""
+        if self.ended:
+            return Turn(False, "ended")
+        if not normalize(text):
+            return Turn(False, "empty")
+        if at > self.time_limit_s:
+            self._end("timeout", at)
+            return Turn(False, "timeout", ended=True)
+
+        replies: list[Message] = []
+        nudge = self.send_nudge(at)
+        if nudge is not None:
+            replies.append(nudge)
+        index = len(self.messages)
+        self.messages.append(Message("trainee", text, at, "trainee"))
+        said = self._answer(Text(text, self.locale), at)
+        replies.extend(said)
+        self.messages.extend(said)
+        if any(m.kind != "nudge" for m in said):
+            self.last_persona_at = at
+            self._nudged = False
+        return Turn(True, None, index, replies, self.ended)
+
+    def finish(self, at: float) -> None:
+        """The trainee ends the conversation."""
+        if not self.ended:
+            self._end("timeout" if at > self.time_limit_s else "finished", at)
+
+    def expire(self, at: float) -> bool:
+        """End the conversation if its time limit has passed at `at`; True if it did."""
+        if not self.ended and at > self.time_limit_s:
+            self._end("timeout", at)
+            return True
+        return False
+
+    def _end(self, reason: EndReason, at: float) -> None:
+        self.ended = True
+        self.end_reason = reason
+        self.ended_at = at
+
+    # -- the persona's rules, turn by turn --
+
+    def _answer(self, text: Text, at: float) -> list[Message]:
+        said: list[Message] = []
+        happened = self.happened
+
+        # 1. Facts, one pass in file order; facts revealed earlier in the pass count.
+        for fact, matcher in self.compiled.facts:
+            if fact.id in self.revealed or not matcher.matches(text):
+                continue
+            if all(r in happened for r in fact.requires):
+                said.append(self._reveal(fact.id, fact.reply, at))
+                happened.add(fact.id)
+        revealed_now = bool(said)
+
+        # 2. At most one reaction: the first that matches, has times left and whose
+        #    requires are met.
+        fired = None
+        for reaction, matcher in self.compiled.reactions:
+            count = self.fired.get(reaction.id, 0)
+            if reaction.times and count >= reaction.times:
+                continue
+            if not all(r in happened for r in reaction.requires):
+                continue
+            if matcher.matches(text):
+                fired = reaction
+                break
+        if fired is not None:
+            self.fired[fired.id] = self.fired.get(fired.id, 0) + 1
+            line = Message("persona", fired.say, at, "reaction", fired.id)
+            said.append(line)
+            for fact_id in fired.reveals:
+                fact = self.scenario.fact(fact_id)
+                if fact is not None and fact_id not in self.revealed:
+                    said.append(self._reveal(fact_id, fact.reply, at))
+            if fired.set_mood is not None:
+                self.mood = fired.set_mood
+                line.mood = fired.set_mood
+
+        ends = (fired is not None and fired.ends) or (
+            self.compiled.ends_when is not None and self.compiled.ends_when.matches(text)
+        )
+        # 3. Fallback when nothing else answered, unless the message ends the conversation.
+        if not revealed_now and fired is None and not ends:
+            lines = self.scenario.fallback
+            said.append(Message("persona", lines[self._fallback % len(lines)], at, "fallback"))
+            self._fallback += 1
+        # 4. The end, with the farewell.
+        if ends:
+            if self.scenario.farewell is not None:
+                said.append(Message("persona", self.scenario.farewell, at, "farewell"))
+            self._end("completed", at)
+            if said:
+                said[-1].end_reason = "completed"
+        return said
+
+    def _reveal(self, fact_id: str, reply: str, at: float) -> Message:
+        self.revealed.append(fact_id)
+        return Message("persona", reply, at, "fact", fact_id)
+
+    # -- rebuilding --
+
+    @classmethod
+    def replay(
+        cls,
+        scenario: Scenario | CompiledScenario,
+        locale: str,
+        trainee: Iterable[tuple[str, float]],
+    ) -> Conversation:
+        """Rebuild a conversation from the trainee's messages and their times."""
+        conversation = cls(scenario, locale)
+        for text, at in trainee:
+            conversation.receive(text, at)
+        return conversation
+
+    def transcript(self, pack_id: str) -> dict[str, Any]:
+        """The transcript of section 6, with the engine's extra fields."""
+        data: dict[str, Any] = {
+            "pack": pack_id,
+            "scenario": self.scenario.id,
+            "messages": [m.to_json() for m in self.messages],
+        }
+        if self.end_reason is not None:
+            data["end_reason"] = self.end_reason
+        return data

@@ -1,0 +1,85 @@
+"""Transcripts (section 6): reading one from JSON with clear messages when it is malformed."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class TranscriptError(ValueError):
+    """A malformed transcript; `line` is the JSON line where known."""
+
+    def __init__(self, source: str, message: str, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class TranscriptMessage:
+    role: Literal["persona", "trainee"]
+    text: str
+    at: float
+
+
+@dataclass
+class Transcript:
+    pack: str
+    scenario: str
+    messages: list[TranscriptMessage] = field(default_factory=list)
+
+    def trainee_lines(self) -> list[tuple[int, str, float]]:
+        """(index, text, at) of every trainee message."""
+        return [(i, m.text, m.at) for i, m in enumerate(self.messages) if m.role == "trainee"]
+
+    @classmethod
+    def from_conversation(cls, data: dict[str, Any]) -> Transcript:
+        return parse_transcript_data(data, "<transcript>")
+
+
+def parse_transcript(text: str, source: str = "<transcript>") -> Transcript:
+    """Parse transcript JSON text; raise `TranscriptError` saying what and where."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(source, f"not valid JSON: {exc.msg} (column {exc.colno})",
+                              exc.lineno) from None
+    return parse_transcript_data(data, source)
+
+
+def parse_transcript_data(data: Any, source: str) -> Transcript:
+    if not isinstance(data, dict):
+        raise TranscriptError(source, "a transcript is a JSON object with pack, scenario, messages")
+    for key in ("pack", "scenario"):
+        if key in data and not isinstance(data[key], str):
+            raise TranscriptError(source, f"{key!r} must be a string")
+    messages = data.get("messages")
+    if not isinstance(messages, list):
+        raise TranscriptError(source, "'messages' must be a list of messages")
+    parsed: list[TranscriptMessage] = []
+    last_trainee_at = 0.0
+    for i, item in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(item, dict):
+            raise TranscriptError(source, f"{where}: a message is an object with role, text, at")
+        role, text, at = item.get("role"), item.get("text"), item.get("at")
+        if role not in ("persona", "trainee"):
+            raise TranscriptError(source, f"{where}.role: must be 'persona' or 'trainee', "
+                                          f"got {role!r}")
+        if not isinstance(text, str):
+            raise TranscriptError(source, f"{where}.text: must be a string")
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+            raise TranscriptError(source, f"{where}.at: must be a number of seconds, got {at!r}")
+        if at < 0:
+            raise TranscriptError(source, f"{where}.at: must not be negative, got {at!r}")
+        if role == "trainee":
+            if at < last_trainee_at:
+                raise TranscriptError(source, f"{where}.at: trainee messages must not go back in "
+                                              f"time ({at:g} after {last_trainee_at:g})")
+            last_trainee_at = at
+        parsed.append(TranscriptMessage(role, text, float(at)))
+    return Transcript(str(data.get("pack", "")), str(data.get("scenario", "")), parsed)

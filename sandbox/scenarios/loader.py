@@ -1,0 +1,332 @@
+"""Read packs from YAML: size and encoding limits, safe parsing, every problem with its line."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sandbox.evaluator.matcher import Phrase, PhraseError
+from sandbox.scenarios.errors import PackError, PackErrors
+from sandbox.scenarios.models import MatcherSpec, Pack, Scenario
+from sandbox.scenarios.yamlnodes import Document, Path, YamlError, read_yaml
+
+MAX_PACK_BYTES = 1024 * 1024
+
+
+# --- entry points -------------------------------------------------------------------------
+
+
+def load_pack(path: str | FsPath) -> Pack:
+    """Load one pack file; raise `PackErrors` naming every problem."""
+    name = str(path)
+    try:
+        raw = FsPath(path).read_bytes()
+    except OSError as exc:
+        raise PackErrors([PackError(name, None, None, f"cannot read: {exc.strerror}")]) from None
+    return load_pack_bytes(raw, name)
+
+
+def load_pack_bytes(raw: bytes, source: str) -> Pack:
+    """Load a pack from the bytes of a file: at most 1 MiB, UTF-8."""
+    if len(raw) > MAX_PACK_BYTES:
+        raise PackErrors(
+            [PackError(source, None, None,
+                       f"file is {len(raw):,} bytes; a pack may be at most {MAX_PACK_BYTES:,}")]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PackErrors(
+            [PackError(source, line, None,
+                       f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]
+        ) from None
+    return load_pack_text(text.removeprefix("\ufeff"), source)
+
+
+def load_pack_text(text: str, source: str = "<pack>") -> Pack:
+    """Load a pack from YAML text; `source` names it in messages."""
+    try:
+        doc = read_yaml(text)
+    except YamlError as exc:
+        raise PackErrors([PackError(source, exc.line, exc.key, exc.message)]) from None
+    errors = [PackError(source, p.line, p.key, p.message) for p in doc.problems]
+    if not isinstance(doc.data, dict):
+        errors.append(PackError(source, doc.line_of(()), None,
+                                "a pack is a mapping with the keys 'pack' and 'scenarios'"))
+        raise PackErrors(errors)
+    try:
+        pack = Pack.model_validate({**doc.data, "source": source})
+    except ValidationError as exc:
+        errors.extend(_from_validation(exc, doc, source))
+        raise PackErrors(errors) from None
+    errors.extend(_cross_check(pack, doc, source))
+    if errors:
+        raise PackErrors(errors)
+    return pack
+
+
+@dataclass
+class PackSet:
+    """Packs loaded from several places; broken files are listed, not fatal."""
+
+    packs: list[Pack] = field(default_factory=list)
+    errors: list[PackError] = field(default_factory=list)
+    files: int = 0
+
+    def find(self, pack_id: str) -> Pack | None:
+        return next((p for p in self.packs if p.id == pack_id), None)
+
+
+def pack_files(paths: Iterable[str | FsPath]) -> Iterator[FsPath]:
+    """Each path as given, or every `*.yaml` file in it when it is a folder (sorted)."""
+    for path in paths:
+        p = FsPath(path)
+        if p.is_dir():
+            yield from sorted(q for q in p.glob("*.yaml") if q.is_file())
+        else:
+            yield p
+
+
+def load_packs(paths: Iterable[str | FsPath]) -> PackSet:
+    """Load every pack in `paths`; a pack id seen twice is an error on the later file."""
+    result = PackSet()
+    seen: dict[str, str] = {}
+    for path in pack_files(paths):
+        result.files += 1
+        try:
+            pack = load_pack(path)
+        except PackErrors as exc:
+            result.errors.extend(exc.errors)
+            continue
+        if pack.id in seen:
+            result.errors.append(PackError(str(path), 2, "pack.id",
+                                           f"pack id {pack.id!r} is already used by {seen[pack.id]}"))
+            continue
+        seen[pack.id] = str(path)
+        result.packs.append(pack)
+    return result
+
+
+# --- pydantic errors, made readable -------------------------------------------------------
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> Path:
+    # Validators add pseudo-steps such as "function-before[...]"; they are not keys.
+    return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
+
+
+def _model_at(names: Iterable[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Pack
+    for name in names:
+        if model is None:
+            return None
+        info = next((f for n, f in model.model_fields.items()
+                     if n == name or f.alias == name), None)
+        model = _model_in(info.annotation) if info is not None else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_in(typing.get_args(annotation)[0])
+    if origin in (list, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _keys_of(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items() if n != "source"]
+
+
+_SINGULAR = {"scenarios": "scenario", "facts": "fact", "reactions": "reaction",
+             "criteria": "criterion", "examples": "example"}
+
+
+def _describe(path: Path, data: Any) -> str:
+    """A readable name for a path: `scenario 'x' › criterion 'y' › weight`."""
+    parts: list[str] = []
+    node = data
+    for step in path:
+        if isinstance(step, int):
+            item = node[step] if isinstance(node, list) and step < len(node) else None
+            label = item.get("id") or item.get("name") if isinstance(item, dict) else None
+            if label is not None and isinstance(label, str) and parts:
+                parts[-1] = f"{_SINGULAR.get(parts[-1], parts[-1])} {label!r}"
+            elif parts:
+                parts[-1] = f"{parts[-1]}[{step}]"
+            node = item
+        else:
+            parts.append(str(step))
+            node = node.get(step) if isinstance(node, dict) else None
+    return " › ".join(parts) or "pack file"
+
+
+def _from_validation(exc: ValidationError, doc: Document, source: str) -> list[PackError]:
+    errors: list[PackError] = []
+    for err in exc.errors():
+        path = _clean_loc(err["loc"])
+        kind = err["type"]
+        names = [p for p in path if isinstance(p, str)]
+        where = _describe(path, doc.data)
+        if kind == "missing":
+            parent = _describe(path[:-1], doc.data)
+            message = f"{parent}: missing required key {path[-1]!r}"
+            line = doc.line_of(path[:-1])
+        elif kind == "extra_forbidden":
+            key = str(path[-1])
+            allowed = _keys_of(_model_at(names[:-1]))
+            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]!r}?)" if near else (
+                f" (expected one of: {', '.join(allowed)})" if allowed else "")
+            message = f"{where}: unknown key {key!r}{hint}"
+            line = doc.line_of(path)
+        elif kind in _TYPE_NAMES:
+            message = f"{where}: expected {_TYPE_NAMES[kind]}, got {_yaml_type(err['input'])}"
+            line = doc.line_of(path)
+        elif kind == "string_pattern_mismatch":
+            message = f"{where}: {err['input']!r} is not a valid id (use a-z, 0-9 and -)"
+            line = doc.line_of(path)
+        elif kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            message = f"{where}: {err['input']!r} is not allowed; expected {expected}"
+            line = doc.line_of(path)
+        elif kind == "value_error":
+            message = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+            line = doc.line_of(path)
+        elif kind == "too_short":
+            message = f"{where}: needs at least one entry"
+            line = doc.line_of(path)
+        else:
+            message = f"{where}: {err['msg'][0].lower()}{err['msg'][1:]}"
+            line = doc.line_of(path)
+        errors.append(PackError(source, line, ".".join(map(str, path)) or None, message))
+    return errors
+
+
+# --- rules that span the pack -------------------------------------------------------------
+
+
+def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
+    errors: list[PackError] = []
+
+    def add(path: Path, message: str) -> None:
+        errors.append(PackError(source, doc.line_of(path), ".".join(map(str, path)),
+                                f"{_describe(path, doc.data)}: {message}"))
+
+    seen_scenarios: set[str] = set()
+    for si, scenario in enumerate(pack.scenarios):
+        base: Path = ("scenarios", si)
+        if scenario.id in seen_scenarios:
+            add((*base, "id"), f"duplicate scenario id {scenario.id!r}")
+        seen_scenarios.add(scenario.id)
+        _check_scenario(scenario, pack.locale, base, add)
+    return errors
+
+
+def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> None:
+    facts = {f.id for f in scenario.facts}
+    step_ids: set[str] = set()
+    for key, items in (("facts", scenario.facts), ("reactions", scenario.reactions)):
+        for i, item in enumerate(items):
+            if item.id in step_ids:
+                add((*base, key, i, "id"),
+                    f"duplicate id {item.id!r} (facts and reactions share one set of ids)")
+            step_ids.add(item.id)
+    all_steps = facts | {r.id for r in scenario.reactions}
+
+    def refs(path: Path, ids: str | list[str], allowed: set[str], what: str) -> None:
+        for j, ref in enumerate([ids] if isinstance(ids, str) else ids):
+            if ref not in allowed:
+                known = difflib.get_close_matches(ref, sorted(allowed), n=1)
+                hint = f" (did you mean {known[0]!r}?)" if known else ""
+                add(path if isinstance(ids, str) else (*path, j),
+                    f"{ref!r} is not the id of any {what} in this scenario{hint}")
+
+    def matcher(path: Path, spec: MatcherSpec | None) -> None:
+        if spec is None:
+            return
+        groups: list[tuple[Path, list[str]]] = [((*path, "any"), spec.any),
+                                                ((*path, "not"), spec.not_)]
+        groups += [((*path, "all", g), group) for g, group in enumerate(spec.all)]
+        for gpath, phrases in groups:
+            for k, phrase in enumerate(phrases):
+                try:
+                    Phrase.compile(phrase, locale)
+                except PhraseError as exc:
+                    add((*gpath, k), str(exc))
+
+    for i, fact in enumerate(scenario.facts):
+        refs((*base, "facts", i, "requires"), fact.requires, all_steps, "fact or reaction")
+        matcher((*base, "facts", i, "asked_by"), fact.asked_by)
+    for i, reaction in enumerate(scenario.reactions):
+        path = (*base, "reactions", i)
+        refs((*path, "requires"), reaction.requires, all_steps, "fact or reaction")
+        refs((*path, "reveals"), reaction.reveals, facts, "fact")
+        matcher((*path, "when"), reaction.when)
+    matcher((*base, "ends_when"), scenario.ends_when)
+
+    criteria: set[str] = set()
+    for i, criterion in enumerate(scenario.rubric.criteria):
+        path = (*base, "rubric", "criteria", i)
+        if criterion.id in criteria:
+            add((*path, "id"), f"duplicate criterion id {criterion.id!r}")
+        criteria.add(criterion.id)
+        matcher((*path, "match"), criterion.match)
+        if criterion.applies_if_revealed is not None:
+            refs((*path, "applies_if_revealed"), criterion.applies_if_revealed, facts, "fact")
+        if criterion.revealed is not None:
+            refs((*path, "revealed"), criterion.revealed, facts, "fact")
+
+    for i, example in enumerate(scenario.examples):
+        path = (*base, "examples", i)
+        last = -1.0
+        for j, line in enumerate(example.trainee):
+            if line.at is not None:
+                if line.at < last:
+                    add((*path, "trainee", j, "at"),
+                        f"times must not decrease ({line.at:g} comes after {last:g})")
+                last = line.at
+            else:
+                last = last + 10 if last >= 0 else 10
+        expect = example.expect
+        for key in ("met", "missed", "violated", "not_applicable"):
+            ids = getattr(expect, key)
+            if ids:
+                refs((*path, "expect", key), ids, criteria, "criterion")
+        if expect.revealed:
+            refs((*path, "expect", "revealed"), expect.revealed, facts, "fact")
+

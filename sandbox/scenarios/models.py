@@ -1,0 +1,305 @@
+"""Pack models: the v1 format of `scenario-format.md`, sections 1, 2, 5 and 7.
+
+Validation is strict (a value of another type is an error, unknown keys are errors). Rules
+that span several places (ids that must exist, matcher phrases per locale) live in
+`loader.py`, which knows the file and its lines.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from sandbox.evaluator.matcher import Matcher as CompiledMatcher
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
+Text = Annotated[str, AfterValidator(_not_blank)]
+Positive = Annotated[float, Field(gt=0)]
+Kind = Literal["disclosure", "inquiry", "contraindication", "etiquette", "outcome", "forbidden"]
+Difficulty = Literal["easy", "medium", "hard"]
+LocaleName = Literal["en", "zh-CN"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- matchers ---------------------------------------------------------------------------
+
+
+def _matcher_shape(value: Any) -> Any:
+    if isinstance(value, list):
+        return {"any": value}
+    if isinstance(value, dict):
+        return value
+    raise ValueError("a matcher is a list of phrases, or a mapping of any, all and not")
+
+
+class MatcherSpec(Model):
+    """A matcher as written: `any` phrases, `all` groups, `not` phrases."""
+
+    any: list[Text] = Field(default_factory=list)
+    all: list[list[Text]] = Field(default_factory=list)
+    not_: list[Text] = Field(default_factory=list, alias="not")
+
+    @model_validator(mode="after")
+    def _needs_any_or_all(self) -> MatcherSpec:
+        if not self.any and not self.all:
+            raise ValueError("a matcher needs 'any' or 'all' phrases ('not' alone matches nothing)")
+        if any(not group for group in self.all):
+            raise ValueError("each group of 'all' needs at least one phrase")
+        return self
+
+    def compile(self, locale: str) -> CompiledMatcher:
+        return CompiledMatcher.compile(locale, self.any, self.all, self.not_)
+
+
+MatcherField = Annotated[MatcherSpec, BeforeValidator(_matcher_shape)]
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# --- persona, facts, reactions ----------------------------------------------------------
+
+
+class Persona(Model):
+    name: Text
+    mood: Text = "calm"
+    age: Annotated[int, Field(ge=0)] | None = None
+    background: Text | None = None
+
+
+class Fact(Model):
+    id: Id
+    asked_by: MatcherField
+    reply: Text
+    requires: list[Id] = Field(default_factory=list)
+
+
+class Reaction(Model):
+    id: Id
+    when: MatcherField
+    say: Text
+    times: Annotated[int, Field(ge=0)] = 1
+    requires: list[Id] = Field(default_factory=list)
+    set_mood: Text | None = None
+    reveals: list[Id] = Field(default_factory=list)
+    ends: bool = False
+
+
+class Nudge(Model):
+    after_s: Positive
+    say: Text
+
+
+# --- rubric -----------------------------------------------------------------------------
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+CheckName = Literal["response_time", "tone", "no_shouting"]
+NEGATION_AWARE: frozenset[str] = frozenset({"disclosure", "contraindication", "forbidden"})
+
+
+class Criterion(Model):
+    id: Id
+    kind: Kind
+    description: Text | None = None
+    match: MatcherField | None = None
+    check: CheckName | None = None
+    max_s: Positive | None = None
+    min: float | None = None
+    mood: Text | None = None
+    revealed: Id | None = None
+    weight: Positive | None = None
+    penalty: Annotated[float, Field(ge=0)] | None = None
+    critical: bool = False
+    within_first: Annotated[int, Field(ge=1)] | None = None
+    within_last: Annotated[int, Field(ge=1)] | None = None
+    applies_if_revealed: Id | None = None
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Criterion:
+        problems: list[str] = []
+        if self.kind == "etiquette":
+            if (self.match is None) == (self.check is None):
+                problems.append("an etiquette criterion needs exactly one of 'match' or 'check'")
+        elif self.kind == "outcome":
+            if (self.mood is None) == (self.revealed is None):
+                problems.append("an outcome criterion needs exactly one of 'mood' or 'revealed'")
+            if self.match is not None:
+                problems.append("an outcome criterion takes 'mood' or 'revealed', not 'match'")
+        else:
+            if self.match is None:
+                problems.append(f"{_article(self.kind)} {self.kind} criterion needs 'match'")
+            if self.check is not None:
+                problems.append(f"{_article(self.kind)} {self.kind} criterion takes no 'check'")
+        if self.kind != "outcome" and (self.mood is not None or self.revealed is not None):
+            problems.append("'mood' and 'revealed' belong to outcome criteria")
+        if self.kind == "forbidden" and self.weight is not None:
+            problems.append("a forbidden criterion has a 'penalty', not a 'weight'")
+        if self.kind != "forbidden" and self.penalty is not None:
+            problems.append("'penalty' belongs to forbidden criteria; use 'weight'")
+        if self.max_s is not None and self.check != "response_time":
+            problems.append("'max_s' belongs to 'check: response_time'")
+        if self.check == "response_time" and self.max_s is None:
+            problems.append("'check: response_time' needs 'max_s'")
+        if self.min is not None and self.check != "tone":
+            problems.append("'min' belongs to 'check: tone'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def effective_weight(self) -> float:
+        return 1.0 if self.weight is None else self.weight
+
+    @property
+    def effective_penalty(self) -> float:
+        return 10.0 if self.penalty is None else self.penalty
+
+    @property
+    def negation_aware(self) -> bool:
+        return self.kind in NEGATION_AWARE
+
+
+class Rubric(Model):
+    pass_mark: Annotated[float, Field(ge=0, le=100)] = 70
+    criteria: Annotated[list[Criterion], Field(min_length=1)]
+
+
+# --- examples ---------------------------------------------------------------------------
+
+
+def _trainee_line(value: Any) -> Any:
+    return {"text": value} if isinstance(value, str) else value
+
+
+class TraineeLine(Model):
+    text: str
+    at: Annotated[float, Field(ge=0)] | None = None
+
+
+class Expect(Model):
+    passed: bool | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    met: list[Id] | None = None
+    missed: list[Id] | None = None
+    violated: list[Id] | None = None
+    not_applicable: list[Id] | None = None
+    revealed: list[Id] | None = None
+    mood: Text | None = None
+    persona_says: list[Text] | None = None
+
+
+class Example(Model):
+    name: Text
+    trainee: list[Annotated[TraineeLine, BeforeValidator(_trainee_line)]]
+    expect: Expect = Field(default_factory=Expect)
+
+    def timed_lines(self) -> list[tuple[str, float]]:
+        """The trainee's lines with their times (10 s after the previous by default)."""
+        lines: list[tuple[str, float]] = []
+        at = 0.0
+        for line in self.trainee:
+            at = line.at if line.at is not None else at + 10
+            lines.append((line.text, at))
+        return lines
+
+
+# --- scenario and pack ------------------------------------------------------------------
+
+
+class Scenario(Model):
+    id: Id
+    title: Text
+    brief: Text
+    difficulty: Difficulty = "medium"
+    time_limit_s: Positive = 600
+    persona: Persona
+    opening: Text
+    facts: list[Fact] = Field(default_factory=list)
+    reactions: list[Reaction] = Field(default_factory=list)
+    fallback: Annotated[list[Text], BeforeValidator(_one_or_many), Field(min_length=1)]
+    nudge: Nudge | None = None
+    ends_when: MatcherField | None = None
+    farewell: Text | None = None
+    rubric: Rubric
+    examples: list[Example] = Field(default_factory=list)
+
+    def fact(self, fact_id: str) -> Fact | None:
+        return next((f for f in self.facts if f.id == fact_id), None)
+
+
+class PackInfo(Model):
+    id: Id
+    title: Text
+    locale: LocaleName
+    version: Annotated[int, Field(ge=0)] = 1
+    description: Text | None = None
+
+
+class Pack(Model):
+    """A loaded, valid pack. `source` is where it was read from (not part of the format)."""
+
+    pack: PackInfo
+    scenarios: Annotated[list[Scenario], Field(min_length=1)]
+    source: str = Field(default="", exclude=True)
+
+    @property
+    def id(self) -> str:
+        return self.pack.id
+
+    @property
+    def locale(self) -> str:
+        return self.pack.locale
+
+    @property
+    def version(self) -> int:
+        return self.pack.version
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        for scenario in self.scenarios:
+            if scenario.id == scenario_id:
+                return scenario
+        raise KeyError(scenario_id)
+
+    @cached_property
+    def compiled(self) -> dict[str, CompiledScenario]:
+        return {s.id: CompiledScenario(s, self.locale) for s in self.scenarios}
+
+
+class CompiledScenario:
+    """A scenario's matchers compiled for its pack's locale, built once per pack."""
+
+    def __init__(self, scenario: Scenario, locale: str) -> None:
+        self.scenario = scenario
+        self.locale = locale
+        self.facts = [(f, f.asked_by.compile(locale)) for f in scenario.facts]
+        self.reactions = [(r, r.when.compile(locale)) for r in scenario.reactions]
+        self.ends_when = scenario.ends_when.compile(locale) if scenario.ends_when else None
+        self.criteria = [
+            (c, c.match.compile(locale) if c.match is not None else None)
+            for c in scenario.rubric.criteria
+        ]

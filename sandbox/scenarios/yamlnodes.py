@@ -1,0 +1,162 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML's `safe_load` forgets line numbers and happily expands an alias bomb. Here a file is
+composed into nodes by libyaml (or the pure-Python parser), then built into plain Python
+values by hand: tags other than YAML's standard scalars are refused, duplicate keys are
+reported, and alias expansion is budgeted so a "billion laughs" file fails fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels we use
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Path = tuple[str | int, ...]
+
+#: How many nodes aliases may add on top of the file's own; a pack has no need of more.
+ALIAS_BUDGET = 20_000
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class YamlError(ValueError):
+    """A problem reading the YAML itself, with the 1-based line where it was found."""
+
+    def __init__(self, line: int | None, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+        self.key = key
+
+
+@dataclass
+class Document:
+    """The values of a YAML document and the line of every path in it."""
+
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+    problems: list[YamlError] = field(default_factory=list)
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+
+class _Builder:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.seen: set[int] = set()
+        self.stack: set[int] = set()
+        self.expanded = 0
+        self.scalars = SafeConstructor()
+
+    def build(self, node: Node, path: Path) -> Any:
+        line = node.start_mark.line + 1
+        self.doc.lines.setdefault(path, line)
+        if id(node) in self.stack:
+            raise YamlError(line, "an alias refers to a node that contains it")
+        if id(node) in self.seen:
+            self.expanded += 1
+            if self.expanded > ALIAS_BUDGET:
+                raise YamlError(
+                    line,
+                    f"anchors and aliases expand past {ALIAS_BUDGET} nodes; "
+                    "write the values out or use fewer aliases",
+                )
+        self.seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, line)
+        self.stack.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                self._check_tag(node, "tag:yaml.org,2002:seq", line)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                self._check_tag(node, "tag:yaml.org,2002:map", line)
+                return self._mapping(node, path)
+        finally:
+            self.stack.discard(id(node))
+        raise YamlError(line, "unsupported YAML node")  # pragma: no cover
+
+    def _check_tag(self, node: Node, expected: str, line: int) -> None:
+        if node.tag != expected:
+            raise YamlError(line, f"the tag {node.tag!r} is not allowed in a pack")
+
+    def _scalar(self, node: ScalarNode, line: int) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise YamlError(line, f"the tag {node.tag!r} is not allowed in a pack")
+        try:
+            return self.scalars.construct_object(node)
+        except (ConstructorError, ValueError) as exc:
+            raise YamlError(line, f"cannot read the value {node.value!r}: {exc}") from None
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+                merged = self.build(value_node, path)
+                sources = merged if isinstance(merged, list) else [merged]
+                for source in sources:
+                    if not isinstance(source, dict):
+                        raise YamlError(key_line, "'<<' must merge a mapping")
+                    for k, v in source.items():
+                        result.setdefault(k, v)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise YamlError(key_line, "a key must be a plain string")
+            key = self._scalar(key_node, key_line)
+            if not isinstance(key, str):
+                raise YamlError(
+                    key_line,
+                    f"the key {key_node.value!r} reads as {type(key).__name__}, "
+                    "not a string; quote it",
+                )
+            if key in result and (*path, key) in self.doc.lines:
+                self.doc.problems.append(
+                    YamlError(key_line, f"duplicate key {key!r} (first at line "
+                              f"{self.doc.lines[(*path, key)]})", key)
+                )
+                continue
+            self.doc.lines[(*path, key)] = key_line
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+
+def read_yaml(text: str) -> Document:
+    """Compose `text` safely and build its values, recording each path's line."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(line, f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(None, f"YAML error: {exc}") from None
+    doc = Document(None)
+    if node is None:
+        return doc
+    doc.data = _Builder(doc).build(node, ())
+    return doc
