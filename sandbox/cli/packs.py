@@ -2,8 +2,243 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from sandbox.cli.output import error, fail, table
+from sandbox.engine.conversation import Conversation
+from sandbox.evaluator.examples import run_pack
+from sandbox.evaluator.grading import Grade, grade_compiled
+from sandbox.evaluator.transcript import TranscriptError, parse_transcript, parse_transcript_data
+from sandbox.scenarios.bundled import BUNDLED_PACKS
+from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
+from sandbox.scenarios.errors import PackError, PackErrors
+from sandbox.scenarios.loader import PackSet, load_pack, load_packs
+from sandbox.scenarios.models import Pack, Scenario
+
+Paths = Annotated[list[Path], typer.Argument(help="Pack files, or folders of *.yaml packs.")]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _load(paths: list[Path]) -> PackSet:
+    loaded = load_packs([p for p in paths if p.exists()])
+    loaded.errors.extend(
+        PackError(str(p), None, None, "no such file or folder") for p in paths if not p.exists()
+    )
+    return loaded
+
+
+def validate(paths: Paths) -> None:
+    """Check packs against the format; print every problem as FILE:LINE: message."""
+    loaded = _load(paths)
+    for problem in loaded.errors:
+        typer.echo(str(problem))
+    if loaded.errors:
+        bad = len({e.path for e in loaded.errors})
+        raise fail(f"{_plural(len(loaded.errors), 'problem')} in {_plural(bad, 'file')}")
+    scenarios = sum(len(p.scenarios) for p in loaded.packs)
+    examples = sum(len(s.examples) for p in loaded.packs for s in p.scenarios)
+    typer.echo(f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
+               f"{_plural(examples, 'example')}: valid")
+
+
+def test(paths: Paths) -> None:
+    """Replay every example of every pack and check what it expects."""
+    loaded = _load(paths)
+    for problem in loaded.errors:
+        typer.echo(str(problem))
+    passed = failed = 0
+    for pack in loaded.packs:
+        for result in run_pack(pack):
+            if result.passed:
+                passed += 1
+                continue
+            failed += 1
+            typer.echo(f"FAIL {result.name}")
+            for f in result.failures:
+                typer.echo(f"  {f.expectation}: expected {f.expected}, got {f.actual}")
+    invalid = len({e.path for e in loaded.errors})
+    summary = f"{passed} passed, {failed} failed"
+    if invalid:
+        summary += f"; {_plural(invalid, 'pack file')} invalid"
+    typer.echo(summary)
+    if invalid:
+        raise typer.Exit(2)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _load_one(path: Path) -> Pack:
+    try:
+        return load_pack(path)
+    except PackErrors as exc:
+        for problem in exc.errors:
+            error(str(problem))
+        raise fail(f"{path}: the pack is invalid") from None
+
+
+def _find_scenario(packs: list[Pack], wanted: str | None) -> tuple[Pack, Scenario]:
+    choices = [f"{p.id}/{s.id}" for p in packs for s in p.scenarios]
+    if wanted is None:
+        if len(choices) == 1:
+            return packs[0], packs[0].scenarios[0]
+        raise fail(f"choose a scenario with --scenario; one of: {', '.join(choices)}")
+    pack_id, _, scenario_id = wanted.rpartition("/")
+    for pack in packs:
+        if pack_id and pack.id != pack_id:
+            continue
+        for scenario in pack.scenarios:
+            if scenario.id == scenario_id:
+                return pack, scenario
+    raise fail(f"no scenario {wanted!r}; one of: {', '.join(choices)}")
+
+
+def grade(
+    pack_path: Annotated[Path, typer.Argument(metavar="PACK", help="The pack file.")],
+    transcript_path: Annotated[Path, typer.Argument(metavar="TRANSCRIPT", help="Transcript JSON.")],
+    scenario: Annotated[
+        str | None, typer.Option(help="Scenario id; default: the transcript's own.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
+) -> None:
+    """Grade a transcript against its scenario's rubric."""
+    pack = _load_one(pack_path)
+    try:
+        raw = transcript_path.read_bytes()
+    except OSError as exc:
+        raise fail(f"{transcript_path}: cannot read: {exc.strerror}") from None
+    try:
+        transcript = parse_transcript(raw.decode("utf-8"), str(transcript_path))
+    except UnicodeDecodeError:
+        raise fail(f"{transcript_path}: not UTF-8 text") from None
+    except TranscriptError as exc:
+        raise fail(str(exc)) from None
+    if transcript.pack and transcript.pack != pack.id:
+        raise fail(f"{transcript_path}: the transcript is for pack {transcript.pack!r}, "
+                   f"not {pack.id!r}")
+    wanted = scenario or transcript.scenario or None
+    _, chosen = _find_scenario([pack], wanted)
+    result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_grade(result))
+
+
+def format_grade(result: Grade) -> str:
+    """A grade as a readable table with the evidence for every verdict."""
+    verdict = "passed" if result.passed else "not passed"
+    lines = [result.scenario, f"Score {result.score} ({result.band}), {verdict}", ""]
+    rows = []
+    for r in result.criteria:
+        c = r.criterion
+        amount = f"-{c.effective_penalty:g}" if c.kind == "forbidden" else f"{c.effective_weight:g}"
+        flag = " (critical)" if c.critical else ""
+        rows.append([c.id + flag, c.kind, r.status, amount])
+    lines.append(table(["criterion", "kind", "status", "weight"], rows))
+    evidence = [(r, e) for r in result.criteria for e in r.evidence]
+    if evidence:
+        lines += ["", "Evidence:"]
+        for r, e in evidence:
+            lines.append(f"  {r.id}: message {e.message}: {e.text}")
+    if result.critical_missed:
+        lines.append(f"Critical criteria missed: {', '.join(result.critical_missed)}")
+    if result.critical_violated:
+        lines.append(f"Critical criteria violated: {', '.join(result.critical_violated)}")
+    if result.ignored_messages:
+        lines.append("Ignored messages (refused by the engine): "
+                     + ", ".join(map(str, result.ignored_messages)))
+    return "\n".join(lines)
+
+
+def play(
+    path: Annotated[Path, typer.Argument(help="A pack file or a folder of packs.")],
+    scenario: Annotated[str, typer.Option(help="Scenario id, or PACK/SCENARIO.")],
+    save: Annotated[
+        Path | None, typer.Option(help="Write the transcript to this JSON file at the end.")
+    ] = None,
+) -> None:
+    """Talk to a persona in the terminal; the grade and its evidence come at the end.
+
+    Type /finish (or end the input) to finish.
+    """
+    loaded = _load([path])
+    if loaded.errors:
+        for problem in loaded.errors:
+            error(str(problem))
+        raise fail(f"{path}: invalid pack")
+    pack, chosen = _find_scenario(loaded.packs, scenario)
+    conversation = Conversation(pack.compiled[chosen.id])
+    name = chosen.persona.name
+    typer.echo(f"{chosen.title}\n\n{chosen.brief.strip()}\n")
+    typer.echo(f"(Time limit {chosen.time_limit_s:g} s. Type /finish to end.)\n")
+    typer.echo(f"{name}: {chosen.opening}")
+    started = time.monotonic()
+    while not conversation.ended:
+        typer.echo("> ", nl=False)
+        line = sys.stdin.readline()
+        at = round(time.monotonic() - started, 3)
+        if not line or line.strip() == "/finish":
+            conversation.finish(at)
+            break
+        turn = conversation.receive(line.rstrip("\n"), at)
+        if turn.refused_reason == "empty":
+            typer.echo("(An empty message is not sent.)")
+        elif turn.refused_reason == "timeout":
+            typer.echo("(Time is up: the conversation has ended.)")
+        for reply in turn.replies:
+            typer.echo(f"{name}: {reply.text}")
+    data = conversation.transcript(pack.id)
+    transcript = parse_transcript_data(data, "<play>")
+    result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
+    typer.echo("\n" + format_grade(result))
+    if save is not None:
+        try:
+            save.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        except OSError as exc:
+            raise fail(f"{save}: cannot write: {exc.strerror}") from None
+        typer.echo(f"\nTranscript saved to {save}")
+
+
+def packs(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Pack files or folders; default: the bundled packs.")
+    ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the scenario table as Markdown.")
+    ] = False,
+) -> None:
+    """List packs and their scenarios."""
+    loaded = _load(paths or [BUNDLED_PACKS])
+    for problem in loaded.errors:
+        error(str(problem))
+    if markdown:
+        typer.echo(scenarios_markdown(loaded.packs), nl=False)
+    else:
+        rows = [
+            [f"{p.id}/{s.id}", trade_of(p), p.locale, s.difficulty, len(s.rubric.criteria),
+             s.title]
+            for p in loaded.packs
+            for s in p.scenarios
+        ]
+        typer.echo(table(["scenario", "trade", "locale", "difficulty", "criteria", "title"],
+                         rows))
+    if loaded.errors:
+        raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
     """Add the pack commands to the `sandbox` app."""
+    app.command()(validate)
+    app.command()(test)
+    app.command()(grade)
+    app.command()(play)
+    app.command()(packs)

@@ -258,6 +258,8 @@ class PackInfo(Model):
     locale: LocaleName
     version: Annotated[int, Field(ge=0)] = 1
     description: Text | None = None
+    # Extension: which trade the pack trains; inferred from the id when absent.
+    trade: Literal["pharmacy", "aesthetics", "other"] | None = None
 
 
 class Pack(Model):

@@ -1,0 +1,40 @@
+"""Plain-text output for the terminal: tables and messages, no colour codes in pipes."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Sequence
+
+import typer
+
+
+def width(text: str) -> int:
+    """Columns a string takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True))
+
+    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in cells[1:]]
+    return "\n".join(s.rstrip() for s in out)
+
+
+def error(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `message` to stderr and return the Exit to raise."""
+    error(message)
+    return typer.Exit(code)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
