@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sandbox.evaluator.matcher import Text, normalize
+from sandbox.evaluator.matcher import Text
 from sandbox.scenarios.models import CompiledScenario, Scenario
 
 Role = Literal["persona", "trainee"]
@@ -54,15 +54,16 @@ class Turn:
     index: int | None = None  # the trainee message's index in `messages`
     replies: list[Message] = field(default_factory=list)
     ended: bool = False
+    view: Text | None = None  # the message as the matcher saw it, reusable by the grader
 
 
 class Conversation:
     """A conversation with one scenario's persona."""
 
     def __init__(self, scenario: Scenario | CompiledScenario, locale: str = "en") -> None:
-        self.compiled = (
-            scenario if isinstance(scenario, CompiledScenario) else CompiledScenario(scenario, locale)
-        )
+        if not isinstance(scenario, CompiledScenario):
+            scenario = CompiledScenario(scenario, locale)
+        self.compiled = scenario
         self.scenario = self.compiled.scenario
         self.locale = self.compiled.locale
         self.messages: list[Message] = [
@@ -112,7 +113,8 @@ class Conversation:
         """Take one trainee message at `at` seconds and let the persona answer."""
         if self.ended:
             return Turn(False, "ended")
-        if not normalize(text):
+        view = Text(text, self.locale)
+        if not view.text:
             return Turn(False, "empty")
         if at > self.time_limit_s:
             self._end("timeout", at)
@@ -124,13 +126,13 @@ class Conversation:
             replies.append(nudge)
         index = len(self.messages)
         self.messages.append(Message("trainee", text, at, "trainee"))
-        said = self._answer(Text(text, self.locale), at)
+        said = self._answer(view, at)
         replies.extend(said)
         self.messages.extend(said)
         if any(m.kind != "nudge" for m in said):
             self.last_persona_at = at
             self._nudged = False
-        return Turn(True, None, index, replies, self.ended)
+        return Turn(True, None, index, replies, self.ended, view)
 
     def finish(self, at: float) -> None:
         """The trainee ends the conversation."""
@@ -181,9 +183,9 @@ class Conversation:
             line = Message("persona", fired.say, at, "reaction", fired.id)
             said.append(line)
             for fact_id in fired.reveals:
-                fact = self.scenario.fact(fact_id)
-                if fact is not None and fact_id not in self.revealed:
-                    said.append(self._reveal(fact_id, fact.reply, at))
+                revealed = self.scenario.fact(fact_id)
+                if revealed is not None and fact_id not in self.revealed:
+                    said.append(self._reveal(fact_id, revealed.reply, at))
             if fired.set_mood is not None:
                 self.mood = fired.set_mood
                 line.mood = fired.set_mood

@@ -59,7 +59,9 @@ def _ids(ids: list[str]) -> str:
     return "[" + ", ".join(ids) + "]"
 
 
-def check_expectations(example: Example, conversation: Conversation, result: Grade) -> list[Failure]:
+def check_expectations(
+    example: Example, conversation: Conversation, result: Grade
+) -> list[Failure]:
     expect = example.expect
     failures: list[Failure] = []
     if expect.passed is not None and expect.passed != result.passed:

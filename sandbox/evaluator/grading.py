@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Literal
 
 from sandbox.engine.conversation import Conversation
-from sandbox.evaluator.matcher import Text
+from sandbox.evaluator.matcher import Matcher, Text
 from sandbox.evaluator.tone import DEFAULT_MIN, is_shouting, tone
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
@@ -80,6 +81,7 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
+@lru_cache(maxsize=1024)
 def _exact(value: float) -> Fraction:
     # A YAML weight of 0.1 means one tenth, not the float nearest to it.
     return Fraction(Decimal(repr(value)))
@@ -121,8 +123,8 @@ def grade_compiled(pack_id: str, compiled: CompiledScenario, transcript: Transcr
     for index, text, at in transcript.trainee_lines():
         since = at - conversation.last_persona_at
         turn = conversation.receive(text, at)
-        if turn.accepted:
-            graded.append(_Graded(index, text, at, since, Text(text, compiled.locale)))
+        if turn.accepted and turn.view is not None:
+            graded.append(_Graded(index, text, at, since, turn.view))
         else:
             ignored.append(index)
 
@@ -165,7 +167,7 @@ def _in_scope(criterion: Criterion, graded: list[_Graded]) -> list[_Graded]:
 
 def _judge(
     criterion: Criterion,
-    matcher: Any,
+    matcher: Matcher | None,
     graded: list[_Graded],
     conversation: Conversation,
     locale: str,
@@ -193,6 +195,7 @@ def _judge(
         evidence = [Evidence(m.index, m.text) for m in broken]
         return CriterionResult(criterion, "missed" if broken else "met", evidence)
 
+    assert matcher is not None  # the model guarantees `match` for every other kind
     evidence = [
         Evidence(m.index, m.text)
         for m in scope

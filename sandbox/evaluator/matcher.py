@@ -35,7 +35,7 @@ def normalize(text: str) -> str:
 # --- phrases ---------------------------------------------------------------------------
 
 _W = r"[^\W_]"  # a letter or digit
-_EN_WORD = re.compile(rf"{_W}+(?:'{_W}+)*")
+_EN_TOKEN = re.compile(rf"({_W}+(?:'{_W}+)*)|[.,;:!?]")
 
 
 def _is_word_char(ch: str) -> bool:
@@ -56,19 +56,29 @@ class Phrase:
     literal: str  # a substring every occurrence contains: a cheap first test
     pattern: re.Pattern[str] | None  # en only
 
-    @classmethod
-    def compile(cls, source: str, locale: str) -> Phrase:
+    @staticmethod
+    def check(source: str, locale: str) -> str:
+        """The phrase normalised; `PhraseError` if the format does not allow it."""
         text = normalize(source)
         if not text:
             raise PhraseError("a phrase may not be empty")
+        if locale == "en":
+            core = text.removesuffix("*")
+            if "*" in core:
+                raise PhraseError(
+                    f"'*' may stand only at the end of a phrase's last word: {source!r}"
+                )
+            if core != text and (not core or not _is_word_char(core[-1])):
+                raise PhraseError(f"'*' must follow a word: {source!r}")
+        return text
+
+    @classmethod
+    def compile(cls, source: str, locale: str) -> Phrase:
+        text = cls.check(source, locale)
         if locale != "en":
             return cls(source, text, locale, text, None)
         star = text.endswith("*")
         core = text[:-1] if star else text
-        if "*" in core:
-            raise PhraseError(f"'*' may stand only at the end of a phrase's last word: {source!r}")
-        if star and (not core or not _is_word_char(core[-1])):
-            raise PhraseError(f"'*' must follow a word: {source!r}")
         parts: list[str] = []
         if _is_word_char(core[0]):
             # Not inside a word: no letter/digit before, nor an apostrophe inside a word.
@@ -91,18 +101,28 @@ _CLAUSE_END = frozenset(".,;:!?。、")
 _ZH_CLAUSE_WORDS = frozenset({"但", "但是"})
 
 NEGATIONS_EN = frozenset(
-    "no not never don't doesn't didn't won't can't cannot isn't aren't wasn't weren't hasn't "
-    "haven't shouldn't mustn't wouldn't couldn't without nothing none nor neither zero".split()
+    (
+        "no not never don't doesn't didn't won't can't cannot isn't aren't wasn't weren't "
+        "hasn't haven't shouldn't mustn't wouldn't couldn't without nothing none nor neither zero"
+    ).split()
 )
 NEGATIONS_ZH = frozenset(
-    "不 不会 不是 不用 不能 不要 不可 不可以 没 没有 无 无需 无法 别 未 毫无 并非 并不 并不会 "
-    "绝不 绝不会 从不 从没 从未 没什么 不太 不太会 不怎么 不至于".split()
+    (
+        "不 不会 不是 不用 不能 不要 不可 不可以 没 没有 无 无需 无法 别 未 毫无 并非 并不 并不会 "
+        "绝不 绝不会 从不 从没 从未 没什么 不太 不太会 不怎么 不至于"
+    ).split()
 )
+# A message with none of these cannot negate anything: one search spares the word lists.
+_EN_NEGATION_PROBE = re.compile(
+    rf"(?<!{_W})(?:{'|'.join(sorted(map(re.escape, NEGATIONS_EN), key=len, reverse=True))})"
+    rf"(?!{_W}|'{_W})"
+)
+_ZH_NEGATION_PROBE = re.compile(f"[{''.join(sorted({w[0] for w in NEGATIONS_ZH}))}]")
 _EN_COMPARISON = frozenset({"more", "less", "later", "longer"})
 _ZH_COMPARISONS = ("不超过", "不多于", "不少于", "不低于", "不高于", "不大于", "不小于", "不得超过")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Word:
     start: int
     end: int
@@ -123,6 +143,7 @@ class Text:
     text: str = field(init=False)
     _occurrences: dict[str, tuple[Span, ...]] = field(init=False, default_factory=dict)
     _words: list[Word] | None = field(init=False, default=None)
+    _may_negate: bool | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.text = normalize(self.raw)
@@ -166,14 +187,12 @@ class Text:
 
     def _en_words(self) -> list[Word]:
         words: list[Word] = []
-        last = 0
-        for m in _EN_WORD.finditer(self.text):
-            gap = self.text[last : m.start()]
-            if any(ch in _CLAUSE_END for ch in gap):
-                words.append(Word(last, m.start(), gap, clause_end=True))
-            w = m.group()
-            words.append(Word(m.start(), m.end(), w, clause_end=(w == "but")))
-            last = m.end()
+        for m in _EN_TOKEN.finditer(self.text):
+            word = m.group(1)
+            if word is None:  # . , ; : ! ? end a clause
+                words.append(Word(m.start(), m.end(), m.group(), clause_end=True))
+            else:
+                words.append(Word(m.start(), m.end(), word, clause_end=(word == "but")))
         return words
 
     def _zh_words(self) -> list[Word]:
@@ -219,6 +238,11 @@ class Text:
         `inside` lists the occurrences of the matcher's own phrases: a negation word within
         one of them does not negate.
         """
+        if self._may_negate is None:
+            probe = _EN_NEGATION_PROBE if self.locale == "en" else _ZH_NEGATION_PROBE
+            self._may_negate = probe.search(self.text) is not None
+        if not self._may_negate:
+            return False
         words = self.words()
         negations = NEGATIONS_EN if self.locale == "en" else NEGATIONS_ZH
         for index, word in self.words_before(at):
@@ -240,6 +264,14 @@ class Text:
 # --- matchers ----------------------------------------------------------------------------
 
 
+def _probe(phrases: Sequence[Phrase]) -> re.Pattern[str] | None:
+    if not phrases:
+        return None
+    literals = sorted({p.literal for p in phrases}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, literals)))
+
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     """A compiled matcher: `any`, `all` (groups) and `not`."""
@@ -247,6 +279,12 @@ class Matcher:
     any: tuple[Phrase, ...] = ()
     all: tuple[tuple[Phrase, ...], ...] = ()
     none: tuple[Phrase, ...] = ()
+    positives: tuple[Phrase, ...] = ()  # every `any` and `all` phrase, for the negation rule
+    # One regular expression per group over the phrases' literal parts: a message that has
+    # none of them cannot match the group, and one search in C says so.
+    any_probe: re.Pattern[str] | None = None
+    all_probes: tuple[re.Pattern[str], ...] = ()
+    none_probe: re.Pattern[str] | None = None
 
     @classmethod
     def compile(
@@ -256,40 +294,44 @@ class Matcher:
         all: Iterable[Iterable[str]] = (),
         none: Iterable[str] = (),
     ) -> Matcher:
-        return cls(
-            tuple(Phrase.compile(p, locale) for p in any),
-            tuple(tuple(Phrase.compile(p, locale) for p in group) for group in all),
-            tuple(Phrase.compile(p, locale) for p in none),
-        )
-
-    def positive_phrases(self) -> Iterable[Phrase]:
-        yield from self.any
-        for group in self.all:
-            yield from group
+        any_ = tuple(Phrase.compile(p, locale) for p in any)
+        all_ = tuple(tuple(Phrase.compile(p, locale) for p in group) for group in all)
+        none_ = tuple(Phrase.compile(p, locale) for p in none)
+        positives = any_ + tuple(p for group in all_ for p in group)
+        return cls(any_, all_, none_, positives, _probe(any_),
+                   tuple(p for p in map(_probe, all_) if p is not None), _probe(none_))
 
     def matches(self, text: Text, negation: bool = False) -> bool:
         """Whether the message says what this matcher describes."""
-        if any(text.contains(p) for p in self.none):
-            return False
         if not self.any and not self.all:
             return False
-        own: list[Span] | None = None
-        if negation:
-            own = [span for p in self.positive_phrases() for span in text.occurrences(p)]
-            if not own:
-                return False
-        if self.any and not self._group_holds(self.any, text, own):
+        plain = text.text
+        if self.any_probe is not None and self.any_probe.search(plain) is None:
             return False
-        return all(self._group_holds(group, text, own) for group in self.all)
+        for probe in self.all_probes:
+            if probe.search(plain) is None:
+                return False
+        if self.none_probe is not None and self.none_probe.search(plain) is not None:
+            for phrase in self.none:
+                if text.occurrences(phrase):
+                    return False
+        own: list[Span] = []  # filled on first need: most messages never need it
+        if self.any and not self._group_holds(self.any, text, negation, own):
+            return False
+        return all(self._group_holds(group, text, negation, own) for group in self.all)
 
-    @staticmethod
-    def _group_holds(group: Sequence[Phrase], text: Text, own: list[Span] | None) -> bool:
+    def _group_holds(
+        self, group: Sequence[Phrase], text: Text, negation: bool, own: list[Span]
+    ) -> bool:
         for phrase in group:
             spans = text.occurrences(phrase)
             if not spans:
                 continue
-            if own is None:
+            if not negation:
                 return True
-            if any(not text.negated(start, own) for start, _ in spans):
-                return True
+            if not own:
+                own.extend(span for p in self.positives for span in text.occurrences(p))
+            for start, _ in spans:
+                if not text.negated(start, own):
+                    return True
         return False

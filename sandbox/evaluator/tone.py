@@ -77,5 +77,8 @@ def is_shouting(text: str) -> bool:
     """`!!!`, or at least 4 cased letters of which more than half are capitals."""
     if "!!!" in text.replace("！", "!"):
         return True
-    cased = [ch for ch in text if ch.isupper() or ch.islower()]
-    return len(cased) >= 4 and sum(ch.isupper() for ch in cased) * 2 > len(cased)
+    upper = sum(map(str.isupper, text))
+    if upper < 3:  # more than half of at least 4 cased letters is at least 3 capitals
+        return False
+    cased = upper + sum(map(str.islower, text))
+    return cased >= 4 and upper * 2 > cased

@@ -107,8 +107,8 @@ def load_packs(paths: Iterable[str | FsPath]) -> PackSet:
             result.errors.extend(exc.errors)
             continue
         if pack.id in seen:
-            result.errors.append(PackError(str(path), 2, "pack.id",
-                                           f"pack id {pack.id!r} is already used by {seen[pack.id]}"))
+            message = f"pack id {pack.id!r} is already used by {seen[pack.id]}"
+            result.errors.append(PackError(str(path), 2, "pack.id", message))
             continue
         seen[pack.id] = str(path)
         result.packs.append(pack)
@@ -260,12 +260,13 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
 def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> None:
     facts = {f.id for f in scenario.facts}
     step_ids: set[str] = set()
-    for key, items in (("facts", scenario.facts), ("reactions", scenario.reactions)):
-        for i, item in enumerate(items):
-            if item.id in step_ids:
-                add((*base, key, i, "id"),
-                    f"duplicate id {item.id!r} (facts and reactions share one set of ids)")
-            step_ids.add(item.id)
+    steps = [("facts", i, f.id) for i, f in enumerate(scenario.facts)]
+    steps += [("reactions", i, r.id) for i, r in enumerate(scenario.reactions)]
+    for key, i, step_id in steps:
+        if step_id in step_ids:
+            add((*base, key, i, "id"),
+                f"duplicate id {step_id!r} (facts and reactions share one set of ids)")
+        step_ids.add(step_id)
     all_steps = facts | {r.id for r in scenario.reactions}
 
     def refs(path: Path, ids: str | list[str], allowed: set[str], what: str) -> None:
@@ -285,7 +286,7 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
         for gpath, phrases in groups:
             for k, phrase in enumerate(phrases):
                 try:
-                    Phrase.compile(phrase, locale)
+                    Phrase.check(phrase, locale)
                 except PhraseError as exc:
                     add((*gpath, k), str(exc))
 

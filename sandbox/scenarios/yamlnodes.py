@@ -8,6 +8,7 @@ reported, and alias expansion is budgeted so a "billion laughs" file fails fast.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +105,10 @@ class _Builder:
             raise YamlError(line, f"the tag {node.tag!r} is not allowed in a pack")
 
     def _scalar(self, node: ScalarNode, line: int) -> Any:
-        if node.tag not in _SCALAR_TAGS:
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:str":
+            return node.value
+        if tag not in _SCALAR_TAGS:
             raise YamlError(line, f"the tag {node.tag!r} is not allowed in a pack")
         try:
             return self.scalars.construct_object(node)
@@ -158,5 +162,12 @@ def read_yaml(text: str) -> Document:
     doc = Document(None)
     if node is None:
         return doc
-    doc.data = _Builder(doc).build(node, ())
+    # Building makes many small objects and no cycles: the cycle collector only costs here.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        doc.data = _Builder(doc).build(node, ())
+    finally:
+        if enabled:
+            gc.enable()
     return doc
