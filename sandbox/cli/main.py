@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from sandbox.cli import packs as packs_commands
@@ -21,4 +24,14 @@ web_commands.register(app)
 
 def main() -> None:
     """Entry point of the `sandbox` console script."""
-    app()
+    try:
+        app()
+    except Exception as exc:  # a bug of ours: say so plainly, keep the traceback on demand
+        if os.environ.get("SANDBOX_DEBUG"):
+            raise
+        typer.echo(
+            f"sandbox: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in Sandbox; run again with SANDBOX_DEBUG=1 for the traceback.",
+            err=True,
+        )
+        sys.exit(70)
