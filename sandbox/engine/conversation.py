@@ -35,7 +35,7 @@ class Message:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"role": self.role, "text": self.text, "at": self.at}
         if self.kind == "fact" and self.ref:
-            data["reveals"] = self.ref
+            data["reveals"] = [self.ref]
         if self.kind not in ("trainee", "fact"):
             data["kind"] = self.kind
         if self.mood is not None:
