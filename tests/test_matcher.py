@@ -217,6 +217,9 @@ CASES = [
     case("zh-clause-ascii-comma", "zh-CN", ["肿胀"], "不要担心,术后会有肿胀", NEG, True),
     case("zh-clause-dan", "zh-CN", ["肿胀"], "没有疼痛但肿胀", NEG, True),
     case("zh-clause-danshi", "zh-CN", ["肿胀"], "没有疼痛但是肿胀", NEG, True),
+    # jieba glues 但 to the next word here (没/问题/但会/肿胀): it still ends the clause.
+    case("zh-clause-dan-glued", "zh-CN", ["肿胀"], "没问题但会肿胀", NEG, True),
+    case("zh-clause-danyuan-not-but", "zh-CN", ["肿胀"], "但愿不会肿胀", NEG, False),
     # -- zh-CN: comparisons --
     case("zh-cmp-buchaoguo", "zh-CN", ["两次"], "每天不超过两次", NEG, True),
     case("zh-cmp-buduoyu", "zh-CN", ["三片"], "剂量不多于三片", NEG, True),

@@ -99,6 +99,14 @@ Span = tuple[int, int]
 
 _CLAUSE_END = frozenset(".,;:!?。、")
 _ZH_CLAUSE_WORDS = frozenset({"但", "但是"})
+# Words that start with 但 but do not mean "but" (hopefully, whenever).
+_ZH_NOT_BUT = frozenset({"但愿", "但凡"})
+
+
+def _ends_zh_clause(token: str) -> bool:
+    """但 and 但是 end a clause, also where jieba glues 但 to the next word (但会, 但要)."""
+    return token in _ZH_CLAUSE_WORDS or (token.startswith("但") and token not in _ZH_NOT_BUT)
+
 
 NEGATIONS_EN = frozenset(
     (
@@ -206,7 +214,7 @@ class Text:
                 if any(ch in _CLAUSE_END for ch in token):
                     words.append(Word(start, pos, token, clause_end=True))
                 continue
-            words.append(Word(start, pos, token, clause_end=token in _ZH_CLAUSE_WORDS))
+            words.append(Word(start, pos, token, clause_end=_ends_zh_clause(token)))
         return words
 
     def words_before(self, at: int, limit: int = 3) -> list[tuple[int, Word]]:
