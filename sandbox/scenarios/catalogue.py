@@ -24,7 +24,7 @@ def trains(scenario: Scenario) -> str:
     chosen = [c for c in criteria if c.critical] or sorted(
         criteria, key=lambda c: -c.effective_weight
     )[:2]
-    return "; ".join((c.description or c.id).strip() for c in chosen)
+    return "; ".join((c.description or c.id).strip().rstrip(".。") for c in chosen)
 
 
 def _cell(text: str) -> str:
