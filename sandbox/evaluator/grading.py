@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.matcher import Matcher, Text
+from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
 from sandbox.evaluator.tone import DEFAULT_MIN, is_shouting, tone
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
-
-Status = Literal["met", "missed", "not_applicable", "clear", "violated"]
-
-#: Bands from the rounded score, highest first, unless an exam sets its own.
-DEFAULT_BANDS: tuple[tuple[float, str], ...] = ((90, "excellent"), (70, "good"), (60, "pass"))
 
 
 @dataclass(frozen=True)
@@ -36,6 +28,12 @@ class CriterionResult:
     @property
     def id(self) -> str:
         return self.criterion.id
+
+    @property
+    def verdict(self) -> Verdict:
+        c = self.criterion
+        amount = c.effective_penalty if c.kind == "forbidden" else c.effective_weight
+        return Verdict(c.id, c.kind, self.status, amount, c.critical)
 
     def to_json(self) -> dict[str, Any]:
         c = self.criterion
@@ -59,6 +57,7 @@ class Grade:
     critical_violated: list[str]
     ignored_messages: list[int]
     conversation: Conversation
+    pass_mark: float = 70
 
     def status_of(self, criterion_id: str) -> Status | None:
         return next((r.status for r in self.criteria if r.id == criterion_id), None)
@@ -76,28 +75,26 @@ class Grade:
             "ignored_messages": list(self.ignored_messages),
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """The section 6 grade plus what a reviewer needs to recompute it and read it.
+
+        Each criterion also carries `critical` and `description`; the record carries the
+        `pass_mark`, the facts revealed, the final mood and how the conversation ended.
+        `scoring.verdicts_from_record` reads it back.
+        """
+        data = self.to_json()
+        for entry, result in zip(data["criteria"], self.criteria, strict=True):
+            entry["critical"] = result.criterion.critical
+            entry["description"] = result.criterion.description
+        data["pass_mark"] = self.pass_mark
+        data["revealed"] = list(self.conversation.revealed)
+        data["mood"] = self.conversation.mood
+        data["end_reason"] = self.conversation.end_reason
+        return data
+
 
 def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
-
-
-@lru_cache(maxsize=1024)
-def _exact(value: float) -> Fraction:
-    # A YAML weight of 0.1 means one tenth, not the float nearest to it.
-    return Fraction(Decimal(repr(value)))
-
-
-def round_half_up(value: Fraction) -> Decimal:
-    """Round to one decimal, halves away from zero (31.25 gives 31.3)."""
-    tenths = math.floor(abs(value) * 10 + Fraction(1, 2))
-    return (Decimal(tenths if value >= 0 else -tenths) / 10).quantize(Decimal("0.1"))
-
-
-def band_of(score: float, bands: tuple[tuple[float, str], ...] = DEFAULT_BANDS) -> str:
-    for floor, name in bands:
-        if score >= floor:
-            return name
-    return "fail"
 
 
 @dataclass
@@ -132,26 +129,18 @@ def grade_compiled(pack_id: str, compiled: CompiledScenario, transcript: Transcr
         _judge(criterion, matcher, graded, conversation, compiled.locale)
         for criterion, matcher in compiled.criteria
     ]
-    score = _score(results)
-    rubric = compiled.scenario.rubric
-    critical_missed = [r.id for r in results if r.criterion.critical and r.status == "missed"]
-    critical_violated = [
-        r.id for r in results if r.criterion.critical and r.status == "violated"
-    ]
-    passed = score >= Decimal(repr(rubric.pass_mark)) and not critical_missed and not (
-        critical_violated
-    )
-    value = float(score)
+    outcome = score_verdicts([r.verdict for r in results], compiled.scenario.rubric.pass_mark)
     return Grade(
         scenario=f"{pack_id}/{compiled.scenario.id}",
-        score=value,
-        band=band_of(value),
-        passed=passed,
+        score=outcome.score,
+        band=outcome.band,
+        passed=outcome.passed,
         criteria=results,
-        critical_missed=critical_missed,
-        critical_violated=critical_violated,
+        critical_missed=outcome.critical_missed,
+        critical_violated=outcome.critical_violated,
         ignored_messages=ignored,
         conversation=conversation,
+        pass_mark=compiled.scenario.rubric.pass_mark,
     )
 
 
@@ -219,16 +208,3 @@ def _broken_by_check(criterion: Criterion, scope: list[_Graded], locale: str) ->
     if sum(scores) / len(scores) >= floor:
         return []
     return [m for m, s in zip(scope, scores, strict=True) if s < floor]
-
-
-def _score(results: list[CriterionResult]) -> Decimal:
-    applicable = [r for r in results if r.criterion.kind != "forbidden"
-                  and r.status in ("met", "missed")]
-    total = sum((_exact(r.criterion.effective_weight) for r in applicable), Fraction(0))
-    met = sum((_exact(r.criterion.effective_weight) for r in applicable if r.status == "met"),
-              Fraction(0))
-    score = Fraction(100) if total == 0 else 100 * met / total
-    for r in results:
-        if r.status == "violated":
-            score -= _exact(r.criterion.effective_penalty)
-    return round_half_up(max(score, Fraction(0)))
