@@ -60,10 +60,17 @@ class Turn:
 class Conversation:
     """A conversation with one scenario's persona."""
 
-    def __init__(self, scenario: Scenario | CompiledScenario, locale: str = "en") -> None:
+    def __init__(
+        self,
+        scenario: Scenario | CompiledScenario,
+        locale: str = "en",
+        time_limit_s: float | None = None,
+    ) -> None:
+        """`time_limit_s` replaces the scenario's own limit (an exam sets its own)."""
         if not isinstance(scenario, CompiledScenario):
             scenario = CompiledScenario(scenario, locale)
         self.compiled = scenario
+        self._time_limit_s = time_limit_s
         self.scenario = self.compiled.scenario
         self.locale = self.compiled.locale
         self.messages: list[Message] = [
@@ -83,6 +90,8 @@ class Conversation:
 
     @property
     def time_limit_s(self) -> float:
+        if self._time_limit_s is not None:
+            return self._time_limit_s
         return self.scenario.time_limit_s
 
     @property
@@ -219,9 +228,10 @@ class Conversation:
         scenario: Scenario | CompiledScenario,
         locale: str,
         trainee: Iterable[tuple[str, float]],
+        time_limit_s: float | None = None,
     ) -> Conversation:
         """Rebuild a conversation from the trainee's messages and their times."""
-        conversation = cls(scenario, locale)
+        conversation = cls(scenario, locale, time_limit_s)
         for text, at in trainee:
             conversation.receive(text, at)
         return conversation

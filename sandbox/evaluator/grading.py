@@ -113,8 +113,14 @@ def grade(pack: Pack, scenario: Scenario | str, transcript: Transcript) -> Grade
     return grade_compiled(pack.id, compiled, transcript)
 
 
-def grade_compiled(pack_id: str, compiled: CompiledScenario, transcript: Transcript) -> Grade:
-    conversation = Conversation(compiled)
+def grade_compiled(
+    pack_id: str,
+    compiled: CompiledScenario,
+    transcript: Transcript,
+    time_limit_s: float | None = None,
+) -> Grade:
+    """Grade against a compiled scenario; `time_limit_s` replaces the scenario's limit."""
+    conversation = Conversation(compiled, compiled.locale, time_limit_s)
     graded: list[_Graded] = []
     ignored: list[int] = []
     for index, text, at in transcript.trainee_lines():
