@@ -1,0 +1,139 @@
+"""Exam and cohort reports: pass rate against the target, score histogram, facility, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PassRate:
+    passed: int
+    total: int
+    target: float  # percent
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.total == 0 else round(100 * self.passed / self.total, 1)
+
+    @property
+    def meets_target(self) -> bool | None:
+        percent = self.percent
+        return None if percent is None else percent >= self.target
+
+
+def pass_rate(outcomes: Iterable[bool | None], target: float = 90) -> PassRate:
+    """Share of decided candidates who passed (pending ones are not counted)."""
+    decided = [o for o in outcomes if o is not None]
+    return PassRate(sum(decided), len(decided), target)
+
+
+def histogram(scores: Iterable[float], width: int = 10) -> list[tuple[str, int]]:
+    """Counts per band of `width` points: 0-9, 10-19, ..., 90-100 (100 joins the last)."""
+    edges = list(range(0, 100, width))
+    counts = [0] * len(edges)
+    for score in scores:
+        index = min(int(score // width), len(edges) - 1)
+        counts[max(index, 0)] += 1
+    labels = [f"{lo}–{min(lo + width, 100) if lo + width >= 100 else lo + width - 1}"
+              for lo in edges]
+    return list(zip(labels, counts, strict=True))
+
+
+def histogram_svg(bins: Sequence[tuple[str, int]], title: str, pass_line: float | None = None,
+                  width: int = 560, height: int = 240) -> str:
+    """The histogram as an accessible SVG (a title and a text description for screen readers)."""
+    pad_l, pad_b, pad_t = 36, 36, 12
+    plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
+    top = max([c for _, c in bins] + [1])
+    bar_w = plot_w / max(len(bins), 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-labelledby="h-title h-desc" class="histogram">',
+        f'<title id="h-title">{escape(title)}</title>',
+        '<desc id="h-desc">' + escape(", ".join(f"{label}: {count}" for label, count in bins))
+        + "</desc>",
+        f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" '
+        'stroke="currentColor"/>',
+    ]
+    for i, (label, count) in enumerate(bins):
+        h = plot_h * count / top
+        x = pad_l + i * bar_w
+        y = pad_t + plot_h - h
+        parts.append(f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{bar_w - 4:.1f}" '
+                     f'height="{h:.1f}" class="bar"><title>{escape(label)}: {count}</title></rect>')
+        if count:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
+                         f'font-size="11">{count}</text>')
+        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - pad_b + 16}" '
+                     f'text-anchor="middle" font-size="10">{escape(label)}</text>')
+    if pass_line is not None:
+        x = pad_l + plot_w * pass_line / 100
+        parts.append(f'<line x1="{x:.1f}" y1="{pad_t}" x2="{x:.1f}" y2="{pad_t + plot_h}" '
+                     'stroke-dasharray="4 3" class="pass-line" stroke="currentColor"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Facility:
+    criterion: str
+    description: str | None
+    met: int
+    applicable: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.applicable == 0 else round(100 * self.met / self.applicable, 1)
+
+
+def facility(records: Iterable[Mapping[str, Any]]) -> list[Facility]:
+    """Per criterion, the share of candidates who met it (forbidden: who stayed clear).
+
+    Records are stored grades (`Grade.to_record()`); criteria appear in first-seen order,
+    the hardest first once sorted by the caller.
+    """
+    met: dict[str, int] = {}
+    applicable: dict[str, int] = {}
+    described: dict[str, str | None] = {}
+    for record in records:
+        scenario = record.get("scenario", "")
+        for c in record["criteria"]:
+            key = f"{scenario}#{c['id']}"
+            described.setdefault(key, c.get("description"))
+            if c["status"] == "not_applicable":
+                applicable.setdefault(key, 0)
+                met.setdefault(key, 0)
+                continue
+            applicable[key] = applicable.get(key, 0) + 1
+            met[key] = met.get(key, 0) + (c["status"] in ("met", "clear"))
+    return [Facility(k, described[k], met[k], applicable[k]) for k in applicable]
+
+
+def grades_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """CSV text of `rows`; cells that a spreadsheet would run as formulas are defused."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
