@@ -1,0 +1,81 @@
+"""Settings of the web product, read from `SANDBOX_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/sandbox.db"
+SECRET_FILE_NAME = "secret_key"
+MIN_SECRET_CHARS = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or unusable; the message names the variable to set."""
+
+
+class Settings(BaseSettings):
+    """Everything the web product can be told from outside; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    packs: str = ""
+    builtin_packs: bool = True
+    secret_key: SecretStr | None = None
+    var_dir: Path = Path("var")
+    reply_delay_s: float = Field(default=1.2, ge=0, le=30)
+    message_max_chars: int = Field(default=2000, ge=1, le=100_000)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    demo_users: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secret(self) -> Settings:
+        if self.env == "production":
+            secret = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(secret) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    "SANDBOX_SECRET_KEY must be set to at least "
+                    f"{MIN_SECRET_CHARS} random characters when SANDBOX_ENV=production"
+                )
+        return self
+
+    @property
+    def pack_folders(self) -> list[Path]:
+        """The extra pack folders named by SANDBOX_PACKS, in order."""
+        return [Path(part) for part in self.packs.split(os.pathsep) if part.strip()]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is an SQLite file (the embedded default)."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_embedded_default(self) -> bool:
+        """True for the quick-start setup: SQLite and not production."""
+        return self.is_sqlite and self.env != "production"
+
+    def resolved_secret_key(self) -> str:
+        """The signing secret: the configured one, or one generated once and kept in var/."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        if self.env == "production":
+            raise ConfigError("SANDBOX_SECRET_KEY is required when SANDBOX_ENV=production")
+        path = self.var_dir / SECRET_FILE_NAME
+        if path.exists():
+            stored = path.read_text(encoding="utf-8").strip()
+            if len(stored) >= MIN_SECRET_CHARS:
+                return stored
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret + "\n", encoding="utf-8")
+        path.chmod(0o600)
+        return secret

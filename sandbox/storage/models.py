@@ -1,0 +1,108 @@
+"""The tables. Every schema change goes through an Alembic revision in migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC (SQLModel stores datetimes as UTC on every backend)."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    TRAINEE = "trainee"
+    MENTOR = "mentor"
+    PROCTOR = "proctor"
+    ADMIN = "admin"
+
+
+class Mode(StrEnum):
+    PRACTICE = "practice"
+    EXAM = "exam"
+
+
+class Speaker(StrEnum):
+    PERSONA = "persona"
+    TRAINEE = "trainee"
+
+
+class UserBase(SQLModel):
+    name: str = Field(sa_type=String(64), unique=True, index=True)
+    role: Role = Field(default=Role.TRAINEE, sa_type=String(16))
+    locale: str | None = Field(default=None, sa_type=String(16))
+    mentor_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    active: bool = True
+
+
+class User(UserBase, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(sa_type=String(255))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser; the cookie carries only this id, so logout can revoke it."""
+
+    __tablename__ = "login_sessions"
+
+    id: str = Field(sa_type=String(64), primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class Attempt(SQLModel, table=True):
+    """One conversation of one user with one scenario, in practice or in an exam."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_user_scenario", "user_id", "pack_id", "scenario_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    pack_id: str = Field(sa_type=String(64))
+    pack_version: int
+    scenario_id: str = Field(sa_type=String(64))
+    mode: Mode = Field(default=Mode.PRACTICE, sa_type=String(16))
+    time_limit_s: float
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(default=None, sa_type=String(32))
+    score: float | None = None
+    band: str | None = Field(default=None, sa_type=String(16))
+    passed: bool | None = None
+    grade: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    graded_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+
+class AttemptMessage(SQLModel, table=True):
+    """One line of an attempt's transcript; `seq` is its 0-based index in the transcript."""
+
+    __tablename__ = "attempt_messages"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "seq", name="uq_attempt_messages_seq"),
+        UniqueConstraint("attempt_id", "client_id", name="uq_attempt_messages_client_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="attempts.id", index=True)
+    seq: int
+    role: Speaker = Field(sa_type=String(16))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    at: float
+    # The engine's kind of line (opening, fact, reaction, fallback, nudge, farewell,
+    # trainee): kept so mentor review can show why the persona said it.
+    kind: str | None = Field(default=None, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow)
+    client_id: str | None = Field(default=None, sa_type=String(64))
