@@ -1,9 +1,137 @@
-"""Commands of the web product (`serve`, `users`); filled in by the web layer."""
+"""Commands of the web product: `serve`, `users add`, `users import`."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from sandbox.config import ConfigError, Settings
+from sandbox.storage.database import make_engine, upgrade
+from sandbox.storage.users import UserError, create_user, get_user_by_name, import_users, parse_role
+
+users_app = typer.Typer(help="Manage who can sign in.", no_args_is_help=True)
+
+
+def load_settings() -> Settings:
+    """Settings from SANDBOX_* variables, or a clear message naming what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        messages = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        typer.echo(f"configuration error: {messages}", err=True)
+        raise typer.Exit(2) from None
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (SANDBOX_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (SANDBOX_PORT).")] = None,
+) -> None:
+    """Run the web app: migrate the database, load packs, serve pages and chat sockets."""
+    import uvicorn
+
+    from sandbox.web.app import create_app
+
+    settings = load_settings()
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    state = app.state.sandbox
+    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    typer.echo(f"Sandbox on http://{shown_host}:{settings.port}/")
+    packs = state.library.packs
+    scenarios = sum(len(pack.scenarios) for pack in packs.values())
+    typer.echo(f"{len(packs)} packs, {scenarios} scenarios loaded")
+    for problem in state.library.errors:
+        typer.echo(f"pack skipped: {problem}", err=True)
+    if state.demo_logins:
+        typer.echo("Demo logins (embedded database only):")
+        for login in state.demo_logins:
+            typer.echo(f"  {login.role:8} {login.name} / {login.password}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+def _session(settings: Settings) -> Session:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return Session(engine)
+
+
+@users_app.command("add")
+def add_user(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="trainee, mentor, proctor or admin.")] = "trainee",
+    mentor: Annotated[str | None, typer.Option(help="Login name of the user's mentor.")] = None,
+    locale: Annotated[str | None, typer.Option(help="Interface language: en or zh-CN.")] = None,
+) -> None:
+    """Add a user; the password is asked for twice and never echoed."""
+    settings = load_settings()
+    try:
+        chosen_role = parse_role(role)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session(settings) as session:
+        mentor_user = None
+        if mentor is not None:
+            mentor_user = get_user_by_name(session=session, name=mentor)
+            if mentor_user is None:
+                typer.echo(f"error: mentor: no user called {mentor!r}", err=True)
+                raise typer.Exit(2)
+        try:
+            create_user(
+                session=session,
+                name=name,
+                role=chosen_role,
+                password=password,
+                mentor=mentor_user,
+                locale=locale,
+            )
+        except UserError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        session.commit()
+    typer.echo(f"added {chosen_role.value} {name}")
+
+
+@users_app.command("import")
+def import_users_file(
+    file: Annotated[Path, typer.Argument(help="CSV with columns name,role,password[,mentor].")],
+) -> None:
+    """Add every user of a CSV file; if any row is bad, report each and add none."""
+    settings = load_settings()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _session(settings) as session:
+        report = import_users(session=session, text=text)
+        if report.problems:
+            for line, problem in report.problems:
+                typer.echo(f"{file}:{line}: {problem}", err=True)
+            session.rollback()
+            typer.echo(f"nothing imported: {len(report.problems)} problems", err=True)
+            raise typer.Exit(1)
+        session.commit()
+    typer.echo(f"imported {len(report.created)} users")
 
 
 def register(app: typer.Typer) -> None:
     """Add the web commands to the `sandbox` app."""
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")

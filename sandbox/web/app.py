@@ -1,0 +1,116 @@
+"""The app factory: settings in, a ready FastAPI app out (database migrated, packs loaded)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sandbox import __version__
+from sandbox.config import Settings
+from sandbox.storage.database import make_engine, upgrade
+from sandbox.web.demo import ensure_demo_users
+from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
+from sandbox.web.library import load_library
+from sandbox.web.routes import auth, chat, trainee
+from sandbox.web.security import ANON_COOKIE, Signer, new_anon_id
+from sandbox.web.state import AppState
+from sandbox.web.templating import render
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: apply migrations, load packs, create demo logins on the embedded default."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        library=load_library(settings),
+        signer=Signer(settings.resolved_secret_key(), settings.session_max_age_s),
+    )
+    if settings.is_embedded_default and settings.demo_users:
+        state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)
+
+    app = FastAPI(
+        title="Sandbox", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.sandbox = state
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(auth.router)
+    app.include_router(trainee.router)
+    app.include_router(chat.router)
+    _install_error_pages(app)
+    _install_anon_cookie(app, secure=settings.env == "production")
+    return app
+
+
+def _install_anon_cookie(app: FastAPI, *, secure: bool) -> None:
+    # A random id per browser binds the CSRF token of forms shown before login.
+    @app.middleware("http")
+    async def anon_cookie(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        anon_id = request.cookies.get(ANON_COOKIE)
+        fresh = not anon_id or len(anon_id) > 64
+        request.state.anon_id = new_anon_id() if fresh else anon_id
+        response = await call_next(request)
+        if fresh:
+            response.set_cookie(
+                ANON_COOKIE, request.state.anon_id, httponly=True, samesite="lax", secure=secure
+            )
+        return response
+
+
+def _error_page(request: Request, status_code: int, message_key: str | None = None) -> Response:
+    state: AppState = request.app.state.sandbox
+    with Session(state.engine) as session:
+        viewer = viewer_for(request, state, session)
+        key = message_key or f"error.{status_code if status_code in (400, 403, 404) else 500}"
+        context = viewer.context(status_code=status_code, message=viewer.t(key))
+        return render("error.html", context, status_code=status_code)
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def redirect_to_login(request: Request, _exc: Exception) -> Response:
+        target = "/login?next=" + quote(request.url.path, safe="/")
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def refuse_csrf(request: Request, _exc: Exception) -> Response:
+        return _error_page(request, 403, "csrf.failed")
+
+    @app.exception_handler(Forbidden)
+    async def refuse_forbidden(request: Request, _exc: Exception) -> Response:
+        return _error_page(request, 403)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def show_http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        if status == 405:
+            status = 404
+        return _error_page(request, status)
+
+    @app.exception_handler(RequestValidationError)
+    async def show_bad_request(request: Request, _exc: Exception) -> Response:
+        return _error_page(request, 400)
+
+    @app.exception_handler(Exception)
+    async def show_server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return _error_page(request, 500)

@@ -1,0 +1,234 @@
+"""A live conversation: the engine's state rebuilt from stored messages, turns stored first.
+
+Every function here is synchronous and short; the socket handler runs them in a worker
+thread under the attempt's lock. The database is the source of truth: the engine state is
+rebuilt from the stored trainee messages with `Conversation.replay` on every event, so a
+reload, a dropped socket or a server restart resumes the same conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from sandbox.engine.conversation import Conversation
+from sandbox.evaluator.grading import grade_compiled
+from sandbox.evaluator.transcript import parse_transcript_data
+from sandbox.scenarios.models import Pack, Scenario
+from sandbox.storage.attempts import (
+    append_messages,
+    end_attempt,
+    find_client_message,
+    list_messages,
+    store_grade,
+)
+from sandbox.storage.models import Attempt, AttemptMessage, Speaker, utcnow
+from sandbox.web.library import PackLibrary
+
+log = logging.getLogger(__name__)
+
+
+class ConversationUnavailable(Exception):
+    """The attempt's pack or scenario is no longer loaded (or changed version)."""
+
+
+@dataclass
+class Live:
+    """An attempt with its scenario and the engine state matching its stored messages."""
+
+    attempt: Attempt
+    pack: Pack
+    scenario: Scenario
+    conversation: Conversation
+    stored: list[AttemptMessage]
+
+
+@dataclass
+class Outcome:
+    """What one event changed: messages newly stored, a notice for the sender, the end."""
+
+    new_messages: list[AttemptMessage] = field(default_factory=list)
+    notice: str | None = None
+    notice_fields: dict[str, Any] = field(default_factory=dict)
+    ended_now: bool = False
+    duplicate: bool = False
+
+    @property
+    def persona_replied(self) -> bool:
+        return any(message.role == Speaker.PERSONA for message in self.new_messages)
+
+
+def elapsed_s(attempt: Attempt, now: datetime) -> float:
+    """Seconds since the attempt started (the transcript's `at`), rounded to milliseconds."""
+    return round(max(0.0, (now - attempt.started_at).total_seconds()), 3)
+
+
+def load(session: Session, library: PackLibrary, attempt: Attempt) -> Live:
+    """Rebuild the engine state of `attempt` from its stored messages."""
+    found = library.find(attempt.pack_id, attempt.scenario_id)
+    if found is None or found[0].version != attempt.pack_version:
+        raise ConversationUnavailable(f"{attempt.pack_id}/{attempt.scenario_id}")
+    pack, scenario = found
+    assert attempt.id is not None
+    stored = list_messages(session=session, attempt_id=attempt.id)
+    trainee_lines = [(m.text, m.at) for m in stored if m.role == Speaker.TRAINEE]
+    conversation = Conversation.replay(
+        pack.compiled[scenario.id], pack.locale, trainee_lines, attempt.time_limit_s
+    )
+    if len(conversation.messages) < len(stored):
+        # A nudge the live engine sent after the trainee's last line: replay only knows
+        # nudges that stand before a trainee message, so say it again (it keeps its time).
+        due = conversation.nudge_due_at()
+        if due is not None:
+            conversation.send_nudge(max(due + 0.001, stored[-1].at))
+    if len(conversation.messages) != len(stored):
+        log.warning(
+            "attempt %s: %d stored messages but replay gives %d",
+            attempt.id,
+            len(stored),
+            len(conversation.messages),
+        )
+    return Live(attempt, pack, scenario, conversation, stored)
+
+
+def _store_new(session: Session, live: Live, client_id: str | None = None) -> list[AttemptMessage]:
+    assert live.attempt.id is not None
+    fresh = live.conversation.messages[len(live.stored) :]
+    lines = [(Speaker(m.role), m.text, float(m.at), m.kind) for m in fresh]
+    stored = append_messages(
+        session=session,
+        attempt_id=live.attempt.id,
+        first_seq=len(live.stored),
+        lines=lines,
+        client_id=client_id,
+    )
+    live.stored.extend(stored)
+    return stored
+
+
+def revealed_facts(
+    pack: Pack, scenario: Scenario, attempt: Attempt, messages: list[AttemptMessage]
+) -> set[str]:
+    """Ids of the facts the persona revealed in a stored conversation."""
+    lines = [(m.text, m.at) for m in messages if m.role == Speaker.TRAINEE]
+    compiled = pack.compiled[scenario.id]
+    return set(Conversation.replay(compiled, pack.locale, lines, attempt.time_limit_s).revealed)
+
+
+def transcript_json(attempt: Attempt, messages: list[AttemptMessage]) -> dict[str, Any]:
+    """The stored conversation as a transcript (scenario-format section 6)."""
+    return {
+        "pack": attempt.pack_id,
+        "scenario": attempt.scenario_id,
+        "messages": [{"role": str(m.role), "text": m.text, "at": m.at} for m in messages],
+    }
+
+
+def grade_live(live: Live) -> dict[str, Any]:
+    """The grade JSON of the conversation as stored so far."""
+    transcript = parse_transcript_data(transcript_json(live.attempt, live.stored), "<attempt>")
+    compiled = live.pack.compiled[live.scenario.id]
+    graded = grade_compiled(live.pack.id, compiled, transcript, live.attempt.time_limit_s)
+    result: dict[str, Any] = graded.to_json()
+    return result
+
+
+def _close(session: Session, live: Live, reason: str, now: datetime) -> None:
+    end_attempt(session=session, attempt=live.attempt, reason=reason, at=now)
+    grade_json = grade_live(live)
+    grade_json["pack_version"] = live.attempt.pack_version
+    store_grade(session=session, attempt=live.attempt, grade=grade_json)
+
+
+def say(
+    session: Session, library: PackLibrary, attempt: Attempt, text: str, client_id: str | None
+) -> Outcome:
+    """A trainee message: stored with the persona's replies before anything is sent back."""
+    if (
+        client_id
+        and attempt.id is not None
+        and find_client_message(session=session, attempt_id=attempt.id, client_id=client_id)
+    ):
+        return Outcome(duplicate=True)
+    if attempt.ended:
+        return Outcome(notice="chat.notice.ended")
+    now = utcnow()
+    live = load(session, library, attempt)
+    turn = live.conversation.receive(text, at=elapsed_s(attempt, now))
+    outcome = Outcome()
+    if turn.accepted:
+        outcome.new_messages = _store_new(session, live, client_id)
+    elif live.conversation.ended:
+        outcome.notice = "chat.notice.ended"
+    else:
+        outcome.notice = "chat.notice.refused"
+        outcome.notice_fields = {"reason": turn.refused_reason or ""}
+    if live.conversation.ended:
+        outcome.new_messages += _store_new(session, live)
+        _close(session, live, str(live.conversation.end_reason or "completed"), now)
+        outcome.ended_now = True
+    session.commit()
+    return outcome
+
+
+def tick(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
+    """Time passed: send a nudge that is due, or end the conversation at its time limit."""
+    if attempt.ended:
+        return Outcome()
+    now = utcnow()
+    at = elapsed_s(attempt, now)
+    live = load(session, library, attempt)
+    outcome = Outcome()
+    if len(live.conversation.messages) > len(live.stored):
+        outcome.new_messages = _store_new(session, live)
+    if at > attempt.time_limit_s:
+        live.conversation.expire(at)
+        outcome.new_messages += _store_new(session, live)
+        _close(session, live, str(live.conversation.end_reason or "timeout"), now)
+        outcome.ended_now = True
+    else:
+        due = live.conversation.nudge_due_at()
+        if due is not None and due < at and live.conversation.send_nudge(at) is not None:
+            outcome.new_messages += _store_new(session, live)
+    session.commit()
+    return outcome
+
+
+def next_deadline(live: Live) -> float:
+    """The attempt time (seconds) of the next nudge or of the time limit, whichever is first."""
+    due = live.conversation.nudge_due_at()
+    limit = live.attempt.time_limit_s + 0.05
+    return min(due, limit) if due is not None else limit
+
+
+def finish(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
+    """The trainee ends the conversation; it is graded once, now."""
+    if attempt.ended:
+        return Outcome(notice="chat.notice.ended")
+    now = utcnow()
+    at = elapsed_s(attempt, now)
+    live = load(session, library, attempt)
+    if at > attempt.time_limit_s:
+        live.conversation.expire(at)
+    else:
+        live.conversation.finish(at)
+    new = _store_new(session, live)
+    _close(session, live, str(live.conversation.end_reason or "finished"), now)
+    session.commit()
+    return Outcome(new_messages=new, ended_now=True)
+
+
+def open_criteria(session: Session, library: PackLibrary, attempt: Attempt) -> list[str]:
+    """Descriptions of required criteria not met yet (practice hints)."""
+    live = load(session, library, attempt)
+    grade_json = grade_live(live)
+    missed = {c["id"] for c in grade_json["criteria"] if c["status"] == "missed"}
+    return [
+        criterion.description or criterion.id
+        for criterion in live.scenario.rubric.criteria
+        if criterion.id in missed and criterion.kind != "forbidden"
+    ]

@@ -1,0 +1,74 @@
+"""The scenario packs the web product serves, loaded once at start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.config import Settings
+from sandbox.scenarios.bundled import BUNDLED_PACKS
+from sandbox.scenarios.loader import load_packs
+from sandbox.scenarios.models import Pack, Scenario
+
+log = logging.getLogger(__name__)
+
+PACKS_FOLDER_NAME = "scenario_packs"
+
+
+def builtin_packs_folder() -> Path | None:
+    """The repository's scenario_packs/ folder: beside the package, else in the cwd."""
+    for candidate in (BUNDLED_PACKS, Path.cwd() / PACKS_FOLDER_NAME):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@dataclass
+class PackLibrary:
+    """Loaded packs by id, and the problems of those that were skipped."""
+
+    packs: dict[str, Pack] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def find(self, pack_id: str, scenario_id: str) -> tuple[Pack, Scenario] | None:
+        """The pack and scenario with these ids, or None."""
+        pack = self.packs.get(pack_id)
+        if pack is None:
+            return None
+        for scenario in pack.scenarios:
+            if scenario.id == scenario_id:
+                return pack, scenario
+        return None
+
+    def scenarios(self) -> list[tuple[Pack, Scenario]]:
+        """Every scenario with its pack, in pack then file order."""
+        return [(pack, scenario) for pack in self.packs.values() for scenario in pack.scenarios]
+
+
+def pack_folders(settings: Settings) -> list[Path]:
+    """Where packs are read from: the built-in folder (unless turned off) and SANDBOX_PACKS."""
+    folders: list[Path] = []
+    builtin = builtin_packs_folder() if settings.builtin_packs else None
+    if builtin is not None:
+        folders.append(builtin)
+    folders.extend(settings.pack_folders)
+    return folders
+
+
+def load_library(settings: Settings) -> PackLibrary:
+    """Load every pack; a broken pack is logged and skipped, never fatal."""
+    library = PackLibrary()
+    folders = pack_folders(settings)
+    missing = [folder for folder in folders if not folder.exists()]
+    for folder in missing:
+        message = f"{folder}: pack folder does not exist"
+        library.errors.append(message)
+        log.warning("%s", message)
+    loaded = load_packs([folder for folder in folders if folder.exists()])
+    for pack in loaded.packs:
+        library.packs[pack.id] = pack
+    for error in loaded.errors:
+        library.errors.append(str(error))
+        log.warning("pack skipped: %s", error)
+    return library

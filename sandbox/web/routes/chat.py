@@ -1,0 +1,333 @@
+"""The chat socket: one per open conversation page, speaking htmx's ws extension.
+
+Frames from the browser are JSON objects with a `type`:
+`hello` (`last_seq`: the highest message seq the page shows), `say` (`text`, `client_id`),
+`finish`, `hint`. Frames to the browser are HTML fragments with out-of-band swap targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from sandbox.storage.attempts import list_messages
+from sandbox.storage.models import Attempt, AttemptMessage, Mode, utcnow
+from sandbox.web import conversations
+from sandbox.web.conversations import ConversationUnavailable, Outcome
+from sandbox.web.deps import get_state, viewer_for
+from sandbox.web.i18n import Translate
+from sandbox.web.state import AppState
+from sandbox.web.templating import render_text
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["chat"])
+
+FRAMES = "_chat_frames.html"
+POLICY_VIOLATION = 1008
+CLIENT_ID_MAX = 64
+T = TypeVar("T")
+
+
+@dataclass
+class Outgoing:
+    html: str
+    delay_s: float = 0.0
+
+
+class Outbox:
+    """Frames for one socket, sent in order; a persona reply waits for the typing delay."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue()
+
+    def put(self, html: str, delay_s: float = 0.0) -> None:
+        self.queue.put_nowait(Outgoing(html, delay_s))
+
+    async def run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item.delay_s > 0:
+                await asyncio.sleep(item.delay_s)
+            await self.websocket.send_text(item.html)
+
+
+class Room:
+    """The sockets open on one attempt (several tabs see the same conversation)."""
+
+    def __init__(self) -> None:
+        self.outboxes: set[Outbox] = set()
+
+
+_rooms: dict[int, Room] = {}
+
+
+def room_for(attempt_id: int) -> Room:
+    return _rooms.setdefault(attempt_id, Room())
+
+
+@dataclass
+class Channel:
+    """Everything one socket handler needs to run a turn and send its frames."""
+
+    state: AppState
+    attempt_id: int
+    persona_name: str
+    content_lang: str
+    t: Translate
+    outbox: Outbox
+
+    def frame(self, block: str, **context: Any) -> str:
+        base = {"t": self.t, "persona_name": self.persona_name, "content_lang": self.content_lang}
+        return render_text(FRAMES, {**base, **context}, block=block)
+
+    def notice(self, key: str | None, **fields: Any) -> str:
+        text = self.t(key, **fields) if key else ""
+        return self.frame("notice", notice=text)
+
+    def messages_html(self, messages: list[AttemptMessage]) -> str:
+        return self.frame("messages", messages=messages)
+
+    async def locked(self, work: Callable[[Session, Attempt], T]) -> T:
+        """Run `work` in a worker thread with a fresh session (callers hold the attempt's lock)."""
+
+        def call() -> T:
+            with Session(self.state.engine, expire_on_commit=False) as session:
+                attempt = session.get(Attempt, self.attempt_id)
+                assert attempt is not None
+                return work(session, attempt)
+
+        return await run_in_threadpool(call)
+
+    def broadcast(self, outcome: Outcome, attempt: Attempt | None = None) -> None:
+        """Queue an outcome's messages for every socket on this attempt (under the lock)."""
+        room = room_for(self.attempt_id)
+        trainee = [m for m in outcome.new_messages if m.role == "trainee"]
+        persona = [m for m in outcome.new_messages if m.role != "trainee"]
+        delay = self.state.settings.reply_delay_s if trainee and persona else 0.0
+        for outbox in room.outboxes:
+            if trainee:
+                outbox.put(self.messages_html(trainee))
+            if persona:
+                if delay:
+                    outbox.put(self.frame("typing", typing=True))
+                outbox.put(self.messages_html(persona), delay)
+                if delay:
+                    outbox.put(self.frame("typing", typing=False))
+            if outcome.ended_now and attempt is not None:
+                outbox.put(self.ended_html(attempt))
+
+    def ended_html(self, attempt: Attempt) -> str:
+        reason = attempt.end_reason or "completed"
+        key = f"end.{reason}" if reason in ("finished", "timeout") else "end.completed"
+        return self.frame("ended", attempt=attempt, reason_text=self.t(key))
+
+
+def same_origin(websocket: WebSocket) -> bool:
+    """Refuse sockets opened by pages of other sites (cross-site WebSocket hijacking)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    host = websocket.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+def parse_frame(raw: str, max_chars: int) -> dict[str, Any] | None:
+    """The frame as a dict, or None when it is not a JSON object of a known type."""
+    if len(raw) > max_chars * 4 + 4096:
+        return None
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(frame, dict) or frame.get("type") not in ("hello", "say", "finish", "hint"):
+        return None
+    return frame
+
+
+@router.websocket("/attempts/{attempt_id}/ws")
+async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
+    """Run one browser's side of a conversation."""
+    state = get_state(websocket)
+
+    def who() -> tuple[Any, Attempt | None, str, str]:
+        with Session(state.engine, expire_on_commit=False) as session:
+            viewer = viewer_for(websocket, state, session)
+            attempt = session.get(Attempt, attempt_id)
+            found = state.library.find(attempt.pack_id, attempt.scenario_id) if attempt else None
+            if found is None:
+                return viewer, attempt, "", ""
+            return viewer, attempt, found[1].persona.name, found[0].locale
+
+    viewer, attempt, persona_name, content_lang = await run_in_threadpool(who)
+    await websocket.accept()
+    channel = Channel(state, attempt_id, persona_name, content_lang, viewer.t, Outbox(websocket))
+    allowed = (
+        viewer.user is not None
+        and attempt is not None
+        and attempt.user_id == viewer.user.id
+        and same_origin(websocket)
+    )
+    if not allowed:
+        await websocket.send_text(channel.frame("notice", notice=viewer.t("error.403")))
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    sender = asyncio.create_task(channel.outbox.run())
+    timer: asyncio.Task[None] | None = None
+    room = room_for(attempt_id)
+    lock = state.attempt_lock(attempt_id)
+    try:
+        async with lock:
+            room.outboxes.add(channel.outbox)
+        timer = asyncio.create_task(run_timer(channel))
+        while True:
+            raw = await websocket.receive_text()
+            await handle_frame(channel, raw)
+            if sender.done():
+                break
+    except WebSocketDisconnect:
+        pass
+    finally:
+        room.outboxes.discard(channel.outbox)
+        for task in (timer, sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if not room.outboxes:
+            _rooms.pop(attempt_id, None)
+
+
+async def handle_frame(channel: Channel, raw: str) -> None:
+    """Act on one frame from the browser; bad input gets a notice and changes nothing."""
+    settings = channel.state.settings
+    frame = parse_frame(raw, settings.message_max_chars)
+    if frame is None:
+        channel.outbox.put(channel.notice("chat.notice.malformed"))
+        return
+    kind = frame["type"]
+    try:
+        if kind == "hello":
+            await send_missed(channel, frame.get("last_seq"))
+        elif kind == "say":
+            await handle_say(channel, frame)
+        elif kind == "finish":
+            await handle_finish(channel)
+        elif kind == "hint":
+            await send_hints(channel)
+    except ConversationUnavailable:
+        channel.outbox.put(channel.notice("chat.notice.unknown_scenario"))
+
+
+async def handle_finish(channel: Channel) -> None:
+    library = channel.state.library
+
+    def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
+        return conversations.finish(session, library, attempt), attempt
+
+    async with channel.state.attempt_lock(channel.attempt_id):
+        outcome, attempt = await channel.locked(work)
+        channel.broadcast(outcome, attempt)
+    if outcome.notice:
+        channel.outbox.put(channel.notice(outcome.notice))
+
+
+async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
+    text = frame.get("text")
+    client_id = frame.get("client_id")
+    if not isinstance(text, str) or (client_id is not None and not isinstance(client_id, str)):
+        channel.outbox.put(channel.notice("chat.notice.malformed"))
+        return
+    if client_id is not None and not (0 < len(client_id) <= CLIENT_ID_MAX):
+        channel.outbox.put(channel.notice("chat.notice.malformed"))
+        return
+    limit = channel.state.settings.message_max_chars
+    if not text.strip():
+        channel.outbox.put(channel.notice("chat.notice.empty"))
+        return
+    if len(text) > limit:
+        channel.outbox.put(channel.notice("chat.notice.too_long", length=len(text), limit=limit))
+        return
+    library = channel.state.library
+
+    def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
+        return conversations.say(session, library, attempt, text, client_id), attempt
+
+    async with channel.state.attempt_lock(channel.attempt_id):
+        outcome, attempt = await channel.locked(work)
+        channel.broadcast(outcome, attempt)
+    if outcome.duplicate:
+        channel.outbox.put(channel.frame("ack", client_id=client_id))
+        return
+    if outcome.notice:
+        channel.outbox.put(channel.notice(outcome.notice, **outcome.notice_fields))
+    else:
+        channel.outbox.put(channel.frame("ack", client_id=client_id or ""))
+
+
+async def send_missed(channel: Channel, last_seq: Any) -> None:
+    """Replay what the page has not shown yet, then the ended state if the attempt is over."""
+    after = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) else -1
+
+    def work(session: Session, attempt: Attempt) -> tuple[list[AttemptMessage], Attempt]:
+        return list_messages(
+            session=session, attempt_id=channel.attempt_id, after_seq=after
+        ), attempt
+
+    async with channel.state.attempt_lock(channel.attempt_id):
+        missed, attempt = await channel.locked(work)
+        if missed:
+            channel.outbox.put(channel.messages_html(missed))
+        if attempt.ended:
+            channel.outbox.put(channel.ended_html(attempt))
+
+
+async def send_hints(channel: Channel) -> None:
+    library = channel.state.library
+
+    def work(session: Session, attempt: Attempt) -> list[str] | None:
+        if attempt.mode != Mode.PRACTICE or attempt.ended:
+            return None
+        return conversations.open_criteria(session, library, attempt)
+
+    hints = await channel.locked(work)
+    if hints is not None:
+        channel.outbox.put(channel.frame("hints", hints=hints))
+
+
+async def run_timer(channel: Channel) -> None:
+    """Send nudges when the trainee is silent and end the conversation at its time limit."""
+    library = channel.state.library
+    lock = channel.state.attempt_lock(channel.attempt_id)
+
+    def deadline(session: Session, attempt: Attempt) -> float | None:
+        if attempt.ended:
+            return None
+        live = conversations.load(session, library, attempt)
+        due_at = conversations.next_deadline(live)
+        return due_at - conversations.elapsed_s(attempt, utcnow())
+
+    def tick(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
+        return conversations.tick(session, library, attempt), attempt
+
+    while True:
+        try:
+            wait_s = await channel.locked(deadline)
+        except ConversationUnavailable:
+            return
+        if wait_s is None:
+            return
+        await asyncio.sleep(min(max(wait_s, 0.05), 30.0))
+        async with lock:
+            outcome, attempt = await channel.locked(tick)
+            channel.broadcast(outcome, attempt)

@@ -1,0 +1,262 @@
+"""The trainee's pages: catalogue, brief, chat, feedback, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+
+from sandbox.scenarios.catalogue import trade_of
+from sandbox.scenarios.models import Pack, Scenario
+from sandbox.storage.attempts import (
+    graded_attempts,
+    list_messages,
+    open_attempt,
+    scenario_records,
+    start_attempt,
+)
+from sandbox.storage.models import Attempt, AttemptMessage, Mode, Role, User, utcnow
+from sandbox.web import conversations
+from sandbox.web.chart import ChartPoint, progress_svg
+from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.templating import render
+
+router = APIRouter(tags=["trainee"])
+
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+def scenario_or_404(state: StateDep, pack_id: str, scenario_id: str) -> tuple[Pack, Scenario]:
+    found = state.library.find(pack_id, scenario_id)
+    if found is None:
+        raise HTTPException(status_code=404)
+    return found
+
+
+def may_review(viewer_user: User, owner_id: int, owner_mentor_id: int | None) -> bool:
+    """The owner, the owner's mentor and admins may read an attempt's feedback."""
+    return (
+        viewer_user.id == owner_id
+        or viewer_user.role == Role.ADMIN
+        or (viewer_user.role == Role.MENTOR and viewer_user.id == owner_mentor_id)
+    )
+
+
+@router.get("/")
+def list_scenarios(
+    request: Request,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    trade: str = "",
+    pack: str = "",
+    language: str = "",
+    difficulty: str = "",
+) -> Response:
+    """The catalogue of scenarios, filtered by trade, pack, language and difficulty."""
+    assert user.id is not None
+    records = scenario_records(session=session, user_id=user.id)
+    rows: list[dict[str, Any]] = []
+    for each_pack, scenario in state.library.scenarios():
+        if trade and trade_of(each_pack) != trade:
+            continue
+        if pack and each_pack.id != pack:
+            continue
+        if language and each_pack.locale != language:
+            continue
+        if difficulty and scenario.difficulty != difficulty:
+            continue
+        record = records.get((each_pack.id, scenario.id))
+        rows.append(
+            {"pack": each_pack, "scenario": scenario, "best": record.best if record else None}
+        )
+    context = viewer.context(
+        rows=rows,
+        packs=list(state.library.packs.values()),
+        trades=sorted({trade_of(p) for p in state.library.packs.values()}),
+        languages=sorted({p.locale for p in state.library.packs.values()}),
+        difficulties=DIFFICULTIES,
+        filters={"trade": trade, "pack": pack, "language": language, "difficulty": difficulty},
+        pack_errors=state.library.errors if user.role == Role.ADMIN else [],
+    )
+    block = "scenario_list" if request.headers.get("hx-request") else None
+    return render("catalogue.html", context, block=block)
+
+
+@router.get("/scenarios/{pack_id}/{scenario_id}")
+def read_brief(
+    pack_id: str,
+    scenario_id: str,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+) -> Response:
+    """What the trainee is told before starting."""
+    pack, scenario = scenario_or_404(state, pack_id, scenario_id)
+    assert user.id is not None
+    resumable = open_attempt(
+        session=session, user_id=user.id, pack_id=pack.id, scenario_id=scenario.id
+    )
+    context = viewer.context(pack=pack, scenario=scenario, resumable=resumable)
+    return render("brief.html", context)
+
+
+@router.post("/scenarios/{pack_id}/{scenario_id}/attempts", dependencies=[CsrfChecked])
+def create_attempt(
+    pack_id: str, scenario_id: str, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Start a practice conversation, or resume the one still open."""
+    pack, scenario = scenario_or_404(state, pack_id, scenario_id)
+    assert user.id is not None
+    attempt = open_attempt(
+        session=session, user_id=user.id, pack_id=pack.id, scenario_id=scenario.id
+    )
+    if attempt is None or attempt.pack_version != pack.version:
+        attempt = start_attempt(
+            session=session,
+            user=user,
+            pack_id=pack.id,
+            pack_version=pack.version,
+            scenario_id=scenario.id,
+            time_limit_s=float(scenario.time_limit_s),
+            opening=scenario.opening,
+            mode=Mode.PRACTICE,
+        )
+        session.commit()
+    return RedirectResponse(f"/attempts/{attempt.id}", status_code=303)
+
+
+def attempt_or_404(session: SessionDep, attempt_id: int) -> Attempt:
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise HTTPException(status_code=404)
+    return attempt
+
+
+@router.get("/attempts/{attempt_id}")
+def read_attempt(
+    attempt_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """The chat page of an open conversation; an ended one goes to its feedback."""
+    attempt = attempt_or_404(session, attempt_id)
+    if attempt.user_id != user.id:
+        owner = session.get(User, attempt.user_id)
+        if owner is not None and may_review(user, attempt.user_id, owner.mentor_id):
+            return RedirectResponse(f"/attempts/{attempt_id}/feedback", status_code=303)
+        raise Forbidden()
+    if attempt.ended:
+        return RedirectResponse(f"/attempts/{attempt_id}/feedback", status_code=303)
+    pack, scenario = scenario_or_404(state, attempt.pack_id, attempt.scenario_id)
+    messages = list_messages(session=session, attempt_id=attempt_id)
+    context = viewer.context(
+        attempt=attempt,
+        pack=pack,
+        scenario=scenario,
+        messages=messages,
+        persona_name=scenario.persona.name,
+        content_lang=pack.locale,
+        elapsed_s=conversations.elapsed_s(attempt, utcnow()),
+        max_chars=state.settings.message_max_chars,
+    )
+    return render("chat.html", context)
+
+
+@router.get("/attempts/{attempt_id}/feedback")
+def read_feedback(
+    attempt_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Score, band, every criterion, the highlighted transcript, facts never uncovered."""
+    attempt = attempt_or_404(session, attempt_id)
+    owner = session.get(User, attempt.user_id)
+    if owner is None or not may_review(user, attempt.user_id, owner.mentor_id):
+        raise Forbidden()
+    if attempt.user_id == user.id and not attempt.ended:
+        return RedirectResponse(f"/attempts/{attempt_id}", status_code=303)
+    messages = list_messages(session=session, attempt_id=attempt_id)
+    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    context = viewer.context(
+        attempt=attempt,
+        owner=owner,
+        messages=messages,
+        persona_name=found[1].persona.name if found else "",
+        content_lang=found[0].locale if found else "",
+        can_retry=found is not None,
+        **feedback_details(attempt, found, messages),
+    )
+    return render("feedback.html", context)
+
+
+def feedback_details(
+    attempt: Attempt, found: tuple[Pack, Scenario] | None, messages: list[AttemptMessage]
+) -> dict[str, Any]:
+    """Criteria joined with their descriptions, message highlights and unrevealed facts."""
+    grade = attempt.grade or {"criteria": []}
+    descriptions: dict[str, str] = {}
+    unrevealed: list[Any] = []
+    scenario = found[1] if found else None
+    if found is not None and found[0].version == attempt.pack_version:
+        pack, scenario = found
+        descriptions = {c.id: c.description or c.id for c in scenario.rubric.criteria}
+        revealed = conversations.revealed_facts(pack, scenario, attempt, messages)
+        unrevealed = [fact for fact in scenario.facts if fact.id not in revealed]
+    criteria: list[dict[str, Any]] = []
+    highlights: dict[int, list[dict[str, str]]] = {}
+    for criterion in grade.get("criteria", []):
+        row = dict(criterion)
+        row["description"] = descriptions.get(criterion["id"], criterion["id"])
+        criteria.append(row)
+        tone = "good" if criterion["status"] == "met" else "bad"
+        for evidence in criterion.get("evidence", []):
+            highlights.setdefault(int(evidence["message"]), []).append(
+                {
+                    "id": criterion["id"],
+                    "tone": tone,
+                    "status": criterion["status"],
+                    "description": row["description"],
+                }
+            )
+    return {
+        "scenario": scenario,
+        "criteria": criteria,
+        "highlights": highlights,
+        "unrevealed": unrevealed,
+    }
+
+
+@router.get("/history")
+def read_history(
+    viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Best and latest result per scenario, and a chart of every graded attempt."""
+    assert user.id is not None
+    records = scenario_records(session=session, user_id=user.id)
+    titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
+    rows = [
+        {"record": record, "title": titles.get(key, f"{key[0]}/{key[1]}")}
+        for key, record in sorted(
+            records.items(), key=lambda item: item[1].latest.started_at, reverse=True
+        )
+    ]
+    attempts = graded_attempts(session=session, user_id=user.id)
+    points = [
+        ChartPoint(
+            label=f"{a.started_at:%Y-%m-%d %H:%M} "
+            + titles.get((a.pack_id, a.scenario_id), a.scenario_id),
+            score=a.score or 0.0,
+            passed=bool(a.passed),
+        )
+        for a in attempts
+    ]
+    chart = (
+        progress_svg(
+            points,
+            title=viewer.t("history.chart"),
+            description=viewer.t("history.chart_desc", mark=70),
+        )
+        if points
+        else None
+    )
+    return render("history.html", viewer.context(rows=rows, chart=chart))

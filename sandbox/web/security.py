@@ -1,0 +1,95 @@
+"""Login sessions behind a signed cookie, and CSRF tokens bound to them."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session, col, delete
+
+from sandbox.storage.models import LoginSession, User, utcnow
+
+SESSION_COOKIE = "sandbox_session"
+ANON_COOKIE = "sandbox_anon"
+LANG_COOKIE = "sandbox_lang"
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs cookie values and CSRF tokens with the app's secret."""
+
+    secret_key: str
+    max_age_s: int
+
+    def _serializer(self, salt: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.secret_key, salt=salt)
+
+    def sign_session(self, session_id: str) -> str:
+        return self._serializer("session").dumps(session_id)
+
+    def unsign_session(self, cookie: str | None) -> str | None:
+        """The session id in a cookie, or None when it is missing, forged or too old."""
+        if not cookie:
+            return None
+        try:
+            value = self._serializer("session").loads(cookie, max_age=self.max_age_s)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
+    def csrf_token(self, binding: str) -> str:
+        """A token valid for forms of the browser identified by `binding`."""
+        return self._serializer("csrf").dumps(binding)
+
+    def csrf_valid(self, token: str | None, binding: str | None) -> bool:
+        if not token or not binding:
+            return False
+        try:
+            value = self._serializer("csrf").loads(token, max_age=self.max_age_s)
+        except BadSignature:
+            return False
+        return isinstance(value, str) and hmac.compare_digest(value, binding)
+
+
+def new_anon_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def open_session(*, session: Session, user: User, max_age_s: int) -> LoginSession:
+    """A new login session for `user`."""
+    assert user.id is not None
+    now = utcnow()
+    login = LoginSession(
+        id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=max_age_s),
+    )
+    session.add(login)
+    session.flush()
+    return login
+
+
+def resolve_session(
+    *, session: Session, session_id: str | None
+) -> tuple[LoginSession, User] | None:
+    """The live login session and its active user, or None."""
+    if not session_id:
+        return None
+    login = session.get(LoginSession, session_id)
+    if login is None or login.expires_at <= utcnow():
+        return None
+    user = session.get(User, login.user_id)
+    if user is None or not user.active:
+        return None
+    return login, user
+
+
+def close_session(*, session: Session, session_id: str) -> None:
+    """Revoke a login session, so its cookie no longer signs anyone in."""
+    session.exec(delete(LoginSession).where(col(LoginSession.id) == session_id))
+    session.flush()

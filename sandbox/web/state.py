@@ -1,0 +1,27 @@
+"""What the app holds for its lifetime; built by the app factory, found via request.app.state."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from sandbox.config import Settings
+from sandbox.web.demo import DemoLogin
+from sandbox.web.library import PackLibrary
+from sandbox.web.security import Signer
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    library: PackLibrary
+    signer: Signer
+    demo_logins: list[DemoLogin] = field(default_factory=list)
+    attempt_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def attempt_lock(self, attempt_id: int) -> asyncio.Lock:
+        """One lock per attempt, so two tabs of one conversation never interleave a turn."""
+        return self.attempt_locks.setdefault(attempt_id, asyncio.Lock())

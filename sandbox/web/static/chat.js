@@ -1,0 +1,82 @@
+// The chat page's own glue around htmx's ws extension: resume from the last message shown,
+// clear the input only once the server has stored the message, keep the clock.
+(function () {
+  "use strict";
+  var chat = document.getElementById("chat");
+  if (!chat) { return; }
+  var input = document.getElementById("message-input");
+  var clientId = document.getElementById("client-id");
+  var connection = document.getElementById("connection");
+  var sentText = null;
+
+  function newClientId() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+  function lastSeq() {
+    var last = -1;
+    document.querySelectorAll("#messages [data-seq]").forEach(function (el) {
+      var seq = parseInt(el.getAttribute("data-seq"), 10);
+      if (seq > last) { last = seq; }
+    });
+    return last;
+  }
+  function scrollDown() {
+    var box = document.getElementById("messages");
+    if (box) { box.scrollTop = box.scrollHeight; }
+  }
+  clientId.value = newClientId();
+  scrollDown();
+
+  chat.addEventListener("htmx:wsConnecting", function () {
+    connection.textContent = chat.dataset.textConnecting;
+  });
+  chat.addEventListener("htmx:wsOpen", function (evt) {
+    connection.textContent = chat.dataset.textConnected;
+    evt.detail.socketWrapper.send(JSON.stringify({ type: "hello", last_seq: lastSeq() }));
+  });
+  chat.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail.event && evt.detail.event.code;
+    if (code !== 1000 && code !== 1008) { connection.textContent = chat.dataset.textReconnecting; }
+  });
+  chat.addEventListener("htmx:wsConfigSend", function (evt) {
+    var form = evt.target;
+    if (form.id === "finish-form" && !window.confirm(chat.dataset.textConfirm)) {
+      evt.preventDefault();
+      return;
+    }
+    if (form.id === "say-form") { sentText = input.value; }
+    delete evt.detail.headers;
+  });
+  chat.addEventListener("htmx:wsAfterMessage", function () {
+    var ack = document.getElementById("ack");
+    if (ack && ack.dataset.clientId && ack.dataset.clientId === clientId.value) {
+      if (input.value === sentText) { input.value = ""; }
+      clientId.value = newClientId();
+      ack.dataset.clientId = "";
+    }
+    var hints = document.getElementById("hints");
+    if (hints && hints.hidden && hints.querySelector("h2")) { hints.hidden = false; }
+    scrollDown();
+  });
+
+  // Enter sends, Shift+Enter starts a new line.
+  input.addEventListener("keydown", function (evt) {
+    if (evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
+      evt.preventDefault();
+      document.getElementById("say-form").requestSubmit();
+    }
+  });
+
+  var clock = document.getElementById("clock");
+  var limit = parseFloat(chat.dataset.limit);
+  var startedAt = Date.now() - parseFloat(chat.dataset.elapsed) * 1000;
+  function tick() {
+    var left = Math.max(0, Math.round(limit - (Date.now() - startedAt) / 1000));
+    var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (clock.textContent !== text) { clock.textContent = text; }
+    clock.parentElement.classList.toggle("low", left <= 60);
+  }
+  tick();
+  setInterval(tick, 1000);
+})();

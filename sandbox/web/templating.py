@@ -1,0 +1,49 @@
+"""Jinja2 rendering of whole pages and of single blocks for htmx swaps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def format_score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+environment.filters["score"] = format_score
+
+
+def render_text(name: str, context: Mapping[str, Any], *, block: str | None = None) -> str:
+    """The template `name`, or only its `block`, rendered with `context`."""
+    template = environment.get_template(name)
+    if block is None:
+        return template.render(context)
+    render_block = template.blocks[block]
+    return "".join(render_block(template.new_context(dict(context))))
+
+
+def render(
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """An HTML response of a page or of one of its blocks."""
+    return HTMLResponse(
+        render_text(name, context, block=block), status_code=status_code, headers=headers
+    )
