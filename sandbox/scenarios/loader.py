@@ -108,11 +108,19 @@ def load_packs(paths: Iterable[str | FsPath]) -> PackSet:
             continue
         if pack.id in seen:
             message = f"pack id {pack.id!r} is already used by {seen[pack.id]}"
-            result.errors.append(PackError(str(path), 2, "pack.id", message))
+            result.errors.append(PackError(str(path), _pack_id_line(path), "pack.id", message))
             continue
         seen[pack.id] = str(path)
         result.packs.append(pack)
     return result
+
+
+def _pack_id_line(path: FsPath) -> int | None:
+    """The line of the `id` under `pack:` in a file that has just loaded without errors."""
+    try:
+        return read_yaml(path.read_text("utf-8-sig")).line_of(("pack", "id"))
+    except (OSError, UnicodeDecodeError, YamlError):  # pragma: no cover - it just loaded
+        return None
 
 
 # --- pydantic errors, made readable -------------------------------------------------------
@@ -126,6 +134,14 @@ _TYPE_NAMES = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
+}
+
+
+_BOUNDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "at most"),
 }
 
 
@@ -216,6 +232,8 @@ def _from_validation(exc: ValidationError, doc: Document, source: str) -> list[P
             line = doc.line_of(path)
         elif kind in _TYPE_NAMES:
             message = f"{where}: expected {_TYPE_NAMES[kind]}, got {_yaml_type(err['input'])}"
+            if isinstance(err["input"], bool) and kind != "bool_type":
+                message += " (YAML reads yes, no, on, off, true and false as booleans: quote them)"
             line = doc.line_of(path)
         elif kind == "string_pattern_mismatch":
             message = f"{where}: {err['input']!r} is not a valid id (use a-z, 0-9 and -)"
@@ -226,6 +244,18 @@ def _from_validation(exc: ValidationError, doc: Document, source: str) -> list[P
             line = doc.line_of(path)
         elif kind == "value_error":
             message = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+            line = doc.line_of(path)
+        elif kind == "criterion_rule":
+            # Point at the key the rule is about (the `weight:` line, say) when it has one.
+            ctx = err.get("ctx", {})
+            about = ctx.get("key")
+            message = f"{where}: {ctx.get('message', err['msg'])}"
+            line = doc.line_of((*path, about) if isinstance(about, str) else path)
+        elif kind in _BOUNDS:
+            bound, word = _BOUNDS[kind]
+            limit = err.get("ctx", {}).get(bound)
+            shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+            message = f"{where}: must be {word} {shown}, got {err['input']!r}"
             line = doc.line_of(path)
         elif kind == "too_short":
             message = f"{where}: needs at least one entry"

@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from sandbox.evaluator.matcher import Matcher as CompiledMatcher
 
@@ -140,34 +141,53 @@ class Criterion(Model):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Criterion:
-        problems: list[str] = []
+        # (key the problem is about, message); the loader points at that key's line.
+        problems: list[tuple[str | None, str]] = []
         if self.kind == "etiquette":
-            if (self.match is None) == (self.check is None):
-                problems.append("an etiquette criterion needs exactly one of 'match' or 'check'")
+            if self.match is None and self.check is None:
+                problems.append((None, "an etiquette criterion needs 'match' (phrases) or "
+                                       "'check' (response_time, tone or no_shouting)"))
+            elif self.match is not None and self.check is not None:
+                problems.append(("check", "an etiquette criterion takes 'match' or 'check', "
+                                          "not both"))
         elif self.kind == "outcome":
-            if (self.mood is None) == (self.revealed is None):
-                problems.append("an outcome criterion needs exactly one of 'mood' or 'revealed'")
+            if self.mood is None and self.revealed is None:
+                problems.append((None, "an outcome criterion needs 'mood: WORD' or "
+                                       "'revealed: FACT'"))
+            elif self.mood is not None and self.revealed is not None:
+                problems.append(("revealed", "an outcome criterion takes 'mood' or "
+                                             "'revealed', not both"))
             if self.match is not None:
-                problems.append("an outcome criterion takes 'mood' or 'revealed', not 'match'")
+                problems.append(("match", "an outcome criterion takes 'mood' or 'revealed', "
+                                          "not 'match'"))
         else:
             if self.match is None:
-                problems.append(f"{_article(self.kind)} {self.kind} criterion needs 'match'")
+                problems.append((None, f"{_article(self.kind)} {self.kind} criterion needs "
+                                       "'match'"))
             if self.check is not None:
-                problems.append(f"{_article(self.kind)} {self.kind} criterion takes no 'check'")
-        if self.kind != "outcome" and (self.mood is not None or self.revealed is not None):
-            problems.append("'mood' and 'revealed' belong to outcome criteria")
+                problems.append(("check", f"{_article(self.kind)} {self.kind} criterion takes "
+                                          "no 'check' (checks are for etiquette criteria)"))
+        if self.kind != "outcome":
+            for key in ("mood", "revealed"):
+                if getattr(self, key) is not None:
+                    problems.append((key, f"'{key}' belongs to outcome criteria"))
         if self.kind == "forbidden" and self.weight is not None:
-            problems.append("a forbidden criterion has a 'penalty', not a 'weight'")
+            problems.append(("weight", "a forbidden criterion has a 'penalty', not a 'weight'"))
         if self.kind != "forbidden" and self.penalty is not None:
-            problems.append("'penalty' belongs to forbidden criteria; use 'weight'")
+            problems.append(("penalty", "'penalty' belongs to forbidden criteria; use 'weight'"))
         if self.max_s is not None and self.check != "response_time":
-            problems.append("'max_s' belongs to 'check: response_time'")
+            problems.append(("max_s", "'max_s' belongs to 'check: response_time'"))
         if self.check == "response_time" and self.max_s is None:
-            problems.append("'check: response_time' needs 'max_s'")
+            problems.append(("check", "'check: response_time' needs 'max_s'"))
         if self.min is not None and self.check != "tone":
-            problems.append("'min' belongs to 'check: tone'")
+            problems.append(("min", "'min' belongs to 'check: tone'"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise PydanticCustomError(
+                "criterion_rule",
+                "{message}",
+                {"message": "; ".join(m for _, m in problems),
+                 "key": next((k for k, _ in problems if k is not None), None)},
+            )
         return self
 
     @property

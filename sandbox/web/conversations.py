@@ -165,8 +165,7 @@ def say(
     elif live.conversation.ended:
         outcome.notice = "chat.notice.ended"
     else:
-        outcome.notice = "chat.notice.refused"
-        outcome.notice_fields = {"reason": turn.refused_reason or ""}
+        outcome.notice = "chat.notice.empty"
     if live.conversation.ended:
         outcome.new_messages += _store_new(session, live)
         _close(session, live, str(live.conversation.end_reason or "completed"), now)

@@ -290,6 +290,7 @@ async def send_missed(channel: Channel, last_seq: Any) -> None:
             channel.outbox.put(channel.messages_html(missed))
         if attempt.ended:
             channel.outbox.put(channel.ended_html(attempt))
+        channel.outbox.put(channel.frame("synced"))
 
 
 async def send_hints(channel: Channel) -> None:
