@@ -117,8 +117,10 @@ def grade(
         raise fail(f"{transcript_path}: cannot read: {exc.strerror}") from None
     try:
         transcript = parse_transcript(raw.decode("utf-8"), str(transcript_path))
-    except UnicodeDecodeError:
-        raise fail(f"{transcript_path}: not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise fail(f"{transcript_path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} "
+                   f"at offset {exc.start})") from None
     except TranscriptError as exc:
         raise fail(str(exc)) from None
     if transcript.pack and transcript.pack != pack.id:

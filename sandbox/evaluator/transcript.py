@@ -66,12 +66,17 @@ def parse_transcript_data(data: Any, source: str) -> Transcript:
         where = f"messages[{i}]"
         if not isinstance(item, dict):
             raise TranscriptError(source, f"{where}: a message is an object with role, text, at")
+        missing = [k for k in ("role", "text", "at") if k not in item]
+        if missing:
+            raise TranscriptError(source, f"{where}: missing {', '.join(map(repr, missing))} "
+                                          "(a message has role, text and at, the seconds "
+                                          "since the conversation started)")
         role, text, at = item.get("role"), item.get("text"), item.get("at")
         if role not in ("persona", "trainee"):
             raise TranscriptError(source, f"{where}.role: must be 'persona' or 'trainee', "
                                           f"got {role!r}")
         if not isinstance(text, str):
-            raise TranscriptError(source, f"{where}.text: must be a string")
+            raise TranscriptError(source, f"{where}.text: must be a string, got {text!r}")
         if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
             raise TranscriptError(source, f"{where}.at: must be a number of seconds, got {at!r}")
         if at < 0:

@@ -64,6 +64,13 @@ class Document:
             path = path[:-1]
 
 
+def _tag_refused(node: Node) -> str:
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    if isinstance(node, ScalarNode) and not node.style and tag == "!!timestamp":
+        return f"{node.value!r} reads as a date, which a pack does not take; quote it"
+    return f"the tag {tag!r} is not allowed in a pack (a pack is plain YAML: no tags)"
+
+
 class _Builder:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
@@ -102,14 +109,14 @@ class _Builder:
 
     def _check_tag(self, node: Node, expected: str, line: int) -> None:
         if node.tag != expected:
-            raise YamlError(line, f"the tag {node.tag!r} is not allowed in a pack")
+            raise YamlError(line, _tag_refused(node))
 
     def _scalar(self, node: ScalarNode, line: int) -> Any:
         tag = node.tag
         if tag == "tag:yaml.org,2002:str":
             return node.value
         if tag not in _SCALAR_TAGS:
-            raise YamlError(line, f"the tag {node.tag!r} is not allowed in a pack")
+            raise YamlError(line, _tag_refused(node))
         try:
             return self.scalars.construct_object(node)
         except (ConstructorError, ValueError) as exc:
@@ -156,7 +163,12 @@ def read_yaml(text: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlError(line, f"YAML syntax error: {problem}") from None
+        where = f" (column {mark.column + 1})" if mark is not None else ""
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and context.line + 1 != line:
+            # The parser notices a problem where it stops; say where the construct began.
+            where = f" ({exc.context} that starts at line {context.line + 1})"
+        raise YamlError(line, f"YAML syntax error: {problem}{where}") from None
     except yaml.YAMLError as exc:
         raise YamlError(None, f"YAML error: {exc}") from None
     doc = Document(None)
