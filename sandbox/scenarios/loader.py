@@ -63,13 +63,14 @@ def load_pack_text(text: str, source: str = "<pack>") -> Pack:
                                 "a pack is a mapping with the keys 'pack' and 'scenarios'"))
         raise PackErrors(errors)
     try:
-        pack = Pack.model_validate({**doc.data, "source": source})
+        pack = Pack.model_validate(doc.data)
     except ValidationError as exc:
         errors.extend(_from_validation(exc, doc, source))
         raise PackErrors(errors) from None
     errors.extend(_cross_check(pack, doc, source))
     if errors:
         raise PackErrors(errors)
+    pack._source = source
     return pack
 
 
@@ -185,7 +186,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def _keys_of(model: type[BaseModel] | None) -> list[str]:
     if model is None:
         return []
-    return [f.alias or n for n, f in model.model_fields.items() if n != "source"]
+    return [f.alias or n for n, f in model.model_fields.items()]
 
 
 _SINGULAR = {"scenarios": "scenario", "facts": "fact", "reactions": "reaction",

@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     model_validator,
 )
@@ -160,6 +161,9 @@ class Criterion(Model):
             if self.match is not None:
                 problems.append(("match", "an outcome criterion takes 'mood' or 'revealed', "
                                           "not 'match'"))
+            if self.check is not None:
+                problems.append(("check", "an outcome criterion takes 'mood' or 'revealed', "
+                                          "not 'check'"))
         else:
             if self.match is None:
                 problems.append((None, f"{_article(self.kind)} {self.kind} criterion needs "
@@ -287,7 +291,11 @@ class Pack(Model):
 
     pack: PackInfo
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
-    source: str = Field(default="", exclude=True)
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @property
     def id(self) -> str:
