@@ -72,12 +72,19 @@ def score_verdicts(
 ) -> Score:
     """100 × met weights / applicable weights, minus penalties, floored at 0, rounded."""
     applicable = [v for v in verdicts if not v.forbidden and v.status in ("met", "missed")]
-    total = sum((exact(v.amount) for v in applicable), Fraction(0))
-    met = sum((exact(v.amount) for v in applicable if v.status == "met"), Fraction(0))
-    value = Fraction(100) if total == 0 else 100 * met / total
-    for v in verdicts:
-        if v.forbidden and v.status == "violated":
-            value -= exact(v.amount)
+    penalties = [v.amount for v in verdicts if v.forbidden and v.status == "violated"]
+    amounts = [v.amount for v in applicable] + penalties
+    if all(float(a).is_integer() for a in amounts):
+        # Whole weights (the usual case): integer sums, one fraction at the end.
+        total_i = sum(int(v.amount) for v in applicable)
+        met_i = sum(int(v.amount) for v in applicable if v.status == "met")
+        value = Fraction(100) if total_i == 0 else Fraction(100 * met_i, total_i)
+        value -= sum(int(p) for p in penalties)
+    else:
+        total = sum((exact(v.amount) for v in applicable), Fraction(0))
+        met = sum((exact(v.amount) for v in applicable if v.status == "met"), Fraction(0))
+        value = Fraction(100) if total == 0 else 100 * met / total
+        value -= sum((exact(p) for p in penalties), Fraction(0))
     rounded = round_half_up(max(value, Fraction(0)))
     critical_missed = [v.id for v in verdicts if v.critical and v.status == "missed"]
     critical_violated = [v.id for v in verdicts if v.critical and v.status == "violated"]
