@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
-from sandbox.storage import models  # noqa: F401  (registers the tables on the metadata)
+from sandbox.storage import audit, models  # noqa: F401  (registers the tables on the metadata)
 
 target_metadata = SQLModel.metadata
 
