@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlmodel import Session
 
-from sandbox.config import ConfigError, Settings
-from sandbox.storage.database import make_engine, upgrade
-from sandbox.storage.users import UserError, create_user, get_user_by_name, import_users, parse_role
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from sandbox.config import Settings
+
+# The web stack (SQLModel, Alembic, FastAPI) is imported inside the commands that need it:
+# `sandbox test` and the other pack commands start in a fraction of the time.
 
 users_app = typer.Typer(help="Manage who can sign in.", no_args_is_help=True)
 
 
 def load_settings() -> Settings:
     """Settings from SANDBOX_* variables, or a clear message naming what is wrong."""
+    from pydantic import ValidationError
+
+    from sandbox.config import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -36,6 +42,7 @@ def serve(
     """Run the web app: migrate the database, load packs, serve pages and chat sockets."""
     import uvicorn
 
+    from sandbox.config import ConfigError
     from sandbox.web.app import create_app
 
     settings = load_settings()
@@ -65,6 +72,10 @@ def serve(
 
 
 def _session(settings: Settings) -> Session:
+    from sqlmodel import Session
+
+    from sandbox.storage.database import make_engine, upgrade
+
     engine = make_engine(settings.database_url)
     upgrade(engine)
     return Session(engine)
@@ -78,6 +89,8 @@ def add_user(
     locale: Annotated[str | None, typer.Option(help="Interface language: en or zh-CN.")] = None,
 ) -> None:
     """Add a user; the password is asked for twice and never echoed."""
+    from sandbox.storage.users import UserError, create_user, get_user_by_name, parse_role
+
     settings = load_settings()
     try:
         chosen_role = parse_role(role)
@@ -113,6 +126,8 @@ def import_users_file(
     file: Annotated[Path, typer.Argument(help="CSV with columns name,role,password[,mentor].")],
 ) -> None:
     """Add every user of a CSV file; if any row is bad, report each and add none."""
+    from sandbox.storage.users import import_users
+
     settings = load_settings()
     try:
         text = file.read_text(encoding="utf-8-sig")
