@@ -1,0 +1,198 @@
+"""The trainee's pages, rendered by the real app on a temporary database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from test_web_chat import MODEL_ANSWER, PACK, SCENARIO, say
+from web_support import (
+    SHARED_PACKS,
+    add_user,
+    app,
+    client,
+    csrf_token,
+    login,
+    make_settings,
+    settings,
+    start_attempt,
+)
+
+from sandbox.storage.models import Role
+from sandbox.web.app import create_app
+from sandbox.web.i18n import CATALOGUE, negotiate
+
+__all__ = ["app", "client", "settings"]
+
+
+def finish_with(client: TestClient, attempt_id: int, lines: list[str]) -> None:
+    with client.websocket_connect(f"/attempts/{attempt_id}/ws") as ws:
+        for index, line in enumerate(lines):
+            say(ws, line, f"{attempt_id}-{index}")
+        ws.send_json({"type": "finish"})
+        frame = ""
+        while 'id="feedback-link"' not in frame and "has ended" not in frame:
+            frame = ws.receive_text()
+
+
+def test_catalogue_lists_and_filters_scenarios(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'id="scenario-pharmacy-basics--cold-remedy-hypertension"' in page.text
+    assert "aesthetics-consult-zh" in page.text
+    assert 'for="filter-difficulty"' in page.text and 'for="filter-trade"' in page.text
+    only_zh = client.get("/?language=zh-CN")
+    assert "pharmacy-basics--" not in only_zh.text and "aesthetics-consult-zh--" in only_zh.text
+    hard = client.get("/?difficulty=hard&pack=pharmacy-basics")
+    assert "late-insulin-delivery" in hard.text and "cold-remedy-hypertension" not in hard.text
+    aesthetics = client.get("/?trade=aesthetics")
+    assert "pharmacy-basics--" not in aesthetics.text
+    none = client.get("/?difficulty=impossible")
+    assert 'id="catalogue-empty"' in none.text
+
+
+def test_htmx_filter_requests_get_only_the_list_block(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    fragment = client.get("/?language=en", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<section id="scenario-list"')
+    assert "<html" not in fragment.text
+
+
+def test_catalogue_shows_the_best_score(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    first = start_attempt(client, PACK, SCENARIO)
+    finish_with(client, first, MODEL_ANSWER[:1])
+    second = start_attempt(client, PACK, SCENARIO)
+    assert second != first
+    finish_with(client, second, MODEL_ANSWER)
+    card = client.get("/?pack=pharmacy-basics").text
+    assert "Your best: 100.0" in card
+
+
+def test_brief_offers_start_then_resume(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    brief = client.get(f"/scenarios/{PACK}/{SCENARIO}")
+    assert "Start practice" in brief.text and "Mr. Li" in brief.text
+    assert "Retired teacher" not in brief.text  # the background is for mentors only
+    attempt_id = start_attempt(client, PACK, SCENARIO)
+    assert "Resume your conversation" in client.get(f"/scenarios/{PACK}/{SCENARIO}").text
+    assert start_attempt(client, PACK, SCENARIO) == attempt_id
+
+
+def test_unknown_addresses_get_a_page_not_a_traceback(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    for path in ("/scenarios/nope/nothing", "/attempts/12345", "/attempts/12345/feedback"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert 'id="error-message"' in response.text
+    bad = client.get("/attempts/not-a-number")
+    assert bad.status_code in (400, 404)
+    assert "Traceback" not in bad.text
+
+
+def test_feedback_is_for_the_owner_their_mentor_and_admins(
+    app: FastAPI, client: TestClient
+) -> None:
+    add_user(app, "mei", Role.MENTOR)
+    add_user(app, "tao", mentor="mei")
+    add_user(app, "lin")
+    add_user(app, "boss", Role.ADMIN)
+    login(client, "tao")
+    attempt_id = start_attempt(client, PACK, SCENARIO)
+    finish_with(client, attempt_id, MODEL_ANSWER[:2])
+    own = client.get(f"/attempts/{attempt_id}/feedback")
+    assert own.status_code == 200
+    assert 'id="retry-form"' in own.text
+    assert "Facts you never uncovered" in own.text
+    for name, status in (("mei", 200), ("boss", 200), ("lin", 403)):
+        with TestClient(app) as other:
+            login(other, name)
+            response = other.get(f"/attempts/{attempt_id}/feedback")
+            assert response.status_code == status, name
+            if status == 200:
+                assert 'id="retry-form"' not in response.text
+
+
+def test_feedback_marks_missed_and_violated_criteria(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    attempt_id = start_attempt(client, PACK, SCENARIO)
+    finish_with(
+        client,
+        attempt_id,
+        [
+            "Hi! Our strongest is pseudoephedrine tablets, you should try them, they work best.",
+            "It's totally safe, no side effects.",
+        ],
+    )
+    page = client.get(f"/attempts/{attempt_id}/feedback").text
+    assert 'id="passed" class="verdict">Not passed' in page
+    assert 'class="criterion status-violated"' in page
+    assert 'class="criterion status-missed"' in page
+    assert "mark-bad" in page  # the message that broke a rule is highlighted
+    assert "I take amlodipine every morning" in page  # a fact never uncovered
+    retry = client.post(
+        f"/scenarios/{PACK}/{SCENARIO}/attempts",
+        data={"csrf_token": csrf_token(page)},
+        follow_redirects=False,
+    )
+    assert retry.headers["location"] != f"/attempts/{attempt_id}"
+
+
+def test_history_shows_best_latest_and_a_chart(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    assert 'id="history-empty"' in client.get("/history").text
+    for lines in (MODEL_ANSWER[:1], MODEL_ANSWER, MODEL_ANSWER[:2]):
+        finish_with(client, start_attempt(client, PACK, SCENARIO), lines)
+    page = client.get("/history").text
+    assert "<svg" in page and 'role="img"' in page and '<title id="chart-title">' in page
+    assert page.count('<circle class="point') == 3
+    row = page.split('id="history-pharmacy-basics--cold-remedy-hypertension"')[1].split("</tr>")[0]
+    assert "100.0" in row and "<td>3</td>" in row
+
+
+def test_a_broken_pack_is_skipped_and_shown_to_admins(tmp_path: Path) -> None:
+    broken = tmp_path / "packs"
+    broken.mkdir()
+    (broken / "broken.yaml").write_text("pack:\n  id: Not Valid\nscenarios: []\n")
+    settings = make_settings(tmp_path, packs=f"{SHARED_PACKS}:{broken}")
+    app = create_app(settings)
+    assert sorted(app.state.sandbox.library.packs) == ["aesthetics-consult-zh", "pharmacy-basics"]
+    assert any("broken.yaml" in error for error in app.state.sandbox.library.errors)
+    add_user(app, "tao")
+    add_user(app, "boss", Role.ADMIN)
+    with TestClient(app) as trainee_client:
+        login(trainee_client, "tao")
+        assert 'id="pack-errors"' not in trainee_client.get("/").text
+    with TestClient(app) as admin_client:
+        login(admin_client, "boss")
+        page = admin_client.get("/").text
+        assert 'id="pack-errors"' in page and "broken.yaml" in page
+
+
+def test_pages_speak_chinese_when_asked(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    page = client.get("/history", headers={"Accept-Language": "zh-CN"}).text
+    assert '<html lang="zh-CN">' in page and "我的进度" in page
+
+
+def test_both_catalogues_have_the_same_messages() -> None:
+    assert set(CATALOGUE["en"]) == set(CATALOGUE["zh-CN"])
+    assert negotiate("zh-TW, en;q=0.1") == "en"
+    assert negotiate("zh") == "zh-CN"
+    assert negotiate("") == "en"
+
+
+def test_own_css_and_chat_script_are_served(client: TestClient) -> None:
+    css = client.get("/static/sandbox.css")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+    assert client.get("/static/chat.js").status_code == 200
