@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -21,6 +22,8 @@ class AppState:
     signer: Signer
     demo_logins: list[DemoLogin] = field(default_factory=list)
     attempt_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    # attempt id -> the chat sockets open on it (routes.chat.Room); in memory, one process.
+    chat_rooms: dict[int, Any] = field(default_factory=dict)
 
     def attempt_lock(self, attempt_id: int) -> asyncio.Lock:
         """One lock per attempt, so two tabs of one conversation never interleave a turn."""

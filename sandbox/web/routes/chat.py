@@ -69,11 +69,9 @@ class Room:
         self.outboxes: set[Outbox] = set()
 
 
-_rooms: dict[int, Room] = {}
-
-
-def room_for(attempt_id: int) -> Room:
-    return _rooms.setdefault(attempt_id, Room())
+def room_for(state: AppState, attempt_id: int) -> Room:
+    room: Room = state.chat_rooms.setdefault(attempt_id, Room())
+    return room
 
 
 @dataclass
@@ -111,7 +109,7 @@ class Channel:
 
     def broadcast(self, outcome: Outcome, attempt: Attempt | None = None) -> None:
         """Queue an outcome's messages for every socket on this attempt (under the lock)."""
-        room = room_for(self.attempt_id)
+        room = room_for(self.state, self.attempt_id)
         trainee = [m for m in outcome.new_messages if m.role == "trainee"]
         persona = [m for m in outcome.new_messages if m.role != "trainee"]
         delay = self.state.settings.reply_delay_s if trainee and persona else 0.0
@@ -184,7 +182,7 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         return
     sender = asyncio.create_task(channel.outbox.run())
     timer: asyncio.Task[None] | None = None
-    room = room_for(attempt_id)
+    room = room_for(state, attempt_id)
     lock = state.attempt_lock(attempt_id)
     try:
         async with lock:
@@ -205,7 +203,7 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if not room.outboxes:
-            _rooms.pop(attempt_id, None)
+            state.chat_rooms.pop(attempt_id, None)
 
 
 async def handle_frame(channel: Channel, raw: str) -> None:
