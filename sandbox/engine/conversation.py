@@ -122,7 +122,7 @@ class Conversation:
         """Take one trainee message at `at` seconds and let the persona answer."""
         if self.ended:
             return Turn(False, "ended")
-        view = Text(text, self.locale)
+        view = Text(text, self.locale, self.compiled.literals)
         if not view.text:
             return Turn(False, "empty")
         if at > self.time_limit_s:

@@ -148,13 +148,32 @@ class Text:
 
     raw: str
     locale: str
+    # Every literal a scenario's matchers look for: the message learns once which occur,
+    # and each matcher then answers most messages with one set operation.
+    universe: Sequence[str] | None = None
     text: str = field(init=False)
+    _present: frozenset[str] | None = field(init=False, default=None)
     _occurrences: dict[str, tuple[Span, ...]] = field(init=False, default_factory=dict)
     _words: list[Word] | None = field(init=False, default=None)
     _may_negate: bool | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.text = normalize(self.raw)
+
+    def has_any(self, literals: frozenset[str]) -> bool:
+        """Whether any of these substrings occurs in the normalised text.
+
+        With a `universe`, the literals asked about must be among it (the matchers of the
+        scenario the universe was built from).
+        """
+        if self.universe is None:
+            text = self.text
+            return any(lit in text for lit in literals)
+        present = self._present
+        if present is None:
+            text = self.text
+            present = self._present = frozenset(lit for lit in self.universe if lit in text)
+        return not present.isdisjoint(literals)
 
     def occurrences(self, phrase: Phrase) -> tuple[Span, ...]:
         """Every place the phrase occurs, as (start, end) in the normalised text."""
@@ -240,16 +259,20 @@ class Text:
             i -= 1
         return found
 
+    def may_negate(self) -> bool:
+        """False when no negation word occurs at all: nothing in the message is negated."""
+        if self._may_negate is None:
+            probe = _EN_NEGATION_PROBE if self.locale == "en" else _ZH_NEGATION_PROBE
+            self._may_negate = probe.search(self.text) is not None
+        return self._may_negate
+
     def negated(self, at: int, inside: Sequence[Span]) -> bool:
         """Whether a negation word stands among the 3 words before `at`, in the same clause.
 
         `inside` lists the occurrences of the matcher's own phrases: a negation word within
         one of them does not negate.
         """
-        if self._may_negate is None:
-            probe = _EN_NEGATION_PROBE if self.locale == "en" else _ZH_NEGATION_PROBE
-            self._may_negate = probe.search(self.text) is not None
-        if not self._may_negate:
+        if not self.may_negate():
             return False
         words = self.words()
         negations = NEGATIONS_EN if self.locale == "en" else NEGATIONS_ZH
@@ -272,12 +295,8 @@ class Text:
 # --- matchers ----------------------------------------------------------------------------
 
 
-def _probe(phrases: Sequence[Phrase]) -> re.Pattern[str] | None:
-    if not phrases:
-        return None
-    literals = sorted({p.literal for p in phrases}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, literals)))
-
+def _literals(phrases: Sequence[Phrase]) -> frozenset[str]:
+    return frozenset(p.literal for p in phrases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +307,11 @@ class Matcher:
     all: tuple[tuple[Phrase, ...], ...] = ()
     none: tuple[Phrase, ...] = ()
     positives: tuple[Phrase, ...] = ()  # every `any` and `all` phrase, for the negation rule
-    # One regular expression per group over the phrases' literal parts: a message that has
-    # none of them cannot match the group, and one search in C says so.
-    any_probe: re.Pattern[str] | None = None
-    all_probes: tuple[re.Pattern[str], ...] = ()
-    none_probe: re.Pattern[str] | None = None
+    # The literal parts of each group's phrases: a message that has none of them cannot
+    # match the group, and that is the answer for most messages.
+    any_literals: frozenset[str] = frozenset()
+    all_literals: tuple[frozenset[str], ...] = ()
+    none_literals: frozenset[str] = frozenset()
 
     @classmethod
     def compile(
@@ -306,20 +325,23 @@ class Matcher:
         all_ = tuple(tuple(Phrase.compile(p, locale) for p in group) for group in all)
         none_ = tuple(Phrase.compile(p, locale) for p in none)
         positives = any_ + tuple(p for group in all_ for p in group)
-        return cls(any_, all_, none_, positives, _probe(any_),
-                   tuple(p for p in map(_probe, all_) if p is not None), _probe(none_))
+        return cls(any_, all_, none_, positives, _literals(any_),
+                   tuple(_literals(group) for group in all_), _literals(none_))
+
+    @property
+    def literals(self) -> frozenset[str]:
+        return self.any_literals.union(self.none_literals, *self.all_literals)
 
     def matches(self, text: Text, negation: bool = False) -> bool:
         """Whether the message says what this matcher describes."""
         if not self.any and not self.all:
             return False
-        plain = text.text
-        if self.any_probe is not None and self.any_probe.search(plain) is None:
+        if self.any and not text.has_any(self.any_literals):
             return False
-        for probe in self.all_probes:
-            if probe.search(plain) is None:
+        for literals in self.all_literals:
+            if not text.has_any(literals):
                 return False
-        if self.none_probe is not None and self.none_probe.search(plain) is not None:
+        if self.none and text.has_any(self.none_literals):
             for phrase in self.none:
                 if text.occurrences(phrase):
                     return False
@@ -335,7 +357,7 @@ class Matcher:
             spans = text.occurrences(phrase)
             if not spans:
                 continue
-            if not negation:
+            if not negation or not text.may_negate():
                 return True
             if not own:
                 own.extend(span for p in self.positives for span in text.occurrences(p))

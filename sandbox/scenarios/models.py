@@ -333,3 +333,11 @@ class CompiledScenario:
             (c, c.match.compile(locale) if c.match is not None else None)
             for c in scenario.rubric.criteria
         ]
+        matchers = [m for _, m in self.facts] + [m for _, m in self.reactions]
+        matchers += [m for _, m in self.criteria if m is not None]
+        if self.ends_when is not None:
+            matchers.append(self.ends_when)
+        #: Every literal the scenario's matchers look for (see `Text.universe`).
+        self.literals: tuple[str, ...] = tuple(
+            sorted(frozenset().union(*(m.literals for m in matchers)))
+        )
