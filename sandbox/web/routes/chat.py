@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +36,7 @@ router = APIRouter(tags=["chat"])
 FRAMES = "_chat_frames.html"
 POLICY_VIOLATION = 1008
 CLIENT_ID_MAX = 64
+WRITE_RETRIES = 3
 T = TypeVar("T")
 
 
@@ -100,10 +102,20 @@ class Channel:
         """Run `work` in a worker thread with a fresh session (callers hold the attempt's lock)."""
 
         def call() -> T:
-            with Session(self.state.engine, expire_on_commit=False) as session:
-                attempt = session.get(Attempt, self.attempt_id)
-                assert attempt is not None
-                return work(session, attempt)
+            # Another process (or a second tab on another worker) may have stored the
+            # same seq first: the unique constraint refuses ours, and the work runs again
+            # on the state that now includes theirs.
+            for attempt_number in range(WRITE_RETRIES):
+                with Session(self.state.engine, expire_on_commit=False) as session:
+                    attempt = session.get(Attempt, self.attempt_id)
+                    assert attempt is not None
+                    try:
+                        return work(session, attempt)
+                    except IntegrityError:
+                        session.rollback()
+                        if attempt_number == WRITE_RETRIES - 1:
+                            raise
+            raise AssertionError("unreachable")
 
         return await run_in_threadpool(call)
 
@@ -225,6 +237,11 @@ async def handle_frame(channel: Channel, raw: str) -> None:
             await send_hints(channel)
     except ConversationUnavailable:
         channel.outbox.put(channel.notice("chat.notice.unknown_scenario"))
+    except Exception:
+        # Nothing was stored for this frame (each write commits whole or not at all): say so
+        # and keep the socket, rather than drop it into a reconnect loop.
+        log.exception("chat frame failed on attempt %s", channel.attempt_id)
+        channel.outbox.put(channel.notice("error.500"))
 
 
 async def handle_finish(channel: Channel) -> None:
