@@ -309,3 +309,19 @@ def test_typing_delay_shows_an_indicator(tmp_path: object) -> None:
     joined = "".join(frames)
     assert "Mr. Li is typing…" in joined
     assert joined.index("is typing") < joined.index("amlodipine")
+
+
+def test_a_chinese_conversation_runs_and_is_graded(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "mei")
+    login(client, "mei")
+    attempt_id = start_attempt(client, "aesthetics-consult-zh", "botox-breastfeeding")
+    with client.websocket_connect(f"/attempts/{attempt_id}/ws") as ws:
+        frames = say(ws, "您好，欢迎咨询！请问您目前是否怀孕、备孕或在哺乳期？", "zh-1")
+        assert seqs(frames)[:2] == [1, 2]
+        assert 'lang="zh-CN"' in frames[0]
+        ws.send_json({"type": "finish"})
+        frames_until(ws, lambda frame: 'id="feedback-link"' in frame)
+    attempt = attempt_row(app, attempt_id)
+    assert attempt.grade is not None and attempt.score is not None
+    page = client.get(f"/attempts/{attempt_id}/feedback", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and "反馈" in page.text
