@@ -194,3 +194,17 @@ def test_demo_logins_only_on_the_embedded_default(tmp_path: Path) -> None:
     assert production.state.sandbox.demo_logins == []
     with Session(production.state.sandbox.engine) as session:
         assert session.exec(select(User)).all() == []
+
+
+def test_expired_sessions_sign_nobody_in_and_are_purged(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    with Session(app.state.sandbox.engine) as session:
+        for login_session in session.exec(select(LoginSession)).all():
+            login_session.expires_at = login_session.created_at
+            session.add(login_session)
+        session.commit()
+    assert client.get("/", follow_redirects=False).status_code == 303
+    login(client, "tao")
+    with Session(app.state.sandbox.engine) as session:
+        assert len(session.exec(select(LoginSession)).all()) == 1

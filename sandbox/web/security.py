@@ -63,6 +63,12 @@ def open_session(*, session: Session, user: User, max_age_s: int) -> LoginSessio
     """A new login session for `user`."""
     assert user.id is not None
     now = utcnow()
+    # Forget this user's expired sessions, so the table does not grow without bound.
+    session.exec(
+        delete(LoginSession).where(
+            col(LoginSession.user_id) == user.id, col(LoginSession.expires_at) <= now
+        )
+    )
     login = LoginSession(
         id=secrets.token_urlsafe(32),
         user_id=user.id,
