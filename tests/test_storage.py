@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,10 +9,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
+from web_support import needs_postgres, postgres_database
 
 from sandbox.storage.attempts import (
     append_messages,
@@ -30,21 +28,8 @@ from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, Speaker, utcnow
 from sandbox.storage.users import authenticate, create_user
 
-PG_URL = os.environ.get("SANDBOX_TEST_DATABASE_URL")
 
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not PG_URL, reason="SANDBOX_TEST_DATABASE_URL not set"),
-            ],
-        ),
-    ]
-)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated engine on a fresh database that is dropped afterwards."""
     if request.param == "sqlite":
@@ -53,22 +38,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    assert PG_URL is not None
-    name = f"sandbox_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(
-        make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -134,7 +110,9 @@ def test_attempt_messages_are_ordered_and_deduplicated(engine: Engine) -> None:
             (2, "persona", "What?"),
         ]
         assert [m.client_id for m in messages] == [None, "c-1", None]
-        assert [m.seq for m in list_messages(session=session, attempt_id=attempt.id, after_seq=1)] == [2]
+        assert [
+            m.seq for m in list_messages(session=session, attempt_id=attempt.id, after_seq=1)
+        ] == [2]
         found = find_client_message(session=session, attempt_id=attempt.id, client_id="c-1")
         assert found is not None and found.seq == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -11,7 +12,17 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
-from web_support import add_user, app, client, login, make_settings, settings, start_attempt
+from web_support import (
+    add_user,
+    app,
+    client,
+    login,
+    make_settings,
+    needs_postgres,
+    postgres_database,
+    settings,
+    start_attempt,
+)
 
 from sandbox.storage.models import Attempt, AttemptMessage, Role
 from sandbox.web.app import create_app
@@ -181,7 +192,7 @@ def test_reconnect_replays_only_what_the_page_has_not_shown(
 
 
 def test_a_server_restart_resumes_the_same_conversation(
-    app: FastAPI, client: TestClient, trainee: int, tmp_path: object
+    app: FastAPI, client: TestClient, trainee: int
 ) -> None:
     with client.websocket_connect(f"/attempts/{trainee}/ws") as ws:
         say(ws, "Hello, do you take any other medication?", "s-1")
@@ -295,10 +306,7 @@ def test_two_tabs_see_the_same_conversation(app: FastAPI, client: TestClient, tr
         assert seqs(seen) == [1, 2]
 
 
-def test_typing_delay_shows_an_indicator(tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_typing_delay_shows_an_indicator(tmp_path: Path) -> None:
     slow = create_app(make_settings(tmp_path, reply_delay_s=0.05))
     add_user(slow, "tao", Role.TRAINEE)
     with TestClient(slow) as browser:
@@ -325,3 +333,24 @@ def test_a_chinese_conversation_runs_and_is_graded(app: FastAPI, client: TestCli
     assert attempt.grade is not None and attempt.score is not None
     page = client.get(f"/attempts/{attempt_id}/feedback", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200 and "反馈" in page.text
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgres", marks=needs_postgres)])
+def test_a_conversation_on_postgresql(database: str, tmp_path: Path) -> None:
+    with postgres_database() as url:
+        app = create_app(make_settings(tmp_path, database_url=url))
+        add_user(app, "tao")
+        with TestClient(app) as browser:
+            login(browser, "tao")
+            attempt_id = start_attempt(browser, PACK, SCENARIO)
+            with browser.websocket_connect(f"/attempts/{attempt_id}/ws") as ws:
+                for index, line in enumerate(MODEL_ANSWER):
+                    say(ws, line, f"pg-{index}")
+            with browser.websocket_connect(f"/attempts/{attempt_id}/ws") as ws:
+                assert seqs(hello(ws, 2))[:2] == [3, 4]
+            feedback = browser.get(f"/attempts/{attempt_id}/feedback")
+            assert 'id="score" class="score">100.0' in feedback.text
+            assert "<svg" in browser.get("/history").text
+        attempt = attempt_row(app, attempt_id)
+        assert attempt.grade is not None and attempt.grade["passed"] is True
+        app.state.sandbox.engine.dispose()

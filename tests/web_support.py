@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from sandbox.config import Settings
@@ -21,6 +26,28 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PACKS = (REPO_ROOT / ".." / "shared" / "packs").resolve()
 PASSWORD = "correct horse battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+POSTGRES_URL = os.environ.get("SANDBOX_TEST_DATABASE_URL")
+needs_postgres = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="SANDBOX_TEST_DATABASE_URL not set"),
+]
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, uniquely named PostgreSQL database, dropped afterwards."""
+    assert POSTGRES_URL is not None
+    name = f"sandbox_test_{uuid.uuid4().hex[:12]}"
+    server = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
