@@ -196,3 +196,11 @@ def test_own_css_and_chat_script_are_served(client: TestClient) -> None:
     css = client.get("/static/sandbox.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert client.get("/static/chat.js").status_code == 200
+
+
+def test_pages_carry_security_headers(client: TestClient) -> None:
+    page = client.get("/login")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text  # no inline script the policy would block
