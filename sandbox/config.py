@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     demo_users: bool = True
+    workers: int = Field(default=1, ge=1, le=64)
+    ws_compression: bool = False
+    bench_echo: bool = False
 
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:

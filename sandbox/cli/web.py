@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,6 +38,9 @@ def load_settings() -> Settings:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (SANDBOX_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (SANDBOX_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes (SANDBOX_WORKERS).")
+    ] = None,
 ) -> None:
     """Run the web app: migrate the database, load packs, serve pages and chat sockets."""
     import uvicorn
@@ -50,6 +53,15 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
+    if workers is not None:
+        settings.workers = workers
+    if settings.workers > 1 and settings.is_sqlite:
+        typer.echo(
+            "configuration error: several workers need PostgreSQL (SANDBOX_DATABASE_URL): "
+            "SQLite serialises writers and cannot carry events between processes",
+            err=True,
+        )
+        raise typer.Exit(2)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
@@ -68,7 +80,21 @@ def serve(
         typer.echo("Demo logins (embedded database only):")
         for login in state.demo_logins:
             typer.echo(f"  {login.role:8} {login.name} / {login.password}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "ws_per_message_deflate": settings.ws_compression,
+    }
+    if settings.workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Each worker builds its own app from the same SANDBOX_* environment; the schema is
+    # already at head and the packs were checked above, so their starts are quick.
+    typer.echo(f"{settings.workers} workers")
+    state.engine.dispose()
+    del app, state
+    uvicorn.run("sandbox.web.app:create_app", factory=True, workers=settings.workers, **options)
 
 
 def _session(settings: Settings) -> Session:

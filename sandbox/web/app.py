@@ -20,7 +20,7 @@ from sandbox.storage.database import make_engine, upgrade
 from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
 from sandbox.web.library import load_library
-from sandbox.web.routes import auth, chat, trainee
+from sandbox.web.routes import auth, chat, health, trainee
 from sandbox.web.security import ANON_COOKIE, Signer, new_anon_id
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -52,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(trainee.router)
     app.include_router(chat.router)
+    app.include_router(health.router)
+    if settings.bench_echo:
+        app.include_router(health.bench_router)
     _install_error_pages(app)
     _install_anon_cookie(app, secure=settings.env == "production")
     return app
