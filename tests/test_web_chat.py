@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 from web_support import (
+    SHARED_PACKS,
     add_user,
     app,
     client,
@@ -354,3 +355,36 @@ def test_a_conversation_on_postgresql(database: str, tmp_path: Path) -> None:
         attempt = attempt_row(app, attempt_id)
         assert attempt.grade is not None and attempt.grade["passed"] is True
         app.state.sandbox.engine.dispose()
+
+
+def test_finishing_at_once_grades_an_empty_conversation(
+    app: FastAPI, client: TestClient, trainee: int
+) -> None:
+    with client.websocket_connect(f"/attempts/{trainee}/ws") as ws:
+        ws.send_json({"type": "finish"})
+        frames_until(ws, lambda frame: 'id="feedback-link"' in frame)
+        ws.send_json({"type": "hint"})
+        assert "has ended" in ws.receive_text()
+    attempt = attempt_row(app, trainee)
+    assert attempt.end_reason == "finished" and attempt.passed is False
+    assert client.get(f"/attempts/{trainee}/feedback").status_code == 200
+
+
+def test_an_open_practice_on_an_updated_pack_is_closed_ungraded(
+    app: FastAPI, client: TestClient, trainee: int, tmp_path: Path
+) -> None:
+    updated = tmp_path / "updated"
+    updated.mkdir()
+    for source in SHARED_PACKS.glob("*.yaml"):
+        text = source.read_text(encoding="utf-8").replace("version: 1", "version: 2", 1)
+        (updated / source.name).write_text(text, encoding="utf-8")
+    settings = app.state.sandbox.settings.model_copy(update={"packs": str(updated)})
+    restarted = create_app(settings)
+    with TestClient(restarted) as again:
+        login(again, "tao")
+        fresh = start_attempt(again, PACK, SCENARIO)
+        assert fresh != trainee
+        old = again.get(f"/attempts/{trainee}/feedback")
+        assert "closed without a grade" in old.text
+    assert attempt_row(app, trainee).end_reason == "superseded"
+    assert attempt_row(app, fresh).pack_version == 2

@@ -311,13 +311,17 @@ async def send_missed(channel: Channel, last_seq: Any) -> None:
 async def send_hints(channel: Channel) -> None:
     library = channel.state.library
 
-    def work(session: Session, attempt: Attempt) -> list[str] | None:
-        if attempt.mode != Mode.PRACTICE or attempt.ended:
-            return None
+    def work(session: Session, attempt: Attempt) -> list[str] | str:
+        if attempt.ended:
+            return "chat.notice.ended"
+        if attempt.mode != Mode.PRACTICE:
+            return "chat.notice.no_hints"
         return conversations.open_criteria(session, library, attempt)
 
     hints = await channel.locked(work)
-    if hints is not None:
+    if isinstance(hints, str):
+        channel.outbox.put(channel.notice(hints))
+    else:
         channel.outbox.put(channel.frame("hints", hints=hints))
 
 

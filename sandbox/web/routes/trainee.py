@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from sandbox.scenarios.catalogue import trade_of
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import (
+    end_attempt,
     graded_attempts,
     list_messages,
     open_attempt,
@@ -114,7 +115,12 @@ def create_attempt(
     attempt = open_attempt(
         session=session, user_id=user.id, pack_id=pack.id, scenario_id=scenario.id
     )
-    if attempt is None or attempt.pack_version != pack.version:
+    if attempt is not None and attempt.pack_version != pack.version:
+        # The pack changed under an open practice: its lines no longer replay the same, so
+        # it is closed ungraded and a fresh attempt starts on the new version.
+        end_attempt(session=session, attempt=attempt, reason="superseded")
+        attempt = None
+    if attempt is None:
         attempt = start_attempt(
             session=session,
             user=user,
