@@ -22,6 +22,7 @@ from web_support import (
 from sandbox.storage.models import Role
 from sandbox.web.app import create_app
 from sandbox.web.i18n import CATALOGUE, negotiate
+from sandbox.web.templating import paragraphs
 
 __all__ = ["app", "client", "settings"]
 
@@ -204,3 +205,10 @@ def test_pages_carry_security_headers(client: TestClient) -> None:
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "<script>" not in page.text  # no inline script the policy would block
+
+
+def test_briefs_are_shown_as_paragraphs() -> None:
+    assert paragraphs("A <b>customer</b>\nwrites.\n\nSecond.") == (
+        "<p>A &lt;b&gt;customer&lt;/b&gt; writes.</p><p>Second.</p>"
+    )
+    assert paragraphs("顾客\n咨询。") == "<p>顾客咨询。</p>"

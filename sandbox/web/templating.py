@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -34,7 +35,36 @@ def format_score(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def _is_cjk(char: str) -> bool:
+    return ord(char) >= 0x2E80
+
+
+def _unwrap(block: str) -> str:
+    # A line break inside a paragraph is a space in English and nothing in Chinese.
+    text = ""
+    for line in (line.strip() for line in block.splitlines()):
+        if not line:
+            continue
+        if text and not (_is_cjk(text[-1]) and _is_cjk(line[0])):
+            text += " "
+        text += " ".join(line.split())
+    return text
+
+
+def paragraphs(text: str) -> Markup:
+    """Author text as paragraphs: blank lines split them, single line breaks are unwrapped."""
+    blocks = [_unwrap(block) for block in text.strip().split("\n\n")]
+    return Markup("").join(Markup("<p>{}</p>").format(escape(block)) for block in blocks if block)
+
+
+def minutes(seconds: float) -> str:
+    value = seconds / 60
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+
+
 environment.filters["score"] = format_score
+environment.filters["paragraphs"] = paragraphs
+environment.filters["minutes"] = minutes
 
 
 def render_text(name: str, context: Mapping[str, Any], *, block: str | None = None) -> str:

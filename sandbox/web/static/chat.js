@@ -8,6 +8,11 @@
   var clientId = document.getElementById("client-id");
   var connection = document.getElementById("connection");
   var sentText = null;
+  if (!window.htmx) {
+    // The vendored htmx files are missing (scripts/setup copies them): say so plainly.
+    connection.textContent = chat.dataset.textNoScripts;
+    return;
+  }
 
   function newClientId() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
