@@ -7,9 +7,9 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 640
-HEIGHT = 240
-PAD_LEFT = 40
+WIDTH = 400
+HEIGHT = 200
+PAD_LEFT = 36
 PAD_RIGHT = 16
 PAD_TOP = 16
 PAD_BOTTOM = 28
