@@ -61,6 +61,10 @@ def test_htmx_filter_requests_get_only_the_list_block(app: FastAPI, client: Test
     fragment = client.get("/?language=en", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<section id="scenario-list"')
     assert "<html" not in fragment.text
+    restore = client.get(
+        "/?language=en", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in restore.text
 
 
 def test_catalogue_shows_the_best_score(app: FastAPI, client: TestClient) -> None:

@@ -82,7 +82,11 @@ def list_scenarios(
         filters={"trade": trade, "pack": pack, "language": language, "difficulty": difficulty},
         pack_errors=state.library.errors if user.role == Role.ADMIN else [],
     )
-    block = "scenario_list" if request.headers.get("hx-request") else None
+    # htmx asks for the whole page again when it restores history it had not cached.
+    wants_block = request.headers.get("hx-request") and not request.headers.get(
+        "hx-history-restore-request"
+    )
+    block = "scenario_list" if wants_block else None
     return render("catalogue.html", context, block=block)
 
 
