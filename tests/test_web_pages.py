@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -216,3 +217,27 @@ def test_briefs_are_shown_as_paragraphs() -> None:
         "<p>A &lt;b&gt;customer&lt;/b&gt; writes.</p><p>Second.</p>"
     )
     assert paragraphs("顾客\n咨询。") == "<p>顾客咨询。</p>"
+
+
+def test_every_message_key_used_is_in_the_catalogue() -> None:
+    web = Path(__file__).resolve().parents[1] / "sandbox" / "web"
+    used: set[str] = set()
+    for path in [*web.glob("templates/*.html"), *web.glob("**/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"""\bt\(\s*['"]([a-z_]+\.[a-z_.0-9]+)['"]""", text))
+        used |= set(
+            re.findall(r"""["']((?:chat\.notice|error|end)\.[a-z_0-9]+)(?<!\.html)["']""", text)
+        )
+    dynamic = {f"{prefix}.{name}" for prefix, names in DYNAMIC.items() for name in names}
+    missing = sorted(key for key in used | dynamic if key not in CATALOGUE["en"])
+    assert missing == []
+
+
+DYNAMIC = {
+    "status": ["met", "missed", "not_applicable", "clear", "violated"],
+    "band": ["excellent", "good", "pass", "fail"],
+    "end": ["completed", "finished", "timeout", "superseded"],
+    "difficulty": ["easy", "medium", "hard"],
+    "trade": ["pharmacy", "aesthetics", "other"],
+    "role": ["trainee", "mentor", "proctor", "admin"],
+}
