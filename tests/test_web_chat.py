@@ -35,10 +35,13 @@ SCENARIO = "cold-remedy-hypertension"
 SEQ = re.compile(r'data-seq="(\d+)"')
 
 
+NOTICE = re.compile(r'id="notice"[^>]*>[^<]+<')
+
+
 def say(ws: WebSocketTestSession, text: str, client_id: str) -> list[str]:
-    """Send a message; return every frame up to the acknowledgement or notice."""
+    """Send a message; return every frame up to the end of the turn or a notice."""
     ws.send_json({"type": "say", "text": text, "client_id": client_id})
-    return frames_until(ws, lambda frame: 'id="ack"' in frame or 'id="notice"' in frame)
+    return frames_until(ws, lambda frame: 'data-turn="done"' in frame or NOTICE.search(frame))
 
 
 def frames_until(ws: WebSocketTestSession, done: object) -> list[str]:
@@ -122,7 +125,8 @@ def test_a_whole_conversation_is_stored_graded_once_and_shown(
         assert "amlodipine" in "".join(first)
         assert seqs(first) == [1, 2]
         for index, line in enumerate(MODEL_ANSWER[1:-1], start=1):
-            assert 'id="ack"' in say(ws, line, f"m-{index}")[-1]
+            frames = say(ws, line, f"m-{index}")
+            assert 'data-client-id="m-' in frames[1]  # acknowledged right after the echo
         last = say(ws, MODEL_ANSWER[-1], "m-last")
         text = "".join(last)
         assert "Okay, thanks. Bye." in text
@@ -185,7 +189,7 @@ def test_reconnect_replays_only_what_the_page_has_not_shown(
         # The browser resends a message the server already stored: no duplicate.
         resent = say(ws, "Do you have any allergies?", "r-2")
         assert seqs(resent) == []
-        assert 'data-client-id="r-2"' in resent[-1]
+        assert 'data-client-id="r-2"' in resent[0]
         # A fresh page (nothing seen) gets everything, once.
         everything = hello(ws, -1)
         assert seqs(everything) == [0, 1, 2, 3, 4]
@@ -317,6 +321,8 @@ def test_typing_delay_shows_an_indicator(tmp_path: Path) -> None:
             frames = say(ws, "Hello, do you take any other medication?", "d-1")
     joined = "".join(frames)
     assert "Mr. Li is typing…" in joined
+    # The input clears (ack) before the persona starts typing, and the reply comes last.
+    assert joined.index('data-client-id="d-1"') < joined.index("is typing")
     assert joined.index("is typing") < joined.index("amlodipine")
 
 

@@ -119,23 +119,32 @@ class Channel:
 
         return await run_in_threadpool(call)
 
-    def broadcast(self, outcome: Outcome, attempt: Attempt | None = None) -> None:
-        """Queue an outcome's messages for every socket on this attempt (under the lock)."""
+    def broadcast(
+        self, outcome: Outcome, attempt: Attempt | None = None, ack: str | None = None
+    ) -> None:
+        """Queue an outcome's messages for every socket on this attempt (under the lock).
+
+        The sender gets `ack` right after its own line (its input clears at once) and, last,
+        a frame marked `data-turn="done"`.
+        """
         room = room_for(self.state, self.attempt_id)
         trainee = [m for m in outcome.new_messages if m.role == "trainee"]
         persona = [m for m in outcome.new_messages if m.role != "trainee"]
         delay = self.state.settings.reply_delay_s if trainee and persona else 0.0
-        for outbox in room.outboxes:
+        for outbox in room.outboxes | {self.outbox}:
+            sender = outbox is self.outbox
             if trainee:
                 outbox.put(self.messages_html(trainee))
+            if sender and ack:
+                outbox.put(ack)
             if persona:
                 if delay:
                     outbox.put(self.frame("typing", typing=True))
                 outbox.put(self.messages_html(persona), delay)
-                if delay:
-                    outbox.put(self.frame("typing", typing=False))
             if outcome.ended_now and attempt is not None:
                 outbox.put(self.ended_html(attempt))
+            if delay or (sender and ack):
+                outbox.put(self.frame("typing", typing=False, done=sender))
 
     def ended_html(self, attempt: Attempt) -> str:
         reason = attempt.end_reason or "completed"
@@ -278,16 +287,17 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
     def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
         return conversations.say(session, library, attempt, text, client_id), attempt
 
+    ack = channel.frame("ack", client_id=client_id or "")
     async with channel.state.attempt_lock(channel.attempt_id):
         outcome, attempt = await channel.locked(work)
-        channel.broadcast(outcome, attempt)
-    if outcome.duplicate:
-        channel.outbox.put(channel.frame("ack", client_id=client_id))
-        return
-    if outcome.notice:
-        channel.outbox.put(channel.notice(outcome.notice, **outcome.notice_fields))
-    else:
-        channel.outbox.put(channel.frame("ack", client_id=client_id or ""))
+        if outcome.duplicate:
+            channel.outbox.put(ack)
+            channel.outbox.put(channel.frame("typing", typing=False, done=True))
+        elif outcome.notice:
+            channel.broadcast(outcome, attempt)
+            channel.outbox.put(channel.notice(outcome.notice, **outcome.notice_fields))
+        else:
+            channel.broadcast(outcome, attempt, ack=ack)
 
 
 async def send_missed(channel: Channel, last_seq: Any) -> None:
