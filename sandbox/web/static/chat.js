@@ -36,8 +36,8 @@
   chat.addEventListener("htmx:wsConnecting", function () {
     connection.textContent = chat.dataset.textConnecting;
   });
+  // "Connected" is shown by the server's sync frame, once the page has caught up.
   chat.addEventListener("htmx:wsOpen", function (evt) {
-    connection.textContent = chat.dataset.textConnected;
     evt.detail.socketWrapper.send(JSON.stringify({ type: "hello", last_seq: lastSeq() }));
   });
   chat.addEventListener("htmx:wsClose", function (evt) {
