@@ -6,11 +6,15 @@
   if (!chat) { return; }
   var input = document.getElementById("message-input");
   var clientId = document.getElementById("client-id");
-  var connection = document.getElementById("connection");
+  // Look #connection up each time: the server's sync frame replaces the element.
+  function setConnection(text) {
+    var element = document.getElementById("connection");
+    if (element) { element.textContent = text; }
+  }
   var sentText = null;
   if (!window.htmx) {
     // The vendored htmx files are missing (scripts/setup copies them): say so plainly.
-    connection.textContent = chat.dataset.textNoScripts;
+    setConnection(chat.dataset.textNoScripts);
     return;
   }
 
@@ -33,16 +37,21 @@
   clientId.value = newClientId();
   scrollDown();
 
+  var lost = false;  // keep saying "reconnecting" through the retries after a drop
   chat.addEventListener("htmx:wsConnecting", function () {
-    connection.textContent = chat.dataset.textConnecting;
+    if (!lost) { setConnection(chat.dataset.textConnecting); }
   });
   // "Connected" is shown by the server's sync frame, once the page has caught up.
   chat.addEventListener("htmx:wsOpen", function (evt) {
+    lost = false;
     evt.detail.socketWrapper.send(JSON.stringify({ type: "hello", last_seq: lastSeq() }));
   });
   chat.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail.event && evt.detail.event.code;
-    if (code !== 1000 && code !== 1008) { connection.textContent = chat.dataset.textReconnecting; }
+    if (code !== 1000 && code !== 1008) {
+      lost = true;
+      setConnection(chat.dataset.textReconnecting);
+    }
   });
   chat.addEventListener("htmx:wsConfigSend", function (evt) {
     var form = evt.target;
@@ -83,5 +92,9 @@
     clock.parentElement.classList.toggle("low", left <= 60);
   }
   tick();
-  setInterval(tick, 1000);
+  var timer = setInterval(function () {
+    // Once the conversation has ended the clock stops where it was.
+    if (document.querySelector("#chat-controls[data-ended]")) { clearInterval(timer); return; }
+    tick();
+  }, 1000);
 })();
