@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     ws_compression: bool = False
     bench_echo: bool = False
+    allowed_origins: str = ""
+    forwarded_allow_ips: str = "127.0.0.1"
+    login_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    login_window_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    chat_burst: int = Field(default=20, ge=1, le=10_000)
+    chat_per_minute: int = Field(default=60, ge=1, le=60_000)
 
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:
@@ -49,6 +56,13 @@ class Settings(BaseSettings):
                     "SANDBOX_SECRET_KEY must be set to at least "
                     f"{MIN_SECRET_CHARS} random characters when SANDBOX_ENV=production"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_allowed_origins(self) -> Settings:
+        from sandbox.web.origin import parse_allowed_origins
+
+        parse_allowed_origins(self.allowed_origins)  # raises ValueError naming the bad one
         return self
 
     @property

@@ -19,9 +19,10 @@ from sandbox.config import Settings
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
+from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.library import load_library
 from sandbox.web.routes import auth, chat, health, trainee
-from sandbox.web.security import ANON_COOKIE, Signer, new_anon_id
+from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -44,8 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.is_embedded_default and settings.demo_users:
         state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)
 
+    # The schema is served for API fuzzing (schemathesis) and tools; no docs UI is.
     app = FastAPI(
-        title="Sandbox", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+        title="Sandbox",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.sandbox = state
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -56,11 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.bench_echo:
         app.include_router(health.bench_router)
     _install_error_pages(app)
-    _install_anon_cookie(app, secure=settings.env == "production")
+    _install_anon_cookie(app, env=settings.env)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
-def _install_anon_cookie(app: FastAPI, *, secure: bool) -> None:
+def _install_anon_cookie(app: FastAPI, *, env: str) -> None:
     # A random id per browser binds the CSRF token of forms shown before login.
     @app.middleware("http")
     async def anon_cookie(
@@ -72,7 +79,11 @@ def _install_anon_cookie(app: FastAPI, *, secure: bool) -> None:
         response = await call_next(request)
         if fresh:
             response.set_cookie(
-                ANON_COOKIE, request.state.anon_id, httponly=True, samesite="lax", secure=secure
+                ANON_COOKIE,
+                request.state.anon_id,
+                httponly=True,
+                samesite="lax",
+                secure=cookies_secure(request, env),
             )
         return response
 

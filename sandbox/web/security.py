@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session, col, delete
+from starlette.requests import HTTPConnection
 
 from sandbox.storage.models import LoginSession, User, utcnow
 
@@ -53,6 +54,20 @@ class Signer:
         except BadSignature:
             return False
         return isinstance(value, str) and hmac.compare_digest(value, binding)
+
+
+def cookies_secure(connection: HTTPConnection, env: str) -> bool:
+    """Mark cookies `Secure` in production and whenever the request came over HTTPS.
+
+    Behind a TLS-terminating proxy the scheme is https only if `sandbox serve` trusts the
+    proxy's X-Forwarded-Proto (SANDBOX_FORWARDED_ALLOW_IPS).
+    """
+    return env == "production" or connection.url.scheme in ("https", "wss")
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address (the proxy's X-Forwarded-For when the proxy is trusted)."""
+    return connection.client.host if connection.client else "unknown"
 
 
 def new_anon_id() -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sandbox.config import Settings
 from sandbox.web.demo import DemoLogin
 from sandbox.web.library import PackLibrary
+from sandbox.web.limits import LoginLimits
 from sandbox.web.security import Signer
 
 
@@ -24,6 +25,10 @@ class AppState:
     attempt_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     # attempt id -> the chat sockets open on it (routes.chat.Room); in memory, one process.
     chat_rooms: dict[int, Any] = field(default_factory=dict)
+    login_limits: LoginLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.login_limits = LoginLimits.from_settings(self.settings)
 
     def attempt_lock(self, attempt_id: int) -> asyncio.Lock:
         """One lock per attempt, so two tabs of one conversation never interleave a turn."""

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from sandbox.storage.users import authenticate
+from sandbox.storage.audit import record
+from sandbox.storage.users import authenticate, get_user_by_name
 from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
 from sandbox.web.i18n import normalise_locale
-from sandbox.web.security import LANG_COOKIE, SESSION_COOKIE, close_session, open_session
+from sandbox.web.security import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    client_address,
+    close_session,
+    cookies_secure,
+    open_session,
+)
 from sandbox.web.templating import render
 
 router = APIRouter(tags=["auth"])
@@ -40,6 +48,7 @@ def read_login(
 
 @router.post("/login", dependencies=[CsrfChecked])
 def create_session(
+    request: Request,
     viewer: ViewerDep,
     state: StateDep,
     session: SessionDep,
@@ -49,22 +58,54 @@ def create_session(
 ) -> Response:
     """Check the password and start a login session."""
     name = name.strip()
-    user = (
-        authenticate(session=session, name=name, password=password) if name and password else None
-    )
-    if user is None:
-        error_key = "login.failed" if name and password else "login.required"
+
+    def form_again(error: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
         context = viewer.context(
             next=safe_next(next),
             name=name,
-            error=viewer.t(error_key),
+            error=error,
             notice=None,
             demo_logins=state.demo_logins,
         )
-        return render("login.html", context, status_code=400)
+        return render("login.html", context, status_code=status_code, headers=headers)
+
+    if not (name and password):
+        return form_again(viewer.t("login.required"), 400)
+    address = client_address(request)
+    limits = state.login_limits
+    # Refused before the password is checked: a guesser learns nothing more until it ages out.
+    wait_s = limits.retry_after(name, address)
+    if wait_s is not None:
+        minutes = max(1, -(-wait_s // 60))
+        return form_again(
+            viewer.t("login.too_many", minutes=minutes), 429, {"Retry-After": str(wait_s)}
+        )
+    user = authenticate(session=session, name=name, password=password)
+    if user is None:
+        limits.failed(name, address)
+        known = get_user_by_name(session=session, name=name)
+        record(
+            session,
+            actor_id=None,
+            action="login.failed",
+            subject_type="user",
+            subject_id=known.id if known else None,
+            new={"name": name[:64], "address": address},
+        )
+        session.commit()
+        return form_again(viewer.t("login.failed"), 400)
+    limits.succeeded(name)
     if viewer.login is not None:
         close_session(session=session, session_id=viewer.login.id)
     login = open_session(session=session, user=user, max_age_s=state.settings.session_max_age_s)
+    record(
+        session,
+        actor_id=user.id,
+        action="login",
+        subject_type="user",
+        subject_id=user.id,
+        new={"address": address},
+    )
     session.commit()
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
@@ -73,25 +114,42 @@ def create_session(
         max_age=state.settings.session_max_age_s,
         httponly=True,
         samesite="lax",
-        secure=state.settings.env == "production",
+        secure=cookies_secure(request, state.settings.env),
     )
     return response
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def delete_session(viewer: ViewerDep, session: SessionDep) -> Response:
+def delete_session(
+    request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep
+) -> Response:
     """End the login session server-side and forget the cookie."""
     if viewer.login is not None:
         close_session(session=session, session_id=viewer.login.id)
+        record(
+            session,
+            actor_id=viewer.login.user_id,
+            action="logout",
+            subject_type="user",
+            subject_id=viewer.login.user_id,
+            new={"address": client_address(request)},
+        )
         session.commit()
     response = RedirectResponse("/login?logged_out=1", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        httponly=True,
+        samesite="lax",
+        secure=cookies_secure(request, state.settings.env),
+    )
     return response
 
 
 @router.post("/language", dependencies=[CsrfChecked])
 def update_language(
+    request: Request,
     viewer: ViewerDep,
+    state: StateDep,
     session: SessionDep,
     locale: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
@@ -105,5 +163,12 @@ def update_language(
         viewer.user.locale = chosen
         session.add(viewer.user)
         session.commit()
-    response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax")
+    response.set_cookie(
+        LANG_COOKIE,
+        chosen,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=cookies_secure(request, state.settings.env),
+    )
     return response

@@ -1,0 +1,65 @@
+"""Which pages may open the app's WebSockets: the Origin allow-list checked at the handshake.
+
+Browsers send cookies with a WebSocket handshake whatever page opens it, and the same-origin
+policy does not apply to sockets, so without this check any site a trainee visits could talk
+to the chat in their name (cross-site WebSocket hijacking). Browsers always send `Origin` on a
+handshake; a request without one is not from a page of ours and is refused too.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_origin(value: str) -> str | None:
+    """`scheme://host[:port]` in lower case with a default port dropped, or None if not one."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+def parse_allowed_origins(setting: str) -> frozenset[str]:
+    """The origins of SANDBOX_ALLOWED_ORIGINS (comma-separated); raises ValueError on a bad one."""
+    origins: set[str] = set()
+    for part in setting.split(","):
+        if not part.strip():
+            continue
+        origin = normalise_origin(part)
+        if origin is None:
+            raise ValueError(
+                f"SANDBOX_ALLOWED_ORIGINS: {part.strip()!r} is not an origin "
+                "like https://sandbox.example.com"
+            )
+        origins.add(origin)
+    return frozenset(origins)
+
+
+def origin_allowed(headers: Headers, allowed: frozenset[str]) -> bool:
+    """True when the handshake comes from an allowed page: listed, or the app's own host."""
+    raw = headers.get("origin")
+    origin = normalise_origin(raw) if raw else None
+    if origin is None:
+        return False
+    if allowed:
+        return origin in allowed
+    # No list: the page must have been served by the host the socket was opened on.
+    host = headers.get("host", "").strip().lower()
+    if not host:
+        return False
+    return normalise_origin(f"{urlsplit(origin).scheme}://{host}") == origin

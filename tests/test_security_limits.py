@@ -1,0 +1,98 @@
+"""The rate limiters and the Origin allow-list as plain functions, on a clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.datastructures import Headers
+
+from sandbox.web.limits import MAX_KEYS, FailureLimiter, TokenBucket
+from sandbox.web.origin import normalise_origin, origin_allowed, parse_allowed_origins
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failures_lock_a_key_until_the_oldest_ages_out() -> None:
+    clock = Clock()
+    limiter = FailureLimiter(limit=3, window_s=60, clock=clock)
+    for at in (0, 10, 20):
+        clock.now = at
+        assert limiter.retry_after("tao") is None
+        limiter.fail("tao")
+    assert limiter.retry_after("tao") == 40  # the failure at 0 counts until 60
+    assert limiter.retry_after("mei") is None
+    clock.now = 60
+    assert limiter.retry_after("tao") is None
+    limiter.fail("tao")
+    assert limiter.retry_after("tao") == 10  # now the one at 10 is the oldest that counts
+    limiter.clear("tao")
+    assert limiter.retry_after("tao") is None
+
+
+def test_a_flood_of_names_does_not_grow_memory_without_bound() -> None:
+    limiter = FailureLimiter(limit=1, window_s=60, clock=Clock())
+    for index in range(MAX_KEYS + 50):
+        limiter.fail(f"name-{index}")
+    assert len(limiter.failures) == MAX_KEYS
+    assert limiter.retry_after(f"name-{MAX_KEYS + 49}") is not None
+
+
+def test_a_bucket_allows_a_burst_then_its_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=3, per_minute=60, clock=clock)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now += 1  # one frame a second
+    assert bucket.take() and not bucket.take()
+    clock.now += 3600  # never more than the burst, however long the pause
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://Sandbox.Example.com", "https://sandbox.example.com"),
+        ("https://sandbox.example.com:443/", "https://sandbox.example.com"),
+        ("http://localhost:8000", "http://localhost:8000"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+        ("null", None),
+        ("file://", None),
+        ("https://evil.example/path", None),
+        ("https://user@sandbox.example.com", None),
+        ("https://host:notaport", None),
+    ],
+)
+def test_origins_are_normalised(raw: str, expected: str | None) -> None:
+    assert normalise_origin(raw) == expected
+
+
+def test_the_allow_list_setting_refuses_what_is_not_an_origin() -> None:
+    assert parse_allowed_origins(" https://a.example , http://b.example:8080,") == {
+        "https://a.example",
+        "http://b.example:8080",
+    }
+    with pytest.raises(ValueError, match="not an origin"):
+        parse_allowed_origins("a.example")
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed", "verdict"),
+    [
+        ({"host": "localhost:8000", "origin": "http://localhost:8000"}, "", True),
+        ({"host": "sandbox.example.com", "origin": "https://sandbox.example.com"}, "", True),
+        ({"host": "localhost:8000", "origin": "http://localhost:8001"}, "", False),
+        ({"host": "localhost:8000", "origin": "http://evil.example"}, "", False),
+        ({"host": "localhost:8000"}, "", False),  # no Origin: not a page of ours
+        ({"host": "localhost:8000", "origin": "null"}, "", False),
+        ({"origin": "http://localhost:8000"}, "", False),
+        # Behind a proxy that rewrites Host, the list names the public origin.
+        ({"host": "app:8000", "origin": "https://sandbox.example.com"}, "https://sandbox.example.com", True),
+        ({"host": "app:8000", "origin": "http://app:8000"}, "https://sandbox.example.com", False),
+    ],
+)
+def test_origin_allowed(headers: dict[str, str], allowed: str, verdict: bool) -> None:
+    assert origin_allowed(Headers(headers), parse_allowed_origins(allowed)) is verdict

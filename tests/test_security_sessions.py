@@ -1,0 +1,264 @@
+"""Sessions: cookie flags, Secure over HTTPS, logout, login rate limits, logins in the audit log."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+from web_support import PASSWORD, add_user, app, client, csrf_token, login, make_settings, settings
+
+from sandbox.storage.audit import AuditEvent
+from sandbox.storage.models import Role
+from sandbox.web.app import create_app
+from sandbox.web.limits import LoginLimits
+from sandbox.web.security import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE
+
+__all__ = ["app", "client", "settings"]
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """Each cookie the response sets, by name, with its attribute text."""
+    cookies: dict[str, str] = {}
+    for header in response.headers.get_list("set-cookie"):
+        name = header.split("=", 1)[0]
+        cookies[name] = header
+    return cookies
+
+
+def flags(header: str) -> set[str]:
+    parsed = SimpleCookie()
+    parsed.load(header)
+    morsel = next(iter(parsed.values()))
+    found = {key for key in ("httponly", "secure") if morsel[key]}
+    if morsel["samesite"]:
+        found.add(f"samesite={morsel['samesite'].lower()}")
+    return found
+
+
+def post_login(client: TestClient, name: str, password: str) -> httpx.Response:
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"csrf_token": csrf_token(page.text), "name": name, "password": password},
+        follow_redirects=False,
+    )
+
+
+def audit_log(app: FastAPI) -> list[AuditEvent]:
+    with Session(app.state.sandbox.engine) as session:
+        return list(session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> FakeClock:
+    """The app's login limits on a clock the test moves."""
+    fake = FakeClock()
+    state = app.state.sandbox
+    state.login_limits = LoginLimits.from_settings(state.settings, clock=fake)
+    return fake
+
+
+# --- cookie flags ------------------------------------------------------------------------
+
+
+def test_cookies_are_httponly_and_samesite_but_not_secure_over_plain_http(
+    app: FastAPI, client: TestClient
+) -> None:
+    add_user(app, "tao")
+    first = client.get("/login")
+    assert flags(set_cookies(first)[ANON_COOKIE]) == {"httponly", "samesite=lax"}
+    response = post_login(client, "tao", PASSWORD)
+    assert flags(set_cookies(response)[SESSION_COOKIE]) == {"httponly", "samesite=lax"}
+    home = client.get("/")
+    switched = client.post(
+        "/language",
+        data={"csrf_token": csrf_token(home.text), "locale": "zh-CN"},
+        follow_redirects=False,
+    )
+    assert flags(set_cookies(switched)[LANG_COOKIE]) == {"httponly", "samesite=lax"}
+    assert "strict-transport-security" not in home.headers
+
+
+def test_every_cookie_is_secure_when_served_over_https(app: FastAPI) -> None:
+    # Behind a TLS proxy trusted by SANDBOX_FORWARDED_ALLOW_IPS uvicorn sets the scheme to
+    # https from X-Forwarded-Proto; the app then sees exactly this (test_faults proves the
+    # proxy header path through a real `sandbox serve`).
+    add_user(app, "tao")
+    with TestClient(app, base_url="https://testserver") as secure_client:
+        first = secure_client.get("/login")
+        assert "secure" in flags(set_cookies(first)[ANON_COOKIE])
+        response = post_login(secure_client, "tao", PASSWORD)
+        assert flags(set_cookies(response)[SESSION_COOKIE]) == {
+            "httponly",
+            "secure",
+            "samesite=lax",
+        }
+        home = secure_client.get("/")
+        assert home.headers["strict-transport-security"].startswith("max-age=")
+        logout = secure_client.post(
+            "/logout", data={"csrf_token": csrf_token(home.text)}, follow_redirects=False
+        )
+        assert "secure" in flags(set_cookies(logout)[SESSION_COOKIE])
+
+
+def test_production_marks_cookies_secure_even_behind_a_plain_http_hop(tmp_path: Path) -> None:
+    production = create_app(
+        make_settings(tmp_path, env="production", secret_key="p" * 40, demo_users=False)
+    )
+    add_user(production, "tao")
+    with TestClient(production) as plain:
+        page = plain.get("/login")
+        anon = set_cookies(page)[ANON_COOKIE]
+        assert "secure" in flags(anon)
+    # The browser talks HTTPS to the proxy and sends its Secure cookie; the hop to the app
+    # is plain HTTP.
+    anon_id = anon.split("=", 1)[1].split(";", 1)[0]
+    with TestClient(production, cookies={ANON_COOKIE: anon_id}) as behind_proxy:
+        response = behind_proxy.post(
+            "/login",
+            data={"csrf_token": csrf_token(page.text), "name": "tao", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert flags(set_cookies(response)[SESSION_COOKIE]) == {
+            "httponly",
+            "secure",
+            "samesite=lax",
+        }
+
+
+# --- logout --------------------------------------------------------------------------------
+
+
+def test_an_old_cookie_signs_nobody_in_after_logout(app: FastAPI, client: TestClient) -> None:
+    add_user(app, "tao")
+    login(client, "tao")
+    old_cookie = client.cookies.get(SESSION_COOKIE)
+    assert old_cookie
+    home = client.get("/")
+    client.post("/logout", data={"csrf_token": csrf_token(home.text)})
+    with TestClient(app, cookies={SESSION_COOKIE: old_cookie}) as thief:
+        assert thief.get("/", follow_redirects=False).status_code == 303
+        assert thief.get("/history", follow_redirects=False).headers["location"].startswith(
+            "/login"
+        )
+
+
+# --- login rate limits ----------------------------------------------------------------------
+
+
+def test_an_account_is_locked_after_repeated_failures_with_a_clear_message(
+    app: FastAPI, client: TestClient, clock: FakeClock
+) -> None:
+    add_user(app, "tao")
+    add_user(app, "mei")
+    limit = app.state.sandbox.settings.login_failures_per_account
+    for _ in range(limit):
+        assert post_login(client, "tao", "wrong password").status_code == 400
+    # Even the right password is refused now: the guesser learns nothing more.
+    refused = post_login(client, "tao", PASSWORD)
+    assert refused.status_code == 429
+    retry_after = int(refused.headers["retry-after"])
+    assert 0 < retry_after <= app.state.sandbox.settings.login_window_s
+    assert 'id="login-error"' in refused.text
+    assert "Too many failed logins" in refused.text
+    assert SESSION_COOKIE not in set_cookies(refused)
+    # Other accounts from the same browser are not affected.
+    assert post_login(client, "mei", PASSWORD).status_code == 303
+    # Once the window has passed, the account may log in again.
+    clock.now += retry_after
+    assert post_login(client, "tao", PASSWORD).status_code == 303
+
+
+def test_a_success_clears_the_account_count(
+    app: FastAPI, client: TestClient, clock: FakeClock
+) -> None:
+    add_user(app, "tao")
+    limit = app.state.sandbox.settings.login_failures_per_account
+    for _ in range(limit - 1):
+        post_login(client, "tao", "wrong password")
+    assert post_login(client, "tao", PASSWORD).status_code == 303
+    for _ in range(limit - 1):
+        assert post_login(client, "tao", "wrong password").status_code == 400
+    assert post_login(client, "tao", PASSWORD).status_code == 303
+
+
+def test_an_address_is_limited_across_account_names(tmp_path: Path) -> None:
+    limited = create_app(
+        make_settings(tmp_path, login_failures_per_address=3, login_failures_per_account=100)
+    )
+    add_user(limited, "tao")
+    with TestClient(limited) as browser:
+        for name in ("ann", "bob", "cyd"):
+            assert post_login(browser, name, "a guessed password").status_code == 400
+        refused = post_login(browser, "tao", PASSWORD)
+        assert refused.status_code == 429 and "retry-after" in refused.headers
+    # The limit is per client address: another address is served (the test client's
+    # address is fixed, so a second app instance stands in for another client here).
+
+
+def test_the_limit_message_is_translated(
+    app: FastAPI, client: TestClient, clock: FakeClock
+) -> None:
+    add_user(app, "tao")
+    for _ in range(app.state.sandbox.settings.login_failures_per_account):
+        post_login(client, "tao", "wrong password")
+    page = client.get("/login", headers={"Accept-Language": "zh-CN"})
+    refused = client.post(
+        "/login",
+        data={"csrf_token": csrf_token(page.text), "name": "tao", "password": PASSWORD},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert refused.status_code == 429 and "登录失败次数过多" in refused.text
+
+
+# --- the audit log of logins -------------------------------------------------------------------
+
+
+def test_logins_failures_and_logouts_are_in_the_audit_log(
+    app: FastAPI, client: TestClient
+) -> None:
+    tao = add_user(app, "tao", Role.TRAINEE)
+    post_login(client, "tao", "wrong password")
+    post_login(client, "nobody-by-this-name", "wrong password")
+    login(client, "tao")
+    home = client.get("/")
+    client.post("/logout", data={"csrf_token": csrf_token(home.text)})
+    events = audit_log(app)
+    assert [(e.action, e.actor_id, e.subject_type, e.subject_id) for e in events] == [
+        ("login.failed", None, "user", str(tao.id)),
+        ("login.failed", None, "user", None),
+        ("login", tao.id, "user", str(tao.id)),
+        ("logout", tao.id, "user", str(tao.id)),
+    ]
+    assert events[1].new["name"] == "nobody-by-this-name"
+    assert all(e.new["address"] == "testclient" for e in events)
+    assert all(e.at is not None for e in events)
+    # The password typed is never recorded.
+    assert all("wrong password" not in repr((e.old, e.new, e.reason)) for e in events)
+
+
+def test_a_refused_login_is_not_recorded_as_a_try(
+    app: FastAPI, client: TestClient, clock: FakeClock
+) -> None:
+    add_user(app, "tao")
+    limit = app.state.sandbox.settings.login_failures_per_account
+    for _ in range(limit):
+        post_login(client, "tao", "wrong password")
+    for _ in range(3):
+        assert post_login(client, "tao", "wrong password").status_code == 429
+    # A flood of refused tries does not flood the log.
+    assert [e.action for e in audit_log(app)] == ["login.failed"] * limit
