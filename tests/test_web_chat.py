@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 from web_support import (
+    SAME_ORIGIN,
     SHARED_PACKS,
     add_user,
     app,
@@ -202,7 +203,7 @@ def test_a_server_restart_resumes_the_same_conversation(
     with client.websocket_connect(f"/attempts/{trainee}/ws") as ws:
         say(ws, "Hello, do you take any other medication?", "s-1")
     restarted = create_app(app.state.sandbox.settings)
-    with TestClient(restarted) as again:
+    with TestClient(restarted, headers=SAME_ORIGIN) as again:
         login(again, "tao")
         page = again.get(f"/attempts/{trainee}")
         assert "amlodipine" in page.text  # the page shows the stored conversation
@@ -240,23 +241,27 @@ def test_bad_input_gets_a_notice_and_loses_nothing(
 
 
 def test_sockets_of_other_users_are_refused(app: FastAPI, client: TestClient, trainee: int) -> None:
+    # Refused at the handshake, before accept: no frame is ever sent (tests/test_security_socket.py).
     add_user(app, "mei")
-    with TestClient(app) as other:
+    url = f"/attempts/{trainee}/ws"
+    with TestClient(app, headers=SAME_ORIGIN) as other:
         login(other, "mei")
-        with other.websocket_connect(f"/attempts/{trainee}/ws") as ws:
-            assert "You are not allowed" in ws.receive_text()
-            with pytest.raises(WebSocketDisconnect) as closed:
-                ws.receive_text()
-            assert closed.value.code == 1008
+        with pytest.raises(WebSocketDisconnect) as closed, other.websocket_connect(url):
+            pass
+        assert closed.value.code == 1008
         assert other.get(f"/attempts/{trainee}").status_code == 403
-    with TestClient(app) as anonymous, anonymous.websocket_connect(f"/attempts/{trainee}/ws") as ws:
-        assert "You are not allowed" in ws.receive_text()
-    with client.websocket_connect(
-        f"/attempts/{trainee}/ws", headers={"origin": "http://evil.example"}
-    ) as ws:
-        assert "You are not allowed" in ws.receive_text()
-    with client.websocket_connect("/attempts/999/ws") as ws:
-        assert "You are not allowed" in ws.receive_text()
+    with (
+        TestClient(app, headers=SAME_ORIGIN) as anonymous,
+        pytest.raises(WebSocketDisconnect),
+        anonymous.websocket_connect(url),
+    ):
+        pass
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(
+        url, headers={"origin": "http://evil.example"}
+    ):
+        pass
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/attempts/999/ws"):
+        pass
     assert len(stored(app, trainee)) == 1
 
 
@@ -314,7 +319,7 @@ def test_two_tabs_see_the_same_conversation(app: FastAPI, client: TestClient, tr
 def test_typing_delay_shows_an_indicator(tmp_path: Path) -> None:
     slow = create_app(make_settings(tmp_path, reply_delay_s=0.05))
     add_user(slow, "tao", Role.TRAINEE)
-    with TestClient(slow) as browser:
+    with TestClient(slow, headers=SAME_ORIGIN) as browser:
         login(browser, "tao")
         attempt_id = start_attempt(browser, PACK, SCENARIO)
         with browser.websocket_connect(f"/attempts/{attempt_id}/ws") as ws:
@@ -347,7 +352,7 @@ def test_a_conversation_on_postgresql(database: str, tmp_path: Path) -> None:
     with postgres_database() as url:
         app = create_app(make_settings(tmp_path, database_url=url))
         add_user(app, "tao")
-        with TestClient(app) as browser:
+        with TestClient(app, headers=SAME_ORIGIN) as browser:
             login(browser, "tao")
             attempt_id = start_attempt(browser, PACK, SCENARIO)
             with browser.websocket_connect(f"/attempts/{attempt_id}/ws") as ws:

@@ -26,6 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PACKS = (REPO_ROOT / ".." / "shared" / "packs").resolve()
 PASSWORD = "correct horse battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+# What a browser sends on every WebSocket handshake from one of the app's own pages; the
+# chat socket refuses a handshake without it (web/origin.py).
+SAME_ORIGIN = {"origin": "http://testserver"}
 POSTGRES_URL = os.environ.get("SANDBOX_TEST_DATABASE_URL")
 needs_postgres = [
     pytest.mark.postgres,
@@ -76,7 +79,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=SAME_ORIGIN) as test_client:
         yield test_client
 
 

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +26,8 @@ from sandbox.web import conversations
 from sandbox.web.conversations import ConversationUnavailable, Outcome
 from sandbox.web.deps import get_state, viewer_for
 from sandbox.web.i18n import Translate
+from sandbox.web.limits import TokenBucket
+from sandbox.web.origin import origin_allowed, parse_allowed_origins
 from sandbox.web.state import AppState
 from sandbox.web.templating import render_text
 
@@ -153,12 +154,9 @@ class Channel:
 
 
 def same_origin(websocket: WebSocket) -> bool:
-    """Refuse sockets opened by pages of other sites (cross-site WebSocket hijacking)."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc == host
+    """True when the handshake comes from an allowed page (cross-site WebSocket hijacking)."""
+    allowed = parse_allowed_origins(get_state(websocket).settings.allowed_origins)
+    return origin_allowed(websocket.headers, allowed)
 
 
 def parse_frame(raw: str, max_chars: int) -> dict[str, Any] | None:
@@ -188,19 +186,19 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
                 return viewer, attempt, "", ""
             return viewer, attempt, found[1].persona.name, found[0].locale
 
-    viewer, attempt, persona_name, content_lang = await run_in_threadpool(who)
-    await websocket.accept()
-    channel = Channel(state, attempt_id, persona_name, content_lang, viewer.t, Outbox(websocket))
-    allowed = (
-        viewer.user is not None
-        and attempt is not None
-        and attempt.user_id == viewer.user.id
-        and same_origin(websocket)
-    )
-    if not allowed:
-        await websocket.send_text(channel.frame("notice", notice=viewer.t("error.403")))
+    # Origin, session and ownership are checked before the handshake is accepted: a refused
+    # socket is answered 403 and never gets a frame (web/origin.py, docs/security.md).
+    settings = state.settings
+    if not same_origin(websocket):
         await websocket.close(code=POLICY_VIOLATION)
         return
+    viewer, attempt, persona_name, content_lang = await run_in_threadpool(who)
+    if viewer.user is None or attempt is None or attempt.user_id != viewer.user.id:
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    await websocket.accept()
+    channel = Channel(state, attempt_id, persona_name, content_lang, viewer.t, Outbox(websocket))
+    bucket = TokenBucket(settings.chat_burst, settings.chat_per_minute)
     sender = asyncio.create_task(channel.outbox.run())
     timer: asyncio.Task[None] | None = None
     room = room_for(state, attempt_id)
@@ -211,6 +209,10 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         timer = asyncio.create_task(run_timer(channel))
         while True:
             raw = await websocket.receive_text()
+            if not bucket.take():
+                # Over the per-socket rate: dropped with a notice, the socket stays open.
+                channel.outbox.put(channel.notice("chat.notice.too_fast"))
+                continue
             await handle_frame(channel, raw)
             if sender.done():
                 break
@@ -230,6 +232,11 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
 async def handle_frame(channel: Channel, raw: str) -> None:
     """Act on one frame from the browser; bad input gets a notice and changes nothing."""
     settings = channel.state.settings
+    if len(raw) > settings.message_max_chars * 4 + 4096:
+        # Far longer than any message may be: say so as plainly as for one just over the limit.
+        limit = settings.message_max_chars
+        channel.outbox.put(channel.notice("chat.notice.too_long", length=len(raw), limit=limit))
+        return
     frame = parse_frame(raw, settings.message_max_chars)
     if frame is None:
         channel.outbox.put(channel.notice("chat.notice.malformed"))
