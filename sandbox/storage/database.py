@@ -11,8 +11,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sandbox.storage.sqlite_writers import serialize_writers
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Up to one connection per thread of the web app's thread pool (40). SQLite keeps them all
+# open (a file handle each); PostgreSQL keeps 10 per process and opens the rest on demand, so
+# several workers stay under the server's max_connections (100 by default).
+THREADS = 40
+POSTGRES_POOL_SIZE = 10
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -21,6 +28,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # In WAL mode NORMAL never corrupts the file; it skips the fsync of every commit, so a
+    # power cut (not a crash of the app) may lose the last moments of writes.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -29,14 +39,24 @@ def make_engine(database_url: str) -> Engine:
     """An engine for SQLite (file made ready, WAL) or PostgreSQL (`postgresql+psycopg://`)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
+        pool: dict[str, int] = {}
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+            # Connections that overflow a small pool are closed on return and opened (and
+            # set up) again a moment later: keep as many as there are threads.
+            pool = {"pool_size": THREADS, "max_overflow": 10}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_on_connect)
+        serialize_writers(engine, wait_s=SQLITE_BUSY_TIMEOUT_MS / 1000)
         return engine
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=THREADS - POSTGRES_POOL_SIZE,
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
