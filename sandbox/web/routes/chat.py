@@ -37,6 +37,7 @@ router = APIRouter(tags=["chat"])
 FRAMES = "_chat_frames.html"
 POLICY_VIOLATION = 1008
 CLIENT_ID_MAX = 64
+TIMER_SLACK_S = 0.05
 WRITE_RETRIES = 3
 T = TypeVar("T")
 
@@ -364,7 +365,11 @@ async def run_timer(channel: Channel) -> None:
             return
         if wait_s is None:
             return
-        await asyncio.sleep(min(max(wait_s, 0.05), 30.0))
+        if wait_s > TIMER_SLACK_S:
+            # Sleep until it is due, then look again: a turn in between only moves the
+            # deadline later, so waking up early to poll would only cost a replay.
+            await asyncio.sleep(wait_s)
+            continue
         async with lock:
             outcome, attempt = await channel.locked(tick)
             channel.broadcast(outcome, attempt)
