@@ -85,6 +85,9 @@ def serve(
         "port": settings.port,
         "log_level": "info",
         "ws_per_message_deflate": settings.ws_compression,
+        # X-Forwarded-For/-Proto are believed only from these proxies (docs/deploy.md).
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     if settings.workers == 1:
         uvicorn.run(app, **options)
