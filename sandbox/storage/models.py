@@ -80,6 +80,13 @@ class Attempt(SQLModel, table=True):
     passed: bool | None = None
     grade: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     graded_at: datetime | None = None
+    # Exam attempts only: the exam (storage/exams.py), whether it is the retake, and the
+    # clock. `time_limit_s` is then the exam's limit plus `grace_s`, the seconds after it
+    # in which one last message is taken; `deadline_at` is when the server ends it.
+    exam_id: int | None = Field(default=None, foreign_key="exams.id", index=True)
+    retake: bool = False
+    grace_s: float = 0.0
+    deadline_at: datetime | None = Field(default=None, index=True)
 
     @property
     def ended(self) -> bool:

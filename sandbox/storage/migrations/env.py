@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
-from sandbox.storage import audit, models  # noqa: F401  (registers the tables on the metadata)
+# Registers every table on the metadata.
+from sandbox.storage import audit, exams, models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 
