@@ -1,0 +1,102 @@
+"""`sandbox regrade` run as a subprocess against a real database and a changed pack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI
+from review_support import (
+    GOOD,
+    PACK,
+    REASSURANCE,
+    attempt_of,
+    audit_rows,
+    changed_pack_folder,
+    graded_attempt,
+)
+from sqlmodel import Session, select
+from web_support import SHARED_PACKS, add_user, app, settings
+
+from sandbox.config import Settings
+from sandbox.storage.models import Role, User
+from sandbox.storage.reviews import current_overrides, override_criterion
+
+__all__ = ["app", "settings"]
+
+
+def run(settings: Settings, packs: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SANDBOX_DATABASE_URL": settings.database_url,
+        "SANDBOX_PACKS": str(packs),
+        "SANDBOX_BUILTIN_PACKS": "false",
+        "SANDBOX_VAR_DIR": str(settings.var_dir),
+    }
+    env.pop("SANDBOX_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "regrade", *args],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+
+
+def test_regrade_dry_run_then_apply_keeps_overrides(app: FastAPI, settings: Settings, tmp_path: Path) -> None:
+    add_user(app, "mei", Role.MENTOR)
+    add_user(app, "tao", Role.TRAINEE, mentor="mei")
+    hello = graded_attempt(app, "tao", GOOD)
+    hi = graded_attempt(app, "tao", REASSURANCE)
+    overridden = graded_attempt(app, "tao", REASSURANCE)
+    with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
+        mei = session.exec(select(User).where(User.name == "mei")).one()
+        attempt = attempt_of(app, overridden)
+        session.add(attempt)
+        override_criterion(session=session, attempt=attempt, author=mei,
+                           criterion_id="decongestant-warning", status="met", reason="Warned later")
+        session.commit()
+    before = {i: attempt_of(app, i).grade for i in (hello, hi, overridden)}
+    changed = changed_pack_folder(
+        SHARED_PACKS / "pharmacy-basics.yaml", tmp_path / "changed",
+        old='match: ["hello", "hi", "good morning"', new='match: ["hello", "good morning"',
+    )
+
+    dry = run(settings, changed, "--pack", PACK, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "3 attempts checked; 2 would change (dry run: nothing stored)" in dry.stdout
+    listed = {int(line.split()[0]) for line in dry.stdout.splitlines() if line[:1].isdigit()}
+    assert listed == {hi, overridden}
+    assert "tao" in dry.stdout and "→" not in dry.stdout  # plain columns: now, after regrade
+    assert "regrading" in dry.stderr  # the progress bar goes to stderr
+    assert {i: attempt_of(app, i).grade for i in (hello, hi, overridden)} == before
+    assert audit_rows(app, "grade.regrade") == []
+
+    applied = run(settings, changed, "--scenario", f"{PACK}/cold-remedy-hypertension")
+    assert applied.returncode == 0, applied.stderr
+    assert "3 attempts checked; 2 regraded" in applied.stdout
+    kept = attempt_of(app, overridden)
+    assert kept.grade is not None and kept.grade["pack_version"] == 2
+    entry = next(c for c in kept.grade["criteria"] if c["id"] == "decongestant-warning")
+    assert (entry["status"], entry["automatic_status"]) == ("met", "missed")
+    with Session(app.state.sandbox.engine) as session:
+        assert current_overrides(session=session, attempt_id=overridden) == {"decongestant-warning": "met"}
+    events = audit_rows(app, "grade.regrade")
+    assert sorted(int(e.subject_id or 0) for e in events) == [hi, overridden]
+    assert all(e.actor_id is None and e.reason == "sandbox regrade (command line)" for e in events)
+    assert attempt_of(app, hello).grade == before[hello]
+
+    again = run(settings, changed, "--all", "--dry-run", "--jobs", "1")
+    assert again.returncode == 0 and "0 would change" in again.stdout
+
+
+def test_regrade_refuses_unclear_choices(app: FastAPI, settings: Settings, tmp_path: Path) -> None:
+    folder = SHARED_PACKS
+    nothing = run(settings, folder)
+    assert nothing.returncode == 2 and "--pack ID, --scenario ID or --all" in nothing.stderr
+    unknown = run(settings, folder, "--pack", "no-such-pack")
+    assert unknown.returncode == 2 and "no pack 'no-such-pack' is loaded" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    missing = run(settings, folder, "--scenario", "no-such-scenario")
+    assert missing.returncode == 2 and "no scenario 'no-such-scenario'" in missing.stderr
+    empty = run(settings, folder, "--all")
+    assert empty.returncode == 0 and "no graded attempts match" in empty.stdout
