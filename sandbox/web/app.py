@@ -21,7 +21,7 @@ from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
 from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.library import load_library
-from sandbox.web.routes import auth, chat, health, trainee
+from sandbox.web.routes import auth, cases, chat, health, mentor, trainee
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(trainee.router)
     app.include_router(chat.router)
+    app.include_router(mentor.router)
+    app.include_router(cases.router)
     app.include_router(health.router)
     if settings.bench_echo:
         app.include_router(health.bench_router)

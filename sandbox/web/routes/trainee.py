@@ -18,7 +18,7 @@ from sandbox.storage.attempts import (
     start_attempt,
 )
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, Role, User, utcnow
-from sandbox.web import conversations
+from sandbox.web import conversations, reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
 from sandbox.web.templating import render
@@ -194,6 +194,7 @@ def read_feedback(
         persona_name=found[1].persona.name if found else "",
         content_lang=found[0].locale if found else "",
         can_retry=found is not None,
+        review_notes=reviews.feedback_notes(session, attempt),
         **feedback_details(attempt, found, messages),
     )
     return render("feedback.html", context)

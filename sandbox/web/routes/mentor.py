@@ -1,0 +1,586 @@
+"""The mentor's pages: their trainees' attempts, the review page, overrides, cases, regrade."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from sandbox.storage import regrade
+from sandbox.storage.attempts import list_messages
+from sandbox.storage.models import Attempt, Role, User
+from sandbox.storage.reviews import (
+    EXAMPLES,
+    ReviewComment,
+    ReviewError,
+    TeachingCase,
+    add_comment,
+    case_for,
+    comments_for,
+    mark_case,
+    override_criterion,
+    override_history,
+    tags_of,
+    unmark_case,
+)
+from sandbox.web import reviews
+from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.state import AppState
+from sandbox.web.templating import render
+
+router = APIRouter(prefix="/mentor", tags=["mentor"])
+
+PAGE_SIZE = 20
+PASSED_CHOICES = ("yes", "no")
+CRITERION_PATTERN = re.compile(r"^[a-z0-9-]{1,64}$")
+AUTOMATIC = "automatic"  # the override form's choice that hands a criterion back
+
+
+def require_mentor(user: CurrentUser) -> User:
+    """Mentors and admins only; anyone else signed in gets 403."""
+    if user.role not in (Role.MENTOR, Role.ADMIN):
+        raise Forbidden()
+    return user
+
+
+MentorUser = Annotated[User, Depends(require_mentor)]
+
+
+def may_review(reviewer: User, owner: User) -> bool:
+    """Admins review every attempt; a mentor only those of their own trainees."""
+    return reviewer.role == Role.ADMIN or (
+        reviewer.role == Role.MENTOR and owner.mentor_id == reviewer.id
+    )
+
+
+def trainees_of(session: Session, reviewer: User) -> list[User]:
+    """Whose attempts the reviewer may see, by name."""
+    statement = select(User).order_by(col(User.name))
+    if reviewer.role != Role.ADMIN:
+        statement = statement.where(User.mentor_id == reviewer.id)
+    else:
+        statement = statement.where(User.role == Role.TRAINEE)
+    return list(session.exec(statement).all())
+
+
+def reviewable_attempt(session: Session, reviewer: User, attempt_id: int) -> tuple[Attempt, User]:
+    """The attempt and its owner; 404 when there is none, 403 when not the reviewer's."""
+    attempt = session.get(Attempt, attempt_id)
+    owner = session.get(User, attempt.user_id) if attempt is not None else None
+    if attempt is None or owner is None:
+        raise HTTPException(status_code=404)
+    if not may_review(reviewer, owner):
+        raise Forbidden()
+    return attempt, owner
+
+
+@router.get("")
+def read_mentor_home(_reviewer: MentorUser) -> Response:
+    """The mentor area starts at the attempt list."""
+    return RedirectResponse("/mentor/attempts", status_code=303)
+
+
+# --- the attempt list -------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    """The list's filters as typed values, and the fields that could not be read."""
+
+    raw: dict[str, str]
+    trainee_id: int | None = None
+    pack_id: str | None = None
+    scenario_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    passed: bool | None = None
+    criterion: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def parse_filters(
+    raw: dict[str, str], trainees: list[User], scenarios: set[tuple[str, str]]
+) -> Filters:
+    """Read the list's query; each unreadable value is named in `errors` with its message key."""
+    parsed = Filters(raw=raw)
+    if raw["trainee"]:
+        allowed = {str(u.id): u.id for u in trainees}
+        if raw["trainee"] in allowed:
+            parsed.trainee_id = allowed[raw["trainee"]]
+        else:
+            parsed.errors["trainee"] = "mentor.filter.error.trainee"
+    if raw["scenario"]:
+        pack_id, _, scenario_id = raw["scenario"].partition("/")
+        if (pack_id, scenario_id) in scenarios:
+            parsed.pack_id, parsed.scenario_id = pack_id, scenario_id
+        else:
+            parsed.errors["scenario"] = "mentor.filter.error.scenario"
+    for name in ("date_from", "date_to"):
+        if raw[name]:
+            try:
+                setattr(parsed, name, date.fromisoformat(raw[name]))
+            except ValueError:
+                parsed.errors[name] = "mentor.filter.error.date"
+    if parsed.date_from and parsed.date_to and parsed.date_to < parsed.date_from:
+        parsed.errors["date_to"] = "mentor.filter.error.date_order"
+    if raw["passed"]:
+        if raw["passed"] in PASSED_CHOICES:
+            parsed.passed = raw["passed"] == "yes"
+        else:
+            parsed.errors["passed"] = "mentor.filter.error.passed"
+    if raw["criterion"]:
+        if CRITERION_PATTERN.match(raw["criterion"]):
+            parsed.criterion = raw["criterion"]
+        else:
+            parsed.errors["criterion"] = "mentor.filter.error.criterion"
+    return parsed
+
+
+def attempts_query(reviewer: User, filters: Filters) -> Any:
+    """The reviewer's attempts with their owners' names, filtered, newest first."""
+    statement = select(Attempt, User.name).join(User, col(User.id) == col(Attempt.user_id))
+    if reviewer.role != Role.ADMIN:
+        statement = statement.where(User.mentor_id == reviewer.id)
+    if filters.trainee_id is not None:
+        statement = statement.where(Attempt.user_id == filters.trainee_id)
+    if filters.pack_id is not None:
+        statement = statement.where(
+            Attempt.pack_id == filters.pack_id, Attempt.scenario_id == filters.scenario_id
+        )
+    if filters.date_from is not None:
+        start = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
+        statement = statement.where(col(Attempt.started_at) >= start)
+    if filters.date_to is not None:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        statement = statement.where(col(Attempt.started_at) < end)
+    if filters.passed is not None:
+        statement = statement.where(Attempt.passed == filters.passed)
+    if filters.criterion is not None:
+        # Only graded attempts can have missed it; the grade itself is read below.
+        statement = statement.where(col(Attempt.grade).is_not(None))
+    return statement.order_by(col(Attempt.started_at).desc(), col(Attempt.id).desc())
+
+
+def page_of_attempts(
+    session: Session, reviewer: User, filters: Filters, page: int
+) -> tuple[list[tuple[Attempt, str]], int]:
+    """One page of the filtered attempts and how many there are in all."""
+    statement = attempts_query(reviewer, filters)
+    if filters.criterion is None:
+        total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+        rows = session.exec(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+        return [(a, name) for a, name in rows], int(total)
+    # "Criterion missed" looks inside the stored grades: read ids and grades only, then
+    # the page's attempts.
+    graded = session.exec(
+        statement.with_only_columns(col(Attempt.id), col(Attempt.grade))
+    ).all()
+    wanted = [i for i, grade in graded if filters.criterion in reviews.missed_criteria(grade)]
+    chosen = wanted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    found = session.exec(
+        select(Attempt, User.name)
+        .join(User, col(User.id) == col(Attempt.user_id))
+        .where(col(Attempt.id).in_(chosen))
+    ).all()
+    order = {attempt_id: index for index, attempt_id in enumerate(chosen)}
+    return sorted(((a, n) for a, n in found), key=lambda row: order[row[0].id]), len(wanted)
+
+
+def list_extras(session: Session, ids: list[int]) -> tuple[dict[int, int], set[int]]:
+    """Comment counts and which attempts are teaching cases, for one page of the list."""
+    if not ids:
+        return {}, set()
+    counts = session.exec(
+        select(ReviewComment.attempt_id, func.count())
+        .where(col(ReviewComment.attempt_id).in_(ids))
+        .group_by(col(ReviewComment.attempt_id))
+    ).all()
+    cases = session.exec(
+        select(TeachingCase.attempt_id).where(col(TeachingCase.attempt_id).in_(ids))
+    ).all()
+    return {attempt_id: int(count) for attempt_id, count in counts}, set(cases)
+
+
+def parse_page(value: str) -> int:
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
+@router.get("/attempts")
+def list_attempts(
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    trainee: str = "",
+    scenario: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    passed: str = "",
+    criterion: str = "",
+    page: str = "1",
+) -> Response:
+    """The reviewer's trainees' attempts, filtered and paginated."""
+    raw = {
+        "trainee": trainee.strip(),
+        "scenario": scenario.strip(),
+        "date_from": date_from.strip(),
+        "date_to": date_to.strip(),
+        "passed": passed.strip(),
+        "criterion": criterion.strip(),
+    }
+    trainees = trainees_of(session, reviewer)
+    scenario_choices = [(p, s) for p, s in state.library.scenarios()]
+    known = {(p.id, s.id) for p, s in scenario_choices}
+    filters = parse_filters(raw, trainees, known)
+    number = parse_page(page)
+    rows: list[tuple[Attempt, str]] = []
+    total = 0
+    if not filters.errors:
+        rows, total = page_of_attempts(session, reviewer, filters, number)
+    ids = [a.id for a, _ in rows if a.id is not None]
+    comment_counts, cases = list_extras(session, ids)
+    pages = max(1, -(-total // PAGE_SIZE))
+    titles = {(p.id, s.id): s.title for p, s in scenario_choices}
+    criteria = sorted({c.id for _, s in scenario_choices for c in s.rubric.criteria})
+    context = viewer.context(
+        filters=filters,
+        trainees=trainees,
+        scenario_choices=scenario_choices,
+        criteria_choices=criteria,
+        rows=rows,
+        titles=titles,
+        comment_counts=comment_counts,
+        cases=cases,
+        total=total,
+        page=min(number, pages),
+        pages=pages,
+        page_links=page_links(raw, number, pages),
+    )
+    return render("mentor_attempts.html", context, status_code=400 if filters.errors else 200)
+
+
+def page_links(raw: dict[str, str], page: int, pages: int) -> dict[str, str | None]:
+    """Links to the previous and next pages with the same filters."""
+    kept = {key: value for key, value in raw.items() if value}
+
+    def link(number: int) -> str:
+        return "/mentor/attempts?" + urlencode({**kept, "page": number})
+
+    return {
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
+    }
+
+
+# --- the review page --------------------------------------------------------------------
+
+
+def review_context(
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    attempt: Attempt,
+    owner: User,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Everything the review page shows of an attempt."""
+    assert attempt.id is not None
+    messages = list_messages(session=session, attempt_id=attempt.id)
+    graded = reviews.graded_view(state.library, attempt)
+    comments = comments_for(session=session, attempt_id=attempt.id)
+    rows = reviews.timed_rows(messages, graded.record, comments)
+    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    case = case_for(session=session, attempt_id=attempt.id)
+    case_tags = tags_of(session=session, case_ids=[case.id])[case.id] if case and case.id else []
+    values: dict[str, Any] = {
+        "attempt": attempt,
+        "owner": owner,
+        "record": graded.record,
+        "overridden": graded.overridden,
+        "rubric_loaded": graded.scenario is not None,
+        "scenario": found[1] if found else None,
+        "persona_name": found[1].persona.name if found else "",
+        "content_lang": found[0].locale if found else "",
+        "rows": rows,
+        "criteria": reviews.criteria_rows(graded.record),
+        "attempt_comments": [(c, name) for c, name in comments if c.message_seq is None],
+        "history": override_history(session=session, attempt_id=attempt.id),
+        "case": case,
+        "case_tags": case_tags,
+        "examples": EXAMPLES,
+        "automatic": AUTOMATIC,
+        "duration_s": rows[-1].at if rows else 0.0,
+        "seconds": reviews.format_seconds,
+        "clean": str,
+        "form": {},
+        "errors": {},
+        "open_form": None,
+    }
+    values.update(extra)
+    return viewer.context(**values)
+
+
+@router.get("/attempts/{attempt_id}")
+def read_review(
+    attempt_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, reviewer: MentorUser
+) -> Response:
+    """The transcript with timing, verdicts, replay, comments, overrides and case marking."""
+    attempt, owner = reviewable_attempt(session, reviewer, attempt_id)
+    return render("mentor_review.html", review_context(viewer, state, session, attempt, owner))
+
+
+def refused(
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    attempt: Attempt,
+    owner: User,
+    error: ReviewError,
+    form_name: str,
+    form: dict[str, Any],
+) -> Response:
+    """The review page again, with the refused form open and its problem marked."""
+    session.rollback()
+    message = viewer.t(error.key, **error.fields)
+    context = review_context(
+        viewer,
+        state,
+        session,
+        attempt,
+        owner,
+        form=form,
+        errors={f"{form_name}.{error.field}": message},
+        open_form=form_name,
+    )
+    return render("mentor_review.html", context, status_code=400)
+
+
+@router.post("/attempts/{attempt_id}/comments", dependencies=[CsrfChecked])
+def create_comment(
+    attempt_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    text: Annotated[str, Form()] = "",
+    message_seq: Annotated[str, Form()] = "",
+) -> Response:
+    """A comment on the whole attempt, or on one message when `message_seq` is given."""
+    attempt, owner = reviewable_attempt(session, reviewer, attempt_id)
+    form_name = f"comment-{message_seq}" if message_seq else "comment"
+    form = {"text": text, "message_seq": message_seq}
+    try:
+        seq = int(message_seq) if message_seq.strip() else None
+    except ValueError:
+        seq = -1
+    try:
+        messages = list_messages(session=session, attempt_id=attempt_id)
+        comment = add_comment(
+            session=session,
+            attempt=attempt,
+            author=reviewer,
+            text=text,
+            message_seq=seq,
+            message_count=len(messages),
+        )
+    except ReviewError as error:
+        if error.field == "message_seq":
+            form_name = "comment"
+            error = ReviewError("text", error.key)
+        return refused(viewer, state, session, attempt, owner, error, form_name, form)
+    session.commit()
+    anchor = f"msg-{seq}" if seq is not None else f"comment-{comment.id}"
+    return RedirectResponse(f"/mentor/attempts/{attempt_id}#{anchor}", status_code=303)
+
+
+@router.post("/attempts/{attempt_id}/overrides", dependencies=[CsrfChecked])
+def create_override(
+    attempt_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    criterion: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Change a criterion's status, with the reason it needs; the grade is recomputed."""
+    attempt, owner = reviewable_attempt(session, reviewer, attempt_id)
+    form = {"criterion": criterion, "status": status, "reason": reason}
+    form_name = f"override-{criterion}" if CRITERION_PATTERN.match(criterion) else "override"
+    graded = reviews.graded_view(state.library, attempt)
+    try:
+        if not status:
+            raise ReviewError("status", "review.error.bad_status")
+        override_criterion(
+            session=session,
+            attempt=attempt,
+            author=reviewer,
+            criterion_id=criterion,
+            status=None if status == AUTOMATIC else status,
+            reason=reason,
+            scenario=graded.scenario,
+        )
+    except ReviewError as error:
+        return refused(viewer, state, session, attempt, owner, error, form_name, form)
+    session.commit()
+    return RedirectResponse(f"/mentor/attempts/{attempt_id}#criterion-{criterion}", status_code=303)
+
+
+@router.post("/attempts/{attempt_id}/case", dependencies=[CsrfChecked])
+def update_case(
+    attempt_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    example: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Mark the attempt as a teaching case (good or bad example), or change its tags."""
+    attempt, owner = reviewable_attempt(session, reviewer, attempt_id)
+    form = {"example": example, "tags": tags, "note": note}
+    try:
+        mark_case(
+            session=session, attempt=attempt, author=reviewer, example=example, tags=tags, note=note
+        )
+    except ReviewError as error:
+        return refused(viewer, state, session, attempt, owner, error, "case", form)
+    session.commit()
+    return RedirectResponse(f"/mentor/attempts/{attempt_id}#case", status_code=303)
+
+
+@router.post("/attempts/{attempt_id}/case/delete", dependencies=[CsrfChecked])
+def delete_case(
+    attempt_id: int, session: SessionDep, reviewer: MentorUser
+) -> Response:
+    """Take the attempt out of the case library."""
+    attempt, _ = reviewable_attempt(session, reviewer, attempt_id)
+    unmark_case(session=session, attempt=attempt, author=reviewer)
+    session.commit()
+    return RedirectResponse(f"/mentor/attempts/{attempt_id}#case", status_code=303)
+
+
+# --- regrade ----------------------------------------------------------------------------
+
+
+def regrade_scope(session: Session, reviewer: User) -> list[int] | None:
+    """The owners whose attempts the reviewer may regrade; None for everyone (admins)."""
+    if reviewer.role == Role.ADMIN:
+        return None
+    return [u.id for u in trainees_of(session, reviewer) if u.id is not None]
+
+
+def dry_run(
+    session: Session,
+    state: AppState,
+    reviewer: User,
+    pack_id: str,
+    scenario_id: str | None,
+    attempt_ids: list[int] | None = None,
+) -> regrade.Plan:
+    """What regrading would change, computed and not stored."""
+    attempts = regrade.select_attempts(
+        session=session,
+        pack_id=pack_id,
+        scenario_id=scenario_id,
+        user_ids=regrade_scope(session, reviewer),
+        attempt_ids=attempt_ids,
+    )
+    jobs = regrade.jobs_for(session=session, attempts=attempts)
+    results = [regrade.grade_job(state.library.packs, job) for job in jobs]
+    return regrade.plan(session=session, attempts=attempts, results=results)
+
+
+def regrade_choice(
+    state: AppState, pack: str, scenario: str
+) -> tuple[str | None, str | None, dict[str, str]]:
+    """The pack and scenario chosen on the regrade form, or the fields in error."""
+    errors: dict[str, str] = {}
+    if pack not in state.library.packs:
+        errors["pack"] = "mentor.regrade.error.pack"
+        return None, None, errors
+    if scenario and state.library.find(pack, scenario) is None:
+        errors["scenario"] = "mentor.regrade.error.scenario"
+    return pack, scenario or None, errors
+
+
+@router.get("/regrade")
+def read_regrade(
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    pack: str = "",
+    scenario: str = "",
+) -> Response:
+    """Choose a pack (and scenario); the dry run lists every attempt whose result would change."""
+    outcome = None
+    errors: dict[str, str] = {}
+    if pack or scenario:
+        pack_id, scenario_id, errors = regrade_choice(state, pack.strip(), scenario.strip())
+        if not errors and pack_id is not None:
+            outcome = dry_run(session, state, reviewer, pack_id, scenario_id)
+    context = viewer.context(
+        packs=list(state.library.packs.values()),
+        chosen={"pack": pack, "scenario": scenario},
+        errors={key: viewer.t(value) for key, value in errors.items()},
+        plan=outcome,
+        applied=None,
+    )
+    return render("mentor_regrade.html", context, status_code=400 if errors else 200)
+
+
+@router.post("/regrade", dependencies=[CsrfChecked])
+def create_regrade(
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    pack: Annotated[str, Form()] = "",
+    scenario: Annotated[str, Form()] = "",
+    attempt: Annotated[list[str] | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Regrade the attempts chosen from the dry run; overrides are re-applied; audited."""
+    chosen = attempt or []
+    pack_id, scenario_id, errors = regrade_choice(state, pack.strip(), scenario.strip())
+    ids = sorted({int(value) for value in chosen if value.isdigit()})
+    if not errors and not ids:
+        errors["attempt"] = "mentor.regrade.error.none_chosen"
+    if errors or pack_id is None:
+        outcome = (
+            dry_run(session, state, reviewer, pack_id, scenario_id)
+            if pack_id is not None and "pack" not in errors and "scenario" not in errors
+            else None
+        )
+        context = viewer.context(
+            packs=list(state.library.packs.values()),
+            chosen={"pack": pack, "scenario": scenario},
+            errors={key: viewer.t(value) for key, value in errors.items()},
+            plan=outcome,
+            applied=None,
+        )
+        return render("mentor_regrade.html", context, status_code=400)
+    outcome = dry_run(session, state, reviewer, pack_id, scenario_id, attempt_ids=ids)
+    note = reason.strip()[:500] or None
+    applied = regrade.apply_plan(
+        session=session, changes=outcome.changes, actor_id=reviewer.id, reason=note
+    )
+    session.commit()
+    context = viewer.context(
+        packs=list(state.library.packs.values()),
+        chosen={"pack": pack, "scenario": scenario},
+        errors={},
+        plan=None,
+        applied=[c for c in outcome.changes if c.attempt_id in set(applied)],
+    )
+    return render("mentor_regrade.html", context)
