@@ -106,6 +106,8 @@ class Run:
     # The machine's 1-minute load average at the end: above the core count, something
     # else was competing for the CPU and the figures are pessimistic.
     load_average: float = 0.0
+    # Server CPU time over the run: per message it does not depend on what else ran.
+    server_cpu_s: float = 0.0
 
     def error(self, kind: str) -> None:
         self.errors += 1
@@ -128,6 +130,9 @@ class Run:
             "seconds": round(self.seconds, 2),
             "messages_per_s": round(self.sent / self.seconds, 1) if self.seconds else None,
             "load_average": round(self.load_average, 2),
+            "server_cpu_ms_per_message": (
+                round(self.server_cpu_s * 1000 / self.sent, 3) if self.sent else None
+            ),
         }
         if self.latencies_ms:
             data.update(
@@ -174,6 +179,17 @@ def process_tree(pid: int) -> list[int]:
         found.append(current)
         todo.extend(children.get(current, []))
     return found
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) of `pid` and its descendants so far, in seconds (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def rss_kb(pid: int) -> int:
@@ -245,6 +261,10 @@ class Server:
     def rss_kb(self) -> int:
         assert self.process is not None
         return rss_kb(self.process.pid)
+
+    def cpu_s(self) -> float:
+        assert self.process is not None
+        return cpu_s(self.process.pid)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -513,11 +533,13 @@ async def open_loop(
             next_at += interval_s
 
     started = time.perf_counter()
+    cpu_before = server.cpu_s()
     try:
         await asyncio.wait_for(asyncio.gather(*(talk(i, p) for i, p in enumerate(opened))), limit_s)
     except TimeoutError:
         run.error("run did not finish in time")
     run.seconds = time.perf_counter() - started
+    run.server_cpu_s = server.cpu_s() - cpu_before
     run.load_average = os.getloadavg()[0]
     await close_all(opened)
     return run
@@ -548,8 +570,10 @@ async def closed_loop(
                 return
 
     started = time.perf_counter()
+    cpu_before = server.cpu_s()
     await asyncio.wait_for(asyncio.gather(*(talk(p) for p in opened)), seconds + 60)
     run.seconds = time.perf_counter() - started
+    run.server_cpu_s = server.cpu_s() - cpu_before
     run.load_average = os.getloadavg()[0]
     if database_url is not None:
         run.stored = stored_messages(database_url) - before
@@ -656,6 +680,16 @@ def configurations(args: argparse.Namespace) -> list[tuple[str, str, int]]:
     return [(label, args.database, args.workers)]
 
 
+def calibration_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop: on an idle core of this machine about 90;
+    more means the CPU was shared (other processes, a busy host) while figures were taken."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return (time.perf_counter() - started) * 1000
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -676,15 +710,15 @@ def machine() -> str:
 def table(runs: list[Run]) -> str:
     header = (
         "| run | conversations | sent | errors | msg/s | stored/s | p50 ms | p95 ms | p99 ms "
-        "| max ms | KB per idle socket | load |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| max ms | KB per idle socket | server CPU ms per msg | load |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     rows = [header]
     for run in runs:
         s = run.summary()
         rows.append(
             "| {run} | {conversations} | {sent} | {errors} | {rate} | {stored} | {p50} | {p95} "
-            "| {p99} | {max} | {mem} | {load} |".format(
+            "| {p99} | {max} | {mem} | {cpu} | {load} |".format(
                 run=s["run"],
                 conversations=s["conversations"],
                 sent=s["sent"],
@@ -696,6 +730,7 @@ def table(runs: list[Run]) -> str:
                 p99=s.get("p99_ms", "–"),
                 max=s.get("max_ms", "–"),
                 mem=s.get("memory_per_conversation_kb", "–"),
+                cpu=s["server_cpu_ms_per_message"],
                 load=s["load_average"],
             )
         )
@@ -728,6 +763,7 @@ async def main_async(args: argparse.Namespace) -> list[Run]:
             raise SystemExit("--url needs the server's SANDBOX_SECRET_KEY in the environment")
         server.process = None
         server.rss_kb = lambda: 0  # type: ignore[method-assign]
+        server.cpu_s = lambda: 0.0  # type: ignore[method-assign]
         return await bench_server("external", server, args.database_url, plan, kinds)
     for label, database, workers in configurations(args):
         with tempfile.TemporaryDirectory(prefix="sandbox-bench-db-") as tmp:
@@ -777,13 +813,23 @@ def main() -> None:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         runner = asyncio.Runner()
+    before = calibration_ms()
     with runner:
         runs = runner.run(main_async(args))
-    print(f"Machine: {machine()}\n")
+    after = calibration_ms()
+    print(f"Machine: {machine()}")
+    print(f"Python loop calibration: {before:.0f} ms before, {after:.0f} ms after\n")
     print(table(runs))
     if args.json:
         args.json.write_text(
-            json.dumps({"machine": machine(), "runs": [r.summary() for r in runs]}, indent=2)
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "calibration_ms": [round(before), round(after)],
+                    "runs": [r.summary() for r in runs],
+                },
+                indent=2,
+            )
         )
 
 
