@@ -13,11 +13,13 @@ RUN mkdir -p sandbox/web/static \
  && python3 scripts/vendor_assets.py
 
 FROM python:3.11-slim-bookworm
+# Without SANDBOX_DATABASE_URL the data lives in the volume, not in /app (owned by root).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SANDBOX_HOST=0.0.0.0 \
     SANDBOX_PORT=8000 \
-    SANDBOX_VAR_DIR=/data
+    SANDBOX_VAR_DIR=/data \
+    SANDBOX_DATABASE_URL=sqlite:////data/sandbox.db
 RUN useradd --create-home --uid 10001 sandbox && mkdir /data && chown sandbox /data
 WORKDIR /app
 COPY pyproject.toml README.md ./
