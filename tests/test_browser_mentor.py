@@ -1,0 +1,196 @@
+"""The mentor's review page in real headless Chromium, against a real `sandbox serve`.
+
+A mentor opens a trainee's failed attempt, replays it with the keyboard (play, pause, step,
+speed), overrides a verdict with a reason, and the page shows the new score beside the
+automatic one. The attempt list, review, regrade and case pages are audited with axe-core
+(serious or critical violations fail). The page runs under the app's Content-Security-
+Policy: any script error or CSP refusal fails the test. The screenshot of the review page
+in docs/screenshots/review.png is written on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from review_support import GOOD, REASSURANCE, graded_attempt
+from sqlmodel import Session, select
+from test_browser_trainee import (
+    CHROMIUM,
+    DESKTOP,
+    PACKS,
+    Auditor,
+    PageWatch,
+    browser,
+    free_port,
+    new_context,
+    screenshot,
+    stop,
+    wait_until_serving,
+)
+from web_support import PASSWORD, add_user, make_settings
+
+from sandbox.storage.models import Attempt, Role, User
+from sandbox.storage.reviews import add_comment, mark_case
+from sandbox.web.app import create_app
+
+__all__ = ["browser"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+WIDE = {"width": 1440, "height": 1000}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:
+    """`sandbox serve` on a free port over a database with a mentor, a trainee and attempts."""
+    folder = tmp_path_factory.mktemp("browser-mentor")
+    settings = make_settings(folder, packs=str(PACKS))
+    app = create_app(settings)
+    add_user(app, "mei", Role.MENTOR)
+    add_user(app, "tao", Role.TRAINEE, mentor="mei")
+    ids = {
+        "good": graded_attempt(app, "tao", GOOD, gap_s=9.5),
+        "failed": graded_attempt(app, "tao", [*REASSURANCE, "Anything else? Take care!"], gap_s=14.0),
+    }
+    with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
+        mei = session.exec(select(User).where(User.name == "mei")).one()
+        failed = session.get(Attempt, ids["failed"])
+        good = session.get(Attempt, ids["good"])
+        assert failed is not None and good is not None
+        add_comment(session=session, attempt=failed, author=mei, message_seq=3, message_count=7,
+                    text="This is the moment to warn: pseudoephedrine raises blood pressure.")
+        add_comment(session=session, attempt=failed, author=mei,
+                    text="Good opening question. Next time warn before you reassure.")
+        mark_case(session=session, attempt=good, author=mei, example="good",
+                  tags="contraindication, model-answer", note="Asks, warns, offers a safer option.")
+        session.commit()
+    app.state.sandbox.engine.dispose()
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
+    env.update({
+        "SANDBOX_ENV": "development",
+        "SANDBOX_DATABASE_URL": settings.database_url,
+        "SANDBOX_VAR_DIR": str(settings.var_dir),
+        "SANDBOX_PACKS": str(PACKS),
+        "SANDBOX_BUILTIN_PACKS": "false",
+        "SANDBOX_DEMO_USERS": "false",
+        "PYTHONUNBUFFERED": "1",
+    })
+    log_path = folder / "server.log"
+    for _ in range(3):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sandbox", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        if wait_until_serving(process, url):
+            break
+        stop(process)
+    else:
+        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
+    try:
+        yield url, ids
+    finally:
+        stop(process)
+
+
+def log_in(page: Page, name: str) -> None:
+    page.goto("/login")
+    page.fill("#login-name", name)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#main")).to_be_visible()
+
+
+def shown_rows(page: Page) -> int:
+    return page.locator("#review-transcript > li:not([hidden])").count()
+
+
+def test_a_mentor_replays_overrides_and_the_page_is_accessible(browser: Browser, seeded: tuple[str, dict[str, int]]) -> None:
+    url, ids = seeded
+    context = new_context(browser, url, viewport=WIDE)
+    page = context.new_page()
+    watch = PageWatch(page)
+    log_in(page, "mei")
+    page.click("#nav-review")
+    expect(page.locator("#attempts-table")).to_be_visible()
+    page.click(f"#attempt-{ids['failed']} a")
+    expect(page.locator("#review-title")).to_contain_text("high blood pressure")
+
+    rows = page.locator("#review-transcript > li").count()
+    assert rows >= 6
+    player = page.locator("#replay-player")
+    expect(player).to_be_visible()  # the script took the player out of hiding
+    expect(page.locator("#replay-status")).to_contain_text(f"All {rows} messages shown")
+
+    # Keyboard only: focus Play, Space starts the replay from the opening line.
+    page.locator("#replay-speed").select_option("2")
+    page.locator("#replay-play").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#replay-status")).to_contain_text(f"Message 1 of {rows}")
+    assert shown_rows(page) == 1
+    expect(page.locator("#replay-play")).to_have_attribute("aria-pressed", "true")
+    # At 2x the first gap (14 s) takes 7 s, then the next lines appear by themselves (the
+    # reply, stored at the same second, a moment later); the gap after that is 7 s again.
+    expect(page.locator("#replay-status")).to_contain_text(
+        re.compile(rf"Message [23] of {rows}"), timeout=30_000
+    )
+    page.keyboard.press("Space")  # pause
+    expect(page.locator("#replay-play")).to_have_attribute("aria-pressed", "false")
+    paused_at = shown_rows(page)
+    page.keyboard.press("ArrowRight")
+    assert shown_rows(page) == paused_at + 1
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert shown_rows(page) == paused_at - 1
+    expect(page.locator("#review-transcript > li.replay-current")).to_have_count(1)
+    page.keyboard.press("End")
+    assert shown_rows(page) == rows
+
+    # Override the missed warning, with a reason; the automatic score stays beside it.
+    automatic = page.locator("#score").inner_text()
+    criterion = page.locator("#criterion-decongestant-warning")
+    criterion.locator("summary").click()
+    criterion.locator("select").select_option("met")
+    criterion.locator("textarea").fill("Warned by phone right after the chat, noted in the ticket.")
+    criterion.locator("button[type=submit]").click()
+    expect(page.locator("#automatic-score")).to_contain_text(automatic)
+    assert page.locator("#score").inner_text() != automatic
+    expect(page.locator("#override-table")).to_contain_text("Warned by phone")
+    expect(page.locator("#criterion-decongestant-warning")).to_contain_text("automatic: Missed")
+
+    page.goto(f"/mentor/attempts/{ids['failed']}")
+    expect(player).to_be_visible()
+    page.set_viewport_size({"width": 1440, "height": 1500})
+    page.locator("#review-title").scroll_into_view_if_needed()
+    screenshot(page, "review.png")
+    assert watch.problems == []
+
+    audit_context = new_context(browser, url, bypass_csp=True, viewport=DESKTOP)
+    audit_context.add_cookies(context.cookies())  # type: ignore[arg-type]
+    auditor = Auditor(audit_context)
+    auditor.audit_url("/mentor/attempts", "attempts", "#attempts-table")
+    auditor.audit_url(f"/mentor/attempts/{ids['failed']}", "review", "#replay-player:not([hidden])")
+    auditor.audit_url("/mentor/attempts?date_from=nonsense", "attempts with an error", "#filter-errors")
+    auditor.audit_url("/mentor/regrade?pack=pharmacy-basics", "regrade", "#regrade-plan")
+    auditor.audit_url("/cases", "case library", "#case-list")
+    page.goto("/cases")
+    case_link = page.locator("#case-list h2 a").first.get_attribute("href")
+    assert case_link and re.match(r"^/cases/\d+$", case_link)
+    auditor.audit_url(case_link, "case", "#replay-player:not([hidden])")
+    assert auditor.serious() == [], auditor.summary()
+    audit_context.close()
+    context.close()
