@@ -33,11 +33,14 @@ from web_support import (
     csrf_token,
     login,
     make_settings,
+    needs_postgres,
+    postgres_database,
     settings,
 )
 
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import GradeOverride, ReviewComment, TeachingCase
+from sandbox.web.app import create_app
 from sandbox.web.library import load_library
 
 __all__ = ["app", "client", "settings"]
@@ -52,6 +55,10 @@ def signed_in(app: FastAPI, name: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def team(app: FastAPI) -> dict[str, int]:
+    return make_team(app)
+
+
+def make_team(app: FastAPI) -> dict[str, int]:
     """Two mentors with a trainee each, an admin, and graded attempts."""
     add_user(app, "mei", Role.MENTOR)
     add_user(app, "ming", Role.MENTOR)
@@ -530,3 +537,17 @@ def test_every_key_the_review_pages_build_exists_in_both_languages() -> None:
         "mentor", "review", "case", "case_example", "case_is", "persona_line", "criterion_kind",
         "regrade_problem")}
     assert sorted(mentor_keys - set(CATALOGUE["zh-CN"])) == []
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgres", marks=needs_postgres)])
+def test_the_list_overrides_and_comments_on_postgresql(tmp_path: Path, database: str) -> None:
+    with postgres_database() as url:
+        app = create_app(make_settings(tmp_path, database_url=url))
+        try:
+            with TestClient(app, headers=SAME_ORIGIN) as client:
+                team = make_team(app)
+                test_filters_narrow_the_list(app, client, team)
+                test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(app, client, team)
+                test_comments_are_shown_to_the_trainee(app, client, team)
+        finally:
+            app.state.sandbox.engine.dispose()
