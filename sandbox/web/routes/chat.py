@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -106,16 +106,22 @@ class Channel:
         def call() -> T:
             # Another process (or a second tab on another worker) may have stored the
             # same seq first: the unique constraint refuses ours, and the work runs again
-            # on the state that now includes theirs.
+            # on the state that now includes theirs. A database connection lost mid-turn
+            # (a restart, a proxy's idle cut) committed nothing: the work runs again on a
+            # new connection; a resent client id makes a commit that did land harmless.
             for attempt_number in range(WRITE_RETRIES):
+                last = attempt_number == WRITE_RETRIES - 1
                 with Session(self.state.engine, expire_on_commit=False) as session:
-                    attempt = session.get(Attempt, self.attempt_id)
-                    assert attempt is not None
                     try:
+                        attempt = session.get(Attempt, self.attempt_id)
+                        assert attempt is not None
                         return work(session, attempt)
                     except IntegrityError:
                         session.rollback()
-                        if attempt_number == WRITE_RETRIES - 1:
+                        if last:
+                            raise
+                    except DBAPIError as error:
+                        if last or not error.connection_invalidated:
                             raise
             raise AssertionError("unreachable")
 
