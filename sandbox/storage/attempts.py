@@ -138,10 +138,15 @@ def open_attempt(
 
 
 def graded_attempts(*, session: Session, user_id: int) -> list[Attempt]:
-    """The user's graded attempts, oldest first."""
+    """The user's graded practice attempts, oldest first (exam results are the exam's to
+    show, once released)."""
     statement = (
         select(Attempt)
-        .where(Attempt.user_id == user_id, col(Attempt.score).is_not(None))
+        .where(
+            Attempt.user_id == user_id,
+            Attempt.mode == Mode.PRACTICE,
+            col(Attempt.score).is_not(None),
+        )
         .order_by(col(Attempt.started_at), col(Attempt.id))
     )
     return list(session.exec(statement).all())

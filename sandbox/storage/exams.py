@@ -313,15 +313,16 @@ def set_written_score(
     score: float,
     entered_by: int | None,
     retake: bool = False,
+    at: datetime | None = None,
 ) -> float | None:
-    """Store a written score; return the score it replaced, if any."""
+    """Store a written score (entered `at`, default now); return the one it replaced."""
     existing = session.get(WrittenScore, (exam_id, user_id, retake))
     old = existing.score if existing else None
     if existing is None:
         existing = WrittenScore(exam_id=exam_id, user_id=user_id, retake=retake, score=score)
     existing.score = score
     existing.entered_by = entered_by
-    existing.entered_at = utcnow()
+    existing.entered_at = at or utcnow()
     session.add(existing)
     session.flush()
     return old

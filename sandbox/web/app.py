@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +20,7 @@ from sandbox.config import Settings
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
+from sandbox.web.exam_area import install_exams
 from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.library import load_library
 from sandbox.web.routes import auth, cases, chat, health, mentor, trainee
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     if settings.bench_echo:
         app.include_router(health.bench_router)
+    install_exams(app, state)
     _install_error_pages(app)
     _install_anon_cookie(app, env=settings.env)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -88,6 +91,13 @@ def _install_anon_cookie(app: FastAPI, *, env: str) -> None:
                 secure=cookies_secure(request, env),
             )
         return response
+
+
+def out_of_range(exc: BaseException) -> bool:
+    """True for the database refusing a number too large for it (SQLite or PostgreSQL)."""
+    if isinstance(exc, OverflowError):
+        return "too large to convert" in str(exc)  # sqlite3, for an int beyond 64 bits
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003"
 
 
 def _error_page(request: Request, status_code: int, message_key: str | None = None) -> Response:
@@ -125,6 +135,16 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def show_bad_request(request: Request, _exc: Exception) -> Response:
         return _error_page(request, 400)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def show_out_of_range(request: Request, exc: Exception) -> Response:
+        # A number larger than the database can hold (an id in the address or a form) names
+        # nothing: 404, not a server error. Any other overflow is a bug, and a 500.
+        if out_of_range(exc):
+            return _error_page(request, 404)
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return _error_page(request, 500)
 
     @app.exception_handler(Exception)
     async def show_server_error(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sandbox.web.exam_text import EXAM_TEXT
+
 DEFAULT_LOCALE = "en"
 LOCALES = {"en": "English", "zh-CN": "简体中文"}
 
@@ -587,6 +589,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "mentor.regrade.error.none_chosen": "请至少选择一条记录。",
     },
 }
+
+# The exam pages keep their text in their own module.
+for _locale, _messages in EXAM_TEXT.items():
+    CATALOGUE[_locale].update(_messages)
 
 
 def normalise_locale(value: str | None) -> str | None:

@@ -25,6 +25,8 @@ class AppState:
     attempt_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     # attempt id -> the chat sockets open on it (routes.chat.Room); in memory, one process.
     chat_rooms: dict[int, Any] = field(default_factory=dict)
+    # The exam clock, turns and timers (web.exams.ExamService), set by the app factory.
+    exams: Any = None
     login_limits: LoginLimits = field(init=False)
 
     def __post_init__(self) -> None:

@@ -25,6 +25,7 @@ from sandbox.storage.models import Attempt, AttemptMessage, Mode, utcnow
 from sandbox.web import conversations
 from sandbox.web.conversations import ConversationUnavailable, Outcome
 from sandbox.web.deps import get_state, viewer_for
+from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
 from sandbox.web.limits import TokenBucket
 from sandbox.web.origin import origin_allowed, parse_allowed_origins
@@ -37,6 +38,7 @@ router = APIRouter(tags=["chat"])
 FRAMES = "_chat_frames.html"
 POLICY_VIOLATION = 1008
 CLIENT_ID_MAX = 64
+MAX_ID = 2**63 - 1
 TIMER_SLACK_S = 0.05
 WRITE_RETRIES = 3
 T = TypeVar("T")
@@ -187,7 +189,8 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
     def who() -> tuple[Any, Attempt | None, str, str]:
         with Session(state.engine, expire_on_commit=False) as session:
             viewer = viewer_for(websocket, state, session)
-            attempt = session.get(Attempt, attempt_id)
+            # An id beyond any database integer names no attempt (SQLite would raise).
+            attempt = session.get(Attempt, attempt_id) if 0 < attempt_id <= MAX_ID else None
             found = state.library.find(attempt.pack_id, attempt.scenario_id) if attempt else None
             if found is None:
                 return viewer, attempt, "", ""
@@ -271,6 +274,8 @@ async def handle_finish(channel: Channel) -> None:
     library = channel.state.library
 
     def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
+        if attempt.mode == Mode.EXAM:  # on the exam's clock (web/exams.py)
+            return exam_service(channel.state).finish(session, attempt), attempt
         return conversations.finish(session, library, attempt), attempt
 
     async with channel.state.attempt_lock(channel.attempt_id):
@@ -299,6 +304,8 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
     library = channel.state.library
 
     def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
+        if attempt.mode == Mode.EXAM:  # refused after the deadline (web/exams.py)
+            return exam_service(channel.state).say(session, attempt, text, client_id), attempt
         return conversations.say(session, library, attempt, text, client_id), attempt
 
     ack = channel.frame("ack", client_id=client_id or "")
@@ -362,6 +369,8 @@ async def run_timer(channel: Channel) -> None:
         return due_at - conversations.elapsed_s(attempt, utcnow())
 
     def tick(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
+        if attempt.mode == Mode.EXAM:  # ended and graded on the exam's clock
+            return exam_service(channel.state).tick(session, attempt), attempt
         return conversations.tick(session, library, attempt), attempt
 
     while True:

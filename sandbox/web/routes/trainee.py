@@ -185,6 +185,9 @@ def read_feedback(
         raise Forbidden()
     if attempt.user_id == user.id and not attempt.ended:
         return RedirectResponse(f"/attempts/{attempt_id}", status_code=303)
+    if attempt.user_id == user.id and attempt.exam_id is not None:
+        # An exam's rubric is never shown to its candidate: only the released results.
+        return RedirectResponse(f"/exams/{attempt.exam_id}/results", status_code=303)
     messages = list_messages(session=session, attempt_id=attempt_id)
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
     context = viewer.context(

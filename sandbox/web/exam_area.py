@@ -1,0 +1,44 @@
+"""The exam area on an app in one call: its service, its routers, its timers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from sandbox.web.exams import ExamService
+from sandbox.web.monitor import InProcessBus
+from sandbox.web.routes import exams, monitor, proctor, reports
+from sandbox.web.state import AppState
+
+
+def install_exams(app: FastAPI, state: AppState) -> None:
+    """Give `state` an exam service, route the exam pages, run the exam timers with the app.
+
+    The timers start with the app's lifespan (after any lifespan it already has): their
+    first sweep ends the exam attempts whose deadline passed while the server was down.
+    """
+    def watched(attempt_id: int) -> bool:
+        room = state.chat_rooms.get(attempt_id)
+        return bool(getattr(room, "outboxes", None))
+
+    service = ExamService(
+        library=state.library, engine=state.engine, bus=InProcessBus(), watched=watched
+    )
+    state.exams = service
+    for area in (exams, proctor, monitor, reports):
+        app.include_router(area.router)
+    before = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with before(app) as inner:
+            timers = service.start_timers(state.attempt_lock)
+            try:
+                yield inner
+            finally:
+                await service.stop_timers(timers)
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,263 @@
+"""The proctor's exam form: read every field, report every problem, build `ExamRules`.
+
+A form with problems goes back to the proctor with each field marked and its values kept;
+nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from sandbox.exams.policy import ExamRules
+from sandbox.storage.exams import Exam, ExamScenario
+from sandbox.web.i18n import Translate
+from sandbox.web.library import PackLibrary
+
+NAME_MAX = 120
+COHORT_MAX = 64
+LIMIT_MIN_S, LIMIT_MAX_S = 10, 3 * 3600
+BAND_NAMES = ("excellent", "good", "pass")
+
+
+@dataclass
+class ExamForm:
+    """The form's values as typed, the problems by field, and what they mean once valid."""
+
+    values: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    scenarios: list[tuple[str, str]] = field(default_factory=list)
+    time_limit_s: float = 600
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    cohort: str | None = None
+    candidate_ids: set[int] = field(default_factory=set)
+    new_cohort: bool = False
+    rules: ExamRules | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def blank_values(now: datetime) -> dict[str, Any]:
+    """A new exam's form: the policies' defaults, a window from the next hour for a day."""
+    rules = ExamRules()
+    opens = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    return _rule_values(rules) | {
+        "name": "",
+        "scenario": [],
+        "time_limit_s": "600",
+        "opens_at": _local_text(opens),
+        "closes_at": _local_text(opens + timedelta(days=1)),
+        "cohort": "",
+        "candidate": [],
+    }
+
+
+def exam_values(exam: Exam, scenarios: Sequence[ExamScenario], candidate_ids: Sequence[int]
+                ) -> dict[str, Any]:
+    """An existing exam's form."""
+    return _rule_values(exam.exam_rules) | {
+        "name": exam.name,
+        "scenario": [s.key for s in scenarios],
+        "time_limit_s": _number_text(exam.time_limit_s),
+        "opens_at": _local_text(exam.opens_at),
+        "closes_at": _local_text(exam.closes_at),
+        "cohort": exam.cohort or "",
+        "candidate": [str(i) for i in candidate_ids],
+    }
+
+
+def _rule_values(rules: ExamRules) -> dict[str, Any]:
+    floors = dict((name, floor) for floor, name in rules.bands)
+    return {
+        "attempts_allowed": str(rules.attempts_allowed),
+        "on_timeout": rules.on_timeout,
+        "grace_s": _number_text(rules.grace_s or 30),
+        "written_pass": _number_text(rules.written_pass),
+        "practical_pass": _number_text(rules.practical_pass),
+        "written_weight": _number_text(round(rules.written_weight * 100, 4)),
+        "practical_weight": _number_text(round(rules.practical_weight * 100, 4)),
+        "retake_days": str(rules.retake_days),
+        "pass_rate_target": _number_text(rules.pass_rate_target),
+    } | {f"band_{name}": _number_text(floors.get(name, 0)) for name in BAND_NAMES}
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _local_text(moment: datetime) -> str:
+    """A `datetime-local` value in UTC (exam_form.js shows it in the browser's zone)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def read_exam_form(
+    form: Mapping[str, Any],
+    lists: Mapping[str, list[str]],
+    *,
+    t: Translate,
+    library: PackLibrary,
+    trainee_ids: set[int],
+    cohorts: Mapping[str, list[int]],
+) -> ExamForm:
+    """Check every field of a submitted exam form."""
+    values: dict[str, Any] = {key: str(form.get(key, "")).strip() for key in form}
+    values["scenario"] = [v.strip() for v in lists.get("scenario", [])]
+    values["candidate"] = [v.strip() for v in lists.get("candidate", [])]
+    result = ExamForm(values)
+    errors = result.errors
+
+    result.name = values.get("name", "")
+    if not result.name:
+        errors["name"] = t("exam.error.name_required")
+    elif len(result.name) > NAME_MAX:
+        errors["name"] = t("exam.error.too_long", limit=NAME_MAX)
+
+    for key in values["scenario"]:
+        pack_id, _, scenario_id = key.partition("/")
+        if library.find(pack_id, scenario_id) is None:
+            errors["scenario"] = t("exam.error.unknown_scenario", scenario=key)
+            break
+        if (pack_id, scenario_id) not in result.scenarios:
+            result.scenarios.append((pack_id, scenario_id))
+    if not values["scenario"]:
+        errors["scenario"] = t("exam.error.scenario_required")
+
+    limit = _number(values, "time_limit_s", LIMIT_MIN_S, LIMIT_MAX_S, errors, t)
+    if limit is not None:
+        result.time_limit_s = limit
+
+    result.opens_at = _moment(form, "opens_at", errors, t)
+    result.closes_at = _moment(form, "closes_at", errors, t)
+    if result.opens_at and result.closes_at and result.closes_at <= result.opens_at:
+        errors["closes_at"] = t("exam.error.closes_before_opens")
+
+    _read_candidates(result, t, trainee_ids, cohorts)
+    _read_rules(result, t)
+    return result
+
+
+def _read_candidates(
+    result: ExamForm, t: Translate, trainee_ids: set[int], cohorts: Mapping[str, list[int]]
+) -> None:
+    values, errors = result.values, result.errors
+    picked: set[int] = set()
+    for raw in values["candidate"]:
+        if not raw.isdigit() or int(raw) not in trainee_ids:
+            errors["candidate"] = t("exam.error.unknown_trainee")
+            break
+        picked.add(int(raw))
+    cohort = values.get("cohort", "")
+    if len(cohort) > COHORT_MAX:
+        errors["cohort"] = t("exam.error.too_long", limit=COHORT_MAX)
+        return
+    if "/" in cohort:  # a cohort's report lives at /proctor/cohorts/NAME/report
+        errors["cohort"] = t("exam.error.cohort_slash")
+        return
+    result.cohort = cohort or None
+    members = set(cohorts.get(cohort, [])) if cohort else set()
+    result.new_cohort = bool(cohort) and cohort not in cohorts
+    result.candidate_ids = picked | members
+    if not result.candidate_ids and "candidate" not in errors:
+        key = "exam.error.cohort_empty" if cohort else "exam.error.candidates_required"
+        errors["candidate"] = t(key, cohort=cohort)
+
+
+def _read_rules(result: ExamForm, t: Translate) -> None:
+    values, errors = result.values, result.errors
+    attempts = _number(values, "attempts_allowed", 1, 10, errors, t, whole=True)
+    on_timeout = values.get("on_timeout", "end")
+    if on_timeout not in ("end", "grace"):
+        errors["on_timeout"] = t("exam.error.choose")
+    grace = _number(values, "grace_s", 0, 600, errors, t) if on_timeout == "grace" else 0.0
+    if on_timeout == "grace" and grace == 0:
+        errors["grace_s"] = t("exam.error.range", low=1, high=600)
+    lines = {key: _number(values, key, 0, 100, errors, t)
+             for key in ("written_pass", "practical_pass", "pass_rate_target")}
+    weights = {key: _number(values, key, 0, 100, errors, t)
+               for key in ("written_weight", "practical_weight")}
+    if None not in weights.values() and not math.isclose(
+        (weights["written_weight"] or 0) + (weights["practical_weight"] or 0), 100
+    ):
+        errors["practical_weight"] = t("exam.error.weights")
+    floors = {name: _number(values, f"band_{name}", 0, 100, errors, t) for name in BAND_NAMES}
+    known = [floor for name in BAND_NAMES if (floor := floors[name]) is not None]
+    if len(known) == len(BAND_NAMES) and known != sorted(known, reverse=True):
+        errors["band_pass"] = t("exam.error.bands")
+    retake_days = _number(values, "retake_days", 0, 60, errors, t, whole=True)
+    if errors:
+        return
+    try:
+        result.rules = ExamRules(
+            written_pass=lines["written_pass"] or 0,
+            practical_pass=lines["practical_pass"] or 0,
+            written_weight=(weights["written_weight"] or 0) / 100,
+            practical_weight=(weights["practical_weight"] or 0) / 100,
+            bands=[(floors[name] or 0.0, name) for name in BAND_NAMES],
+            attempts_allowed=int(attempts or 1),
+            on_timeout="grace" if on_timeout == "grace" else "end",
+            grace_s=grace or 0.0,
+            retake_days=int(retake_days or 0),
+            pass_rate_target=lines["pass_rate_target"] or 0,
+        )
+    except ValidationError:
+        # The checks above mirror the model's; this only catches a rule added to it later.
+        errors["rules"] = t("exam.error.rules")
+
+
+def _number(
+    values: Mapping[str, Any],
+    key: str,
+    low: float,
+    high: float,
+    errors: dict[str, str],
+    t: Translate,
+    *,
+    whole: bool = False,
+) -> float | None:
+    raw = str(values.get(key, "")).strip()
+    try:
+        number = float(raw)
+    except ValueError:
+        errors[key] = t("exam.error.number")
+        return None
+    if not math.isfinite(number) or not low <= number <= high or (
+        whole and not number.is_integer()
+    ):
+        errors[key] = t("exam.error.range", low=_number_text(low), high=_number_text(high))
+        return None
+    return number
+
+
+def _moment(
+    form: Mapping[str, Any], key: str, errors: dict[str, str], t: Translate
+) -> datetime | None:
+    """The UTC moment of a datetime field: exam_form.js sends it as `KEY_utc` in UTC; a
+    browser without scripts sends the field as typed, read as UTC."""
+    for raw, name in ((form.get(f"{key}_utc"), f"{key}_utc"), (form.get(key), key)):
+        text = str(raw or "").strip()
+        if not text:
+            continue
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            if name == key:
+                errors[key] = t("exam.error.date")
+                return None
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if not 2000 <= moment.year <= 2999:
+            errors[key] = t("exam.error.date")
+            return None
+        return moment.astimezone(UTC)
+    errors[key] = t("exam.error.date")
+    return None

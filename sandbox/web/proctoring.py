@@ -1,0 +1,67 @@
+"""What the exam pages share: who may run exams, finding an exam, names of scenarios."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException
+from sqlmodel import Session
+
+from sandbox.storage.exams import Exam, ExamScenario
+from sandbox.storage.models import Role, User
+from sandbox.web.deps import CurrentUser, Forbidden, StateDep
+from sandbox.web.exams import ExamService, exam_service
+from sandbox.web.state import AppState
+
+STAFF_ROLES = (Role.PROCTOR, Role.ADMIN)
+
+
+def require_proctor(user: CurrentUser) -> User:
+    """Proctors and admins run exams."""
+    if user.role not in STAFF_ROLES:
+        raise Forbidden()
+    return user
+
+
+ProctorUser = Annotated[User, Depends(require_proctor)]
+
+
+def get_service(state: StateDep) -> ExamService:
+    return exam_service(state)
+
+
+ServiceDep = Annotated[ExamService, Depends(get_service)]
+
+
+def exam_or_404(session: Session, exam_id: int) -> Exam:
+    exam = session.get(Exam, exam_id)
+    if exam is None:
+        raise HTTPException(status_code=404)
+    return exam
+
+
+def scenario_title(state: AppState, row: ExamScenario) -> str:
+    """The scenario's title, or its id when the pack is no longer loaded."""
+    found = state.library.find(row.pack_id, row.scenario_id)
+    return found[1].title if found else row.key
+
+
+def scenario_titles(state: AppState) -> dict[str, str]:
+    return {f"{p.id}/{s.id}": s.title for p, s in state.library.scenarios()}
+
+
+def utc_text(moment: datetime | None) -> str:
+    """A moment as shown on pages: UTC, to the minute (exam.js shows it in local time)."""
+    if moment is None:
+        return "–"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def page_helpers() -> dict[str, Any]:
+    """Template helpers of the exam pages."""
+    return {"utc_text": utc_text, "iso": iso}

@@ -1,0 +1,246 @@
+"""The trainee's exams: the list, an exam's scenarios, starting one, results, appeals.
+
+No rubric reaches a trainee here: an exam shows each scenario's brief (the situation,
+never the answer key), and results show only score, band and passed, and only once the
+proctor has released them. Released results do not change afterwards except through an
+appeal, which the trainee can then see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Response
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+
+from sandbox.storage.audit import record
+from sandbox.storage.exams import (
+    Appeal,
+    Exam,
+    appeals_for_attempts,
+    exam_scenarios,
+    exams_for,
+    is_candidate,
+)
+from sandbox.storage.models import Attempt, Mode, User
+from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.monitor import ExamEvent
+from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
+from sandbox.web.standings import ScenarioProgress, Standing, standing_of
+from sandbox.web.state import AppState
+from sandbox.web.templating import render
+
+router = APIRouter(prefix="/exams", tags=["exams"])
+
+REASON_MAX_CHARS = 2000
+
+
+def candidate_exam(session: Session, exam_id: int, user: User) -> Exam:
+    """The exam, if `user` sits it."""
+    exam = exam_or_404(session, exam_id)
+    assert user.id is not None
+    if not is_candidate(session=session, exam_id=exam_id, user_id=user.id):
+        raise Forbidden()
+    return exam
+
+
+def start_refusal(standing: Standing, exam: Exam, progress: ScenarioProgress,
+                  now: datetime) -> str | None:
+    """Why the candidate may not start this scenario now (a message key), or None."""
+    if progress.open_attempt is not None:
+        return None  # resuming is always allowed; the server ends it at its deadline
+    current = standing.open_attempt
+    if current is not None:
+        return "exam.refused.other_open"
+    if standing.retake is not None:
+        if progress not in standing.retake_progress:
+            return "exam.refused.not_in_retake"
+        if now > standing.retake.expires_at:
+            return "exam.refused.retake_expired"
+    elif exam.window(now) == "upcoming":
+        return "exam.refused.not_open"
+    elif exam.window(now) == "closed":
+        return "exam.refused.closed"
+    if progress.attempts_left <= 0:
+        return "exam.refused.no_attempts"
+    return None
+
+
+def _rows(state: AppState, standing: Standing, exam: Exam, now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for progress in standing.sitting:
+        found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
+        rows.append({
+            "progress": progress,
+            "title": scenario_title(state, progress.scenario),
+            "pack": found[0] if found else None,
+            "scenario": found[1] if found else None,
+            "refusal": start_refusal(standing, exam, progress, now) if found else
+            "exam.refused.unavailable",
+        })
+    return rows
+
+
+@router.get("")
+def list_my_exams(
+    viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    service: ServiceDep,
+) -> Response:
+    """The exams the trainee sits, with their windows and attempts left."""
+    assert user.id is not None
+    now = service.now()
+    items = []
+    for exam in exams_for(session=session, user_id=user.id):
+        standing = standing_of(session=session, exam=exam, user=user, now=now)
+        items.append({
+            "exam": exam,
+            "window": exam.window(now),
+            "scenarios": len(standing.first),
+            "attempts_left": sum(p.attempts_left for p in standing.sitting),
+            "standing": standing,
+        })
+    return render("trainee_exams.html", viewer.context(items=items, now=now, **page_helpers()))
+
+
+@router.get("/{exam_id}")
+def read_my_exam(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    service: ServiceDep, refused: str = "",
+) -> Response:
+    """An exam's scenarios with their briefs, and what the trainee may do now."""
+    exam = candidate_exam(session, exam_id, user)
+    now = service.now()
+    standing = standing_of(session=session, exam=exam, user=user, now=now)
+    context = viewer.context(
+        exam=exam,
+        rules=exam.exam_rules,
+        window=exam.window(now),
+        standing=standing,
+        rows=_rows(state, standing, exam, now),
+        refused=refused if refused.startswith("exam.refused.") else "",
+        **page_helpers(),
+    )
+    return render("trainee_exam.html", context)
+
+
+@router.post("/{exam_id}/attempts", dependencies=[CsrfChecked])
+def start_exam_attempt(
+    exam_id: int, state: StateDep, session: SessionDep, user: CurrentUser, service: ServiceDep,
+    scenario: Annotated[str, Form()] = "",
+) -> Response:
+    """Start an exam conversation on the server's clock (or resume the one running)."""
+    exam = candidate_exam(session, exam_id, user)
+    now = service.now()
+    standing = standing_of(session=session, exam=exam, user=user, now=now)
+    progress = next((p for p in standing.sitting if p.scenario.key == scenario), None)
+    if progress is None:
+        raise HTTPException(status_code=404)
+    if progress.open_attempt is not None:
+        return RedirectResponse(f"/attempts/{progress.open_attempt.id}", status_code=303)
+    found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
+    refusal = start_refusal(standing, exam, progress, now) if found else (
+        "exam.refused.unavailable")
+    if refusal is not None or found is None:
+        return RedirectResponse(f"/exams/{exam_id}?refused={refusal}", status_code=303)
+    pack, found_scenario = found
+    attempt = service.start(
+        session,
+        exam=exam,
+        user=user,
+        pack_id=pack.id,
+        pack_version=pack.version,
+        scenario=found_scenario,
+        retake=standing.retake is not None,
+    )
+    session.commit()
+    service.schedule()
+    return RedirectResponse(f"/attempts/{attempt.id}", status_code=303)
+
+
+def _results_context(
+    state: AppState, session: Session, exam: Exam, standing: Standing
+) -> dict[str, Any]:
+    graded = [a for a in standing.attempts if a.score is not None and a.id is not None]
+    appeals = appeals_for_attempts(session=session, attempt_ids=[a.id for a in graded if a.id])
+    titles = {row.key: scenario_title(state, row) for row in exam_scenarios(
+        session=session, exam_id=exam.id or 0)}
+    return {
+        "exam": exam,
+        "rules": exam.exam_rules,
+        "standing": standing,
+        "graded": [
+            {"attempt": a, "title": titles.get(f"{a.pack_id}/{a.scenario_id}", a.scenario_id),
+             "appeal": appeals.get(a.id or 0)}
+            for a in graded
+        ],
+    }
+
+
+@router.get("/{exam_id}/results")
+def read_my_results(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    service: ServiceDep,
+) -> Response:
+    """Scores, bands and passed of the trainee's exam, once released; appeals."""
+    exam = candidate_exam(session, exam_id, user)
+    standing = standing_of(session=session, exam=exam, user=user, now=service.now())
+    context = viewer.context(
+        **_results_context(state, session, exam, standing),
+        appeal_error=None,
+        appeal_attempt=None,
+        reason="",
+        **page_helpers(),
+    )
+    return render("exam_results.html", context)
+
+
+@router.post("/{exam_id}/appeals", dependencies=[CsrfChecked])
+def open_appeal(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    service: ServiceDep,
+    attempt_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Ask for a review of a graded exam attempt, with a reason."""
+    exam = candidate_exam(session, exam_id, user)
+    attempt = session.get(Attempt, int(attempt_id)) if attempt_id.isdigit() else None
+    if (
+        attempt is None
+        or attempt.user_id != user.id
+        or attempt.exam_id != exam_id
+        or attempt.mode != Mode.EXAM
+    ):
+        raise HTTPException(status_code=404)
+    reason = reason.strip()
+    problem = None
+    if not exam.released or attempt.score is None:
+        problem = "appeal.error.not_released"
+    elif appeals_for_attempts(session=session, attempt_ids=[attempt.id or 0]):
+        problem = "appeal.error.already"
+    elif not reason:
+        problem = "appeal.error.reason_required"
+    elif len(reason) > REASON_MAX_CHARS:
+        problem = "appeal.error.too_long"
+    if problem is not None:
+        standing = standing_of(session=session, exam=exam, user=user, now=service.now())
+        context = viewer.context(
+            **_results_context(state, session, exam, standing),
+            appeal_error=viewer.t(problem, limit=REASON_MAX_CHARS),
+            appeal_attempt=attempt.id,
+            reason=reason,
+            **page_helpers(),
+        )
+        return render("exam_results.html", context, status_code=400)
+    assert user.id is not None and attempt.id is not None
+    appeal = Appeal(exam_id=exam_id, attempt_id=attempt.id, user_id=user.id, reason=reason,
+                    opened_at=service.now())
+    session.add(appeal)
+    session.flush()
+    record(session, actor_id=user.id, action="appeal.open", subject_type="appeal",
+           subject_id=appeal.id, new={"attempt": attempt.id, "exam": exam_id,
+                                      "score": attempt.score}, reason=reason)
+    service.bus.publish(session, ExamEvent(exam_id, user.id))
+    session.commit()
+    return RedirectResponse(f"/exams/{exam_id}/results#attempt-{attempt.id}", status_code=303)

@@ -1,0 +1,175 @@
+"""The proctor's live monitor: each candidate's state, pushed over a WebSocket.
+
+On every (re)connect the socket first sends the whole table read from the database; after
+that, each event of the bus re-reads and re-sends the rows it names. Frames are htmx
+out-of-band swaps, like the chat's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from sandbox.storage.exams import Exam, exam_scenarios, trainee_message_counts
+from sandbox.storage.models import User
+from sandbox.web.deps import SessionDep, StateDep, ViewerDep, get_state, viewer_for
+from sandbox.web.exams import deadline_of, exam_service
+from sandbox.web.i18n import Translate
+from sandbox.web.proctoring import (
+    STAFF_ROLES,
+    ProctorUser,
+    ServiceDep,
+    exam_or_404,
+    page_helpers,
+    scenario_titles,
+)
+from sandbox.web.routes.chat import POLICY_VIOLATION, same_origin
+from sandbox.web.standings import Standing, standings
+from sandbox.web.state import AppState
+from sandbox.web.templating import render, render_text
+
+router = APIRouter(prefix="/proctor", tags=["proctor"])
+
+FRAMES = "_monitor_frames.html"
+
+
+@dataclass
+class CandidateRow:
+    """What the monitor shows of one candidate."""
+
+    user: User
+    progress: str
+    scenario: str | None  # the scenario in progress
+    left_s: float | None  # until the exam limit (negative: in the grace period)
+    grace: bool
+    messages: int | None  # sent so far in the conversation in progress
+    done: int
+    total: int
+    practical: float | None
+    status: str  # pending, passed, failed
+    retake: bool
+
+
+def candidate_rows(
+    session: Session, state: AppState, exam: Exam, now: datetime
+) -> list[CandidateRow]:
+    """Every candidate's row, read from the database now."""
+    assert exam.id is not None
+    titles = scenario_titles(state)
+    found = standings(session=session, exam=exam, now=now)
+    open_ids = [s.open_attempt.id for s in found if s.open_attempt and s.open_attempt.id]
+    counts = trainee_message_counts(session=session, attempt_ids=open_ids)
+    return [_row(s, titles, counts, now) for s in found]
+
+
+def _row(
+    standing: Standing, titles: dict[str, str], counts: dict[int, int], now: datetime
+) -> CandidateRow:
+    current = standing.open_attempt
+    left: float | None = None
+    scenario = None
+    if current is not None:
+        key = f"{current.pack_id}/{current.scenario_id}"
+        scenario = titles.get(key, key)
+        elapsed = (now - current.started_at).total_seconds()
+        left = deadline_of(current).limit_s - elapsed
+    sitting = standing.sitting
+    return CandidateRow(
+        user=standing.user,
+        progress=standing.progress,
+        scenario=scenario,
+        left_s=left,
+        grace=left is not None and left < 0,
+        messages=counts.get(current.id or 0, 0) if current is not None else None,
+        done=sum(1 for p in sitting if p.score is not None),
+        total=len(sitting),
+        practical=(standing.retake_result or standing.result).practical,
+        status=standing.final.status,
+        retake=standing.retake is not None,
+    )
+
+
+def _context(t: Translate, exam: Exam, rows: list[CandidateRow], now: datetime) -> dict[str, Any]:
+    return {"t": t, "exam": exam, "rows": rows, "now": now, **page_helpers()}
+
+
+@router.get("/exams/{exam_id}/monitor")
+def read_monitor(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    service: ServiceDep,
+) -> Response:
+    """The live monitor page (the table is already filled; the socket keeps it current)."""
+    exam = exam_or_404(session, exam_id)
+    now = service.now()
+    context = viewer.context(
+        **_context(viewer.t, exam, candidate_rows(session, state, exam, now), now),
+        scenario_count=len(exam_scenarios(session=session, exam_id=exam_id)),
+        window=exam.window(now),
+    )
+    return render("monitor.html", context)
+
+
+@router.websocket("/exams/{exam_id}/monitor/ws")
+async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
+    """Push each candidate's row when it changes; the whole table on (re)connect."""
+    state = get_state(websocket)
+    service = exam_service(state)
+
+    def who() -> tuple[Any, Exam | None]:
+        with Session(state.engine, expire_on_commit=False) as session:
+            return viewer_for(websocket, state, session), session.get(Exam, exam_id)
+
+    # Like the chat: origin, session and role are checked before the handshake is
+    # accepted, and a refused socket never gets a frame.
+    if not same_origin(websocket):
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    viewer, exam = await run_in_threadpool(who)
+    if viewer.user is None or viewer.user.role not in STAFF_ROLES or exam is None:
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    await websocket.accept()
+
+    def frame(user_ids: set[int] | None) -> str:
+        with Session(state.engine) as session:
+            now = service.now()
+            rows = candidate_rows(session, state, exam, now)
+            if user_ids is not None:
+                rows = [r for r in rows if r.user.id in user_ids]
+            block = "rows" if user_ids is None else "changed"
+            return render_text(FRAMES, _context(viewer.t, exam, rows, now), block=block)
+
+    async with service.bus.subscribe(exam_id) as subscription:
+        # Subscribed first, then read: a change made in between is sent twice, never lost.
+        await websocket.send_text(await run_in_threadpool(frame, None))
+        reader = asyncio.create_task(_until_closed(websocket))
+        try:
+            while True:
+                news = asyncio.create_task(subscription.next_batch())
+                done, _ = await asyncio.wait({reader, news}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    news.cancel()
+                    break
+                named = {event.user_id for event in news.result()}
+                user_ids = None if None in named else {i for i in named if i is not None}
+                await websocket.send_text(await run_in_threadpool(frame, user_ids))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await reader
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the browser sends, until it goes away."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

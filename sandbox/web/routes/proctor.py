@@ -1,0 +1,396 @@
+"""The proctor's pages: exams (create, edit), candidates' results, written scores, release
+of results, retakes. Every change is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+
+from sandbox.exams.policy import parse_written_scores, retake_scenarios
+from sandbox.storage.audit import record
+from sandbox.storage.exams import (
+    Exam,
+    ExamRetake,
+    cohort_member_ids,
+    cohort_names,
+    create_cohort,
+    create_exam,
+    exam_attempts,
+    exam_scenarios,
+    list_exams,
+    set_candidates,
+    set_scenarios,
+    set_written_score,
+    trainees,
+)
+from sandbox.storage.exams import candidates as exam_candidates
+from sandbox.storage.models import User
+from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
+from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form
+from sandbox.web.monitor import ExamEvent
+from sandbox.web.proctoring import (
+    ProctorUser,
+    ServiceDep,
+    exam_or_404,
+    page_helpers,
+    scenario_title,
+)
+from sandbox.web.standings import Standing, standings
+from sandbox.web.state import AppState
+from sandbox.web.templating import render
+
+router = APIRouter(prefix="/proctor", tags=["proctor"])
+
+CSV_MAX_BYTES = 1_000_000
+
+
+def exam_snapshot(session: Session, exam: Exam) -> dict[str, Any]:
+    """What the audit log keeps of an exam before and after a change."""
+    assert exam.id is not None
+    return {
+        "name": exam.name,
+        "cohort": exam.cohort,
+        "time_limit_s": exam.time_limit_s,
+        "opens_at": exam.opens_at.isoformat(),
+        "closes_at": exam.closes_at.isoformat(),
+        "rules": exam.rules,
+        "scenarios": [s.key for s in exam_scenarios(session=session, exam_id=exam.id)],
+        "candidates": [u.name for u in exam_candidates(session=session, exam_id=exam.id)],
+    }
+
+
+def _form_context(
+    viewer: ViewerDep, state: AppState, session: Session, form: ExamForm | None,
+    values: dict[str, Any], exam: Exam | None,
+) -> dict[str, Any]:
+    scenario_choices = [
+        {"key": f"{p.id}/{s.id}", "title": s.title, "pack": p.pack.title, "locale": p.locale}
+        for p, s in state.library.scenarios()
+    ]
+    return viewer.context(
+        exam=exam,
+        values=values,
+        errors=form.errors if form else {},
+        scenario_choices=scenario_choices,
+        trainees=trainees(session=session),
+        cohorts=cohort_names(session=session),
+        **page_helpers(),
+    )
+
+
+async def _read_form(
+    request: Request, viewer: ViewerDep, state: AppState, session: Session
+) -> ExamForm:
+    form = await request.form()
+    lists = {key: [str(v) for v in form.getlist(key)] for key in ("scenario", "candidate")}
+    plain = {key: form.get(key) for key in form if key not in lists}
+    trainee_ids = {u.id for u in trainees(session=session) if u.id is not None}
+    cohorts = {
+        name: cohort_member_ids(session=session, cohort=name)
+        for name in cohort_names(session=session)
+    }
+    return read_exam_form(
+        plain, lists, t=viewer.t, library=state.library, trainee_ids=trainee_ids, cohorts=cohorts
+    )
+
+
+@router.get("/exams")
+def list_exams_page(
+    viewer: ViewerDep, session: SessionDep, user: ProctorUser, service: ServiceDep
+) -> Response:
+    """Every exam with its window and candidates."""
+    exams = list_exams(session=session)
+    counts = {
+        exam.id: len(exam_candidates(session=session, exam_id=exam.id))
+        for exam in exams
+        if exam.id is not None
+    }
+    context = viewer.context(exams=exams, counts=counts, now=service.now(), **page_helpers())
+    return render("proctor_exams.html", context)
+
+
+@router.get("/exams/new")
+def read_new_exam(
+    viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    service: ServiceDep,
+) -> Response:
+    """The form for a new exam, with the policies' defaults."""
+    values = blank_values(service.now())
+    return render("exam_form.html", _form_context(viewer, state, session, None, values, None))
+
+
+@router.post("/exams", dependencies=[CsrfChecked])
+async def create_exam_page(
+    request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser
+) -> Response:
+    """Create an exam, or show the form again with every problem marked."""
+    form = await _read_form(request, viewer, state, session)
+    if not form.ok or form.rules is None or form.opens_at is None or form.closes_at is None:
+        context = _form_context(viewer, state, session, form, form.values, None)
+        return render("exam_form.html", context, status_code=400)
+    if form.new_cohort and form.cohort:
+        create_cohort(session=session, cohort=form.cohort, user_ids=form.candidate_ids)
+    exam = create_exam(
+        session=session,
+        name=form.name,
+        time_limit_s=form.time_limit_s,
+        opens_at=form.opens_at,
+        closes_at=form.closes_at,
+        rules=form.rules,
+        scenarios=form.scenarios,
+        candidate_ids=form.candidate_ids,
+        cohort=form.cohort,
+        created_by=user.id,
+    )
+    record(session, actor_id=user.id, action="exam.create", subject_type="exam",
+           subject_id=exam.id, new=exam_snapshot(session, exam))
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam.id}", status_code=303)
+
+
+@router.get("/exams/{exam_id}/edit")
+def read_edit_exam(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser
+) -> Response:
+    """The form of an existing exam."""
+    exam = exam_or_404(session, exam_id)
+    values = exam_values(
+        exam,
+        exam_scenarios(session=session, exam_id=exam_id),
+        [u.id for u in exam_candidates(session=session, exam_id=exam_id) if u.id is not None],
+    )
+    return render("exam_form.html", _form_context(viewer, state, session, None, values, exam))
+
+
+@router.post("/exams/{exam_id}/edit", dependencies=[CsrfChecked])
+async def update_exam_page(
+    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    user: ProctorUser, service: ServiceDep,
+) -> Response:
+    """Change an exam; scenarios and candidates that already have attempts stay."""
+    exam = exam_or_404(session, exam_id)
+    form = await _read_form(request, viewer, state, session)
+    attempted = exam_attempts(session=session, exam_id=exam_id)
+    started = {f"{a.pack_id}/{a.scenario_id}" for a in attempted}
+    kept = {f"{p}/{s}" for p, s in form.scenarios}
+    if form.ok and started - kept:
+        form.errors["scenario"] = viewer.t(
+            "exam.error.scenario_in_use", scenario=", ".join(sorted(started - kept))
+        )
+    sitting = {a.user_id for a in attempted}
+    if form.ok and sitting - form.candidate_ids:
+        names = [u.name for u in exam_candidates(session=session, exam_id=exam_id)
+                 if u.id in sitting - form.candidate_ids]
+        form.errors["candidate"] = viewer.t(
+            "exam.error.candidate_in_use", names=", ".join(names)
+        )
+    if not form.ok or form.rules is None or form.opens_at is None or form.closes_at is None:
+        context = _form_context(viewer, state, session, form, form.values, exam)
+        return render("exam_form.html", context, status_code=400)
+    old = exam_snapshot(session, exam)
+    if form.new_cohort and form.cohort:
+        create_cohort(session=session, cohort=form.cohort, user_ids=form.candidate_ids)
+    exam.name = form.name
+    exam.cohort = form.cohort
+    exam.time_limit_s = form.time_limit_s
+    exam.opens_at = form.opens_at
+    exam.closes_at = form.closes_at
+    exam.rules = form.rules.model_dump(mode="json")
+    exam.updated_at = service.now()
+    session.add(exam)
+    set_scenarios(session=session, exam=exam, scenarios=form.scenarios)
+    set_candidates(session=session, exam=exam, user_ids=form.candidate_ids)
+    new = exam_snapshot(session, exam)
+    if new != old:
+        record(session, actor_id=user.id, action="exam.update", subject_type="exam",
+               subject_id=exam.id, old=old, new=new)
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
+
+
+def _exam_page(
+    viewer: ViewerDep, state: AppState, session: Session, exam: Exam, now: datetime,
+    status_code: int = 200, **extra: Any,
+) -> Response:
+    assert exam.id is not None
+    rows = exam_scenarios(session=session, exam_id=exam.id)
+    context = viewer.context(
+        exam=exam,
+        rules=exam.exam_rules,
+        window=exam.window(now),
+        scenarios=[{"row": r, "title": scenario_title(state, r)} for r in rows],
+        standings=standings(session=session, exam=exam, now=now),
+        now=now,
+        import_errors=[],
+        written_error=None,
+        csv_text="",
+        imported=0,
+        **page_helpers(),
+    )
+    context.update(extra)
+    return render("proctor_exam.html", context, status_code=status_code)
+
+
+@router.get("/exams/{exam_id}")
+def read_exam(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    service: ServiceDep, imported: int = 0,
+) -> Response:
+    """An exam: its rules, and each candidate's parts, result and retake state."""
+    exam = exam_or_404(session, exam_id)
+    return _exam_page(viewer, state, session, exam, service.now(), imported=max(imported, 0))
+
+
+def _candidate(session: Session, exam: Exam, raw: Any) -> User | None:
+    assert exam.id is not None
+    text = str(raw or "")
+    if not text.isdigit():
+        return None
+    return next(
+        (u for u in exam_candidates(session=session, exam_id=exam.id) if u.id == int(text)),
+        None,
+    )
+
+
+@router.post("/exams/{exam_id}/written", dependencies=[CsrfChecked])
+async def update_written_score(
+    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    user: ProctorUser, service: ServiceDep,
+) -> Response:
+    """Enter (or correct) one candidate's written score."""
+    exam = exam_or_404(session, exam_id)
+    form = await request.form()
+    candidate = _candidate(session, exam, form.get("user_id"))
+    retake = form.get("retake") == "1"
+    raw = str(form.get("score", "")).strip()
+    try:
+        score: float | None = float(raw)
+    except ValueError:
+        score = None
+    if candidate is None or score is None or not 0 <= score <= 100:
+        key = "written.error.trainee" if candidate is None else "written.error.score"
+        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
+                          written_error=viewer.t(key, score=raw))
+    assert candidate.id is not None
+    old = set_written_score(session=session, exam_id=exam_id, user_id=candidate.id,
+                            score=score, entered_by=user.id, retake=retake, at=service.now())
+    record(session, actor_id=user.id, action="written.update", subject_type="exam",
+           subject_id=exam_id, old=None if old is None else {candidate.name: old},
+           new={candidate.name: score, "retake": retake})
+    service.bus.publish(session, ExamEvent(exam_id, candidate.id))
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}#candidate-{candidate.id}", status_code=303)
+
+
+@router.post("/exams/{exam_id}/written/import", dependencies=[CsrfChecked])
+async def import_written_scores(
+    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    user: ProctorUser, service: ServiceDep,
+) -> Response:
+    """Import written scores from CSV: all rows or, if any is bad, none (with every problem)."""
+    exam = exam_or_404(session, exam_id)
+    form = await request.form()
+    retake = form.get("retake") == "1"
+    text = str(form.get("csv_text") or "")
+    upload = form.get("csv_file")
+    problem: str | None = None
+    try:
+        if upload is not None and not isinstance(upload, str):
+            data = await upload.read(CSV_MAX_BYTES + 1)
+            if len(data) > CSV_MAX_BYTES:
+                problem = "written.error.too_big"
+            elif data:
+                try:
+                    text = data.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    problem = "written.error.encoding"
+    finally:
+        await form.close()
+    if problem is not None:
+        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
+                          import_errors=[viewer.t(problem)])
+    people = {u.name: u for u in exam_candidates(session=session, exam_id=exam_id)}
+    parsed = parse_written_scores(text, list(people))
+    if not parsed.ok:
+        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
+                          import_errors=parsed.errors, csv_text=text)
+    if not parsed.scores:
+        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
+                          import_errors=[viewer.t("written.error.no_rows")], csv_text=text)
+    old: dict[str, float] = {}
+    for name, score in parsed.scores.items():
+        candidate = people[name]
+        assert candidate.id is not None
+        previous = set_written_score(session=session, exam_id=exam_id, user_id=candidate.id,
+                                     score=score, entered_by=user.id, retake=retake,
+                                     at=service.now())
+        if previous is not None:
+            old[name] = previous
+        service.bus.publish(session, ExamEvent(exam_id, candidate.id))
+    record(session, actor_id=user.id, action="written.import", subject_type="exam",
+           subject_id=exam_id, old=old or None, new={"scores": parsed.scores, "retake": retake})
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}?imported={len(parsed.scores)}",
+                            status_code=303)
+
+
+@router.post("/exams/{exam_id}/release", dependencies=[CsrfChecked])
+def release_results(
+    exam_id: int, session: SessionDep, user: ProctorUser, service: ServiceDep
+) -> Response:
+    """Let the candidates see their results (score, band, passed; never the rubric)."""
+    exam = exam_or_404(session, exam_id)
+    if exam.results_released_at is None:
+        exam.results_released_at = service.now()
+        session.add(exam)
+        record(session, actor_id=user.id, action="exam.release", subject_type="exam",
+               subject_id=exam_id, new={"released_at": exam.results_released_at.isoformat()})
+        session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
+
+
+@router.post("/exams/{exam_id}/retakes", dependencies=[CsrfChecked])
+async def grant_retake(
+    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    user: ProctorUser, service: ServiceDep,
+) -> Response:
+    """Grant a failed candidate their one retake, on the parts they failed."""
+    exam = exam_or_404(session, exam_id)
+    form = await request.form()
+    candidate = _candidate(session, exam, form.get("user_id"))
+    now = service.now()
+    found: Standing | None = None
+    if candidate is not None:
+        found = next(
+            (s for s in standings(session=session, exam=exam, now=now)
+             if s.user.id == candidate.id),
+            None,
+        )
+    if found is None or found.state != "eligible" or found.finished_at is None:
+        return _exam_page(viewer, state, session, exam, now, status_code=400,
+                          written_error=viewer.t("retake.error.not_eligible"))
+    assert candidate is not None and candidate.id is not None
+    rules = exam.exam_rules
+    scores = {p.scenario.key: p.score or 0.0 for p in found.first}
+    written_failed = found.result.written_passed is False
+    retake = ExamRetake(
+        exam_id=exam_id,
+        user_id=candidate.id,
+        scenarios=retake_scenarios(scores, rules),
+        written=written_failed,
+        granted_by=user.id,
+        granted_at=now,
+        expires_at=found.finished_at + timedelta(days=rules.retake_days),
+    )
+    session.add(retake)
+    record(session, actor_id=user.id, action="retake.grant", subject_type="exam",
+           subject_id=exam_id,
+           new={"trainee": candidate.name, "scenarios": retake.scenarios,
+                "written": written_failed, "expires_at": retake.expires_at.isoformat()})
+    service.bus.publish(session, ExamEvent(exam_id, candidate.id))
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}#candidate-{candidate.id}", status_code=303)
