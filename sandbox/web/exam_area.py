@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from sandbox.web.exams import ExamService
 from sandbox.web.monitor import InProcessBus
-from sandbox.web.routes import exams, monitor, proctor, reports
+from sandbox.web.routes import appeals, exams, monitor, proctor, reports
 from sandbox.web.state import AppState
 
 
@@ -28,7 +28,7 @@ def install_exams(app: FastAPI, state: AppState) -> None:
         library=state.library, engine=state.engine, bus=InProcessBus(), watched=watched
     )
     state.exams = service
-    for area in (exams, proctor, monitor, reports):
+    for area in (exams, proctor, monitor, reports, appeals):
         app.include_router(area.router)
     before = app.router.lifespan_context
 
