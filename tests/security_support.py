@@ -17,6 +17,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from starlette.routing import Mount
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 from web_support import SAME_ORIGIN, add_user, csrf_token, login, start_attempt
 
@@ -152,6 +153,10 @@ def socket_accepted(browser: TestClient, path: str) -> bool:
     try:
         with browser.websocket_connect(path):
             return True
+    except WebSocketDenialResponse as denial:
+        # An HTTP answer instead of the handshake: a crash must not pass for a refusal.
+        assert denial.status_code < 500, f"{path}: the handshake failed ({denial.status_code})"
+        return False
     except WebSocketDisconnect:
         return False
 
