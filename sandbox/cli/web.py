@@ -175,6 +175,36 @@ def import_users_file(
     typer.echo(f"imported {len(report.created)} users")
 
 
+@users_app.command("role")
+def change_user_role(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Argument(help="trainee, mentor, proctor or admin.")],
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the audit log.")] = None,
+) -> None:
+    """Give a user another role; the change is kept in the audit log (user.role)."""
+    from sandbox.storage.users import UserError, change_role, get_user_by_name, parse_role
+
+    settings = load_settings()
+    try:
+        chosen_role = parse_role(role)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _session(settings) as session:
+        user = get_user_by_name(session=session, name=name)
+        if user is None:
+            typer.echo(f"error: name: no user called {name!r}", err=True)
+            raise typer.Exit(2)
+        # The console has no signed-in actor: the event's actor is empty, the reason says why.
+        if not change_role(
+            session=session, user=user, role=chosen_role, actor_id=None, reason=reason
+        ):
+            typer.echo(f"{name} is already {chosen_role.value}")
+            return
+        session.commit()
+    typer.echo(f"{name} is now {chosen_role.value}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the web commands to the `sandbox` app."""
     app.command("serve")(serve)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from sandbox.passwords import hash_password, password_problem, verify_password
+from sandbox.storage.audit import record
 from sandbox.storage.models import Role, User
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -72,6 +73,32 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def change_role(
+    *, session: Session, user: User, role: Role, actor_id: int | None, reason: str | None = None
+) -> bool:
+    """Give `user` another role, with a `user.role` audit event (not committed).
+
+    False when the user already has `role` (nothing is recorded). The new role applies
+    from the user's next request: sessions look the user up every time.
+    """
+    if user.role == role:
+        return False
+    old = Role(user.role)
+    user.role = role
+    session.add(user)
+    record(
+        session,
+        actor_id=actor_id,
+        action="user.role",
+        subject_type="user",
+        subject_id=user.id,
+        old={"role": old.value},
+        new={"role": role.value},
+        reason=reason,
+    )
+    return True
 
 
 def authenticate(*, session: Session, name: str, password: str) -> User | None:
