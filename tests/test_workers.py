@@ -457,3 +457,81 @@ def test_attempts_are_visible_to_every_worker(workers: list[Worker], engine: Eng
         timeout=FRAME_TIMEOUT_S,
     )
     assert page.status_code == 200
+
+
+# --------------------------------------------------------------------- the live monitor
+
+
+def exam_with_candidate(engine: Engine, trainee_name: str) -> tuple[int, str, str]:
+    """An open exam on the shared pack with one candidate; the cookies of a proctor and of it."""
+    from datetime import timedelta
+
+    from sandbox.exams.policy import ExamRules
+    from sandbox.storage.exams import create_exam
+    from sandbox.storage.models import utcnow
+
+    signer = Signer(SECRET, 3600)
+    with Session(engine) as session:
+        proctor = User(name=f"proctor-{trainee_name}", role=Role.PROCTOR, password_hash="-")
+        trainee = User(name=trainee_name, role=Role.TRAINEE, password_hash="-")
+        session.add_all([proctor, trainee])
+        session.flush()
+        assert trainee.id is not None
+        now = utcnow()
+        exam = create_exam(
+            session=session,
+            name="Across workers",
+            time_limit_s=600,
+            opens_at=now - timedelta(hours=1),
+            closes_at=now + timedelta(hours=1),
+            rules=ExamRules(),
+            scenarios=[(PACK, SCENARIO)],
+            candidate_ids=[trainee.id],
+            cohort=None,
+            created_by=proctor.id,
+        )
+        proctor_login = open_session(session=session, user=proctor, max_age_s=3600)
+        trainee_login = open_session(session=session, user=trainee, max_age_s=3600)
+        session.commit()
+        assert exam.id is not None
+        return (
+            exam.id,
+            signer.sign_session(proctor_login.id),
+            signer.sign_session(trainee_login.id),
+        )
+
+
+def start_exam(worker: Worker, exam_id: int, cookie: str) -> int:
+    """The candidate starts the exam's scenario through its pages, as a browser does."""
+    with httpx.Client(base_url=worker.http, cookies={SESSION_COOKIE: cookie}, timeout=30) as client:
+        page = client.get(f"/exams/{exam_id}")
+        assert page.status_code == 200, page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        started = client.post(
+            f"/exams/{exam_id}/attempts",
+            data={"csrf_token": token.group(1), "scenario": f"{PACK}/{SCENARIO}"},
+        )
+        assert started.status_code == 303, started.text
+        return int(started.headers["location"].rsplit("/", 1)[1])
+
+
+def test_the_monitor_on_one_worker_hears_a_candidate_on_the_other(
+    workers: list[Worker], engine: Engine
+) -> None:
+    exam_id, proctor_cookie, trainee_cookie = exam_with_candidate(engine, "examinee")
+    candidate, monitor_worker = workers
+    with connect(
+        f"ws://127.0.0.1:{monitor_worker.port}/proctor/exams/{exam_id}/monitor/ws",
+        additional_headers={"Cookie": f"{SESSION_COOKIE}={proctor_cookie}"},
+        origin=monitor_worker.http,  # type: ignore[arg-type]
+        open_timeout=FRAME_TIMEOUT_S,
+    ) as monitor:
+        everything = monitor.recv(timeout=FRAME_TIMEOUT_S)
+        assert "Not started" in str(everything)
+        attempt_id = start_exam(candidate, exam_id, trainee_cookie)
+        frames_until(monitor, "In progress")
+        with candidate.socket(attempt_id, trainee_cookie) as ws:
+            hello(ws, 0)
+            say(ws, LINES[1], "exam-1")
+        frames_until(monitor, 'messages-count">1<')

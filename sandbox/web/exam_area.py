@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from sandbox.web.exams import ExamService
-from sandbox.web.monitor import InProcessBus
+from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 from sandbox.web.routes import appeals, exams, monitor, proctor, reports
 from sandbox.web.state import AppState
 
@@ -24,9 +24,9 @@ def install_exams(app: FastAPI, state: AppState) -> None:
         room = state.chat_rooms.get(attempt_id)
         return bool(getattr(room, "outboxes", None))
 
-    service = ExamService(
-        library=state.library, engine=state.engine, bus=InProcessBus(), watched=watched
-    )
+    # On PostgreSQL the monitor hears every worker process (LISTEN/NOTIFY).
+    bus = monitor_bus(state.settings)
+    service = ExamService(library=state.library, engine=state.engine, bus=bus, watched=watched)
     state.exams = service
     for area in (exams, proctor, monitor, reports, appeals):
         app.include_router(area.router)
@@ -40,5 +40,7 @@ def install_exams(app: FastAPI, state: AppState) -> None:
                 yield inner
             finally:
                 await service.stop_timers(timers)
+                if isinstance(bus, PostgresBus):
+                    await bus.close()
 
     app.router.lifespan_context = lifespan
