@@ -9,8 +9,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from server_support import Server, server_env
 from sqlmodel import Session, col, select
-from web_support import PASSWORD, add_user, app, client, csrf_token, login, make_settings, settings
+from web_support import (
+    PASSWORD,
+    SHARED_PACKS,
+    add_user,
+    app,
+    client,
+    csrf_token,
+    login,
+    make_settings,
+    settings,
+)
 
 from sandbox.storage.audit import AuditEvent
 from sandbox.storage.models import Role
@@ -94,8 +105,8 @@ def test_cookies_are_httponly_and_samesite_but_not_secure_over_plain_http(
 
 def test_every_cookie_is_secure_when_served_over_https(app: FastAPI) -> None:
     # Behind a TLS proxy trusted by SANDBOX_FORWARDED_ALLOW_IPS uvicorn sets the scheme to
-    # https from X-Forwarded-Proto; the app then sees exactly this (test_faults proves the
-    # proxy header path through a real `sandbox serve`).
+    # https from X-Forwarded-Proto; the app then sees exactly this (the proxy header path
+    # through a real `sandbox serve` is the last test here).
     add_user(app, "tao")
     with TestClient(app, base_url="https://testserver") as secure_client:
         first = secure_client.get("/login")
@@ -262,3 +273,24 @@ def test_a_refused_login_is_not_recorded_as_a_try(
         assert post_login(client, "tao", "wrong password").status_code == 429
     # A flood of refused tries does not flood the log.
     assert [e.action for e in audit_log(app)] == ["login.failed"] * limit
+
+
+# --- behind a TLS proxy, through a real `sandbox serve` -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "secure"), [("127.0.0.1", True), ("10.9.8.7", False)], ids=["trusted", "untrusted"]
+)
+def test_a_trusted_proxys_https_makes_cookies_secure(
+    tmp_path: Path, trusted: str, secure: bool
+) -> None:
+    """uvicorn believes X-Forwarded-Proto only from SANDBOX_FORWARDED_ALLOW_IPS."""
+    server = Server(tmp_path, server_env(tmp_path, packs=str(SHARED_PACKS), forwarded_allow_ips=trusted))
+    server.start()
+    try:
+        response = httpx.get(f"{server.url}/login", headers={"X-Forwarded-Proto": "https"})
+        assert response.status_code == 200
+        assert ("secure" in flags(set_cookies(response)[ANON_COOKIE])) is secure
+        assert ("strict-transport-security" in response.headers) is secure
+    finally:
+        server.stop()
