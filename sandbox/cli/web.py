@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 # The web stack (SQLModel, Alembic, FastAPI) is imported inside the commands that need it:
 # `sandbox test` and the other pack commands start in a fraction of the time.
 
+WORKER_HEALTHCHECK_S = 60
+
 users_app = typer.Typer(help="Manage who can sign in.", no_args_is_help=True)
 
 
@@ -97,7 +99,16 @@ def serve(
     typer.echo(f"{settings.workers} workers")
     state.engine.dispose()
     del app, state
-    uvicorn.run("sandbox.web.app:create_app", factory=True, workers=settings.workers, **options)
+    # uvicorn kills a worker that does not answer its supervisor's ping in time (5 s by
+    # default); loading the packs (jieba's dictionary for Chinese) can hold a worker's
+    # interpreter longer than that on a busy machine, and it was restarted again and again.
+    uvicorn.run(
+        "sandbox.web.app:create_app",
+        factory=True,
+        workers=settings.workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        **options,
+    )
 
 
 def _session(settings: Settings) -> Session:
