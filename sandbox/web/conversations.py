@@ -129,11 +129,13 @@ def transcript_json(attempt: Attempt, messages: list[AttemptMessage]) -> dict[st
 
 
 def grade_live(live: Live) -> dict[str, Any]:
-    """The grade JSON of the conversation as stored so far."""
+    """The grade record of the conversation as stored so far (`Grade.to_record()`)."""
     transcript = parse_transcript_data(transcript_json(live.attempt, live.stored), "<attempt>")
     compiled = live.pack.compiled[live.scenario.id]
     graded = grade_compiled(live.pack.id, compiled, transcript, live.attempt.time_limit_s)
-    result: dict[str, Any] = graded.to_json()
+    # The record, not only the contract's grade: `critical`, descriptions and the pass mark
+    # travel with it, so an override or a regrade never needs the pack version back.
+    result: dict[str, Any] = graded.to_record()
     return result
 
 
