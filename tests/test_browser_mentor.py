@@ -5,7 +5,7 @@ speed), overrides a verdict with a reason, and the page shows the new score besi
 automatic one. The attempt list, review, regrade and case pages are audited with axe-core
 (serious or critical violations fail). The page runs under the app's Content-Security-
 Policy: any script error or CSP refusal fails the test. The screenshot of the review page
-in docs/screenshots/review.png is written on every run.
+in docs/screenshots/review.png is refreshed when SANDBOX_SCREENSHOTS=1 is set.
 """
 
 from __future__ import annotations
