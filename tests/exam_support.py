@@ -4,9 +4,11 @@ trainees in browsers of their own, chat frames."""
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,17 +16,47 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 from starlette.testclient import WebSocketTestSession
-from web_support import PASSWORD, SAME_ORIGIN, csrf_token, login
+from web_support import (
+    PASSWORD,
+    SAME_ORIGIN,
+    csrf_token,
+    login,
+    make_settings,
+    needs_postgres,
+    postgres_database,
+)
 
+from sandbox.config import Settings
 from sandbox.passwords import hash_password
 from sandbox.storage.audit import AuditEvent
 from sandbox.storage.exams import Exam
 from sandbox.storage.models import Attempt, AttemptMessage, Role, User
+from sandbox.web.app import create_app
 from sandbox.web.exams import ExamService
 
 PACK = "pharmacy-basics"
 COLD = f"{PACK}/cold-remedy-hypertension"
 INSULIN = f"{PACK}/late-insulin-delivery"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """The app's settings on SQLite and, when a test database is given, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield make_settings(tmp_path)
+        return
+    with postgres_database() as url:
+        yield make_settings(tmp_path, database_url=url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    """The real app; its database connections are closed afterwards (PostgreSQL drops the
+    test database only then)."""
+    made = create_app(settings)
+    yield made
+    made.state.sandbox.engine.dispose()
+    gc.collect()  # a connection left open shows up in the test that left it
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 
 from exam_support import (
     FakeClock,
+    app,
     attempt_row,
     audit_trail,
     browsers,
@@ -18,12 +19,13 @@ from exam_support import (
     people,
     proctor,
     say,
+    settings,
     start,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
-from web_support import app, client, csrf_token, settings
+from web_support import client, csrf_token
 
 from sandbox.storage.exams import Appeal
 from sandbox.storage.models import User

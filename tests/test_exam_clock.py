@@ -11,6 +11,7 @@ import pytest
 from exam_support import (
     COLD,
     FakeClock,
+    app,
     attempt_row,
     browsers,
     chat,
@@ -22,13 +23,14 @@ from exam_support import (
     proctor,
     say,
     service,
+    settings,
     start,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from starlette.websockets import WebSocketDisconnect
-from web_support import SAME_ORIGIN, app, client, login, settings
+from web_support import SAME_ORIGIN, client, login
 
 from sandbox.exams.policy import ExamRules
 from sandbox.storage.exams import create_exam
@@ -215,6 +217,7 @@ def test_a_restarted_server_ends_what_ran_out_while_it_was_down(
             if attempt_row(app, attempt_id).ended:
                 break
             time.sleep(0.02)
+    restarted.state.sandbox.engine.dispose()
     attempt = attempt_row(app, attempt_id)
     assert attempt.end_reason == "timeout" and attempt.score is not None
 
@@ -284,7 +287,8 @@ def test_the_monitor_is_for_proctors_only(
     url = f"/proctor/exams/{exam_id}/monitor/ws"
     refused = [(browsers(name), url, SAME_ORIGIN) for name in ("tao", "mo")]
     refused += [(proctor, url, {"origin": "http://evil.example"}),
-                (proctor, "/proctor/exams/999/monitor/ws", SAME_ORIGIN)]
+                (proctor, "/proctor/exams/999/monitor/ws", SAME_ORIGIN),
+                (proctor, f"/proctor/exams/{2**70}/monitor/ws", SAME_ORIGIN)]
     for browser, target, headers in refused:
         with pytest.raises(WebSocketDisconnect) as closed, browser.websocket_connect(
             target, headers=headers

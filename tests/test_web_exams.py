@@ -15,6 +15,7 @@ from exam_support import (
     COLD,
     INSULIN,
     FakeClock,
+    app,
     attempt_row,
     audit_trail,
     browsers,
@@ -28,13 +29,14 @@ from exam_support import (
     post_exam,
     proctor,
     say,
+    settings,
     start,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from starlette.websockets import WebSocketDisconnect
-from web_support import SAME_ORIGIN, app, client, csrf_token, settings
+from web_support import SAME_ORIGIN, client, csrf_token
 
 from sandbox.storage.exams import Exam
 from sandbox.storage.models import Attempt, User

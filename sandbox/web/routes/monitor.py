@@ -30,7 +30,7 @@ from sandbox.web.proctoring import (
     page_helpers,
     scenario_titles,
 )
-from sandbox.web.routes.chat import POLICY_VIOLATION, same_origin
+from sandbox.web.routes.chat import MAX_ID, POLICY_VIOLATION, same_origin
 from sandbox.web.standings import Standing, standings
 from sandbox.web.state import AppState
 from sandbox.web.templating import render, render_text
@@ -124,7 +124,9 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
 
     def who() -> tuple[Any, Exam | None]:
         with Session(state.engine, expire_on_commit=False) as session:
-            return viewer_for(websocket, state, session), session.get(Exam, exam_id)
+            # An id beyond any database integer names no exam (SQLite would raise).
+            exam = session.get(Exam, exam_id) if 0 < exam_id <= MAX_ID else None
+            return viewer_for(websocket, state, session), exam
 
     # Like the chat: origin, session and role are checked before the handshake is
     # accepted, and a refused socket never gets a frame.
