@@ -232,6 +232,7 @@ def test_no_trainee_sees_rubric_content_during_an_exam(
     # Progress pages show practice only: no exam score before the release.
     seen += [tao.get("/history").text, tao.get("/").text]
     release(proctor, exam_id)
+    assert [e.actor_id for e in audit_trail(app, "exam.release")] == [people["pat"].id]
     results = tao.get(f"/exams/{exam_id}/results").text
     assert f">{score:.1f}<" in results  # released: score, band and passed only
     seen.append(results)
