@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from sandbox.evaluator import matcher as matcher_module
 from sandbox.evaluator.matcher import Matcher, Phrase, PhraseError, Text, normalize
 from sandbox.scenarios.models import MatcherSpec
 
@@ -324,6 +327,42 @@ def test_every_overlapping_occurrence_is_found() -> None:
 )
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
+
+
+def reference_normalize(text: str) -> str:
+    """Normalisation as the format states it, step by step, without `normalize`'s shortcuts."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(matcher_module._PLAIN)
+    return matcher_module._SPACE.sub(" ", text).strip()
+
+
+def test_split_and_join_is_the_white_space_rule_over_all_of_unicode() -> None:
+    # `normalize` collapses white space with str.split; the rule is the regex `\s+`.
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    by_regex = {ch for ch in spaces if matcher_module._SPACE.fullmatch(ch)}
+    by_split = {ch for ch in spaces if ch.split() == []}
+    assert by_regex == by_split
+    assert {" ", "\t", "\n", "\u3000", "\x1c"} <= by_split
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Hello,   World!\t\n", "  ", "", "ALREADY plain", "x\x1cy\x1fz\x85w",
+        "Don’t “Quote” ‘me’ ‚x‛ a‐b‑c‒d–e—f−g", "ﬁne ① ＡＢＣ，！？", "不，会有一点肿胀。",
+        "İstanbul ΣΑΣ straße", "\u3000side\u2028effects\u00a0now\u200b", "‟„″′‛",
+        "Ｎo，it won’t — really  ！", "\u212a\u2126 K Ω",
+    ],
+)
+def test_normalize_equals_the_rule_step_by_step(raw: str) -> None:
+    assert normalize(raw) == reference_normalize(raw)
+
+
+def test_normalize_equals_the_rule_on_every_character() -> None:
+    # Each character of the Basic Multilingual Plane alone, between words and doubled.
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    for ch in chars:
+        for raw in (ch, f"A{ch}b c", f" {ch}{ch} Ü"):
+            assert normalize(raw) == reference_normalize(raw), repr(raw)
 
 
 def test_normalize_is_idempotent() -> None:
