@@ -9,6 +9,10 @@ transcript may contain), and grades are read through `Grade.to_json()`: the shap
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Callable
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +21,12 @@ from textblob import TextBlob
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.examples import Failure, run_pack
-from sandbox.evaluator.grading import Grade, grade
-from sandbox.evaluator.transcript import Transcript, parse_transcript_data
-from sandbox.scenarios.loader import load_pack_text
-from sandbox.scenarios.models import Pack
+from sandbox.evaluator.grading import Grade, grade, grade_compiled
+from sandbox.evaluator.matcher import Text
+from sandbox.evaluator.transcript import Transcript, TranscriptMessage, parse_transcript_data
+from sandbox.scenarios import models
+from sandbox.scenarios.loader import load_pack, load_pack_text
+from sandbox.scenarios.models import CompiledScenario, Pack, Scenario, Screen
 
 # --- factories ----------------------------------------------------------------------------
 
@@ -813,3 +819,159 @@ def test_examples_use_given_times_and_default_to_ten_seconds_after_the_previous(
         ],
     )
     assert [r.failures for r in run_pack(pack)] == [[], []]
+
+
+# --- the fast paths give what trying everything gives -------------------------------------
+#
+# The engine and the grader try a matcher on a message only when the scenario's screen
+# (`CompiledScenario.screen`, memoised per set of literals present) admits it, and judge each
+# criterion over a range of positions. These tests compare them with the plain rule: every
+# matcher's `matches` on every message in scope, the scope taken as the lists the format
+# describes, on the repository's packs and on seeded messages made of their own phrases.
+
+PACK_DIRS = [Path(__file__).resolve().parents[1] / "scenario_packs"]
+FILLERS = {
+    "en": ["not", "no", "never", "don't", "no more than", "but", "without", "Hello", "Thanks",
+           ",", ".", "!", "?", "it's", "really", "can't", "doctor's", "ＡＢＣ", "—"],
+    "zh-CN": ["不", "没有", "不能", "但是", "但", "不超过", "您好", "谢谢", "，", "。", "！",
+              "不是", "无"],
+}
+
+
+def pack_phrases(scenario: Scenario) -> list[str]:
+    specs = [f.asked_by for f in scenario.facts] + [r.when for r in scenario.reactions]
+    specs += [c.match for c in scenario.rubric.criteria if c.match is not None]
+    specs += [scenario.ends_when] if scenario.ends_when is not None else []
+    phrases = {p for spec in specs for p in [*spec.any, *spec.not_, *chain(*spec.all)]}
+    return sorted(p.replace("*", "s") for p in phrases)
+
+
+def corpus(pack: Pack, scenario: Scenario, count: int = 12) -> list[list[tuple[str, float]]]:
+    """The scenario's examples, then `count` seeded conversations of its phrases and fillers."""
+    conversations = [example.timed_lines() for example in scenario.examples]
+    words = pack_phrases(scenario) + FILLERS[pack.locale]
+    rng = random.Random(f"{pack.id}/{scenario.id}")
+    for _ in range(count):
+        at, lines = 0.0, []
+        for _ in range(rng.randint(1, 24)):
+            at += rng.choice([0, 3, 20, 61, 95])
+            sep = rng.choice([" ", ", ", ". ", ""])
+            lines.append((sep.join(rng.choice(words) for _ in range(rng.randint(0, 4))), at))
+        conversations.append(lines)
+    return conversations
+
+
+def repository_packs() -> list[Pack]:
+    packs = [load_pack(path) for d in PACK_DIRS for path in sorted(d.glob("*.yaml"))]
+    assert len(packs) >= 2 and {p.locale for p in packs} == {"en", "zh-CN"}
+    return packs
+
+
+def admit_everything(compiled: CompiledScenario) -> Callable[[frozenset[str]], Screen]:
+    """A screen that lets every matcher through, so each is decided by its `confirm`."""
+    everything = Screen(
+        tuple(True for _ in compiled.facts),
+        tuple(True for _ in compiled.reactions),
+        compiled.ends_when is not None,
+        tuple(i for i, (_, m) in enumerate(compiled.criteria) if m is not None),
+    )
+    return lambda present: everything
+
+
+def plain_evidence(compiled: CompiledScenario, grade: Grade, transcript: Transcript) -> list[Any]:
+    """Each criterion's evidence by the plain rule, from the messages the grade graded."""
+    ignored = set(grade.ignored_messages)
+    graded = [
+        (index, text, Text(text, compiled.locale))  # no universe: literals tested one by one
+        for index, text, _ in transcript.trainee_lines()
+        if index not in ignored
+    ]
+    evidence: list[Any] = []
+    for criterion, matcher in compiled.criteria:
+        scope = graded[: criterion.within_first] if criterion.within_first else graded
+        if criterion.within_last is not None:
+            last = graded[-criterion.within_last :]
+            scope = [m for m in scope if m in last]
+        if matcher is None or (
+            criterion.applies_if_revealed is not None
+            and criterion.applies_if_revealed not in grade.conversation.revealed
+        ):
+            evidence.append(None)
+            continue
+        negation = criterion.negation_aware
+        evidence.append([(i, t) for i, t, view in scope if matcher.matches(view, negation)])
+    return evidence
+
+
+def test_the_screen_admits_a_matcher_exactly_when_its_literal_test_passes() -> None:
+    tried = 0
+    for pack in repository_packs():
+        for scenario in pack.scenarios:
+            compiled = pack.compiled[scenario.id]
+            matchers = [m for _, m in compiled.facts] + [m for _, m in compiled.reactions]
+            for lines in corpus(pack, scenario):
+                for text, _ in lines:
+                    view = Text(text, pack.locale, compiled.literals)
+                    plain = Text(text, pack.locale)  # no universe: no screen, no shared set
+                    screen = compiled.screen(view.present())
+                    admitted = list(screen.facts + screen.reactions)
+                    for matcher, admits in zip(matchers, admitted, strict=True):
+                        for negation in (False, True):
+                            tried += 1
+                            assert (admits and matcher.confirm(view, negation)) == (
+                                matcher.matches(plain, negation)
+                            ), (text, matcher)
+                    for i, (criterion, matcher) in enumerate(compiled.criteria):
+                        if matcher is not None:
+                            assert (i in screen.criteria and matcher.confirm(view)) == (
+                                matcher.matches(plain)
+                            ), (text, criterion.id)
+    assert tried > 1000
+
+
+def test_grading_through_the_screen_equals_trying_every_matcher_on_every_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    graded = violated = 0
+    for pack in repository_packs():
+        for scenario in pack.scenarios:
+            compiled = pack.compiled[scenario.id]
+            for lines in corpus(pack, scenario):
+                transcript = Transcript(pack.id, scenario.id, [
+                    TranscriptMessage(role, text, at)
+                    for text, at in lines for role in ("persona", "trainee")
+                ])
+                for limit in (None, 150.0):
+                    fast = grade_compiled(pack.id, compiled, transcript, limit)
+                    with monkeypatch.context() as patch:
+                        patch.setattr(compiled, "screen", admit_everything(compiled))
+                        everything = grade_compiled(pack.id, compiled, transcript, limit)
+                    assert fast.to_record() == everything.to_record()
+                    assert fast.conversation.transcript(pack.id) == (
+                        everything.conversation.transcript(pack.id)
+                    )
+                    expected = plain_evidence(compiled, fast, transcript)
+                    for result, plain in zip(fast.criteria, expected, strict=True):
+                        if plain is not None:
+                            assert [(e.message, e.text) for e in result.evidence] == plain
+                    graded += 1
+                    violated += bool(fast.critical_violated)
+    assert graded > 100 and violated  # the corpus reaches forbidden criteria too
+
+
+def test_the_screen_memo_is_bounded_and_starting_again_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pack = repository_packs()[0]
+    scenario = pack.scenarios[0]
+    transcripts = [
+        Transcript(pack.id, scenario.id, [TranscriptMessage("trainee", t, at) for t, at in lines])
+        for lines in corpus(pack, scenario, 30)
+    ]
+    before = [grade(pack, scenario, t).to_record() for t in transcripts]
+    compiled = pack.compiled[scenario.id]
+    monkeypatch.setattr(models, "_SCREENS_KEPT", 3)
+    compiled._screens.clear()
+    after = [grade(pack, scenario, t).to_record() for t in transcripts]
+    assert after == before
+    assert 0 < len(compiled._screens) <= 3

@@ -130,15 +130,16 @@ class Conversation:
             return Turn(False, "timeout", ended=True)
 
         replies: list[Message] = []
-        nudge = self.send_nudge(at)
-        if nudge is not None:
-            replies.append(nudge)
+        if not self._nudged and self.scenario.nudge is not None:
+            nudge = self.send_nudge(at)
+            if nudge is not None:
+                replies.append(nudge)
         index = len(self.messages)
         self.messages.append(Message("trainee", text, at, "trainee"))
         said = self._answer(view, at)
-        replies.extend(said)
-        self.messages.extend(said)
-        if any(m.kind != "nudge" for m in said):
+        if said:  # the persona never answers with a nudge, so any line counts
+            replies.extend(said)
+            self.messages.extend(said)
             self.last_persona_at = at
             self._nudged = False
         return Turn(True, None, index, replies, self.ended, view)
@@ -164,27 +165,41 @@ class Conversation:
 
     def _answer(self, text: Text, at: float) -> list[Message]:
         said: list[Message] = []
-        happened = self.happened
+        # Only the matchers the message's literals admit can match (`CompiledScenario.screen`);
+        # what happened so far is gathered only for a fact or reaction with `requires`.
+        screen = self.compiled.screen(text.present())
+        happened: set[str] | None = None
 
         # 1. Facts, one pass in file order; facts revealed earlier in the pass count.
-        for fact, matcher in self.compiled.facts:
-            if fact.id in self.revealed or not matcher.matches(text):
+        for (fact, matcher), admitted in zip(self.compiled.facts, screen.facts, strict=True):
+            if not admitted or fact.id in self.revealed or not matcher.confirm(text):
                 continue
-            if all(r in happened for r in fact.requires):
-                said.append(self._reveal(fact.id, fact.reply, at))
+            if fact.requires:
+                if happened is None:
+                    happened = self.happened
+                if not all(r in happened for r in fact.requires):
+                    continue
+            said.append(self._reveal(fact.id, fact.reply, at))
+            if happened is not None:
                 happened.add(fact.id)
         revealed_now = bool(said)
 
         # 2. At most one reaction: the first that matches, has times left and whose
         #    requires are met.
         fired = None
-        for reaction, matcher in self.compiled.reactions:
-            count = self.fired.get(reaction.id, 0)
-            if reaction.times and count >= reaction.times:
+        for (reaction, matcher), admitted in zip(
+            self.compiled.reactions, screen.reactions, strict=True
+        ):
+            if not admitted:
                 continue
-            if not all(r in happened for r in reaction.requires):
+            if reaction.times and self.fired.get(reaction.id, 0) >= reaction.times:
                 continue
-            if matcher.matches(text):
+            if reaction.requires:
+                if happened is None:
+                    happened = self.happened
+                if not all(r in happened for r in reaction.requires):
+                    continue
+            if matcher.confirm(text):
                 fired = reaction
                 break
         if fired is not None:
@@ -200,7 +215,9 @@ class Conversation:
                 line.mood = fired.set_mood
 
         ends = (fired is not None and fired.ends) or (
-            self.compiled.ends_when is not None and self.compiled.ends_when.matches(text)
+            screen.ends
+            and self.compiled.ends_when is not None
+            and self.compiled.ends_when.confirm(text)
         )
         # 3. Fallback when nothing else answered, unless the message ends the conversation.
         if not revealed_now and fired is None and not ends:

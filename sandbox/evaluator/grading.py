@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.engine.conversation import Conversation
-from sandbox.evaluator.matcher import Matcher, Text
+from sandbox.evaluator.matcher import Text
 from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
 from sandbox.evaluator.tone import DEFAULT_MIN, is_shouting, tone
 from sandbox.evaluator.transcript import Transcript
@@ -131,9 +131,10 @@ def grade_compiled(
         else:
             ignored.append(index)
 
+    matching = _matching(compiled, graded, conversation)
     results = [
-        _judge(criterion, matcher, graded, conversation, compiled.locale)
-        for criterion, matcher in compiled.criteria
+        _judge(criterion, graded, conversation, compiled.locale, found)
+        for (criterion, _), found in zip(compiled.criteria, matching, strict=True)
     ]
     outcome = score_verdicts([r.verdict for r in results], compiled.scenario.rubric.pass_mark)
     return Grade(
@@ -150,28 +151,62 @@ def grade_compiled(
     )
 
 
-def _in_scope(criterion: Criterion, graded: list[_Graded]) -> list[_Graded]:
-    scope = graded
+def _scope(criterion: Criterion, count: int) -> range:
+    """The positions among `count` graded messages that the criterion looks at.
+
+    `within_first` keeps the first N, `within_last` the last N; with both, the messages
+    that are among the first N and among the last N.
+    """
+    start, stop = 0, count
     if criterion.within_first is not None:
-        scope = scope[: criterion.within_first]
+        stop = min(count, criterion.within_first)
     if criterion.within_last is not None:
-        last = graded[-criterion.within_last :]
-        scope = [m for m in scope if m in last]
-    return scope
+        start = max(0, count - criterion.within_last)
+    return range(start, stop)
+
+
+def _applies(criterion: Criterion, conversation: Conversation) -> bool:
+    return (
+        criterion.applies_if_revealed is None
+        or criterion.applies_if_revealed in conversation.revealed
+    )
+
+
+def _matching(
+    compiled: CompiledScenario, graded: list[_Graded], conversation: Conversation
+) -> list[list[_Graded]]:
+    """For each criterion with `match`, the messages in its scope that match, in order.
+
+    Message by message, only the criteria whose literals the message holds are tried
+    (`CompiledScenario.screen`): most messages hold the literals of a few criteria at most.
+    """
+    criteria = compiled.criteria
+    found: list[list[_Graded]] = [[] for _ in criteria]
+    scopes = [
+        _scope(c, len(graded)) if m is not None and _applies(c, conversation) else range(0)
+        for c, m in criteria
+    ]
+    screen = compiled.screen
+    for position, message in enumerate(graded):
+        view = message.view
+        for i in screen(view.present()).criteria:
+            if position in scopes[i]:
+                criterion, matcher = criteria[i]
+                assert matcher is not None  # the screen admits only criteria with `match`
+                if matcher.confirm(view, criterion.negation_aware):
+                    found[i].append(message)
+    return found
 
 
 def _judge(
     criterion: Criterion,
-    matcher: Matcher | None,
     graded: list[_Graded],
     conversation: Conversation,
     locale: str,
+    matching: list[_Graded],
 ) -> CriterionResult:
-    forbidden = criterion.kind == "forbidden"
-    if (
-        criterion.applies_if_revealed is not None
-        and criterion.applies_if_revealed not in conversation.revealed
-    ):
+    """One criterion's result; `matching` are the messages in scope its `match` matches."""
+    if not _applies(criterion, conversation):
         return CriterionResult(criterion, "not_applicable")
 
     if criterion.kind == "outcome":
@@ -182,21 +217,16 @@ def _judge(
         )
         return CriterionResult(criterion, "met" if holds else "missed")
 
-    scope = _in_scope(criterion, graded)
     if criterion.check is not None:
+        scope = _scope(criterion, len(graded))
         if not scope:
             return CriterionResult(criterion, "not_applicable")
-        broken = _broken_by_check(criterion, scope, locale)
+        broken = _broken_by_check(criterion, graded[scope.start : scope.stop], locale)
         evidence = [Evidence(m.index, m.text) for m in broken]
         return CriterionResult(criterion, "missed" if broken else "met", evidence)
 
-    assert matcher is not None  # the model guarantees `match` for every other kind
-    evidence = [
-        Evidence(m.index, m.text)
-        for m in scope
-        if matcher.matches(m.view, negation=criterion.negation_aware)
-    ]
-    if forbidden:
+    evidence = [Evidence(m.index, m.text) for m in matching]
+    if criterion.kind == "forbidden":
         return CriterionResult(criterion, "violated" if evidence else "clear", evidence)
     return CriterionResult(criterion, "met" if evidence else "missed", evidence)
 

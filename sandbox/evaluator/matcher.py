@@ -180,11 +180,20 @@ class Text:
         if self.universe is None:
             text = self.text
             return any(lit in text for lit in literals)
+        return not self.present().isdisjoint(literals)
+
+    def present(self) -> frozenset[str]:
+        """The literals of the `universe` that occur in the normalised text (none without one).
+
+        Messages that hold the same of them pass the same matchers' literal tests, so a
+        scenario can answer those tests once per set (`CompiledScenario.screen`).
+        """
         present = self._present
         if present is None:
             text = self.text
-            present = self._present = frozenset(lit for lit in self.universe if lit in text)
-        return not present.isdisjoint(literals)
+            universe = self.universe or ()
+            present = self._present = frozenset(lit for lit in universe if lit in text)
+        return present
 
     def occurrences(self, phrase: Phrase) -> tuple[Span, ...]:
         """Every place the phrase occurs, as (start, end) in the normalised text."""
@@ -352,6 +361,22 @@ class Matcher:
         for literals in self.all_literals:
             if not text.has_any(literals):
                 return False
+        return self.confirm(text, negation)
+
+    def admits(self, present: frozenset[str]) -> bool:
+        """The literal test `matches` starts with, for a message holding `present`.
+
+        `present` holds the literals of a universe that includes this matcher's; False means
+        no message holding exactly those can match, True that `confirm` decides.
+        """
+        if not self.any and not self.all:
+            return False
+        if self.any and present.isdisjoint(self.any_literals):
+            return False
+        return all(not present.isdisjoint(literals) for literals in self.all_literals)
+
+    def confirm(self, text: Text, negation: bool = False) -> bool:
+        """`matches` for a message known to pass the literal test (`admits` said True)."""
         if self.none and text.has_any(self.none_literals):
             for phrase in self.none:
                 if text.occurrences(phrase):

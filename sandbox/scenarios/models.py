@@ -8,7 +8,7 @@ that span several places (ids that must exist, matcher phrases per locale) live 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -341,3 +341,40 @@ class CompiledScenario:
         self.literals: tuple[str, ...] = tuple(
             sorted(frozenset().union(*(m.literals for m in matchers)))
         )
+        self._screens: dict[frozenset[str], Screen] = {}
+
+    def screen(self, present: frozenset[str]) -> Screen:
+        """Which matchers pass their literal test for a message holding `present`.
+
+        `present` is `Text.present()` of a message read with this scenario's `literals`.
+        Messages hold few of them and the same few again, so the answer is kept per set;
+        the engine and the grader then run only the matchers it admits.
+        """
+        screen = self._screens.get(present)
+        if screen is None:
+            if len(self._screens) >= _SCREENS_KEPT:
+                self._screens.clear()
+            screen = Screen(
+                tuple(m.admits(present) for _, m in self.facts),
+                tuple(m.admits(present) for _, m in self.reactions),
+                self.ends_when is not None and self.ends_when.admits(present),
+                tuple(
+                    i for i, (_, m) in enumerate(self.criteria)
+                    if m is not None and m.admits(present)
+                ),
+            )
+            self._screens[present] = screen
+        return screen
+
+
+#: Screens kept per scenario; past this the memo starts again (a bound, not a tuning knob).
+_SCREENS_KEPT = 4096
+
+
+class Screen(NamedTuple):
+    """The matchers of a scenario that a message's literals admit (`CompiledScenario.screen`)."""
+
+    facts: tuple[bool, ...]  # one per fact, in file order
+    reactions: tuple[bool, ...]  # one per reaction
+    ends: bool  # `ends_when`
+    criteria: tuple[int, ...]  # indices in `criteria` of the matchers admitted
