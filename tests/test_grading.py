@@ -21,8 +21,9 @@ from textblob import TextBlob
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.examples import Failure, run_pack
-from sandbox.evaluator.grading import Grade, grade, grade_compiled
+from sandbox.evaluator.grading import CriterionResult, Grade, grade, grade_compiled
 from sandbox.evaluator.matcher import Text
+from sandbox.evaluator.scoring import score_verdicts
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage, parse_transcript_data
 from sandbox.scenarios import models
 from sandbox.scenarios.loader import load_pack, load_pack_text
@@ -975,3 +976,23 @@ def test_the_screen_memo_is_bounded_and_starting_again_changes_nothing(
     after = [grade(pack, scenario, t).to_record() for t in transcripts]
     assert after == before
     assert 0 < len(compiled._screens) <= 3
+
+
+def test_the_kept_verdicts_are_the_results_own() -> None:
+    # The grader scores with verdicts kept per criterion and status; a grade's headline must be
+    # what its results' own verdicts give, whichever grade first made the kept verdict.
+    pack = repository_packs()[0]
+    for scenario in pack.scenarios:
+        compiled = pack.compiled[scenario.id]
+        for lines in corpus(pack, scenario):
+            transcript = Transcript(pack.id, scenario.id, [
+                TranscriptMessage("trainee", text, at) for text, at in lines
+            ])
+            result = grade_compiled(pack.id, compiled, transcript)
+            own = score_verdicts([r.verdict for r in result.criteria], result.pass_mark)
+            assert (result.score, result.band, result.passed) == (own.score, own.band, own.passed)
+            assert (result.critical_missed, result.critical_violated) == (
+                own.critical_missed, own.critical_violated)
+        for (i, status), verdict in compiled.verdicts.items():
+            assert verdict == CriterionResult(compiled.criteria[i][0], status).verdict  # type: ignore[arg-type]
+        assert len({status for _, status in compiled.verdicts}) >= 2

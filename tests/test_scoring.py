@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+from itertools import product
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from sandbox.evaluator.scoring import (
     Verdict,
     apply_overrides,
     band_of,
+    exact,
+    round_half_up,
     score_verdicts,
     verdicts_from_record,
 )
@@ -86,3 +91,32 @@ def test_override_refuses_unknown_criteria_and_impossible_statuses() -> None:
         apply_overrides(verdicts, {"f": "met"})
     with pytest.raises(OverrideError, match="not 'violated'"):
         apply_overrides(verdicts, {"a": "violated"})
+
+
+def fraction_score(verdicts: list[Verdict], pass_mark: float) -> tuple[float, bool]:
+    """Score and pass by the rule in exact fractions, without the whole-weight shortcut."""
+    applicable = [x for x in verdicts if not x.forbidden and x.status in ("met", "missed")]
+    total = sum((exact(x.amount) for x in applicable), Fraction(0))
+    met = sum((exact(x.amount) for x in applicable if x.status == "met"), Fraction(0))
+    value = Fraction(100) if total == 0 else 100 * met / total
+    value -= sum((exact(x.amount) for x in verdicts if x.forbidden and x.status == "violated"),
+                 Fraction(0))
+    rounded = round_half_up(max(value, Fraction(0)))
+    critical = any(x.critical and x.status in ("missed", "violated") for x in verdicts)
+    return float(rounded), rounded >= Decimal(repr(pass_mark)) and not critical
+
+
+def test_whole_weights_score_in_integers_exactly_as_in_fractions() -> None:
+    # Every split of up to 40 weight points into met and missed, with and without penalties,
+    # whole weights given as int and as float: rounding halves and the floor at 0 included.
+    checked = 0
+    for met, missed, penalty, pass_mark in product(range(13), range(41), (0, 1, 7, 15, 120),
+                                                   (0, 33.3, 70, 70.0, 85.5)):
+        verdicts = [v("a", "met", met), v("b", "missed", float(missed)),
+                    v("f", "violated" if penalty else "clear", penalty, "forbidden")]
+        if not met:
+            verdicts[0] = v("a", "not_applicable", 3)
+        score = score_verdicts(verdicts, pass_mark)
+        assert (score.score, score.passed) == fraction_score(verdicts, pass_mark), verdicts
+        checked += 1
+    assert checked > 10_000

@@ -136,7 +136,13 @@ def grade_compiled(
         _judge(criterion, graded, conversation, compiled.locale, found)
         for (criterion, _), found in zip(compiled.criteria, matching, strict=True)
     ]
-    outcome = score_verdicts([r.verdict for r in results], compiled.scenario.rubric.pass_mark)
+    verdicts: list[Verdict] = []
+    for i, result in enumerate(results):  # each result's verdict, made once per status
+        verdict = compiled.verdicts.get((i, result.status))
+        if verdict is None:
+            verdict = compiled.verdicts[i, result.status] = result.verdict
+        verdicts.append(verdict)
+    outcome = score_verdicts(verdicts, compiled.scenario.rubric.pass_mark)
     return Grade(
         scenario=f"{pack_id}/{compiled.scenario.id}",
         score=outcome.score,

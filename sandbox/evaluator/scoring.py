@@ -56,7 +56,20 @@ def exact(value: float) -> Fraction:
 def round_half_up(value: Fraction) -> Decimal:
     """Round to one decimal, halves away from zero (31.25 gives 31.3)."""
     tenths = math.floor(abs(value) * 10 + Fraction(1, 2))
-    return (Decimal(tenths if value >= 0 else -tenths) / 10).quantize(Decimal("0.1"))
+    return _from_tenths(tenths if value >= 0 else -tenths)
+
+
+def _from_tenths(tenths: int) -> Decimal:
+    return (Decimal(tenths) / 10).quantize(_TENTH)
+
+
+_TENTH = Decimal("0.1")
+
+
+@lru_cache(maxsize=256)
+def _decimal(value: float) -> Decimal:
+    """A pass mark as written: 70.1 is seventy and one tenth."""
+    return Decimal(repr(value))
 
 
 def band_of(score: float, bands: Bands = DEFAULT_BANDS) -> str:
@@ -75,20 +88,25 @@ def score_verdicts(
     penalties = [v.amount for v in verdicts if v.forbidden and v.status == "violated"]
     amounts = [v.amount for v in applicable] + penalties
     if all(float(a).is_integer() for a in amounts):
-        # Whole weights (the usual case): integer sums, one fraction at the end.
+        # Whole weights (the usual case): the score is the fraction num / den, rounded half
+        # up in integers: floor(10 num / den + 1/2) tenths, as `round_half_up` rounds it.
         total_i = sum(int(v.amount) for v in applicable)
         met_i = sum(int(v.amount) for v in applicable if v.status == "met")
-        value = Fraction(100) if total_i == 0 else Fraction(100 * met_i, total_i)
-        value -= sum(int(p) for p in penalties)
+        penalty_i = sum(int(p) for p in penalties)
+        if total_i == 0:
+            num, den = 100 - penalty_i, 1
+        else:
+            num, den = 100 * met_i - penalty_i * total_i, total_i
+        rounded = _from_tenths((20 * max(num, 0) + den) // (2 * den))
     else:
         total = sum((exact(v.amount) for v in applicable), Fraction(0))
         met = sum((exact(v.amount) for v in applicable if v.status == "met"), Fraction(0))
         value = Fraction(100) if total == 0 else 100 * met / total
         value -= sum((exact(p) for p in penalties), Fraction(0))
-    rounded = round_half_up(max(value, Fraction(0)))
+        rounded = round_half_up(max(value, Fraction(0)))
     critical_missed = [v.id for v in verdicts if v.critical and v.status == "missed"]
     critical_violated = [v.id for v in verdicts if v.critical and v.status == "violated"]
-    passed = rounded >= Decimal(repr(pass_mark)) and not critical_missed and not critical_violated
+    passed = rounded >= _decimal(pass_mark) and not critical_missed and not critical_violated
     score = float(rounded)
     return Score(score, band_of(score, bands), passed, critical_missed, critical_violated)
 

@@ -8,7 +8,7 @@ that span several places (ids that must exist, matcher phrases per locale) live 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sandbox.evaluator.matcher import Matcher as CompiledMatcher
+
+if TYPE_CHECKING:
+    from sandbox.evaluator.scoring import Verdict
 
 
 def _not_blank(value: str) -> str:
@@ -342,6 +345,9 @@ class CompiledScenario:
             sorted(frozenset().union(*(m.literals for m in matchers)))
         )
         self._screens: dict[frozenset[str], Screen] = {}
+        #: The grader's memo of each criterion's scoring verdict per status, by index: a
+        #: verdict is frozen and depends on nothing else, so one is shared by every grade.
+        self.verdicts: dict[tuple[int, str], Verdict] = {}
 
     def screen(self, present: frozenset[str]) -> Screen:
         """Which matchers pass their literal test for a message holding `present`.
