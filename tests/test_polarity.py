@@ -21,6 +21,7 @@ import yaml
 from textblob import TextBlob, _text
 from textblob.en import sentiment
 
+from sandbox.evaluator import polarity as polarity_module
 from sandbox.evaluator import tone
 from sandbox.evaluator.polarity import _words, polarity, textblob_polarity
 
@@ -519,6 +520,27 @@ def test_generated_word_salad() -> None:
 def test_generated_character_noise() -> None:
     rng = random.Random(1729)
     assert_same([noise(rng) for _ in range(6_000)])
+
+
+def test_kept_chunk_tokens_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `_words` keeps each chunk's tokens; with none kept, with every one kept and with a
+    # memo that starts again every few chunks, the tokens are the same.
+    rng = random.Random(31337)
+    texts = [word_salad(rng) for _ in range(1_500)] + [noise(rng) for _ in range(1_500)]
+    texts += HANDWRITTEN
+    polarity_module._CHUNKS.clear()
+    cold = []
+    for text in texts:
+        polarity_module._CHUNKS.clear()
+        cold.append(_words(text))
+    assert [_words(text) for text in texts] == cold  # the first pass filled the memo
+    assert [_words(text) for text in texts] == cold  # and this one reads it
+    assert len(polarity_module._CHUNKS) > 1_000
+    monkeypatch.setattr(polarity_module, "_CHUNKS_KEPT", 7)
+    polarity_module._CHUNKS.clear()
+    assert [_words(text) for text in texts] == cold
+    assert len(polarity_module._CHUNKS) <= 7
+    assert cold == [textblob_words(text) for text in texts]
 
 
 # --- the tone check -----------------------------------------------------------------------

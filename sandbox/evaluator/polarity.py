@@ -231,6 +231,27 @@ def _join_emoticon(match: re.Match[str]) -> str:
     return match.group(1).replace(" ", "") + match.group(2)
 
 
+#: The tokens of whitespace-separated chunks seen lately ("pressure." is "pressure", "."):
+#: words recur from message to message, and a look-up costs less than splitting punctuation
+#: off again. Bounded: when full it starts again.
+_CHUNKS: dict[str, tuple[str, ...]] = {}
+_CHUNKS_KEPT: Final[int] = 16384
+
+
+def _tokenize_chunk(chunk: str) -> tuple[str, ...]:
+    """The tokens TextBlob makes of one whitespace-separated chunk, kept in `_CHUNKS`."""
+    if len(chunk) > 1 and (chunk[0] in _LEADING or chunk[-1] in _TRAILING):
+        out: list[str] = []
+        _split_chunk(chunk, out)
+        tokens = tuple(out)
+    else:
+        tokens = (chunk,)  # a word, or a lone mark: its own token either way
+    if len(_CHUNKS) >= _CHUNKS_KEPT:
+        _CHUNKS.clear()
+    _CHUNKS[chunk] = tokens
+    return tokens
+
+
 def _words(text: str) -> list[str]:
     """The lower-cased tokens TextBlob's analyser sees for `text`."""
     if "'" in text:
@@ -250,12 +271,12 @@ def _words(text: str) -> list[str]:
     # str.split and the regex `\s` TextBlob splits on accept exactly the characters
     # str.isspace accepts (checked over all of Unicode), so this is its whitespace split.
     tokens: list[str] = []
-    append, leading, trailing = tokens.append, _LEADING, _TRAILING
+    extend, known = tokens.extend, _CHUNKS.get
     for chunk in text.split():
-        if len(chunk) > 1 and (chunk[0] in leading or chunk[-1] in trailing):
-            _split_chunk(chunk, tokens)
-        else:
-            append(chunk)  # a word, or a lone mark: its own token either way
+        chunk_tokens = known(chunk)
+        if chunk_tokens is None:
+            chunk_tokens = _tokenize_chunk(chunk)
+        extend(chunk_tokens)
     joined = " ".join(tokens)
     if (
         _EOS in joined
