@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import unicodedata
 from typing import Any
@@ -10,7 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from sandbox.evaluator import matcher as matcher_module
-from sandbox.evaluator.matcher import Matcher, Phrase, PhraseError, Text, normalize
+from sandbox.evaluator.matcher import (
+    NEGATIONS_EN,
+    Matcher,
+    Phrase,
+    PhraseError,
+    Text,
+    normalize,
+)
 from sandbox.scenarios.models import MatcherSpec
 
 # --- factories ---------------------------------------------------------------------------
@@ -308,6 +316,56 @@ def test_every_overlapping_occurrence_is_found() -> None:
     text = Text("no no side effects", "en")
     assert text.occurrences(Phrase.compile("no", "en")) == ((0, 2), (3, 5))
     assert len(Text("副作用副作用", "zh-CN").occurrences(Phrase.compile("副作用", "zh-CN"))) == 2
+
+
+PHRASES_EN = [
+    "no", "not", "take", "take any", "medic*", "doctor", "a day", "100% safe", "don't take",
+    "can't", "e.g.", "#1", "'s", "it's", "no-one", "x", "side effect*", "o'clock", "5 mg",
+]
+WORDS_EN = [
+    "no", "not", "take", "any", "mistake", "taken", "medic", "medication", "medics'", "doctor",
+    "doctor's", "doctors", "a", "day", "days", "100%", "safe", "don't", "can't", "cannot",
+    "e.g.", "#1", "#12", "'s", "it's", "its", "no-one", "x", "xx", "side", "effects", "o'clock",
+    "5", "mg", "_", "'", ",", ".", "-", "é", "noé",
+]
+
+
+def search_from_each_start(text: str, phrase: Phrase) -> tuple[tuple[int, int], ...]:
+    """Every occurrence by searching again one character after each start found."""
+    assert phrase.pattern is not None
+    spans, pos = [], 0
+    while (found := phrase.pattern.search(text, pos)) is not None:
+        spans.append(found.span())
+        pos = found.start() + 1
+    return tuple(spans)
+
+
+def test_occurrences_found_from_the_literal_are_every_start_the_pattern_matches() -> None:
+    # `occurrences` tries an English phrase's pattern only where `str.find` sees its literal.
+    rng = random.Random(7)
+    phrases = [Phrase.compile(p, "en") for p in PHRASES_EN]
+    found = 0
+    for _ in range(3_000):
+        raw = rng.choice(["", " ", "  "]).join(
+            rng.choice(WORDS_EN) for _ in range(rng.randint(0, 9)))
+        text = Text(raw, "en")
+        for phrase in phrases:
+            expected = search_from_each_start(text.text, phrase)
+            assert text.occurrences(phrase) == expected, (raw, phrase.source)
+            found += len(expected)
+    assert found > 3_000
+
+
+def test_every_english_negation_word_holds_a_key_of_the_probe() -> None:
+    keys = matcher_module._EN_NEGATION_KEYS
+    assert all(any(key in word for key in keys) for word in NEGATIONS_EN)
+    rng = random.Random(11)
+    words = [*NEGATIONS_EN, "know", "one", "phone", "nope", "anyone", "n't", "zeros", "x", ","]
+    for _ in range(5_000):
+        raw = " ".join(rng.choice(words) for _ in range(rng.randint(0, 5)))
+        text = Text(raw, "en")
+        probe = matcher_module._EN_NEGATION_PROBE.search(text.text) is not None
+        assert text.may_negate() == probe, raw
 
 
 # --- normalize ------------------------------------------------------------------------------

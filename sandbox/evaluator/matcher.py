@@ -136,6 +136,8 @@ _EN_NEGATION_PROBE = re.compile(
     rf"(?<!{_W})(?:{'|'.join(sorted(map(re.escape, NEGATIONS_EN), key=len, reverse=True))})"
     rf"(?!{_W}|'{_W})"
 )
+# Every English negation word holds one of these: a message with none of them skips the probe.
+_EN_NEGATION_KEYS = ("no", "ne", "n't", "without", "zero")
 _ZH_NEGATION_PROBE = re.compile(f"[{''.join(sorted({w[0] for w in NEGATIONS_ZH}))}]")
 _EN_COMPARISON = frozenset({"more", "less", "later", "longer"})
 _ZH_COMPARISONS = ("不超过", "不多于", "不少于", "不低于", "不高于", "不大于", "不小于", "不得超过")
@@ -203,7 +205,7 @@ class Text:
         spans: list[Span] = []
         if phrase.literal in self.text:
             if phrase.pattern is not None:
-                spans = self._overlapping(phrase.pattern)
+                spans = self._overlapping(phrase.pattern, phrase.literal)
             else:
                 i = self.text.find(phrase.literal)
                 while i >= 0:
@@ -213,13 +215,20 @@ class Text:
         self._occurrences[phrase.text] = result
         return result
 
-    def _overlapping(self, pattern: re.Pattern[str]) -> list[Span]:
+    def _overlapping(self, pattern: re.Pattern[str], literal: str) -> list[Span]:
         # Every start, not only finditer's non-overlapping ones: "no no side effects" has two.
+        # Every match starts with the phrase's literal, so the pattern is tried only where
+        # `str.find` sees it (its lookbehinds still see the text before that position): the
+        # same spans as searching from each start + 1, without testing every position.
         spans: list[Span] = []
-        pos = 0
-        while (m := pattern.search(self.text, pos)) is not None:
-            spans.append(m.span())
-            pos = m.start() + 1
+        text = self.text
+        find, match = text.find, pattern.match
+        start = find(literal)
+        while start >= 0:
+            found = match(text, start)
+            if found is not None:
+                spans.append(found.span())
+            start = find(literal, start + 1)
         return spans
 
     def contains(self, phrase: Phrase) -> bool:
@@ -282,8 +291,13 @@ class Text:
     def may_negate(self) -> bool:
         """False when no negation word occurs at all: nothing in the message is negated."""
         if self._may_negate is None:
-            probe = _EN_NEGATION_PROBE if self.locale == "en" else _ZH_NEGATION_PROBE
-            self._may_negate = probe.search(self.text) is not None
+            text = self.text
+            if self.locale != "en":
+                self._may_negate = _ZH_NEGATION_PROBE.search(text) is not None
+            elif not any(key in text for key in _EN_NEGATION_KEYS):
+                self._may_negate = False
+            else:
+                self._may_negate = _EN_NEGATION_PROBE.search(text) is not None
         return self._may_negate
 
     def negated(self, at: int, inside: Sequence[Span]) -> bool:
