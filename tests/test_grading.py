@@ -24,6 +24,7 @@ from sandbox.evaluator.examples import Failure, run_pack
 from sandbox.evaluator.grading import CriterionResult, Grade, grade, grade_compiled
 from sandbox.evaluator.matcher import Text
 from sandbox.evaluator.scoring import score_verdicts
+from sandbox.evaluator.tone import is_shouting
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage, parse_transcript_data
 from sandbox.scenarios import models
 from sandbox.scenarios.loader import load_pack, load_pack_text
@@ -448,6 +449,31 @@ def test_no_shouting(text, shouting):
     assert status(result, "calm-voice") == ("missed" if shouting else "met")
     expected_evidence = [{"message": 3, "text": text}] if shouting else []
     assert criterion(result, "calm-voice")["evidence"] == expected_evidence
+
+
+def shouting_by_the_rule(text: str) -> bool:
+    """The no_shouting rule with str.isupper and str.islower on every character."""
+    if "!!!" in text.replace("！", "!"):
+        return True
+    upper = sum(map(str.isupper, text))
+    cased = upper + sum(map(str.islower, text))
+    return cased >= 4 and upper * 2 > cased
+
+
+def test_shouting_is_counted_as_the_rule_counts_on_ascii_and_other_text() -> None:
+    # `is_shouting` counts ASCII capitals with bytes.translate; every ASCII character, and
+    # random strings mixing them with accented and Greek letters, count as str.isupper does.
+    ascii_chars = [chr(c) for c in range(128)]
+    for ch in ascii_chars:
+        assert is_shouting(ch * 4) == shouting_by_the_rule(ch * 4), repr(ch)
+    rng = random.Random(5)
+    alphabet = "aAbBzZ09 !！.?'ÉéΣσß_" + "".join(ascii_chars)
+    results = set()
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        results.add(is_shouting(text))
+        assert is_shouting(text) == shouting_by_the_rule(text), repr(text)
+    assert results == {True, False}
 
 
 @pytest.mark.parametrize("check", [

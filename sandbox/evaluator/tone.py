@@ -8,6 +8,7 @@ tell a curt or insulting agent from a courteous one.
 
 from __future__ import annotations
 
+import string
 from functools import lru_cache
 
 from sandbox.evaluator.matcher import normalize
@@ -81,8 +82,21 @@ def is_shouting(text: str) -> bool:
     """`!!!`, or at least 4 cased letters of which more than half are capitals."""
     if "!!!" in text.replace("！", "!"):
         return True
+    if text.isascii():
+        # The same counts in C: an ASCII character is a capital (str.isupper) exactly when it
+        # is one of A-Z, and lower case exactly when it is one of a-z.
+        data = text.encode("ascii")
+        upper = len(data) - len(data.translate(None, _ASCII_UPPER))
+        if upper < 3:
+            return False
+        cased = upper + len(data) - len(data.translate(None, _ASCII_LOWER))
+        return cased >= 4 and upper * 2 > cased
     upper = sum(map(str.isupper, text))
     if upper < 3:  # more than half of at least 4 cased letters is at least 3 capitals
         return False
     cased = upper + sum(map(str.islower, text))
     return cased >= 4 and upper * 2 > cased
+
+
+_ASCII_UPPER = string.ascii_uppercase.encode("ascii")
+_ASCII_LOWER = string.ascii_lowercase.encode("ascii")
