@@ -194,7 +194,7 @@ class Text:
         if present is None:
             text = self.text
             universe = self.universe or ()
-            present = self._present = frozenset(lit for lit in universe if lit in text)
+            present = self._present = frozenset([lit for lit in universe if lit in text])
         return present
 
     def occurrences(self, phrase: Phrase) -> tuple[Span, ...]:
