@@ -426,3 +426,19 @@ def test_normalize_equals_the_rule_on_every_character() -> None:
 def test_normalize_is_idempotent() -> None:
     raw = "Ｎo，it won’t — really  ！"
     assert normalize(normalize(raw)) == normalize(raw)
+
+
+def test_english_words_are_placed_where_the_token_regex_finds_them() -> None:
+    # `_en_words` takes the tokens from findall and places each with str.find.
+    rng = random.Random(13)
+    pieces = ["no", "no", "a", "but", "but's", "it's", "'", "''", "_", "__no", "x_y", "é", "ß",
+              "１２", "3", ".", ",", ";", ":", "!", "?", "-", "#", " ", " ", "  ", "\u00a0", "ab'"]
+    for _ in range(5_000):
+        raw = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        text = Text(raw, "en")
+        expected = [
+            (m.start(), m.end(), m.group(), m.group() in ".,;:!?" or m.group() == "but")
+            for m in matcher_module._EN_TOKEN.finditer(text.text)
+        ]
+        got = [(w.start, w.end, w.text, w.clause_end) for w in text.words()]
+        assert got == expected, raw

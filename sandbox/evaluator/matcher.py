@@ -46,7 +46,8 @@ def normalize(text: str) -> str:
 # --- phrases ---------------------------------------------------------------------------
 
 _W = r"[^\W_]"  # a letter or digit
-_EN_TOKEN = re.compile(rf"({_W}+(?:'{_W}+)*)|[.,;:!?]")
+_EN_TOKEN = re.compile(rf"{_W}+(?:'{_W}+)*|[.,;:!?]")
+_EN_CLAUSE_ENDS = frozenset({*".,;:!?", "but"})  # punctuation, and "but", end a clause
 
 
 def _is_word_char(ch: str) -> bool:
@@ -242,13 +243,17 @@ class Text:
         return self._words
 
     def _en_words(self) -> list[Word]:
+        # The tokens of `_EN_TOKEN`, placed by `str.find` from the end of the one before:
+        # the characters skipped between two tokens hold no letter, digit or clause mark, so
+        # the first place a token's text occurs from there is where the regex found it.
+        text = self.text
+        find = text.find
         words: list[Word] = []
-        for m in _EN_TOKEN.finditer(self.text):
-            word = m.group(1)
-            if word is None:  # . , ; : ! ? end a clause
-                words.append(Word(m.start(), m.end(), m.group(), clause_end=True))
-            else:
-                words.append(Word(m.start(), m.end(), word, clause_end=(word == "but")))
+        end = 0
+        for token in _EN_TOKEN.findall(text):
+            start = find(token, end)
+            end = start + len(token)
+            words.append(Word(start, end, token, token in _EN_CLAUSE_ENDS))
         return words
 
     def _zh_words(self) -> list[Word]:
