@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -30,6 +30,21 @@ from sandbox.storage.models import Attempt, AttemptMessage, Speaker, utcnow
 from sandbox.web.library import PackLibrary
 
 log = logging.getLogger(__name__)
+
+
+class ShownMessage(Protocol):
+    """A stored line as the chat shows it: an `AttemptMessage`, or a fast turn's line."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def kind(self) -> str | None: ...
 
 
 class ConversationUnavailable(Exception):
@@ -51,11 +66,13 @@ class Live:
 class Outcome:
     """What one event changed: messages newly stored, a notice for the sender, the end."""
 
-    new_messages: list[AttemptMessage] = field(default_factory=list)
+    new_messages: list[ShownMessage] = field(default_factory=list)
     notice: str | None = None
     notice_fields: dict[str, Any] = field(default_factory=dict)
     ended_now: bool = False
     duplicate: bool = False
+    # The engine state after the event, as stored (the socket keeps it for the next turn).
+    live: Live | None = None
 
     @property
     def persona_replied(self) -> bool:
@@ -95,7 +112,9 @@ def load(session: Session, library: PackLibrary, attempt: Attempt) -> Live:
     return Live(attempt, pack, scenario, conversation, stored)
 
 
-def _store_new(session: Session, live: Live, client_id: str | None = None) -> list[AttemptMessage]:
+def store_new(session: Session, live: Live, client_id: str | None = None) -> list[ShownMessage]:
+    """Store the engine's messages that are not stored yet; the client id goes on the
+    trainee's line."""
     assert live.attempt.id is not None
     fresh = live.conversation.messages[len(live.stored) :]
     lines = [(Speaker(m.role), m.text, float(m.at), m.kind) for m in fresh]
@@ -107,7 +126,7 @@ def _store_new(session: Session, live: Live, client_id: str | None = None) -> li
         client_id=client_id,
     )
     live.stored.extend(stored)
-    return stored
+    return list(stored)
 
 
 def revealed_facts(
@@ -161,15 +180,15 @@ def say(
     now = utcnow()
     live = load(session, library, attempt)
     turn = live.conversation.receive(text, at=elapsed_s(attempt, now))
-    outcome = Outcome()
+    outcome = Outcome(live=live)
     if turn.accepted:
-        outcome.new_messages = _store_new(session, live, client_id)
+        outcome.new_messages = store_new(session, live, client_id)
     elif live.conversation.ended:
         outcome.notice = "chat.notice.ended"
     else:
         outcome.notice = "chat.notice.empty"
     if live.conversation.ended:
-        outcome.new_messages += _store_new(session, live)
+        outcome.new_messages += store_new(session, live)
         _close(session, live, str(live.conversation.end_reason or "completed"), now)
         outcome.ended_now = True
     session.commit()
@@ -183,18 +202,18 @@ def tick(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
     now = utcnow()
     at = elapsed_s(attempt, now)
     live = load(session, library, attempt)
-    outcome = Outcome()
+    outcome = Outcome(live=live)
     if len(live.conversation.messages) > len(live.stored):
-        outcome.new_messages = _store_new(session, live)
+        outcome.new_messages = store_new(session, live)
     if at > attempt.time_limit_s:
         live.conversation.expire(at)
-        outcome.new_messages += _store_new(session, live)
+        outcome.new_messages += store_new(session, live)
         _close(session, live, str(live.conversation.end_reason or "timeout"), now)
         outcome.ended_now = True
     else:
         due = live.conversation.nudge_due_at()
         if due is not None and due < at and live.conversation.send_nudge(at) is not None:
-            outcome.new_messages += _store_new(session, live)
+            outcome.new_messages += store_new(session, live)
     session.commit()
     return outcome
 
@@ -217,10 +236,10 @@ def finish(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
         live.conversation.expire(at)
     else:
         live.conversation.finish(at)
-    new = _store_new(session, live)
+    new = store_new(session, live)
     _close(session, live, str(live.conversation.end_reason or "finished"), now)
     session.commit()
-    return Outcome(new_messages=new, ended_now=True)
+    return Outcome(new_messages=new, ended_now=True, live=live)
 
 
 def open_criteria(session: Session, library: PackLibrary, attempt: Attempt) -> list[str]:

@@ -26,13 +26,12 @@ from sqlmodel import Session, col
 from sandbox.exams.policy import Deadline, deadline_for
 from sandbox.scenarios.models import Scenario
 from sandbox.storage.attempts import (
-    append_messages,
     find_client_message,
     start_attempt,
     store_grade,
 )
 from sandbox.storage.exams import Exam, next_exam_deadline, open_exam_attempts
-from sandbox.storage.models import Attempt, AttemptMessage, Mode, Speaker, User, utcnow
+from sandbox.storage.models import Attempt, Mode, Speaker, User, utcnow
 from sandbox.web import conversations
 from sandbox.web.conversations import ConversationUnavailable, Live, Outcome
 from sandbox.web.library import PackLibrary
@@ -158,9 +157,9 @@ class ExamService:
             session.commit()
             return outcome
         turn = live.conversation.receive(text, at)
-        outcome = Outcome()
+        outcome = Outcome(live=live)
         if turn.accepted:
-            outcome.new_messages = self._store_new(session, live, client_id)
+            outcome.new_messages = conversations.store_new(session, live, client_id)
         else:
             outcome.notice = "chat.notice.empty"
         reason: str | None = None
@@ -186,7 +185,7 @@ class ExamService:
         live = conversations.load(session, self.library, attempt)
         late = at > deadline_of(attempt).limit_s
         live.conversation.finish(at)
-        outcome = Outcome()
+        outcome = Outcome(live=live)
         reason = "timeout" if late else "finished"
         outcome.ended_now = self._close(session, live, reason, now, outcome)
         session.commit()
@@ -203,16 +202,16 @@ class ExamService:
         now = self.now()
         at = conversations.elapsed_s(attempt, now)
         live = conversations.load(session, self.library, attempt)
-        outcome = Outcome()
+        outcome = Outcome(live=live)
         if len(live.conversation.messages) > len(live.stored):
-            outcome.new_messages = self._store_new(session, live)
+            outcome.new_messages = conversations.store_new(session, live)
         if at > attempt.time_limit_s:
             live.conversation.expire(at)
             outcome.ended_now = self._close(session, live, "timeout", now, outcome)
         else:
             due = live.conversation.nudge_due_at()
             if due is not None and due < at and live.conversation.send_nudge(at) is not None:
-                outcome.new_messages += self._store_new(session, live)
+                outcome.new_messages += conversations.store_new(session, live)
         session.commit()
         return outcome
 
@@ -241,21 +240,6 @@ class ExamService:
 
     # -- storing and closing ----------------------------------------------------------------
 
-    def _store_new(
-        self, session: Session, live: Live, client_id: str | None = None
-    ) -> list[AttemptMessage]:
-        assert live.attempt.id is not None
-        fresh = live.conversation.messages[len(live.stored):]
-        stored = append_messages(
-            session=session,
-            attempt_id=live.attempt.id,
-            first_seq=len(live.stored),
-            lines=[(Speaker(m.role), m.text, float(m.at), m.kind) for m in fresh],
-            client_id=client_id,
-        )
-        live.stored.extend(stored)
-        return stored
-
     def _claim(self, session: Session, attempt: Attempt, reason: str, now: datetime) -> bool:
         """Mark the attempt ended unless someone (another worker) already did."""
         claimed = session.exec(
@@ -270,7 +254,7 @@ class ExamService:
         self, session: Session, live: Live, reason: str, now: datetime, outcome: Outcome
     ) -> bool:
         """End and grade the conversation once; False if it had already been ended."""
-        outcome.new_messages += self._store_new(session, live)
+        outcome.new_messages += conversations.store_new(session, live)
         if not self._claim(session, live.attempt, reason, now):
             return False
         grade = conversations.grade_live(live)

@@ -27,6 +27,8 @@ class AppState:
     chat_rooms: dict[int, Any] = field(default_factory=dict)
     # The exam clock, turns and timers (web.exams.ExamService), set by the app factory.
     exams: Any = None
+    # The chat's batched turn store (web.turns.TurnBatcher), made on first use.
+    turns: Any = None
     login_limits: LoginLimits = field(init=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -21,16 +22,18 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from sandbox.storage.attempts import list_messages
-from sandbox.storage.models import Attempt, AttemptMessage, Mode, utcnow
+from sandbox.storage.models import Attempt, Mode, utcnow
 from sandbox.web import conversations
-from sandbox.web.conversations import ConversationUnavailable, Outcome
+from sandbox.web.conversations import ConversationUnavailable, Outcome, ShownMessage
 from sandbox.web.deps import get_state, viewer_for
 from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
 from sandbox.web.limits import TokenBucket
+from sandbox.web.monitor import ExamEvent
 from sandbox.web.origin import origin_allowed, parse_allowed_origins
 from sandbox.web.state import AppState
 from sandbox.web.templating import render_text
+from sandbox.web.turns import Resume, TurnBatcher
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -69,10 +72,12 @@ class Outbox:
 
 
 class Room:
-    """The sockets open on one attempt (several tabs see the same conversation)."""
+    """The sockets open on one attempt (several tabs see the same conversation), and the
+    conversation's engine state between turns while any is open (web/turns.py)."""
 
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
+        self.resume: Resume | None = None
 
 
 def room_for(state: AppState, attempt_id: int) -> Room:
@@ -99,8 +104,24 @@ class Channel:
         text = self.t(key, **fields) if key else ""
         return self.frame("notice", notice=text)
 
-    def messages_html(self, messages: list[AttemptMessage]) -> str:
+    def messages_html(self, messages: list[ShownMessage]) -> str:
         return self.frame("messages", messages=messages)
+
+    @property
+    def room(self) -> Room | None:
+        """This attempt's room, while a socket is open on it."""
+        room: Room | None = self.state.chat_rooms.get(self.attempt_id)
+        return room
+
+    def remember(self, outcome: Outcome) -> None:
+        """Keep the engine state a full-path event left, for the next turn's fast path."""
+        room = self.room
+        if room is not None and not outcome.duplicate:
+            room.resume = Resume.of(outcome.live) if outcome.live is not None else None
+
+    def now(self, mode: Mode) -> datetime:
+        """The clock the full path reads for this mode (an exam has the exam service's)."""
+        return exam_service(self.state).now() if mode == Mode.EXAM else utcnow()
 
     async def locked(self, work: Callable[[Session, Attempt], T]) -> T:
         """Run `work` in a worker thread with a fresh session (callers hold the attempt's lock)."""
@@ -134,27 +155,33 @@ class Channel:
     ) -> None:
         """Queue an outcome's messages for every socket on this attempt (under the lock).
 
-        The sender gets `ack` right after its own line (its input clears at once) and, last,
-        a frame marked `data-turn="done"`.
+        What is shown at the same moment goes in one frame: the sender's own line, `ack`
+        (its input clears) and, with no typing delay, the reply and the `data-turn="done"`
+        marker. With a delay, the reply and the marker follow in a second frame.
         """
         room = room_for(self.state, self.attempt_id)
         trainee = [m for m in outcome.new_messages if m.role == "trainee"]
         persona = [m for m in outcome.new_messages if m.role != "trainee"]
         delay = self.state.settings.reply_delay_s if trainee and persona else 0.0
+        trainee_html = self.messages_html(trainee) if trainee else ""
+        persona_html = self.messages_html(persona) if persona else ""
+        ended_html = self.ended_html(attempt) if outcome.ended_now and attempt else ""
         for outbox in room.outboxes | {self.outbox}:
             sender = outbox is self.outbox
-            if trainee:
-                outbox.put(self.messages_html(trainee))
+            now = [trainee_html]
             if sender and ack:
-                outbox.put(ack)
-            if persona:
-                if delay:
-                    outbox.put(self.frame("typing", typing=True))
-                outbox.put(self.messages_html(persona), delay)
-            if outcome.ended_now and attempt is not None:
-                outbox.put(self.ended_html(attempt))
+                now.append(ack)
+            later = now
+            if persona and delay:
+                now.append(self.frame("typing", typing=True))
+                outbox.put("".join(now))
+                later = []
+            later += [persona_html, ended_html]
             if delay or (sender and ack):
-                outbox.put(self.frame("typing", typing=False, done=sender))
+                later.append(self.frame("typing", typing=False, done=sender))
+            frame = "".join(later)
+            if frame:
+                outbox.put(frame, delay if persona and delay else 0.0)
 
     def ended_html(self, attempt: Attempt) -> str:
         reason = attempt.end_reason or "completed"
@@ -280,6 +307,7 @@ async def handle_finish(channel: Channel) -> None:
 
     async with channel.state.attempt_lock(channel.attempt_id):
         outcome, attempt = await channel.locked(work)
+        channel.remember(outcome)
         channel.broadcast(outcome, attempt)
     if outcome.notice:
         channel.outbox.put(channel.notice(outcome.notice))
@@ -310,7 +338,12 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
 
     ack = channel.frame("ack", client_id=client_id or "")
     async with channel.state.attempt_lock(channel.attempt_id):
-        outcome, attempt = await channel.locked(work)
+        fast = await fast_say(channel, text, client_id)
+        if fast is not None:
+            outcome, attempt = fast, None
+        else:
+            outcome, attempt = await channel.locked(work)
+            channel.remember(outcome)
         if outcome.duplicate:
             channel.outbox.put(ack)
             channel.outbox.put(channel.frame("typing", typing=False, done=True))
@@ -321,14 +354,46 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
             channel.broadcast(outcome, attempt, ack=ack)
 
 
+async def fast_say(channel: Channel, text: str, client_id: str | None) -> Outcome | None:
+    """The turn from the kept engine state, stored in a batch; None for the full path."""
+    room = channel.room
+    resume = room.resume if room is not None else None
+    if room is None or resume is None:
+        return None
+    if client_id is not None and client_id in resume.client_ids:
+        return Outcome(duplicate=True)
+    turn = resume.take_turn(text, client_id, resume.elapsed_s(channel.now(resume.mode)))
+    if turn is not None and resume.exam_id is not None:
+        turn.tag = ExamEvent(resume.exam_id, resume.user_id)  # for the proctor's monitor
+    if turn is None or not await turn_batcher(channel.state).store(turn):
+        room.resume = None
+        return None
+    resume.stored(turn)
+    return Outcome(new_messages=list(turn.lines))
+
+
+def turn_batcher(state: AppState) -> TurnBatcher:
+    """The app's turn batcher, made on first use; it announces exam turns to the monitor."""
+    if state.turns is None:
+        bus = exam_service(state).bus
+
+        def announce(session: Session, turns: Any) -> None:
+            for turn in turns:
+                if isinstance(turn.tag, ExamEvent):
+                    bus.publish(session, turn.tag)
+
+        state.turns = TurnBatcher(state.engine, announce)
+    batcher: TurnBatcher = state.turns
+    return batcher
+
+
 async def send_missed(channel: Channel, last_seq: Any) -> None:
     """Replay what the page has not shown yet, then the ended state if the attempt is over."""
     after = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) else -1
 
-    def work(session: Session, attempt: Attempt) -> tuple[list[AttemptMessage], Attempt]:
-        return list_messages(
-            session=session, attempt_id=channel.attempt_id, after_seq=after
-        ), attempt
+    def work(session: Session, attempt: Attempt) -> tuple[list[ShownMessage], Attempt]:
+        missed = list_messages(session=session, attempt_id=channel.attempt_id, after_seq=after)
+        return list(missed), attempt
 
     async with channel.state.attempt_lock(channel.attempt_id):
         missed, attempt = await channel.locked(work)
@@ -361,21 +426,35 @@ async def run_timer(channel: Channel) -> None:
     library = channel.state.library
     lock = channel.state.attempt_lock(channel.attempt_id)
 
-    def deadline(session: Session, attempt: Attempt) -> float | None:
-        if attempt.ended:
-            return None
-        live = conversations.load(session, library, attempt)
-        due_at = conversations.next_deadline(live)
-        return due_at - conversations.elapsed_s(attempt, utcnow())
+    def load(session: Session, attempt: Attempt) -> conversations.Live | None:
+        return None if attempt.ended else conversations.load(session, library, attempt)
 
     def tick(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
         if attempt.mode == Mode.EXAM:  # ended and graded on the exam's clock
             return exam_service(channel.state).tick(session, attempt), attempt
         return conversations.tick(session, library, attempt), attempt
 
+    async def seconds_to_wait() -> float | None:
+        # From the engine state the turns keep; loaded (and kept) when there is none. The
+        # load takes no lock: if a turn kept a newer state meanwhile, that one stays, and a
+        # state kept here that a turn made stale is refused by the turn's check (turns.py).
+        room = channel.room
+        resume = room.resume if room is not None else None
+        if resume is None:
+            live = await channel.locked(load)
+            if live is None:
+                return None
+            resume = Resume.of(live)
+            if room is not None and room.resume is None:
+                room.resume = resume
+            if resume is None:
+                due_at = conversations.next_deadline(live)
+                return due_at - conversations.elapsed_s(live.attempt, utcnow())
+        return resume.next_deadline() - resume.elapsed_s(utcnow())
+
     while True:
         try:
-            wait_s = await channel.locked(deadline)
+            wait_s = await seconds_to_wait()
         except ConversationUnavailable:
             return
         if wait_s is None:
@@ -387,4 +466,5 @@ async def run_timer(channel: Channel) -> None:
             continue
         async with lock:
             outcome, attempt = await channel.locked(tick)
+            channel.remember(outcome)
             channel.broadcast(outcome, attempt)
