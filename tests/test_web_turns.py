@@ -14,16 +14,19 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 from test_web_chat import MODEL_ANSWER, PACK, SCENARIO, attempt_row, say, seqs, stored, trainee
 from web_support import (
+    SAME_ORIGIN,
     add_user,
     app,
     client,
+    login,
     make_settings,
     needs_postgres,
     postgres_database,
     settings,
 )
+from web_support import start_attempt as start_through_page
 
-from sandbox.storage.attempts import start_attempt
+from sandbox.storage.attempts import list_messages, start_attempt
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.turns import Head, PendingTurn, TurnLine, store_turns
@@ -223,8 +226,6 @@ def check_store_turns(database_url: str) -> None:
 
 
 def conversations_messages(session: Session, attempt_id: int) -> list[Any]:
-    from sandbox.storage.attempts import list_messages
-
     return list_messages(session=session, attempt_id=attempt_id)
 
 
@@ -262,9 +263,7 @@ def test_fast_turns_on_postgres(backend: str, tmp_path: Path) -> None:
     with postgres_database() as url:
         app = create_app(make_settings(tmp_path, database_url=url))
         try:
-            with TestClient(app, headers={"origin": "http://testserver"}) as client:
-                from web_support import login, start_attempt as start_through_page
-
+            with TestClient(app, headers=SAME_ORIGIN) as client:
                 add_user(app, "tao")
                 login(client, "tao")
                 attempt_id = start_through_page(client, PACK, SCENARIO)
