@@ -172,6 +172,11 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
         else:
             out.append(chunk)
         return
+    if chunk[1] not in _LEADING and chunk[-1] not in _TRAILING:
+        # "(see", "#1234", "$20": one leading mark and nothing to take off the end.
+        out.append(chunk[0])
+        out.append(chunk[1:])
+        return
     while chunk and chunk[0] in _LEADING:
         out.append(chunk[0])
         chunk = chunk[1:]
