@@ -164,7 +164,7 @@ def transcripts(locale: str, count: int) -> list[Transcript]:
 
 
 def clear_caches() -> None:
-    tone.english_polarity.cache_clear()
+    tone.clear_memo()
     segmenter._cut.cache_clear()
 
 

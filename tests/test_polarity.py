@@ -547,7 +547,20 @@ def test_kept_chunk_tokens_change_nothing(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_english_polarity_is_textblobs() -> None:
-    tone.english_polarity.cache_clear()
+    tone.clear_memo()
     for text in ["I'm really sorry, that's not good.", "Great :)", "Stupid."]:
         assert tone.english_polarity(text) == TextBlob(text).sentiment.polarity
         assert tone.english_polarity(text) == textblob_polarity(text)
+
+
+def test_the_polarity_memo_is_bounded_and_gives_what_it_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = [f"{line} ({n})" for n in range(4) for line in HANDWRITTEN[:6]]
+    monkeypatch.setattr(tone, "_POLARITY_KEPT", 5)
+    tone.clear_memo()
+    for _ in range(2):
+        for text in texts:
+            assert tone.english_polarity(text) == polarity(text)
+            assert tone.english_polarity(text) == polarity(text)  # now from the memo
+            assert len(tone._POLARITY) <= 5

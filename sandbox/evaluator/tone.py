@@ -9,7 +9,6 @@ tell a curt or insulting agent from a courteous one.
 from __future__ import annotations
 
 import string
-from functools import lru_cache
 
 from sandbox.evaluator.matcher import normalize
 
@@ -17,16 +16,33 @@ from sandbox.evaluator.matcher import normalize
 DEFAULT_MIN = -0.3
 
 
-@lru_cache(maxsize=65536)
+#: The polarity of English messages seen lately, by text: a regrade asks again for the same
+#: messages. A plain dict, bounded (when full it starts again): on new messages it costs
+#: less than `functools.lru_cache`, whose bookkeeping was 7% of grading a new transcript.
+_POLARITY: dict[str, float] = {}
+_POLARITY_KEPT = 65536
+
+
 def english_polarity(text: str) -> float:
     """TextBlob's sentiment polarity of `text`, computed by `polarity` (memoised).
 
     `polarity` returns exactly TextBlob's float at a tenth of the cost; it is imported here
     so that loading TextBlob's lexicon waits for the first English message.
     """
+    known = _POLARITY.get(text)
+    if known is not None:
+        return known
     from sandbox.evaluator.polarity import polarity
 
-    return polarity(text)
+    if len(_POLARITY) >= _POLARITY_KEPT:
+        _POLARITY.clear()
+    value = _POLARITY[text] = polarity(text)
+    return value
+
+
+def clear_memo() -> None:
+    """Forget the polarities kept (benchmarks and tests start cold with it)."""
+    _POLARITY.clear()
 
 
 # Weights are on TextBlob's scale so one `min` reads the same in both languages. Hostile
