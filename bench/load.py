@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -616,6 +617,10 @@ async def bench_server(
         closed_attempts,
         f"closed-{label}-",
     )
+    # The client's own collector must not pause it mid-measurement: what set-up built
+    # (accounts, sessions, attempts) is frozen out of its scans, as the server does.
+    gc.collect()
+    gc.freeze()
     # Warm up: one conversation through the form-made login, a few turns.
     warm = Peer(server.base_url, form_trainee)
     await warm.open()

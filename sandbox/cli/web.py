@@ -49,6 +49,7 @@ def serve(
 
     from sandbox.config import ConfigError
     from sandbox.web.app import create_app
+    from sandbox.web.heap import settle_heap
 
     settings = load_settings()
     if host is not None:
@@ -92,6 +93,7 @@ def serve(
         "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     if settings.workers == 1:
+        settle_heap()
         uvicorn.run(app, **options)
         return
     # Each worker builds its own app from the same SANDBOX_* environment; the schema is
@@ -103,7 +105,7 @@ def serve(
     # default); loading the packs (jieba's dictionary for Chinese) can hold a worker's
     # interpreter longer than that on a busy machine, and it was restarted again and again.
     uvicorn.run(
-        "sandbox.web.app:create_app",
+        "sandbox.web.app:create_served_app",
         factory=True,
         workers=settings.workers,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -66,20 +66,29 @@ class PendingTurn:
     tag: Any = field(default=None, compare=False)
 
 
-def _heads(session: Session, attempt_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+def _heads_statement() -> Any:
     last_seq = (
         select(func.max(MESSAGES.c.seq))
         .where(MESSAGES.c.attempt_id == ATTEMPTS.c.id)
         .scalar_subquery()
     )
-    statement = select(
+    return select(
         ATTEMPTS.c.id,
         ATTEMPTS.c.ended_at,
         ATTEMPTS.c.started_at,
         ATTEMPTS.c.time_limit_s,
         last_seq,
-    ).where(ATTEMPTS.c.id.in_(list(attempt_ids)))
-    return {row[0]: tuple(row[1:]) for row in session.execute(statement)}
+    ).where(ATTEMPTS.c.id.in_(bindparam("ids", expanding=True)))
+
+
+# Built once: building a statement costs more than running it on this path.
+HEADS = _heads_statement()
+INSERT_LINES = insert(MESSAGES)
+
+
+def _heads(session: Session, attempt_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+    rows = session.execute(HEADS, {"ids": list(attempt_ids)})
+    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 def _still_as_expected(turn: PendingTurn, row: tuple[Any, ...] | None) -> bool:
@@ -131,7 +140,7 @@ def store_turns(
         if not stored:
             return verdicts
         try:
-            session.execute(insert(MESSAGES), _rows(stored, utcnow()))
+            session.execute(INSERT_LINES, _rows(stored, utcnow()))
             if on_stored is not None:
                 on_stored(session, stored)
             session.commit()

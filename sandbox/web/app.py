@@ -22,6 +22,7 @@ from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
 from sandbox.web.exam_area import install_exams
 from sandbox.web.headers import SecurityHeadersMiddleware
+from sandbox.web.heap import settle_heap
 from sandbox.web.library import load_library
 from sandbox.web.routes import auth, cases, chat, health, mentor, trainee
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
@@ -69,6 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_pages(app)
     _install_anon_cookie(app, env=settings.env)
     app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of one `sandbox serve --workers N` worker, its start-up heap settled."""
+    app = create_app()
+    settle_heap()
     return app
 
 
