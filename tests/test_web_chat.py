@@ -334,6 +334,11 @@ def test_typing_delay_shows_an_indicator(tmp_path: Path) -> None:
     # The input clears (ack) before the persona starts typing, and the reply comes last.
     assert joined.index('data-client-id="d-1"') < joined.index("is typing")
     assert joined.index("is typing") < joined.index("amlodipine")
+    # Two frames: what is shown at once (line, ack, typing), then after the delay the reply
+    # with the end-of-turn marker.
+    assert len(frames) == 2
+    assert "is typing" in frames[0] and "amlodipine" not in frames[0]
+    assert "amlodipine" in frames[1] and 'data-turn="done"' in frames[1]
 
 
 def test_a_chinese_conversation_runs_and_is_graded(app: FastAPI, client: TestClient) -> None:

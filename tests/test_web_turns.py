@@ -4,6 +4,9 @@ path taking over whenever the database says something the kept state does not kn
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +284,26 @@ def test_fast_turns_on_postgres(backend: str, tmp_path: Path) -> None:
                 ]
         finally:
             app.state.sandbox.engine.dispose()
+
+
+def test_a_served_process_freezes_its_start_up_heap(tmp_path: Path) -> None:
+    # In a process of its own: freezing the test runner's heap would outlive this test.
+    script = (
+        "import gc\n"
+        "from sandbox.web.app import create_served_app\n"
+        "app = create_served_app()\n"
+        "assert app.state.sandbox.library.packs\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    env = {
+        **os.environ,
+        "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "SANDBOX_VAR_DIR": str(tmp_path / "var"),
+        "SANDBOX_DEMO_USERS": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    # Everything the start built (packs, mappers, templates) is out of the collector's scans.
+    assert int(result.stdout.strip()) > 50_000

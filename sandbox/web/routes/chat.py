@@ -157,7 +157,8 @@ class Channel:
 
         What is shown at the same moment goes in one frame: the sender's own line, `ack`
         (its input clears) and, with no typing delay, the reply and the `data-turn="done"`
-        marker. With a delay, the reply and the marker follow in a second frame.
+        marker. With a delay, the reply and the marker follow in a second frame. The end of
+        the conversation comes in a frame of its own, with the marker.
         """
         room = room_for(self.state, self.attempt_id)
         trainee = [m for m in outcome.new_messages if m.role == "trainee"]
@@ -166,22 +167,23 @@ class Channel:
         trainee_html = self.messages_html(trainee) if trainee else ""
         persona_html = self.messages_html(persona) if persona else ""
         ended_html = self.ended_html(attempt) if outcome.ended_now and attempt else ""
+        reply_delay = delay if persona else 0.0
         for outbox in room.outboxes | {self.outbox}:
             sender = outbox is self.outbox
-            now = [trainee_html]
+            frames: list[tuple[list[str], float]] = [([trainee_html], 0.0)]
             if sender and ack:
-                now.append(ack)
-            later = now
+                frames[-1][0].append(ack)
             if persona and delay:
-                now.append(self.frame("typing", typing=True))
-                outbox.put("".join(now))
-                later = []
-            later += [persona_html, ended_html]
+                frames[-1][0].append(self.frame("typing", typing=True))
+                frames.append(([], reply_delay))
+            frames[-1][0].append(persona_html)
+            if ended_html:
+                frames.append(([ended_html], 0.0))
             if delay or (sender and ack):
-                later.append(self.frame("typing", typing=False, done=sender))
-            frame = "".join(later)
-            if frame:
-                outbox.put(frame, delay if persona and delay else 0.0)
+                frames[-1][0].append(self.frame("typing", typing=False, done=sender))
+            for parts, wait_s in frames:
+                if any(parts):
+                    outbox.put("".join(parts), wait_s)
 
     def ended_html(self, attempt: Attempt) -> str:
         reason = attempt.end_reason or "completed"
