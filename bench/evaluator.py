@@ -218,7 +218,7 @@ def main() -> None:
 
     before = calibration_ms()
     print(f"Machine: {machine()}")
-    print(f"Calibration loop before: {before:.0f} ms (about 90 on an idle core)\n")
+    print(f"Calibration loop before: {before:.0f} ms (60 to 90 on an idle core)\n")
     print("| measure | result | target |")
     print("| --- | --- | --- |")
     for locale, target in (("en", 1000), ("zh-CN", 300)):

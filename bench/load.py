@@ -686,8 +686,9 @@ def configurations(args: argparse.Namespace) -> list[tuple[str, str, int]]:
 
 
 def calibration_ms() -> float:
-    """Milliseconds for a fixed pure-Python loop: on an idle core of this machine about 90;
-    more means the CPU was shared (other processes, a busy host) while figures were taken."""
+    """Milliseconds for a fixed pure-Python loop: 60 to 90 on an idle core of the machines
+    this project has run on; more than the same machine's idle figure means the CPU was
+    shared (other processes, a busy host) while figures were taken."""
     started = time.perf_counter()
     total = 0
     for i in range(2_000_000):
