@@ -28,6 +28,9 @@ environment = Environment(
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates are package files: they change with a new release, never while serving.
+    # Checking each file's mtime on every render was a tenth of a chat turn's CPU.
+    auto_reload=False,
 )
 
 

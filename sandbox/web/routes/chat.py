@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -95,10 +95,19 @@ class Channel:
     content_lang: str
     t: Translate
     outbox: Outbox
+    rendered: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
 
     def frame(self, block: str, **context: Any) -> str:
         base = {"t": self.t, "persona_name": self.persona_name, "content_lang": self.content_lang}
         return render_text(FRAMES, {**base, **context}, block=block)
+
+    def fixed_frame(self, block: str, **flags: bool) -> str:
+        """A frame that depends only on this socket's language and persona: rendered once."""
+        key = (block, *sorted(flags.items()))
+        html = self.rendered.get(key)
+        if html is None:
+            html = self.rendered[key] = self.frame(block, **flags)
+        return html
 
     def notice(self, key: str | None, **fields: Any) -> str:
         text = self.t(key, **fields) if key else ""
@@ -174,13 +183,13 @@ class Channel:
             if sender and ack:
                 frames[-1][0].append(ack)
             if persona and delay:
-                frames[-1][0].append(self.frame("typing", typing=True))
+                frames[-1][0].append(self.fixed_frame("typing", typing=True))
                 frames.append(([], reply_delay))
             frames[-1][0].append(persona_html)
             if ended_html:
                 frames.append(([ended_html], 0.0))
             if delay or (sender and ack):
-                frames[-1][0].append(self.frame("typing", typing=False, done=sender))
+                frames[-1][0].append(self.fixed_frame("typing", typing=False, done=sender))
             for parts, wait_s in frames:
                 if any(parts):
                     outbox.put("".join(parts), wait_s)
@@ -348,7 +357,7 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
             channel.remember(outcome)
         if outcome.duplicate:
             channel.outbox.put(ack)
-            channel.outbox.put(channel.frame("typing", typing=False, done=True))
+            channel.outbox.put(channel.fixed_frame("typing", typing=False, done=True))
         elif outcome.notice:
             channel.broadcast(outcome, attempt)
             channel.outbox.put(channel.notice(outcome.notice, **outcome.notice_fields))
@@ -403,7 +412,7 @@ async def send_missed(channel: Channel, last_seq: Any) -> None:
             channel.outbox.put(channel.messages_html(missed))
         if attempt.ended:
             channel.outbox.put(channel.ended_html(attempt))
-        channel.outbox.put(channel.frame("synced"))
+        channel.outbox.put(channel.fixed_frame("synced"))
 
 
 async def send_hints(channel: Channel) -> None:
