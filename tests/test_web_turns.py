@@ -29,6 +29,7 @@ from web_support import (
 )
 from web_support import start_attempt as start_through_page
 
+from sandbox.engine.conversation import Conversation
 from sandbox.storage.attempts import list_messages, start_attempt
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, User
@@ -307,3 +308,26 @@ def test_a_served_process_freezes_its_start_up_heap(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     # Everything the start built (packs, mappers, templates) is out of the collector's scans.
     assert int(result.stdout.strip()) > 50_000
+
+
+def test_an_engine_failure_drops_the_kept_state(
+    app: FastAPI, client: TestClient, trainee: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Conversation.receive
+
+    def fails_once(self: Conversation, text: str, at: float) -> Any:
+        if text == "boom":
+            self.messages.append(self.messages[-1])  # half-way: the state is now wrong
+            raise RuntimeError("engine failure")
+        return original(self, text, at)
+
+    with client.websocket_connect(f"/attempts/{trainee}/ws") as ws:
+        assert seqs(say(ws, "Hello, how can I help you today?", "f-1")) == [1, 2]
+        monkeypatch.setattr(Conversation, "receive", fails_once)
+        failed = say(ws, "boom", "f-2")
+        assert "went wrong" in failed[-1].lower() or 'id="notice"' in failed[-1]
+        loads = count_loads(monkeypatch)
+        # The next turn rebuilds from the database, not from the broken state.
+        assert seqs(say(ws, "Are you taking any other medication?", "f-3")) == [3, 4]
+        assert len(loads) == 1
+    assert [m.client_id for m in stored(app, trainee) if m.client_id] == ["f-1", "f-3"]

@@ -373,7 +373,11 @@ async def fast_say(channel: Channel, text: str, client_id: str | None) -> Outcom
         return None
     if client_id is not None and client_id in resume.client_ids:
         return Outcome(duplicate=True)
-    turn = resume.take_turn(text, client_id, resume.elapsed_s(channel.now(resume.mode)))
+    try:
+        turn = resume.take_turn(text, client_id, resume.elapsed_s(channel.now(resume.mode)))
+    except Exception:
+        room.resume = None  # the engine may have stopped half-way: never reuse that state
+        raise
     if turn is not None and resume.exam_id is not None:
         turn.tag = ExamEvent(resume.exam_id, resume.user_id)  # for the proctor's monitor
     if turn is None or not await turn_batcher(channel.state).store(turn):
