@@ -68,6 +68,7 @@ def test_regrade_dry_run_then_apply_keeps_overrides(app: FastAPI, settings: Sett
     assert listed == {hi, overridden}
     assert "tao" in dry.stdout and "→" not in dry.stdout  # plain columns: now, after regrade
     assert "regrading" in dry.stderr  # the progress bar goes to stderr
+    assert "reading 3 attempts and their messages" in dry.stderr  # said before the bar
     assert {i: attempt_of(app, i).grade for i in (hello, hi, overridden)} == before
     assert audit_rows(app, "grade.regrade") == []
 

@@ -16,6 +16,8 @@ from sqlmodel import Session
 
 from sandbox.cli.output import fail, table
 from sandbox.cli.web import load_settings
+from sandbox.evaluator import segmenter
+from sandbox.evaluator.tone import tone
 from sandbox.scenarios.loader import load_packs
 from sandbox.scenarios.models import Pack
 from sandbox.storage.database import make_engine, upgrade
@@ -57,6 +59,13 @@ def _pool(packs: dict[str, Pack], folders: list[Path], workers: int) -> ProcessP
     if "fork" in multiprocessing.get_all_start_methods():
         _worker_packs.clear()
         _worker_packs.update(packs)
+        # Load TextBlob's lexicon and jieba's dictionary once, here, rather than once in
+        # every worker after the fork (about a second each).
+        locales = {pack.locale for pack in packs.values()}
+        if "en" in locales:
+            tone("Thank you, that is good.", "en")
+        if "zh-CN" in locales:
+            segmenter.warm_up()
         fork = multiprocessing.get_context("fork")
         return ProcessPoolExecutor(max_workers=workers, mp_context=fork)
     return ProcessPoolExecutor(
@@ -184,6 +193,9 @@ def regrade(
             if not attempts:
                 typer.echo("no graded attempts match")
                 return
+            # Reading a large set takes seconds before the bar can start: say so.
+            count = f"{len(attempts)} attempt{'' if len(attempts) == 1 else 's'}"
+            typer.echo(f"reading {count} and their messages…", err=True)
             work = jobs_for(session=session, attempts=attempts)
             workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
             results = list(_grade_all(work, library.packs, pack_folders(settings), workers))
