@@ -79,9 +79,25 @@ class Outcome:
         return any(message.role == Speaker.PERSONA for message in self.new_messages)
 
 
+#: The timer wakes this long after the time limit (the engine refuses what comes after it).
+AFTER_LIMIT_S = 0.05
+
+
+def seconds_since(started_at: datetime, now: datetime) -> float:
+    """The transcript's `at` of a moment: seconds since the start, rounded to milliseconds."""
+    return round(max(0.0, (now - started_at).total_seconds()), 3)
+
+
 def elapsed_s(attempt: Attempt, now: datetime) -> float:
     """Seconds since the attempt started (the transcript's `at`), rounded to milliseconds."""
-    return round(max(0.0, (now - attempt.started_at).total_seconds()), 3)
+    return seconds_since(attempt.started_at, now)
+
+
+def deadline_at(conversation: Conversation, time_limit_s: float) -> float:
+    """The attempt time (seconds) of the next nudge or of the time limit, whichever is first."""
+    due = conversation.nudge_due_at()
+    limit = time_limit_s + AFTER_LIMIT_S
+    return min(due, limit) if due is not None else limit
 
 
 def load(session: Session, library: PackLibrary, attempt: Attempt) -> Live:
@@ -220,9 +236,7 @@ def tick(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
 
 def next_deadline(live: Live) -> float:
     """The attempt time (seconds) of the next nudge or of the time limit, whichever is first."""
-    due = live.conversation.nudge_due_at()
-    limit = live.attempt.time_limit_s + 0.05
-    return min(due, limit) if due is not None else limit
+    return deadline_at(live.conversation, live.attempt.time_limit_s)
 
 
 def finish(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:

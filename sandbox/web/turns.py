@@ -32,14 +32,12 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.engine.conversation import Conversation
 from sandbox.storage.models import Mode
 from sandbox.storage.turns import Head, PendingTurn, TurnLine, store_turns
-from sandbox.web.conversations import Live
+from sandbox.web.conversations import Live, deadline_at, seconds_since
 
 log = logging.getLogger(__name__)
 
 #: Turns stored in one transaction at most; more wait for the next one.
 BATCH_MAX = 256
-#: The timer wakes this long after the time limit (the engine refuses what comes after it).
-AFTER_LIMIT_S = 0.05
 
 
 @dataclass
@@ -76,13 +74,11 @@ class Resume:
 
     def elapsed_s(self, now: datetime) -> float:
         """Seconds since the attempt started, as `conversations.elapsed_s` counts them."""
-        return round(max(0.0, (now - self.head.started_at).total_seconds()), 3)
+        return seconds_since(self.head.started_at, now)
 
     def next_deadline(self) -> float:
         """The attempt time of the next nudge or of the time limit, whichever is first."""
-        due = self.conversation.nudge_due_at()
-        limit = self.head.time_limit_s + AFTER_LIMIT_S
-        return min(due, limit) if due is not None else limit
+        return deadline_at(self.conversation, self.head.time_limit_s)
 
     def take_turn(self, text: str, client_id: str | None, at: float) -> PendingTurn | None:
         """The lines of a trainee message that needs nothing but storing, or None when the
