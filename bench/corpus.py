@@ -1,0 +1,177 @@
+"""The realistic corpus's writing and labelling tool (see tests/realistic/README.md).
+
+    python bench/corpus.py list
+    python bench/corpus.py brief PACK/SCENARIO     # what a trainee and an assessor see
+    python bench/corpus.py play FILE.yaml          # replay the trainee lines of a transcript
+    python bench/corpus.py new FILE.yaml PACK/SCENARIO VARIANT   # start a transcript
+    python bench/corpus.py add FILE.yaml "TEXT" [GAP_S]          # add a line, replay it
+
+`brief` prints a scenario without its matchers (`match`, `when`, `asked_by`, `ends_when`),
+its facts' and reactions' texts or its examples: a writer or labeller sees only what a
+trainee and an assessor would. `play` replays a corpus transcript's trainee lines through
+the current engine and prints every line of the conversation, each persona line with its
+kind (fact, reaction, fallback, nudge, farewell), so the writer can answer the reply the
+persona really gave.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.engine.conversation import Conversation  # noqa: E402
+from sandbox.scenarios.loader import load_packs  # noqa: E402
+from sandbox.scenarios.models import Pack, Scenario  # noqa: E402
+
+PACKS = ROOT / "scenario_packs"
+
+
+def packs() -> dict[str, Pack]:
+    loaded = load_packs([PACKS])
+    return {pack.id: pack for pack in loaded.packs}
+
+
+def find(full_id: str) -> tuple[Pack, Scenario]:
+    pack_id, _, scenario_id = full_id.partition("/")
+    pack = packs()[pack_id]
+    return pack, pack.scenario(scenario_id)
+
+
+def brief(full_id: str) -> str:
+    pack, scenario = find(full_id)
+    out = [
+        f"scenario: {pack.id}/{scenario.id}  (locale {pack.locale})",
+        f"title: {scenario.title}",
+        f"brief: {scenario.brief}",
+        f"persona: {scenario.persona.name}, mood {scenario.persona.mood}"
+        + (f", age {scenario.persona.age}" if scenario.persona.age is not None else ""),
+        f"time limit: {scenario.time_limit_s:g} s",
+        f"opening (the customer's first message): {scenario.opening}",
+        f"pass mark: {scenario.rubric.pass_mark:g}",
+        "criteria:",
+    ]
+    for c in scenario.rubric.criteria:
+        extra = []
+        if c.critical:
+            extra.append("CRITICAL")
+        if c.kind == "forbidden":
+            extra.append(f"penalty {c.effective_penalty:g}")
+        else:
+            extra.append(f"weight {c.effective_weight:g}")
+        if c.check:
+            extra.append(f"check {c.check}" + (f" max {c.max_s:g} s" if c.max_s else ""))
+        if c.within_first:
+            extra.append(f"only in the trainee's first {c.within_first} messages")
+        if c.within_last:
+            extra.append(f"only in the trainee's last {c.within_last} messages")
+        if c.applies_if_revealed:
+            extra.append(f"applies only if the customer revealed '{c.applies_if_revealed}'")
+        if c.mood:
+            extra.append(f"the customer's final mood is {c.mood}")
+        if c.revealed:
+            extra.append(f"the customer revealed '{c.revealed}'")
+        out.append(f"  - {c.id} [{c.kind}; {'; '.join(extra)}]: {c.description or ''}")
+    return "\n".join(out)
+
+
+def transcript_lines(data: dict[str, Any]) -> list[tuple[str, float]]:
+    lines: list[tuple[str, float]] = []
+    at = 0.0
+    for item in data.get("trainee") or []:
+        if isinstance(item, str):
+            text, when = item, None
+        else:
+            text, when = str(item["text"]), item.get("at")
+        at = float(when) if when is not None else at + 30
+        lines.append((text, at))
+    return lines
+
+
+def play(path: Path) -> str:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    pack, scenario = find(data["scenario"])
+    conv = Conversation(scenario, pack.locale)
+    out: list[str] = []
+    for text, at in transcript_lines(data):
+        conv.receive(text, at=at)
+    for index, message in enumerate(conv.messages):
+        who = "TRAINEE" if message.role == "trainee" else f"CUSTOMER ({message.kind})"
+        extra = ""
+        if message.kind == "fact" and message.ref:
+            extra = f"  [reveals fact '{message.ref}']"
+        if message.mood:
+            extra += f"  [mood now {message.mood}]"
+        if message.end_reason:
+            extra += f"  [conversation ended: {message.end_reason}]"
+        out.append(f"{index:>2} {message.at:>6.0f}s {who}: {message.text}{extra}")
+    if conv.ended:
+        out.append(f"-- the conversation has ended ({conv.end_reason}); "
+                   "further trainee lines are refused --")
+    out.append(f"revealed facts: {', '.join(conv.revealed) or 'none'}; final mood: {conv.mood}")
+    return "\n".join(out)
+
+
+VARIANTS = {"a": "excellent", "b": "good", "c": "careless", "d": "subtle violation",
+            "e": "tricky"}
+
+
+def holdout_variant(full_id: str) -> str:
+    """The variant of a scenario kept aside (a fifth of the corpus), fixed by its id."""
+    return "abcde"[sum(full_id.encode("utf-8")) % 5]
+
+
+def new(path: Path, full_id: str, variant: str) -> str:
+    find(full_id)  # the scenario must exist
+    if variant not in VARIANTS:
+        raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}")
+    if path.exists():
+        raise SystemExit(f"{path} exists already")
+    split = "holdout" if holdout_variant(full_id) == variant else "tune"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"scenario": full_id, "variant": variant, "split": split, "trainee": []}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return play(path)
+
+
+def add(path: Path, text: str, gap: float) -> str:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    lines = transcript_lines(data)
+    last = lines[-1][1] if lines else 0.0
+    data.setdefault("trainee", [])
+    data["trainee"] = [{"text": t, "at": round(a, 1)} for t, a in lines]
+    data["trainee"].append({"text": text, "at": round(last + gap, 1)})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000),
+                    encoding="utf-8")
+    return play(path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 1 and argv[0] == "list":
+        for pack in packs().values():
+            for scenario in pack.scenarios:
+                print(f"{pack.id}/{scenario.id}\t{pack.locale}\t{scenario.title}")
+        return 0
+    if len(argv) == 2 and argv[0] == "brief":
+        print(brief(argv[1]))
+        return 0
+    if len(argv) == 2 and argv[0] == "play":
+        print(play(Path(argv[1])))
+        return 0
+    if len(argv) == 4 and argv[0] == "new":
+        print(new(Path(argv[1]), argv[2], argv[3]))
+        return 0
+    if len(argv) in (3, 4) and argv[0] == "add":
+        print(add(Path(argv[1]), argv[2], float(argv[3]) if len(argv) == 4 else 30.0))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
