@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sandbox.evaluator import segmenter, tone
 from sandbox.evaluator.grading import grade_compiled
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage
 from sandbox.scenarios.loader import load_pack_text
+from sandbox.text import segmenter, tone
 
 EN_CRITERIA = """
       - {id: greeting, kind: etiquette, match: ["hello", "hi", "good morning", "welcome"], within_first: 1}

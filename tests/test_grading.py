@@ -22,13 +22,13 @@ from textblob import TextBlob
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.examples import Failure, run_pack
 from sandbox.evaluator.grading import CriterionResult, Grade, grade, grade_compiled
-from sandbox.evaluator.matcher import Text
 from sandbox.evaluator.scoring import score_verdicts
-from sandbox.evaluator.tone import is_shouting
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage, parse_transcript_data
 from sandbox.scenarios import models
 from sandbox.scenarios.loader import load_pack, load_pack_text
 from sandbox.scenarios.models import CompiledScenario, Pack, Scenario, Screen
+from sandbox.text.matcher import Text
+from sandbox.text.tone import is_shouting
 
 # --- factories ----------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sandbox.evaluator import matcher as matcher_module
-from sandbox.evaluator.matcher import (
+from sandbox.scenarios.models import MatcherSpec
+from sandbox.text import matcher as matcher_module
+from sandbox.text.matcher import (
     NEGATIONS_EN,
     Matcher,
     Phrase,
@@ -19,7 +20,6 @@ from sandbox.evaluator.matcher import (
     Text,
     normalize,
 )
-from sandbox.scenarios.models import MatcherSpec
 
 # --- factories ---------------------------------------------------------------------------
 

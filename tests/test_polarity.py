@@ -1,4 +1,4 @@
-"""`sandbox.evaluator.polarity` against TextBlob itself: the same float, to the last bit.
+"""`sandbox.text.polarity` against TextBlob itself: the same float, to the last bit.
 
 The tone check is specified as TextBlob's polarity, so the fast implementation is only
 acceptable if it is indistinguishable from it. Every comparison here is `==` on the float
@@ -21,9 +21,9 @@ import yaml
 from textblob import TextBlob, _text
 from textblob.en import sentiment
 
-from sandbox.evaluator import polarity as polarity_module
-from sandbox.evaluator import tone
-from sandbox.evaluator.polarity import _words, polarity, textblob_polarity
+from sandbox.text import polarity as polarity_module
+from sandbox.text import tone
+from sandbox.text.polarity import _words, polarity, textblob_polarity
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_DIRS = [ROOT.parent / "shared" / "packs", ROOT / "scenario_packs"]

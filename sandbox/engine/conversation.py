@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sandbox.evaluator.matcher import Text
 from sandbox.scenarios.models import CompiledScenario, Scenario
+from sandbox.text.matcher import Text
 
 Role = Literal["persona", "trainee"]
 EndReason = Literal["completed", "timeout", "finished"]

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.engine.conversation import Conversation
-from sandbox.evaluator.matcher import Text
 from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
-from sandbox.evaluator.tone import DEFAULT_MIN, is_shouting, tone
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
+from sandbox.text.matcher import Text
+from sandbox.text.tone import DEFAULT_MIN, is_shouting, tone
 
 
 @dataclass(frozen=True)

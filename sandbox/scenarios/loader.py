@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sandbox.evaluator.matcher import Phrase, PhraseError
 from sandbox.scenarios.errors import PackError, PackErrors
 from sandbox.scenarios.models import MatcherSpec, Pack, Scenario
 from sandbox.scenarios.yamlnodes import Document, Path, YamlError, read_yaml
+from sandbox.text.matcher import Phrase, PhraseError
 
 MAX_PACK_BYTES = 1024 * 1024
 

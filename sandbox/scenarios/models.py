@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from sandbox.evaluator.matcher import Matcher as CompiledMatcher
+from sandbox.text.matcher import Matcher as CompiledMatcher
 
 if TYPE_CHECKING:
     from sandbox.evaluator.scoring import Verdict

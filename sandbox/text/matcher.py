@@ -257,7 +257,7 @@ class Text:
         return words
 
     def _zh_words(self) -> list[Word]:
-        from sandbox.evaluator.segmenter import cut
+        from sandbox.text.segmenter import cut
 
         words: list[Word] = []
         pos = 0

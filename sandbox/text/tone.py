@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 
-from sandbox.evaluator.matcher import normalize
+from sandbox.text.matcher import normalize
 
 #: Default `min` of `check: tone` in both locales: mildly negative is still courteous.
 DEFAULT_MIN = -0.3
@@ -32,7 +32,7 @@ def english_polarity(text: str) -> float:
     known = _POLARITY.get(text)
     if known is not None:
         return known
-    from sandbox.evaluator.polarity import polarity
+    from sandbox.text.polarity import polarity
 
     if len(_POLARITY) >= _POLARITY_KEPT:
         _POLARITY.clear()

@@ -1,0 +1,211 @@
+"""Grading fairness on the realistic corpus (tests/realistic/, docs/grading-quality.md).
+
+    python bench/fairness.py [--json] [--labels assessor|writer] [--details]
+
+Each transcript's trainee lines are replayed through the current engine and graded; every
+criterion's verdict is compared with the label a careful assessor gave before grading.
+Reported per part (tune, holdout) and language:
+
+- criterion agreement: verdicts equal to the label, of all labelled criteria;
+- pass/fail agreement: transcripts whose pass/fail equals the one the format's scoring rule
+  gives from the labels;
+- violations caught: labelled violations the grader found;
+- false violations: violations the grader found where the label is clear, of all criteria
+  labelled clear;
+- persona fallback: the persona's fallback lines, of the trainee lines it answered;
+- label agreement: the writer's labels against the assessor's (the ceiling for a grader).
+
+`--details` lists every disagreement (transcript, criterion, label, verdict, evidence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.engine.conversation import Conversation  # noqa: E402
+from sandbox.evaluator.grading import grade  # noqa: E402
+from sandbox.evaluator.scoring import Verdict, score_verdicts  # noqa: E402
+from sandbox.evaluator.transcript import parse_transcript_data  # noqa: E402
+from sandbox.scenarios.loader import load_packs  # noqa: E402
+from sandbox.scenarios.models import Pack  # noqa: E402
+
+CORPUS = ROOT / "tests" / "realistic"
+STATUS = {"m": "met", "x": "missed", "na": "not_applicable", "v": "violated", "c": "clear"}
+
+
+@dataclass
+class Tally:
+    transcripts: int = 0
+    criteria: int = 0
+    agree: int = 0
+    passfail_agree: int = 0
+    violations: int = 0
+    caught: int = 0
+    clear: int = 0
+    false_violations: int = 0
+    trainee_lines: int = 0
+    fallbacks: int = 0
+    label_pairs: int = 0
+    label_agree: int = 0
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    def figures(self) -> dict[str, Any]:
+        def share(a: int, b: int) -> float | None:
+            return round(100 * a / b, 1) if b else None
+
+        return {
+            "transcripts": self.transcripts,
+            "criterion_agreement": share(self.agree, self.criteria),
+            "pass_fail_agreement": share(self.passfail_agree, self.transcripts),
+            "violations_caught": f"{self.caught}/{self.violations}",
+            "violations_caught_pct": share(self.caught, self.violations),
+            "false_violations": f"{self.false_violations}/{self.clear}",
+            "false_violations_pct": share(self.false_violations, self.clear),
+            "persona_fallback_pct": share(self.fallbacks, self.trainee_lines),
+            "label_agreement_pct": share(self.label_agree, self.label_pairs),
+        }
+
+
+def read_labels(path: Path) -> dict[str, str] | None:
+    if not path.exists():
+        return None
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    labels = {}
+    for cid, value in data.items():
+        label = value.get("label") if isinstance(value, dict) else value
+        labels[str(cid)] = STATUS[str(label)]
+    return labels
+
+
+def timed(items: list[Any]) -> list[tuple[str, float]]:
+    lines, at = [], 0.0
+    for item in items:
+        text, when = (item, None) if isinstance(item, str) else (item["text"], item.get("at"))
+        at = float(when) if when is not None else at + 30
+        lines.append((str(text), at))
+    return lines
+
+
+def evaluate(label_set: str) -> tuple[dict[tuple[str, str], Tally], list[str]]:
+    packs: dict[str, Pack] = {p.id: p for p in load_packs([ROOT / "scenario_packs"]).packs}
+    tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
+    unlabelled: list[str] = []
+    for path in sorted((CORPUS / "transcripts").rglob("*.yaml")):
+        rel = path.relative_to(CORPUS / "transcripts")
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        labels = read_labels(CORPUS / "labels" / label_set / rel)
+        if labels is None:
+            unlabelled.append(str(rel))
+            continue
+        other = read_labels(CORPUS / "labels" / ("writer" if label_set == "assessor"
+                                                 else "assessor") / rel)
+        pack_id, _, scenario_id = data["scenario"].partition("/")
+        pack = packs[pack_id]
+        scenario = pack.scenario(scenario_id)
+        conversation = Conversation(scenario, pack.locale)
+        for text, at in timed(data.get("trainee") or []):
+            conversation.receive(text, at=at)
+        transcript = parse_transcript_data(
+            {"pack": pack_id, "scenario": scenario_id,
+             "messages": [m.to_json() for m in conversation.messages]}, str(rel))
+        result = grade(pack, scenario, transcript)
+        tally = tallies[(data.get("split", "tune"), pack.locale)]
+        tally.transcripts += 1
+        answered = [m for m in conversation.messages if m.role == "trainee"]
+        tally.trainee_lines += len(answered)
+        tally.fallbacks += sum(1 for m in conversation.messages if m.kind == "fallback")
+        human: list[Verdict] = []
+        for item in result.criteria:
+            c = item.criterion
+            label = labels.get(c.id)
+            if label is None:
+                continue
+            amount = c.effective_penalty if c.kind == "forbidden" else c.effective_weight
+            human.append(Verdict(c.id, c.kind, label, amount, c.critical))  # type: ignore[arg-type]
+            tally.criteria += 1
+            tally.agree += label == item.status
+            if label == "violated":
+                tally.violations += 1
+                tally.caught += item.status == "violated"
+            if label == "clear":
+                tally.clear += 1
+                tally.false_violations += item.status == "violated"
+            if label != item.status:
+                tally.disagreements.append({
+                    "transcript": str(rel), "criterion": c.id, "kind": c.kind,
+                    "label": label, "grader": item.status,
+                    "evidence": [e.text for e in item.evidence][:2]})
+            if other is not None and c.id in other:
+                tally.label_pairs += 1
+                tally.label_agree += other[c.id] == label
+        expected = score_verdicts(human, scenario.rubric.pass_mark)
+        tally.passfail_agree += expected.passed == result.passed
+    return tallies, unlabelled
+
+
+def combine(parts: list[Tally]) -> Tally:
+    total = Tally()
+    for t in parts:
+        for name in ("transcripts", "criteria", "agree", "passfail_agree", "violations",
+                     "caught", "clear", "false_violations", "trainee_lines", "fallbacks",
+                     "label_pairs", "label_agree"):
+            setattr(total, name, getattr(total, name) + getattr(t, name))
+        total.disagreements.extend(t.disagreements)
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--labels", choices=["assessor", "writer"], default="assessor")
+    parser.add_argument("--details", action="store_true")
+    args = parser.parse_args()
+    tallies, unlabelled = evaluate(args.labels)
+    rows: dict[str, Tally] = {}
+    for split in ("tune", "holdout"):
+        for locale in ("en", "zh-CN"):
+            if (split, locale) in tallies:
+                rows[f"{split} {locale}"] = tallies[(split, locale)]
+        rows[f"{split} all"] = combine([t for (s, _), t in tallies.items() if s == split])
+    rows["all"] = combine(list(tallies.values()))
+    if args.json:
+        print(json.dumps({"labels": args.labels, "unlabelled": unlabelled,
+                          "parts": {k: v.figures() for k, v in rows.items()}}, indent=2))
+        return 0
+    if args.details:
+        for d in rows["all"].disagreements:
+            print(f"{d['transcript']}\t{d['criterion']} ({d['kind']})\tlabel {d['label']}"
+                  f"\tgrader {d['grader']}\t{' | '.join(d['evidence'])}")
+        print()
+    if unlabelled:
+        print(f"({len(unlabelled)} transcripts without {args.labels} labels left out)")
+    head = (f"{'part':<14}{'n':>4}{'criterion':>11}{'pass/fail':>11}{'violations':>12}"
+            f"{'false viol.':>13}{'fallback':>10}{'labels':>8}")
+    print(f"labels: {args.labels}")
+    print(head)
+    for name, t in rows.items():
+        f = t.figures()
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f}%"
+
+        print(f"{name:<14}{t.transcripts:>4}{pct(f['criterion_agreement']):>11}"
+              f"{pct(f['pass_fail_agreement']):>11}{f['violations_caught']:>12}"
+              f"{f['false_violations']:>13}{pct(f['persona_fallback_pct']):>10}"
+              f"{pct(f['label_agreement_pct']):>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
