@@ -122,7 +122,7 @@ class Conversation:
         """Take one trainee message at `at` seconds and let the persona answer."""
         if self.ended:
             return Turn(False, "ended")
-        view = Text(text, self.locale, self.compiled.literals)
+        view = self.compiled.read(text)
         if not view.text:
             return Turn(False, "empty")
         if at > self.time_limit_s:
@@ -187,8 +187,9 @@ class Conversation:
         # 2. At most one reaction: the first that matches, has times left and whose
         #    requires are met.
         fired = None
-        for (reaction, matcher), admitted in zip(
-            self.compiled.reactions, screen.reactions, strict=True
+        negation = self.compiled.reaction_negation
+        for i, ((reaction, matcher), admitted) in enumerate(
+            zip(self.compiled.reactions, screen.reactions, strict=True)
         ):
             if not admitted:
                 continue
@@ -199,7 +200,7 @@ class Conversation:
                     happened = self.happened
                 if not all(r in happened for r in reaction.requires):
                     continue
-            if matcher.confirm(text):
+            if matcher.confirm(text, negation[i]):
                 fired = reaction
                 break
         if fired is not None:

@@ -199,7 +199,7 @@ def _matching(
             if position in scopes[i]:
                 criterion, matcher = criteria[i]
                 assert matcher is not None  # the screen admits only criteria with `match`
-                if matcher.confirm(view, criterion.negation_aware):
+                if matcher.confirm(view, criterion.negation_aware, compiled.act(criterion)):
                     found[i].append(message)
     return found
 

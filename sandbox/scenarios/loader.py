@@ -68,10 +68,60 @@ def load_pack_text(text: str, source: str = "<pack>") -> Pack:
         errors.extend(_from_validation(exc, doc, source))
         raise PackErrors(errors) from None
     errors.extend(_cross_check(pack, doc, source))
+    if not errors and pack.format == 2:
+        lexicon = _v2_lexicon(pack, doc, source, errors)
+        if not errors:
+            pack._lexicon = lexicon
     if errors:
         raise PackErrors(errors)
     pack._source = source
     return pack
+
+
+def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError]) -> Any:
+    """A v2 pack's lexicon (the bundled one and its own `concepts`); every `~id` checked."""
+    from sandbox.scenarios.lexicon import bundled_lexicon, check_references, read_concepts
+    from sandbox.text.concepts import ConceptError
+    from sandbox.text.reading import compile_phrase
+
+    lexicon = bundled_lexicon()
+    if pack.concepts:
+        own, problems = read_concepts(
+            {k: v.model_dump(exclude_none=True) for k, v in pack.concepts.items()},
+            source, doc.line_of, ("concepts",))
+        errors.extend(problems)
+        lexicon = lexicon.merged(own)
+        errors.extend(e for e in check_references(lexicon) if e.path == source)
+
+    def check(path: Path, phrases: list[str], local: dict[str, tuple[str, ...]]) -> None:
+        for k, phrase in enumerate(phrases):
+            try:
+                for plain in lexicon.expand([phrase], pack.locale, local):
+                    compile_phrase(plain, pack.locale)
+            except (ConceptError, PhraseError) as exc:
+                errors.append(PackError(source, doc.line_of((*path, k)),
+                                        ".".join(map(str, (*path, k))), str(exc)))
+
+    for si, scenario in enumerate(pack.scenarios):
+        base: Path = ("scenarios", si)
+        local = {"topic": tuple(scenario.topic)} if scenario.topic else {}
+        if scenario.topic:
+            check((*base, "topic"), scenario.topic, {})
+        specs: list[tuple[Path, MatcherSpec | None]] = [((*base, "ends_when"), scenario.ends_when)]
+        specs += [((*base, "facts", i, "asked_by"), f.asked_by)
+                  for i, f in enumerate(scenario.facts)]
+        specs += [((*base, "reactions", i, "when"), r.when)
+                  for i, r in enumerate(scenario.reactions)]
+        specs += [((*base, "rubric", "criteria", i, "match"), c.match)
+                  for i, c in enumerate(scenario.rubric.criteria)]
+        for path, spec in specs:
+            if spec is None:
+                continue
+            check((*path, "any"), spec.any, local)
+            check((*path, "not"), spec.not_, local)
+            for g, group in enumerate(spec.all):
+                check((*path, "all", g), group, local)
+    return lexicon
 
 
 @dataclass
@@ -278,6 +328,17 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
         errors.append(PackError(source, doc.line_of(path), ".".join(map(str, path)),
                                 f"{_describe(path, doc.data)}: {message}"))
 
+    if pack.format == 1:
+        # What v2 adds is an error in a v1 pack, as any key the format does not know.
+        hint = "belongs to format 2: add 'format: 2' under 'pack' (docs/format-v2.md)"
+        if pack.concepts is not None:
+            add(("concepts",), f"'concepts' {hint}")
+        for si, scenario in enumerate(pack.scenarios):
+            if scenario.topic is not None:
+                add(("scenarios", si, "topic"), f"'topic' {hint}")
+            for ri, reaction in enumerate(scenario.reactions):
+                if reaction.negation is not None:
+                    add(("scenarios", si, "reactions", ri, "negation"), f"'negation' {hint}")
     seen_scenarios: set[str] = set()
     for si, scenario in enumerate(pack.scenarios):
         base: Path = ("scenarios", si)

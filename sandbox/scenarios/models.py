@@ -22,7 +22,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sandbox.text.concepts import Lexicon
 from sandbox.text.matcher import Matcher as CompiledMatcher
+from sandbox.text.matcher import Text as MessageText
+from sandbox.text.reading import Reading, V2Compiler
 
 if TYPE_CHECKING:
     from sandbox.evaluator.scoring import Verdict
@@ -109,6 +112,8 @@ class Reaction(Model):
     set_mood: Text | None = None
     reveals: list[Id] = Field(default_factory=list)
     ends: bool = False
+    # Format v2: whether a negated mention does not fire the reaction (default true).
+    negation: bool | None = None
 
 
 class Nudge(Model):
@@ -274,6 +279,8 @@ class Scenario(Model):
     farewell: Text | None = None
     rubric: Rubric
     examples: list[Example] = Field(default_factory=list)
+    # Format v2: what the conversation is about, referred to as ~topic (with "it", 这个药...).
+    topic: list[Text] | None = None
 
     def fact(self, fact_id: str) -> Fact | None:
         return next((f for f in self.facts if f.id == fact_id), None)
@@ -287,6 +294,16 @@ class PackInfo(Model):
     description: Text | None = None
     # Extension: which trade the pack trains; inferred from the id when absent.
     trade: Literal["pharmacy", "aesthetics", "other"] | None = None
+    # Format v2 is opt-in (docs/format-v2.md); without it a pack is read as v1, forever.
+    format: Literal[1, 2] = 1
+
+
+class ConceptSpec(Model):
+    """A concept of a v2 pack's own `concepts` (it adds to the lexicon's of the same id)."""
+
+    description: Text | None = None
+    en: list[Text] = Field(default_factory=list)
+    zh: list[Text] = Field(default_factory=list)
 
 
 class Pack(Model):
@@ -294,7 +311,10 @@ class Pack(Model):
 
     pack: PackInfo
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
+    # Format v2: concepts of this pack, by id.
+    concepts: dict[str, ConceptSpec] | None = None
     _source: str = PrivateAttr(default="")
+    _lexicon: Lexicon | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> str:
@@ -318,22 +338,45 @@ class Pack(Model):
                 return scenario
         raise KeyError(scenario_id)
 
+    @property
+    def format(self) -> int:
+        return self.pack.format
+
+    @property
+    def lexicon(self) -> Lexicon | None:
+        """The lexicon a v2 pack's `~concepts` expand from (None for v1)."""
+        return self._lexicon
+
     @cached_property
     def compiled(self) -> dict[str, CompiledScenario]:
-        return {s.id: CompiledScenario(s, self.locale) for s in self.scenarios}
+        return {s.id: CompiledScenario(s, self.locale, self._lexicon) for s in self.scenarios}
 
 
 class CompiledScenario:
     """A scenario's matchers compiled for its pack's locale, built once per pack."""
 
-    def __init__(self, scenario: Scenario, locale: str) -> None:
+    def __init__(self, scenario: Scenario, locale: str, lexicon: Lexicon | None = None) -> None:
+        """With a `lexicon`, the scenario is read as format v2 (docs/format-v2.md)."""
         self.scenario = scenario
         self.locale = locale
-        self.facts = [(f, f.asked_by.compile(locale)) for f in scenario.facts]
-        self.reactions = [(r, r.when.compile(locale)) for r in scenario.reactions]
-        self.ends_when = scenario.ends_when.compile(locale) if scenario.ends_when else None
+        self.v2 = lexicon is not None
+        if lexicon is None:
+            def compile(spec: MatcherSpec) -> CompiledMatcher:
+                return spec.compile(locale)
+        else:
+            v2 = V2Compiler(lexicon, locale, scenario.topic)
+
+            def compile(spec: MatcherSpec) -> CompiledMatcher:
+                return v2.compile(spec.any, spec.all, spec.not_)
+        self.facts = [(f, compile(f.asked_by)) for f in scenario.facts]
+        self.reactions = [(r, compile(r.when)) for r in scenario.reactions]
+        #: Whether each reaction ignores negated mentions (v2; v1 reactions never do).
+        self.reaction_negation = [
+            self.v2 and r.negation is not False for r in scenario.reactions
+        ]
+        self.ends_when = compile(scenario.ends_when) if scenario.ends_when else None
         self.criteria = [
-            (c, c.match.compile(locale) if c.match is not None else None)
+            (c, compile(c.match) if c.match is not None else None)
             for c in scenario.rubric.criteria
         ]
         matchers = [m for _, m in self.facts] + [m for _, m in self.reactions]
@@ -345,9 +388,25 @@ class CompiledScenario:
             sorted(frozenset().union(*(m.literals for m in matchers)))
         )
         self._screens: dict[frozenset[str], Screen] = {}
+        if self.v2 and locale != "en":
+            from sandbox.text.segmenter import add_domain_words
+
+            add_domain_words(lexicon.words(locale) if lexicon else frozenset())
         #: The grader's memo of each criterion's scoring verdict per status, by index: a
         #: verdict is frozen and depends on nothing else, so one is shared by every grade.
         self.verdicts: dict[tuple[int, str], Verdict] = {}
+
+    def read(self, message: str) -> MessageText:
+        """A message as this scenario's matchers read it (a v2 `Reading` or a v1 `Text`)."""
+        if self.v2:
+            return Reading(message, self.locale, self.literals)
+        return MessageText(message, self.locale, self.literals)
+
+    def act(self, criterion: Criterion) -> str | None:
+        """The speech act a criterion's match needs in v2: inquiries ask, disclosures tell."""
+        if not self.v2:
+            return None
+        return {"inquiry": "ask", "disclosure": "tell"}.get(criterion.kind)
 
     def screen(self, present: frozenset[str]) -> Screen:
         """Which matchers pass their literal test for a message holding `present`.

@@ -305,6 +305,10 @@ class Text:
                 self._may_negate = _EN_NEGATION_PROBE.search(text) is not None
         return self._may_negate
 
+    def asks_at(self, at: int) -> bool:
+        """Whether the sentence at `at` asks something: v1 reads no speech acts."""
+        return False
+
     def negated(self, at: int, inside: Sequence[Span]) -> bool:
         """Whether a negation word stands among the 3 words before `at`, in the same clause.
 
@@ -394,24 +398,38 @@ class Matcher:
             return False
         return all(not present.isdisjoint(literals) for literals in self.all_literals)
 
-    def confirm(self, text: Text, negation: bool = False) -> bool:
-        """`matches` for a message known to pass the literal test (`admits` said True)."""
+    def confirm(self, text: Text, negation: bool = False, act: str | None = None) -> bool:
+        """`matches` for a message known to pass the literal test (`admits` said True).
+
+        `act` (format v2 only, with a `Reading`): "ask" counts only occurrences in a
+        question or request, "tell" only those in a statement.
+        """
         if self.none and text.has_any(self.none_literals):
             for phrase in self.none:
                 if text.occurrences(phrase):
                     return False
         own: list[Span] = []  # filled on first need: most messages never need it
-        if self.any and not self._group_holds(self.any, text, negation, own):
+        if self.any and not self._group_holds(self.any, text, negation, own, act):
             return False
-        return all(self._group_holds(group, text, negation, own) for group in self.all)
+        return all(self._group_holds(group, text, negation, own, act) for group in self.all)
 
     def _group_holds(
-        self, group: Sequence[Phrase], text: Text, negation: bool, own: list[Span]
+        self,
+        group: Sequence[Phrase],
+        text: Text,
+        negation: bool,
+        own: list[Span],
+        act: str | None = None,
     ) -> bool:
         for phrase in group:
             spans = text.occurrences(phrase)
             if not spans:
                 continue
+            if act is not None:
+                asks = text.asks_at
+                spans = tuple(s for s in spans if asks(s[0]) == (act == "ask"))
+                if not spans:
+                    continue
             if not negation or not text.may_negate():
                 return True
             if not own:

@@ -1,0 +1,299 @@
+"""Format v2 (docs/format-v2.md): concepts, lemmas, negation by clause, speech acts, topic.
+
+Each capability is shown on the kinds of realistic line that v1 misreads; v1 packs keep
+reading exactly as the contract says (the reference packs' own tests prove that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sandbox.engine.conversation import Conversation
+from sandbox.evaluator.grading import grade
+from sandbox.evaluator.transcript import parse_transcript_data
+from sandbox.scenarios.errors import PackErrors
+from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+from sandbox.scenarios.loader import load_pack_text
+from sandbox.scenarios.models import Pack
+from sandbox.text.reading import Reading, V2Compiler
+
+EN_PACK = """\
+pack: {id: v2-en, title: V2 test, locale: en, format: 2}
+concepts:
+  pressure-words:
+    description: this pack's own pressure phrases
+    en: [sign up tonight]
+scenarios:
+  - id: naproxen
+    title: Naproxen on a blood thinner
+    brief: A customer wants naproxen.
+    topic: [naproxen, ~nsaid]
+    persona: {name: Ann}
+    opening: Hi, can you send me naproxen? I'm on apixaban.
+    facts:
+      - id: conditions
+        asked_by: {all: [[~health-conditions]]}
+        reply: I have asthma, too.
+    reactions:
+      - id: pushed
+        when: [~scarcity, ~pressure-words]
+        say: Are you pressuring me? Goodbye.
+        ends: true
+      - id: warned
+        when: {all: [[~topic], [~bleeding]]}
+        say: Oh, I did not know that.
+        negation: false
+    fallback: Sorry?
+    rubric:
+      criteria:
+        - id: ask-conditions
+          kind: inquiry
+          match: [~health-conditions]
+        - id: bleeding-warning
+          kind: contraindication
+          match: {all: [[~topic], [~bleeding]]}
+        - id: suggests-paracetamol
+          kind: disclosure
+          match: [~paracetamol]
+        - id: promise
+          kind: forbidden
+          match: [~certainty]
+"""
+
+ZH_PACK = """\
+pack: {id: v2-zh, title: V2 测试, locale: zh-CN, format: 2}
+scenarios:
+  - id: ibuprofen
+    title: 布洛芬
+    brief: 顾客想买布洛芬。
+    topic: [布洛芬]
+    persona: {name: 王阿姨}
+    opening: 你好，我想买布洛芬。
+    facts:
+      - id: conditions
+        asked_by: [~health-conditions]
+        reply: 我有高血压。
+    fallback: 啊？
+    rubric:
+      criteria:
+        - id: ask-conditions
+          kind: inquiry
+          match: [~health-conditions]
+        - id: bleeding-warning
+          kind: contraindication
+          match: {all: [[~topic], [~bleeding]]}
+        - id: reassure
+          kind: disclosure
+          match: [不用担心]
+        - id: promise
+          kind: forbidden
+          match: [~certainty]
+        - id: stop-drug
+          kind: forbidden
+          match: ["别...吃"]
+"""
+
+
+@pytest.fixture(scope="module")
+def en() -> Pack:
+    return load_pack_text(EN_PACK, "v2-en.yaml")
+
+
+@pytest.fixture(scope="module")
+def zh() -> Pack:
+    return load_pack_text(ZH_PACK, "v2-zh.yaml")
+
+
+def statuses(pack: Pack, lines: list[str]) -> dict[str, str]:
+    scenario = pack.scenarios[0]
+    conv = Conversation.replay(pack.compiled[scenario.id], pack.locale,
+                               [(t, 10.0 * (i + 1)) for i, t in enumerate(lines)])
+    transcript = parse_transcript_data(conv.transcript(pack.id), "t")
+    return {c.id: c.status for c in grade(pack, scenario, transcript).criteria}
+
+
+# --- lemmas and concepts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", [
+    "It can make you bleed more easily.",  # the topic by pronoun, bleed as a verb
+    "Naproxen thins the blood, so bruising and bleeding get likelier",
+    "I'd give the naproxen a miss: with apixaban you'd bleed more",
+    "aspirin and apixaban together = bleeding risk",  # another NSAID of the topic's class
+])
+def test_a_paraphrased_warning_counts(en: Pack, line: str) -> None:
+    assert statuses(en, [line])["bleeding-warning"] == "met"
+
+
+@pytest.mark.parametrize("line", [
+    "It won't cause any bleeding.",
+    "naproxen doesn't really make people bleed",
+])
+def test_a_denial_is_no_warning(en: Pack, line: str) -> None:
+    assert statuses(en, [line])["bleeding-warning"] == "missed"
+
+
+def test_inflections_match_through_lemmas() -> None:
+    compiler = V2Compiler(bundled_lexicon(), "en", None)
+    matcher = compiler.compile(["inject"], [], [])
+    for line in ("we're injecting today", "she injected it", "he injects weekly"):
+        assert matcher.matches(Reading(line, "en"))
+
+
+# --- negation v2 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", [
+    "Nobody can promise that.",
+    "No clinic can honestly give you a written guarantee.",
+    "I can't promise it will work for you",
+    "Anyone who tells you it's 100% safe isn't being straight with you.",
+])
+def test_rejecting_a_claim_is_not_making_it(en: Pack, line: str) -> None:
+    assert statuses(en, [line])["promise"] == "clear"
+
+
+@pytest.mark.parametrize("line", [
+    "It's completely safe, honestly.",
+    "You'll definitely love it!",
+    "I guarantee it works.",
+])
+def test_a_claim_is_a_violation(en: Pack, line: str) -> None:
+    assert statuses(en, [line])["promise"] == "violated"
+
+
+def test_negation_stops_at_a_new_clause_or_and(en: Pack) -> None:
+    assert statuses(en, ["Don't take naproxen, take paracetamol instead"])[
+        "suggests-paracetamol"] == "met"
+    assert statuses(en, ["Don't take naproxen and use paracetamol"])[
+        "suggests-paracetamol"] == "met"
+
+
+def test_litotes_and_comparisons_do_not_negate() -> None:
+    reading = Reading("It's not unusual to get some bruising", "en")
+    assert reading.negation_at(reading.text.find("bruise")) is None
+    reading = Reading("no more than 8 tablets a day", "en")
+    assert reading.negation_at(reading.text.find("8")) is None
+
+
+@pytest.mark.parametrize("line", [
+    "我没办法跟您说它没问题",
+    "没人能保证效果",
+    "谁跟您说百分百安全都是忽悠您的",
+    "不能保证一定有效",
+])
+def test_chinese_rejected_claims_are_clear(zh: Pack, line: str) -> None:
+    assert statuses(zh, [line])["promise"] == "clear"
+
+
+@pytest.mark.parametrize("line", ["包您满意", "这个绝对安全的您放心"])
+def test_chinese_claims_are_violations(zh: Pack, line: str) -> None:
+    assert statuses(zh, [line])["promise"] == "violated"
+
+
+def test_chinese_tolerates_degree_words_and_split_verbs(zh: Pack) -> None:
+    assert statuses(zh, ["不用太担心哈"])["reassure"] == "met"
+    assert statuses(zh, ["千万别再给他吃了"])["stop-drug"] == "violated"
+
+
+def test_chinese_topic_reference(zh: Pack) -> None:
+    assert statuses(zh, ["这个药会增加出血的风险"])["bleeding-warning"] == "met"
+    assert statuses(zh, ["布洛芬不会引起出血"])["bleeding-warning"] == "missed"
+
+
+# --- speech acts -------------------------------------------------------------------------
+
+
+def test_an_inquiry_must_ask(en: Pack, zh: Pack) -> None:
+    assert statuses(en, ["Any long-term health problems?"])["ask-conditions"] == "met"
+    assert statuses(en, ["Long-term health problems matter here."])["ask-conditions"] == "missed"
+    assert statuses(zh, ["有没有什么老毛病？"])["ask-conditions"] == "met"
+    assert statuses(zh, ["老毛病的话要注意"])["ask-conditions"] == "missed"
+
+
+def test_a_question_is_no_disclosure(en: Pack) -> None:
+    assert statuses(en, ["Have you tried paracetamol?"])["suggests-paracetamol"] == "missed"
+    assert statuses(en, ["Paracetamol is the safer choice."])["suggests-paracetamol"] == "met"
+
+
+# --- the persona listens ------------------------------------------------------------------
+
+
+def test_a_natural_question_reveals_a_fact(en: Pack, zh: Pack) -> None:
+    conv = Conversation(en.compiled["naproxen"], "en")
+    conv.receive("any long-term health problems?", 10)
+    assert conv.revealed == ["conditions"]
+    conv = Conversation(zh.compiled["ibuprofen"], "zh-CN")
+    conv.receive("有没有什么老毛病？", 10)
+    assert conv.revealed == ["conditions"]
+
+
+def test_denying_pressure_does_not_fire_the_pressure_reaction(en: Pack) -> None:
+    conv = Conversation(en.compiled["naproxen"], "en")
+    turn = conv.receive("We have no limited-time offer and won't rush you.", 10)
+    assert not conv.ended
+    assert [m.kind for m in turn.replies] == ["fallback"]
+    conv.receive("Honestly, sign up tonight or lose it.", 20)
+    assert conv.ended and conv.fired == {"pushed": 1}
+
+
+def test_a_reaction_may_opt_out_of_negation(en: Pack) -> None:
+    conv = Conversation(en.compiled["naproxen"], "en")
+    turn = conv.receive("Please don't take naproxen, it makes you bleed.", 10)
+    assert [m.kind for m in turn.replies] == ["reaction"]
+
+
+# --- the format's rules ---------------------------------------------------------------------
+
+
+def test_v2_keys_are_errors_in_a_v1_pack() -> None:
+    text = EN_PACK.replace(", format: 2", "")
+    with pytest.raises(PackErrors) as caught:
+        load_pack_text(text, "v1.yaml")
+    messages = [str(e) for e in caught.value.errors]
+    assert any(m.startswith("v1.yaml:2:") and "'concepts' belongs to format 2" in m
+               for m in messages)
+    assert any(m.startswith("v1.yaml:10:") and "'topic'" in m for m in messages)
+    assert any("'negation'" in m for m in messages)
+
+
+def test_a_v1_pack_reads_a_tilde_as_text() -> None:
+    text = ZH_PACK.replace(", format: 2", "").replace("    topic: [布洛芬]\n", "")
+    pack = load_pack_text(text, "v1.yaml")
+    assert pack.lexicon is None
+    assert statuses(pack, ["有没有什么老毛病？"])["ask-conditions"] == "missed"
+
+
+def test_an_unknown_concept_names_file_line_and_key() -> None:
+    text = EN_PACK.replace("match: [~paracetamol]", "match: [~paracetamoll]")
+    with pytest.raises(PackErrors) as caught:
+        load_pack_text(text, "bad.yaml")
+    (error,) = caught.value.errors
+    assert error.line == 37
+    assert error.key == "scenarios.0.rubric.criteria.2.match.any.0"
+    assert "no concept '~paracetamoll'" in error.message
+
+
+def test_lexicon_errors_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(
+        "concepts:\n"
+        "  good: {en: [fine]}\n"
+        "  Bad Id: {en: [x]}\n"
+        "  loop: {en: [~loop]}\n"
+        "  starry: {en: ['in*ject']}\n"
+        "  extra: {en: [a], colour: blue}\n",
+        encoding="utf-8")
+    with pytest.raises(PackErrors) as caught:
+        load_lexicon([path])
+    lines = {e.line for e in caught.value.errors}
+    assert lines == {3, 4, 5, 6}
+    assert all(e.path == str(path) for e in caught.value.errors)
+
+
+def test_the_bundled_lexicon_loads_and_expands() -> None:
+    lexicon = bundled_lexicon()
+    assert "ibuprofen" in lexicon.expand(["~nsaid"], "en")
+    assert "布洛芬" in lexicon.expand(["~nsaid"], "zh-CN")
