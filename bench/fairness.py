@@ -15,7 +15,10 @@ Reported per part (tune, holdout) and language:
 - persona fallback: the persona's fallback lines, of the trainee lines it answered;
 - label agreement: the writer's labels against the assessor's (the ceiling for a grader).
 
-`--details` lists every disagreement (transcript, criterion, label, verdict, evidence).
+`--details` lists every disagreement (transcript, criterion, label, verdict, evidence) and
+`--fallbacks` every trainee line the persona answered with a fallback, of the tune part
+only: the held-out part is never looked at line by line while tuning. `--pack ID` keeps
+one pack's transcripts.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Tally:
     label_pairs: int = 0
     label_agree: int = 0
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    fallback_lines: list[str] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
         def share(a: int, b: int) -> float | None:
@@ -97,12 +101,15 @@ def timed(items: list[Any]) -> list[tuple[str, float]]:
     return lines
 
 
-def evaluate(label_set: str) -> tuple[dict[tuple[str, str], Tally], list[str]]:
+def evaluate(label_set: str, pack_filter: str | None = None
+             ) -> tuple[dict[tuple[str, str], Tally], list[str]]:
     packs: dict[str, Pack] = {p.id: p for p in load_packs([ROOT / "scenario_packs"]).packs}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     unlabelled: list[str] = []
     for path in sorted((CORPUS / "transcripts").rglob("*.yaml")):
         rel = path.relative_to(CORPUS / "transcripts")
+        if pack_filter is not None and rel.parts[0] != pack_filter:
+            continue
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         labels = read_labels(CORPUS / "labels" / label_set / rel)
         if labels is None:
@@ -124,7 +131,12 @@ def evaluate(label_set: str) -> tuple[dict[tuple[str, str], Tally], list[str]]:
         tally.transcripts += 1
         answered = [m for m in conversation.messages if m.role == "trainee"]
         tally.trainee_lines += len(answered)
-        tally.fallbacks += sum(1 for m in conversation.messages if m.kind == "fallback")
+        messages = conversation.messages
+        for i, m in enumerate(messages):
+            if m.kind == "fallback":
+                tally.fallbacks += 1
+                asked = next((p.text for p in reversed(messages[:i]) if p.role == "trainee"), "")
+                tally.fallback_lines.append(f"{rel}\t{asked}\t-> {m.text}")
         human: list[Verdict] = []
         for item in result.criteria:
             c = item.criterion
@@ -162,6 +174,7 @@ def combine(parts: list[Tally]) -> Tally:
                      "label_pairs", "label_agree"):
             setattr(total, name, getattr(total, name) + getattr(t, name))
         total.disagreements.extend(t.disagreements)
+        total.fallback_lines.extend(t.fallback_lines)
     return total
 
 
@@ -170,8 +183,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--labels", choices=["assessor", "writer"], default="assessor")
     parser.add_argument("--details", action="store_true")
+    parser.add_argument("--fallbacks", action="store_true")
+    parser.add_argument("--pack", help="only this pack's transcripts")
     args = parser.parse_args()
-    tallies, unlabelled = evaluate(args.labels)
+    tallies, unlabelled = evaluate(args.labels, args.pack)
     rows: dict[str, Tally] = {}
     for split in ("tune", "holdout"):
         for locale in ("en", "zh-CN"):
@@ -183,8 +198,10 @@ def main() -> int:
         print(json.dumps({"labels": args.labels, "unlabelled": unlabelled,
                           "parts": {k: v.figures() for k, v in rows.items()}}, indent=2))
         return 0
+    if args.fallbacks:
+        print("\n".join(rows["tune all"].fallback_lines), end="\n\n")
     if args.details:
-        for d in rows["all"].disagreements:
+        for d in rows["tune all"].disagreements:
             print(f"{d['transcript']}\t{d['criterion']} ({d['kind']})\tlabel {d['label']}"
                   f"\tgrader {d['grader']}\t{' | '.join(d['evidence'])}")
         print()

@@ -46,6 +46,11 @@ scenarios:
         say: Oh, I did not know that.
         negation: false
     fallback: Sorry?
+    answers:
+      - when: [~closing]
+        say: No, that's everything, thank you.
+      - when: [~greeting]
+        say: Hello.
     rubric:
       criteria:
         - id: ask-conditions
@@ -248,6 +253,16 @@ def test_a_reaction_may_opt_out_of_negation(en: Pack) -> None:
 # --- the format's rules ---------------------------------------------------------------------
 
 
+def test_the_persona_answers_by_topic_before_falling_back(en: Pack) -> None:
+    conv = Conversation(en.compiled["naproxen"], "en")
+    first = conv.receive("Is there anything else I can help with?", 10)
+    second = conv.receive("The weather is nice today.", 20)
+    assert [(m.kind, m.text) for m in first.replies] == [
+        ("answer", "No, that's everything, thank you.")]
+    assert [m.kind for m in second.replies] == ["fallback"]
+    assert conv.fired == {} and conv.mood == "calm"
+
+
 def test_v2_keys_are_errors_in_a_v1_pack() -> None:
     text = EN_PACK.replace(", format: 2", "")
     with pytest.raises(PackErrors) as caught:
@@ -257,6 +272,7 @@ def test_v2_keys_are_errors_in_a_v1_pack() -> None:
                for m in messages)
     assert any(m.startswith("v1.yaml:10:") and "'topic'" in m for m in messages)
     assert any("'negation'" in m for m in messages)
+    assert any("'answers'" in m for m in messages)
 
 
 def test_a_v1_pack_reads_a_tilde_as_text() -> None:
@@ -271,7 +287,7 @@ def test_an_unknown_concept_names_file_line_and_key() -> None:
     with pytest.raises(PackErrors) as caught:
         load_pack_text(text, "bad.yaml")
     (error,) = caught.value.errors
-    assert error.line == 37
+    assert error.line == 42
     assert error.key == "scenarios.0.rubric.criteria.2.match.any.0"
     assert "no concept '~paracetamoll'" in error.message
 

@@ -27,7 +27,7 @@ class Message:
     role: Role
     text: str
     at: float
-    kind: str  # opening, fact, reaction, fallback, nudge, farewell, trainee
+    kind: str  # opening, fact, reaction, answer, fallback, nudge, farewell, trainee
     ref: str | None = None  # the fact or reaction behind a persona line
     mood: str | None = None  # set when this line changed the persona's mood
     end_reason: str | None = None  # set on the line that ended the conversation
@@ -220,8 +220,14 @@ class Conversation:
             and self.compiled.ends_when is not None
             and self.compiled.ends_when.confirm(text)
         )
-        # 3. Fallback when nothing else answered, unless the message ends the conversation.
-        if not revealed_now and fired is None and not ends:
+        # 3. Fallback when nothing else answered, unless the message ends the conversation;
+        #    a v2 persona first answers by topic (`answers`, the first that matches).
+        answer = None
+        if not revealed_now and fired is None and not ends and self.compiled.answers:
+            answer = next((a for a, m in self.compiled.answers if m.matches(text, True)), None)
+            if answer is not None:
+                said.append(Message("persona", answer.say, at, "answer"))
+        if not revealed_now and fired is None and not ends and answer is None:
             lines = self.scenario.fallback
             said.append(Message("persona", lines[self._fallback % len(lines)], at, "fallback"))
             self._fallback += 1

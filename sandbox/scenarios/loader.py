@@ -114,6 +114,8 @@ def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError])
                   for i, r in enumerate(scenario.reactions)]
         specs += [((*base, "rubric", "criteria", i, "match"), c.match)
                   for i, c in enumerate(scenario.rubric.criteria)]
+        specs += [((*base, "answers", i, "when"), a.when)
+                  for i, a in enumerate(scenario.answers or ())]
         for path, spec in specs:
             if spec is None:
                 continue
@@ -336,6 +338,8 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
         for si, scenario in enumerate(pack.scenarios):
             if scenario.topic is not None:
                 add(("scenarios", si, "topic"), f"'topic' {hint}")
+            if scenario.answers is not None:
+                add(("scenarios", si, "answers"), f"'answers' {hint}")
             for ri, reaction in enumerate(scenario.reactions):
                 if reaction.negation is not None:
                     add(("scenarios", si, "reactions", ri, "negation"), f"'negation' {hint}")

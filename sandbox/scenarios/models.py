@@ -116,6 +116,13 @@ class Reaction(Model):
     negation: bool | None = None
 
 
+class Answer(Model):
+    """Format v2: a line the persona says about a topic when no fact or reaction fired."""
+
+    when: MatcherField
+    say: Text
+
+
 class Nudge(Model):
     after_s: Positive
     say: Text
@@ -281,6 +288,8 @@ class Scenario(Model):
     examples: list[Example] = Field(default_factory=list)
     # Format v2: what the conversation is about, referred to as ~topic (with "it", 这个药...).
     topic: list[Text] | None = None
+    # Format v2: what the persona says about a topic instead of a fallback line.
+    answers: list[Answer] | None = None
 
     def fact(self, fact_id: str) -> Fact | None:
         return next((f for f in self.facts if f.id == fact_id), None)
@@ -375,11 +384,13 @@ class CompiledScenario:
             self.v2 and r.negation is not False for r in scenario.reactions
         ]
         self.ends_when = compile(scenario.ends_when) if scenario.ends_when else None
+        self.answers = [(a, compile(a.when)) for a in scenario.answers or ()]
         self.criteria = [
             (c, compile(c.match) if c.match is not None else None)
             for c in scenario.rubric.criteria
         ]
         matchers = [m for _, m in self.facts] + [m for _, m in self.reactions]
+        matchers += [m for _, m in self.answers]
         matchers += [m for _, m in self.criteria if m is not None]
         if self.ends_when is not None:
             matchers.append(self.ends_when)
