@@ -14,7 +14,12 @@ from sandbox.cli.output import error, fail, table
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.examples import run_pack
 from sandbox.evaluator.grading import Grade, grade_compiled
-from sandbox.evaluator.transcript import TranscriptError, parse_transcript, parse_transcript_data
+from sandbox.evaluator.transcript import (
+    Transcript,
+    TranscriptError,
+    parse_transcript,
+    parse_transcript_data,
+)
 from sandbox.scenarios.bundled import BUNDLED_PACKS
 from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
 from sandbox.scenarios.errors import PackError, PackErrors
@@ -110,6 +115,18 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
     """Grade a transcript against its scenario's rubric."""
+    pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
+    result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_grade(result))
+
+
+def _pack_and_transcript(
+    pack_path: Path, transcript_path: Path, scenario: str | None
+) -> tuple[Pack, Scenario, Transcript]:
+    """The pack, the transcript's scenario and the transcript, or a clear error."""
     pack = _load_one(pack_path)
     try:
         raw = transcript_path.read_bytes()
@@ -126,13 +143,68 @@ def grade(
     if transcript.pack and transcript.pack != pack.id:
         raise fail(f"{transcript_path}: the transcript is for pack {transcript.pack!r}, "
                    f"not {pack.id!r}")
-    wanted = scenario or transcript.scenario or None
-    _, chosen = _find_scenario([pack], wanted)
-    result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
+    _, chosen = _find_scenario([pack], scenario or transcript.scenario or None)
+    return pack, chosen, transcript
+
+
+PackArg = Annotated[Path, typer.Argument(metavar="PACK", help="The pack file.")]
+TranscriptArg = Annotated[Path, typer.Argument(metavar="TRANSCRIPT", help="Transcript JSON.")]
+ScenarioOpt = Annotated[
+    str | None, typer.Option(help="Scenario id; default: the transcript's own.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def replay(pack_path: PackArg, transcript_path: TranscriptArg, scenario: ScenarioOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Play a transcript's trainee lines through the current engine, with each persona
+    line's kind (fact, reaction, answer, fallback, nudge, farewell) and the rule behind it."""
+    from sandbox.evaluator.explain import replay_lines
+
+    pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
+    lines = replay_lines(pack.compiled[chosen.id], transcript)
+    if as_json:
+        typer.echo(json.dumps({"scenario": f"{pack.id}/{chosen.id}", "messages": lines},
+                              ensure_ascii=False, indent=2))
+        return
+    for line in lines:
+        who = "trainee"
+        if line["role"] != "trainee":
+            who = f"persona [{line['kind']}: {line['rule']}]"
+        extra = "".join(f" ({k} {line[k]})" for k in ("mood", "end_reason") if k in line)
+        typer.echo(f"{line['index']:>3} {line['at']:>7.1f}s {who}{extra}: {line['text']}")
+
+
+def explain(
+    pack_path: PackArg,
+    transcript_path: TranscriptArg,
+    criterion: Annotated[str, typer.Option(help="The criterion id to explain.")],
+    scenario: ScenarioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show, message by message, why a criterion matched or not: the phrase or concept,
+    a negation and its reach, a question where a statement was needed."""
+    from sandbox.evaluator.explain import explain_criterion
+
+    pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
+    ids = [c.id for c in chosen.rubric.criteria]
+    if criterion not in ids:
+        raise fail(f"no criterion {criterion!r} in {pack.id}/{chosen.id}; one of: {', '.join(ids)}")
+    result = explain_criterion(pack.id, pack.compiled[chosen.id], transcript, criterion)
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-    else:
-        typer.echo(format_grade(result))
+        return
+    c = result.criterion
+    typer.echo(f"{c.id} ({c.kind}): {result.status}: {result.reason}")
+    for m in result.messages:
+        mark = "+" if m.matched else ("-" if m.in_scope else " ")
+        scope = "" if m.in_scope else " (out of scope)"
+        typer.echo(f" {mark} message {m.message}{scope}: {m.text}")
+        for f in m.findings:
+            via = f" via {f.concept}" if f.concept else ""
+            typer.echo(f"     [{f.group}] '{f.phrase}'{via} found as '{f.found}': {f.why}")
+        if not m.findings:
+            typer.echo("     none of its phrases occur")
 
 
 def format_grade(result: Grade) -> str:
@@ -242,5 +314,7 @@ def register(app: typer.Typer) -> None:
     app.command()(validate)
     app.command()(test)
     app.command()(grade)
+    app.command()(replay)
+    app.command()(explain)
     app.command()(play)
     app.command()(packs)

@@ -224,9 +224,11 @@ class Conversation:
         #    a v2 persona first answers by topic (`answers`, the first that matches).
         answer = None
         if not revealed_now and fired is None and not ends and self.compiled.answers:
-            answer = next((a for a, m in self.compiled.answers if m.matches(text, True)), None)
+            answer = next((i for i, (_, m) in enumerate(self.compiled.answers)
+                           if m.matches(text, True)), None)
             if answer is not None:
-                said.append(Message("persona", answer.say, at, "answer"))
+                said.append(Message("persona", self.compiled.answers[answer][0].say, at,
+                                    "answer", str(answer)))
         if not revealed_now and fired is None and not ends and answer is None:
             lines = self.scenario.fallback
             said.append(Message("persona", lines[self._fallback % len(lines)], at, "fallback"))

@@ -369,11 +369,15 @@ class CompiledScenario:
         self.scenario = scenario
         self.locale = locale
         self.v2 = lexicon is not None
+        #: v2: for each phrase that came from a concept, the concepts it came through.
+        self.origins: dict[str, str] = {}
         if lexicon is None:
             def compile(spec: MatcherSpec) -> CompiledMatcher:
                 return spec.compile(locale)
         else:
             v2 = V2Compiler(lexicon, locale, scenario.topic)
+
+            self.origins = v2.origins
 
             def compile(spec: MatcherSpec) -> CompiledMatcher:
                 return v2.compile(spec.any, spec.all, spec.not_)

@@ -59,9 +59,19 @@ class Lexicon:
             out.extend(self._expand(phrase, locale, local or {}, ()))
         return _unique(tuple(out))
 
+    def origins(self, phrases: Iterable[str], locale: str,
+                local: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+        """For each plain phrase of the expansion, the concepts it came through ("~a > ~b")."""
+        found: dict[str, str] = {}
+        for phrase in phrases:
+            self._expand(phrase, locale, local or {}, (), found)
+        return found
+
     def _expand(self, phrase: str, locale: str, local: Mapping[str, tuple[str, ...]],
-                trail: tuple[str, ...]) -> list[str]:
+                trail: tuple[str, ...], origins: dict[str, str] | None = None) -> list[str]:
         if not phrase.startswith("~"):
+            if origins is not None and trail and phrase not in origins:
+                origins[phrase] = " > ".join(f"~{t}" for t in trail)
             return [phrase]
         name = phrase[1:].strip()
         if name in trail:
@@ -74,7 +84,7 @@ class Lexicon:
             raise ConceptError(f"no concept '~{name}' in the lexicon")
         out: list[str] = []
         for member in members:
-            out.extend(self._expand(member, locale, local, (*trail, name)))
+            out.extend(self._expand(member, locale, local, (*trail, name), origins))
         return out
 
     def words(self, locale: str) -> frozenset[str]:

@@ -332,10 +332,14 @@ class V2Compiler:
             local["topic"] = (*topic, "~topic-reference")
         self.local = local
         self._phrases: dict[str, Phrase] = {}
+        #: For each plain phrase that came from a concept, the concepts it came through.
+        self.origins: dict[str, str] = {}
 
     def phrases(self, sources: Sequence[str]) -> tuple[Phrase, ...]:
         """The plain phrases of these (concepts expanded), compiled."""
         out = []
+        for plain, origin in self.lexicon.origins(sources, self.locale, self.local).items():
+            self.origins.setdefault(plain, origin)
         for source in self.lexicon.expand(sources, self.locale, self.local):
             phrase = self._phrases.get(source)
             if phrase is None:

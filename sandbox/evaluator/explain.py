@@ -1,0 +1,131 @@
+"""Explaining grades and persona lines: `sandbox explain` and `sandbox replay`.
+
+Pure functions over a compiled scenario and a transcript: what the engine says, line by
+line with the rule behind it, and why each criterion got its verdict, message by message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.engine.conversation import Conversation
+from sandbox.evaluator.grading import Grade, _scope, grade_compiled
+from sandbox.evaluator.transcript import Transcript
+from sandbox.scenarios.models import CompiledScenario, Criterion
+from sandbox.text.explain import Finding, explain
+
+
+@dataclass
+class MessageExplanation:
+    message: int  # index in the transcript
+    text: str
+    in_scope: bool
+    matched: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"message": self.message, "text": self.text, "in_scope": self.in_scope,
+                "matched": self.matched, "findings": [f.to_json() for f in self.findings]}
+
+
+@dataclass
+class CriterionExplanation:
+    criterion: Criterion
+    status: str
+    reason: str
+    messages: list[MessageExplanation]
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.criterion
+        return {"id": c.id, "kind": c.kind, "status": self.status, "reason": self.reason,
+                "messages": [m.to_json() for m in self.messages]}
+
+
+def explain_criterion(
+    pack_id: str, compiled: CompiledScenario, transcript: Transcript, criterion_id: str
+) -> CriterionExplanation:
+    """Why one criterion got its verdict on this transcript (KeyError if no such id)."""
+    result = grade_compiled(pack_id, compiled, transcript)
+    index = next(i for i, (c, _) in enumerate(compiled.criteria) if c.id == criterion_id)
+    criterion, matcher = compiled.criteria[index]
+    status = result.criteria[index].status
+    graded = _graded_lines(result, transcript)
+    scope = _scope(criterion, len(graded))
+    messages: list[MessageExplanation] = []
+    if matcher is not None:
+        act = compiled.act(criterion)
+        for position, (msg_index, text) in enumerate(graded):
+            matched, findings = explain(matcher, compiled.read(text), criterion.negation_aware,
+                                        act, compiled.origins)
+            messages.append(MessageExplanation(msg_index, text, position in scope,
+                                               matched and position in scope, findings))
+    return CriterionExplanation(criterion, status, reason(result, index, messages), messages)
+
+
+def reason(result: Grade, index: int, messages: list[MessageExplanation]) -> str:
+    """One line saying why a criterion got its verdict."""
+    item = result.criteria[index]
+    c = item.criterion
+    if item.status == "not_applicable":
+        if c.applies_if_revealed:
+            return f"not applicable: the customer never revealed '{c.applies_if_revealed}'"
+        return "not applicable: no trainee message in its scope"
+    if c.kind == "outcome":
+        conv = result.conversation
+        if c.mood is not None:
+            return f"the customer's final mood is '{conv.mood}' (needed '{c.mood}')"
+        told = "revealed" if c.revealed in conv.revealed else "never revealed"
+        return f"'{c.revealed}' was {told}"
+    if c.check is not None:
+        broken = [e.message for e in item.evidence]
+        return (f"check {c.check}: " + ("passed" if not broken
+                                        else f"broken by message(s) {', '.join(map(str, broken))}"))
+    hits = [m for m in messages if m.matched]
+    if hits:
+        first = hits[0]
+        counted = next((f for f in first.findings if f.counts), None)
+        what = f"'{counted.phrase}'" if counted else "its phrases"
+        if counted and counted.concept:
+            what += f" ({counted.concept})"
+        return f"message {first.message} says {what}" + (
+            f", and {len(hits) - 1} more" if len(hits) > 1 else "")
+    cancelled = [f for m in messages if m.in_scope for f in m.findings if not f.counts]
+    if cancelled:
+        f = cancelled[0]
+        return f"'{f.found}' found but it does not count: {f.why}"
+    return "no trainee message in scope says it"
+
+
+def _graded_lines(result: Grade, transcript: Transcript) -> list[tuple[int, str]]:
+    ignored = set(result.ignored_messages)
+    return [(i, text) for i, text, _ in transcript.trainee_lines() if i not in ignored]
+
+
+def replay_lines(compiled: CompiledScenario, transcript: Transcript) -> list[dict[str, Any]]:
+    """The transcript as the current engine plays it: every line, persona lines with their
+    kind (opening, fact, reaction, answer, fallback, nudge, farewell) and the rule behind."""
+    conversation = Conversation(compiled, compiled.locale)
+    for _, text, at in transcript.trainee_lines():
+        conversation.receive(text, at)
+    lines = []
+    for i, m in enumerate(conversation.messages):
+        line: dict[str, Any] = {"index": i, "role": m.role, "at": m.at, "text": m.text}
+        if m.role == "persona":
+            line["kind"] = m.kind
+            line["rule"] = _rule(m.kind, m.ref)
+        if m.mood:
+            line["mood"] = m.mood
+        if m.end_reason:
+            line["end_reason"] = m.end_reason
+        lines.append(line)
+    return lines
+
+
+def _rule(kind: str, ref: str | None) -> str:
+    return {
+        "fact": f"facts.{ref}", "reaction": f"reactions.{ref}",
+        "answer": f"answers.{ref}" if ref else "answers", "opening": "opening",
+        "fallback": "fallback (nothing else matched)", "nudge": "nudge (silence)",
+        "farewell": "farewell",
+    }.get(kind, kind)
