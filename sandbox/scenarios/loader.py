@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sandbox.scenarios.errors import PackError, PackErrors
 from sandbox.scenarios.models import MatcherSpec, Pack, Scenario
 from sandbox.scenarios.yamlnodes import Document, Path, YamlError, read_yaml
+from sandbox.text.concepts import Lexicon
 from sandbox.text.matcher import Phrase, PhraseError
 
 MAX_PACK_BYTES = 1024 * 1024
@@ -23,17 +24,17 @@ MAX_PACK_BYTES = 1024 * 1024
 # --- entry points -------------------------------------------------------------------------
 
 
-def load_pack(path: str | FsPath) -> Pack:
+def load_pack(path: str | FsPath, lexicon: Lexicon | None = None) -> Pack:
     """Load one pack file; raise `PackErrors` naming every problem."""
     name = str(path)
     try:
         raw = FsPath(path).read_bytes()
     except OSError as exc:
         raise PackErrors([PackError(name, None, None, f"cannot read: {exc.strerror}")]) from None
-    return load_pack_bytes(raw, name)
+    return load_pack_bytes(raw, name, lexicon)
 
 
-def load_pack_bytes(raw: bytes, source: str) -> Pack:
+def load_pack_bytes(raw: bytes, source: str, lexicon: Lexicon | None = None) -> Pack:
     """Load a pack from the bytes of a file: at most 1 MiB, UTF-8."""
     if len(raw) > MAX_PACK_BYTES:
         raise PackErrors(
@@ -48,11 +49,14 @@ def load_pack_bytes(raw: bytes, source: str) -> Pack:
             [PackError(source, line, None,
                        f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]
         ) from None
-    return load_pack_text(text.removeprefix("\ufeff"), source)
+    return load_pack_text(text.removeprefix("\ufeff"), source, lexicon)
 
 
-def load_pack_text(text: str, source: str = "<pack>") -> Pack:
-    """Load a pack from YAML text; `source` names it in messages."""
+def load_pack_text(text: str, source: str = "<pack>", lexicon: Lexicon | None = None) -> Pack:
+    """Load a pack from YAML text; `source` names it in messages.
+
+    A v2 pack's concepts come from `lexicon` (default: the bundled one) and its own.
+    """
     try:
         doc = read_yaml(text)
     except YamlError as exc:
@@ -69,22 +73,23 @@ def load_pack_text(text: str, source: str = "<pack>") -> Pack:
         raise PackErrors(errors) from None
     errors.extend(_cross_check(pack, doc, source))
     if not errors and pack.format == 2:
-        lexicon = _v2_lexicon(pack, doc, source, errors)
+        found = _v2_lexicon(pack, doc, source, errors, lexicon)
         if not errors:
-            pack._lexicon = lexicon
+            pack._lexicon = found
     if errors:
         raise PackErrors(errors)
     pack._source = source
     return pack
 
 
-def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError]) -> Any:
+def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError],
+                given: Lexicon | None) -> Lexicon:
     """A v2 pack's lexicon (the bundled one and its own `concepts`); every `~id` checked."""
     from sandbox.scenarios.lexicon import bundled_lexicon, check_references, read_concepts
     from sandbox.text.concepts import ConceptError
     from sandbox.text.reading import compile_phrase
 
-    lexicon = bundled_lexicon()
+    lexicon = given if given is not None else bundled_lexicon()
     if pack.concepts:
         own, problems = read_concepts(
             {k: v.model_dump(exclude_none=True) for k, v in pack.concepts.items()},
@@ -148,14 +153,14 @@ def pack_files(paths: Iterable[str | FsPath]) -> Iterator[FsPath]:
             yield p
 
 
-def load_packs(paths: Iterable[str | FsPath]) -> PackSet:
+def load_packs(paths: Iterable[str | FsPath], lexicon: Lexicon | None = None) -> PackSet:
     """Load every pack in `paths`; a pack id seen twice is an error on the later file."""
     result = PackSet()
     seen: dict[str, str] = {}
     for path in pack_files(paths):
         result.files += 1
         try:
-            pack = load_pack(path)
+            pack = load_pack(path, lexicon)
         except PackErrors as exc:
             result.errors.extend(exc.errors)
             continue
