@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     packs: str = ""
+    lexicon: str = ""
     builtin_packs: bool = True
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
 
         parse_allowed_origins(self.allowed_origins)  # raises ValueError naming the bad one
         return self
+
+    @property
+    def lexicon_folders(self) -> list[Path]:
+        """The organisation's lexicon folders or files named by SANDBOX_LEXICON, in order."""
+        return [Path(part) for part in self.lexicon.split(os.pathsep) if part.strip()]
 
     @property
     def pack_folders(self) -> list[Path]:

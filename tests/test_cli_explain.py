@@ -71,3 +71,40 @@ def test_explain_refuses_an_unknown_criterion(tmp_path: Path) -> None:
     t = transcript(tmp_path, "pharmacy-service-en", "ibuprofen-on-warfarin", ["hi"])
     assert_refused(run("explain", PHARMACY, t, "--criterion", "nope"),
                    "no criterion 'nope'", "nsaid-warning")
+
+
+# --- the lexicon ------------------------------------------------------------------------
+
+
+def test_lexicon_show_prints_a_concepts_phrases_in_both_languages() -> None:
+    result = run("lexicon", "show", "~nsaid", "--json")
+    assert result.returncode == 0, output(result)
+    data = json.loads(result.stdout)
+    assert "ibuprofen" in data["phrases"]["en"] and "布洛芬" in data["phrases"]["zh-CN"]
+    assert data["source"].endswith(".yaml:" + data["source"].rsplit(":", 1)[1])
+    assert_refused(run("lexicon", "show", "~nsiad"), "no concept '~nsiad'", "~nsaid")
+
+
+def test_an_organisation_lexicon_extends_a_concept_and_is_validated(tmp_path: Path) -> None:
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "brands.yaml").write_text(
+        "concepts:\n  nsaid:\n    en: [brufen-plus]\n", encoding="utf-8")
+    shown = json.loads(run("lexicon", "show", "~nsaid", "--lexicon", org, "--json").stdout)
+    assert "brufen-plus" in shown["phrases"]["en"]
+    pack = tmp_path / "v2.yaml"
+    pack.write_text(EN_PACK.replace("[~paracetamol]", "[~org-only]"), encoding="utf-8")
+    assert_refused(run("validate", pack), "no concept '~org-only'")
+    (org / "more.yaml").write_text(
+        "concepts:\n  org-only:\n    description: x\n    en: [calpol]\n", encoding="utf-8")
+    result = run("validate", pack, "--lexicon", org)
+    assert result.returncode == 0, output(result)
+    (org / "bad.yaml").write_text("concepts:\n  broken:\n    en: ['a*b']\n", encoding="utf-8")
+    text = assert_refused(run("validate", org))
+    assert f"{org / 'bad.yaml'}:3:" in text
+
+
+def test_validate_checks_the_bundled_lexicon() -> None:
+    result = run("validate", ROOT / "lexicon", ROOT / "scenario_packs")
+    assert result.returncode == 0, output(result)
+    assert "lexicon file" in result.stdout

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,8 +25,10 @@ from sandbox.evaluator.transcript import (
 from sandbox.scenarios.bundled import BUNDLED_PACKS
 from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
 from sandbox.scenarios.errors import PackError, PackErrors
-from sandbox.scenarios.loader import PackSet, load_pack, load_packs
+from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+from sandbox.scenarios.loader import PackSet, load_pack, load_packs, pack_files
 from sandbox.scenarios.models import Pack, Scenario
+from sandbox.text.concepts import ConceptError, Lexicon
 
 Paths = Annotated[list[Path], typer.Argument(help="Pack files, or folders of *.yaml packs.")]
 
@@ -33,17 +37,58 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _load(paths: list[Path]) -> PackSet:
-    loaded = load_packs([p for p in paths if p.exists()])
+LexiconOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--lexicon", envvar="SANDBOX_LEXICON",
+                 help="An organisation's lexicon file or folder, added to the bundled concepts "
+                      "for v2 packs (repeatable; default: $SANDBOX_LEXICON)."),
+]
+
+
+def _is_lexicon(path: Path) -> bool:
+    """A YAML file of concepts rather than scenarios (`sandbox validate lexicon/`)."""
+    try:
+        head = path.read_bytes()[: 1 << 20]
+    except OSError:
+        return False
+    return (re.search(rb"(?m)^concepts:", head) is not None
+            and re.search(rb"(?m)^scenarios:", head) is None)
+
+
+def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | None:
+    """The bundled lexicon with `extra` files; None when there are none (the default)."""
+    if not extra:
+        return None
+    try:
+        return load_lexicon(extra, bundled_lexicon())
+    except PackErrors as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int]:
+    """The packs of `paths` and how many lexicon files among them were checked."""
+    files = list(pack_files([p for p in paths if p.exists()]))
+    lexicons = [f for f in files if _is_lexicon(f)]
+    problems: list[PackError] = []
+    if lexicons:
+        try:
+            load_lexicon(lexicons, bundled_lexicon())
+        except PackErrors as exc:
+            problems.extend(exc.errors)
+    base = _lexicon([*(lexicon or []), *lexicons], problems) if (lexicon or lexicons) else None
+    loaded = load_packs([f for f in files if f not in lexicons], base)
+    loaded.errors.extend(problems)
     loaded.errors.extend(
         PackError(str(p), None, None, "no such file or folder") for p in paths if not p.exists()
     )
-    return loaded
+    return loaded, len(lexicons)
 
 
-def validate(paths: Paths) -> None:
-    """Check packs against the format; print every problem as FILE:LINE: message."""
-    loaded = _load(paths)
+def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
+    """Check packs (and lexicon files) against the format; print every problem as
+    FILE:LINE: message."""
+    loaded, lexicons = _load(paths, lexicon)
     for problem in loaded.errors:
         typer.echo(str(problem))
     if loaded.errors:
@@ -51,13 +96,14 @@ def validate(paths: Paths) -> None:
         raise fail(f"{_plural(len(loaded.errors), 'problem')} in {_plural(bad, 'file')}")
     scenarios = sum(len(p.scenarios) for p in loaded.packs)
     examples = sum(len(s.examples) for p in loaded.packs for s in p.scenarios)
+    also = f", {_plural(lexicons, 'lexicon file')}" if lexicons else ""
     typer.echo(f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
-               f"{_plural(examples, 'example')}: valid")
+               f"{_plural(examples, 'example')}{also}: valid")
 
 
-def test(paths: Paths) -> None:
+def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
     """Replay every example of every pack and check what it expects."""
-    loaded = _load(paths)
+    loaded, _ = _load(paths, lexicon)
     for problem in loaded.errors:
         typer.echo(str(problem))
     passed = failed = 0
@@ -244,7 +290,7 @@ def play(
 
     Type /finish (or end the input) to finish.
     """
-    loaded = _load([path])
+    loaded, _ = _load([path])
     if loaded.errors:
         for problem in loaded.errors:
             error(str(problem))
@@ -291,7 +337,7 @@ def packs(
     ] = False,
 ) -> None:
     """List packs and their scenarios."""
-    loaded = _load(paths or [BUNDLED_PACKS])
+    loaded, _ = _load(paths or [BUNDLED_PACKS])
     for problem in loaded.errors:
         error(str(problem))
     if markdown:
@@ -309,8 +355,62 @@ def packs(
         raise typer.Exit(2)
 
 
+lexicon_app = typer.Typer(help="The concepts v2 packs refer to as ~id.", no_args_is_help=True)
+
+
+@lexicon_app.command("show")
+def lexicon_show(
+    concept: Annotated[str, typer.Argument(metavar="~CONCEPT", help="A concept, as ~id.")],
+    locale: Annotated[str | None, typer.Option(help="en or zh-CN; default: both.")] = None,
+    lexicon: LexiconOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print what a concept expands to, in each language, and where it is defined."""
+    errors: list[PackError] = []
+    found = _lexicon(lexicon, errors) or bundled_lexicon()
+    if errors:
+        for problem in errors:
+            error(str(problem))
+        raise fail("the lexicon is invalid")
+    name = concept.removeprefix("~")
+    if name not in found.concepts:
+        close = difflib.get_close_matches(name, sorted(found.concepts), n=3)
+        hint = f"; did you mean {', '.join('~' + c for c in close)}?" if close else ""
+        raise fail(f"no concept '~{name}' in the lexicon{hint}")
+    locales = [locale] if locale else ["en", "zh-CN"]
+    if locale not in (None, "en", "zh-CN"):
+        raise fail(f"--locale must be en or zh-CN, not {locale!r}")
+    try:
+        expanded = {loc: found.expand([f"~{name}"], loc) for loc in locales}
+    except ConceptError as exc:
+        raise fail(str(exc)) from None
+    entry = found.concepts[name]
+    if as_json:
+        typer.echo(json.dumps({"concept": name, "description": entry.description,
+                               "source": entry.source, "phrases": expanded},
+                              ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"~{name}: {entry.description} ({entry.source})")
+    for loc, phrases in expanded.items():
+        typer.echo(f"  {loc} ({len(phrases)}): {', '.join(phrases)}")
+
+
+@lexicon_app.command("list")
+def lexicon_list(lexicon: LexiconOpt = None) -> None:
+    """List every concept with its description."""
+    errors: list[PackError] = []
+    found = _lexicon(lexicon, errors) or bundled_lexicon()
+    for problem in errors:
+        error(str(problem))
+    if errors:
+        raise fail("the lexicon is invalid")
+    for cid in sorted(found.concepts):
+        typer.echo(f"~{cid}\t{found.concepts[cid].description}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the pack commands to the `sandbox` app."""
+    app.add_typer(lexicon_app, name="lexicon")
     app.command()(validate)
     app.command()(test)
     app.command()(grade)

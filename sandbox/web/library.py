@@ -8,8 +8,11 @@ from pathlib import Path
 
 from sandbox.config import Settings
 from sandbox.scenarios.bundled import BUNDLED_PACKS
+from sandbox.scenarios.errors import PackErrors
+from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
 from sandbox.scenarios.loader import load_packs
 from sandbox.scenarios.models import Pack, Scenario
+from sandbox.text.concepts import Lexicon
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,24 @@ def pack_folders(settings: Settings) -> list[Path]:
     return folders
 
 
+def organisation_lexicon(settings: Settings, errors: list[str]) -> Lexicon | None:
+    """The bundled lexicon with the organisation's concepts (SANDBOX_LEXICON), or None.
+
+    A broken lexicon file is reported like a broken pack; v2 packs then read the bundled
+    concepts alone (those that need the organisation's are skipped with their own error).
+    """
+    folders = settings.lexicon_folders
+    if not folders:
+        return None
+    try:
+        return load_lexicon(folders, bundled_lexicon())
+    except PackErrors as exc:
+        for problem in exc.errors:
+            errors.append(str(problem))
+            log.warning("lexicon problem: %s", problem)
+        return None
+
+
 def load_library(settings: Settings) -> PackLibrary:
     """Load every pack; a broken pack is logged and skipped, never fatal."""
     library = PackLibrary()
@@ -65,7 +86,8 @@ def load_library(settings: Settings) -> PackLibrary:
         message = f"{folder}: pack folder does not exist"
         library.errors.append(message)
         log.warning("%s", message)
-    loaded = load_packs([folder for folder in folders if folder.exists()])
+    loaded = load_packs([folder for folder in folders if folder.exists()],
+                        organisation_lexicon(settings, library.errors))
     for pack in loaded.packs:
         library.packs[pack.id] = pack
     for error in loaded.errors:
