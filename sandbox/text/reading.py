@@ -69,6 +69,10 @@ _REPORT_FRAMES_EN = (
     ("other", "clinic"), ("some", "place"), ("do", "not", "believe"),
     ("do", "not", "trust"), ("beware",), ("myth",), ("be", "wary"),
 )
+_REPORT_FRAMES_BY_HEAD_EN: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _frame in _REPORT_FRAMES_EN:
+    _REPORT_FRAMES_BY_HEAD_EN[_frame[0]] = (*_REPORT_FRAMES_BY_HEAD_EN.get(_frame[0], ()), _frame)
+_PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
     "do did have can could would will are is be was were any anything what which who "
     "whom whose how when where why may might shall should ever".split()
@@ -95,6 +99,7 @@ _LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len
 _NOT_NEGATING_ZH = ("不超过", "不多于", "不少于", "不低于", "不高于", "不大于", "不小于",
                     "不得超过", "不错", "不少", "不仅", "不但", "不管", "不过", "无论",
                     "不止", "没错")
+_ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
 _SCOPE_BREAK_ZH = frozenset("而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 "
                             "建议 可以".split())
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。、，；：！？…~")
@@ -116,6 +121,8 @@ class Reading(Text):
 
     _tokens: list[Word] = field(init=False, default_factory=list)
     _plain: str = field(init=False, default="")
+    _frames: list[int] | None = field(init=False, default=None)
+    _negating: bool | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -134,7 +141,39 @@ class Reading(Text):
         return self._tokens
 
     def may_negate(self) -> bool:
-        return True
+        """False when no negation word and no reporting frame occurs in the message."""
+        if self._negating is None:
+            if self.locale == "en":
+                texts = {w.text for w in self._tokens}
+                self._negating = (not texts.isdisjoint(NEGATORS_EN)
+                                  or not texts.isdisjoint(_PAIR_HEADS_EN)
+                                  or bool(self._frame_starts()))
+            else:
+                self._negating = (_ZH_NEGATION_CHARS.search(self.text) is not None
+                                  or bool(self._frame_starts()))
+        return self._negating
+
+    def _frame_starts(self) -> list[int]:
+        """Where a reporting frame starts: word indices (en) or text positions (zh)."""
+        if self._frames is None:
+            frames: list[int] = []
+            if self.locale == "en":
+                words = self._tokens
+                for j, w in enumerate(words):
+                    for frame in _REPORT_FRAMES_BY_HEAD_EN.get(w.text, ()):
+                        if tuple(x.text for x in words[j : j + len(frame)]) == frame:
+                            frames.append(j)
+                            break
+            else:
+                text = self.text
+                for marker in _REPORT_FRAMES_ZH:
+                    k = text.find(marker)
+                    while k >= 0:
+                        frames.append(k)
+                        k = text.find(marker, k + 1)
+                frames.sort()
+            self._frames = frames
+        return self._frames
 
     # -- negation --
 
@@ -197,26 +236,22 @@ class Reading(Text):
 
     def _reported(self, i: int) -> Word | None:
         """A frame earlier in the sentence that reports or rejects what follows."""
+        frames = self._frame_starts()
+        if not frames or i < 0:
+            return None
         words = self._tokens
-        if self.locale == "en":
-            j = i
-            while j >= 0 and words[j].text not in _SENTENCE_MARKS_EN:
-                for frame in _REPORT_FRAMES_EN:
-                    if tuple(w.text for w in words[j : j + len(frame)]) == frame:
-                        return words[j]
-                j -= 1
-            return None
-        if i < 0:
-            return None
+        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
         start = i
-        while start > 0 and words[start - 1].text not in _SENTENCE_MARKS_ZH:
+        while start > 0 and words[start - 1].text not in marks:
             start -= 1
-        sentence = self.text[words[start].start : words[i].end]
-        for marker in _REPORT_FRAMES_ZH:
-            k = sentence.find(marker)
-            if k >= 0:
-                begin = words[start].start + k
-                return Word(begin, begin + len(marker), marker)
+        if self.locale == "en":
+            found = [j for j in frames if start <= j <= i]
+            return words[found[-1]] if found else None
+        begin, end = words[start].start, words[i].end
+        for k in frames:
+            if begin <= k < end:
+                marker = next(m for m in _REPORT_FRAMES_ZH if self.text.startswith(m, k))
+                return Word(k, k + len(marker), marker)
         return None
 
     # -- speech acts --
