@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -113,6 +115,30 @@ def serve(
     )
 
 
+def console_actor() -> str:
+    """Who runs this command, for the audit log: "os:" and the effective user's login name.
+
+    The name comes from the user database by the process's effective uid, not from $USER
+    or $LOGNAME, which anyone can set. Run as root through sudo, the account sudo names
+    (SUDO_USER) is added: "os:root (sudo from NAME)"; only root could have forged it.
+    """
+    try:
+        import pwd
+
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):  # no pwd module or no entry for the uid
+        pass
+    else:
+        sudo_user = os.environ.get("SUDO_USER", "").strip()
+        if os.geteuid() == 0 and sudo_user and sudo_user != name:
+            return f"os:{name} (sudo from {sudo_user[:64]})"
+        return f"os:{name}"
+    try:
+        return f"os:{getpass.getuser()}"
+    except Exception:  # getpass raises OSError or KeyError when it finds no name
+        return "os:unknown"
+
+
 def _session(settings: Settings) -> Session:
     from sqlmodel import Session
 
@@ -208,9 +234,14 @@ def change_user_role(
         if user is None:
             typer.echo(f"error: name: no user called {name!r}", err=True)
             raise typer.Exit(2)
-        # The console has no signed-in actor: the event's actor is empty, the reason says why.
+        # The console has no signed-in actor: the event names the operating-system account.
         if not change_role(
-            session=session, user=user, role=chosen_role, actor_id=None, reason=reason
+            session=session,
+            user=user,
+            role=chosen_role,
+            actor_id=None,
+            reason=reason,
+            actor=console_actor(),
         ):
             typer.echo(f"{name} is already {chosen_role.value}")
             return
