@@ -1,4 +1,4 @@
-"""Commands of the web product: `serve`, `users add`, `users import`."""
+"""Commands of the web product: `serve`, `users add`, `users import`, `role`, `unlock`."""
 
 from __future__ import annotations
 
@@ -247,6 +247,47 @@ def change_user_role(
             return
         session.commit()
     typer.echo(f"{name} is now {chosen_role.value}")
+
+
+@users_app.command("unlock")
+def unlock_user(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    address: Annotated[
+        str | None,
+        typer.Option(help="Also clear this client address's count across all names."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the audit log.")] = None,
+) -> None:
+    """Clear a user's failed logins at every address, so no wait is left; audited (login.unlock)."""
+    from sandbox.storage.audit import record
+    from sandbox.storage.throttle import unlock
+    from sandbox.storage.users import get_user_by_name
+
+    settings = load_settings()
+    if address is not None and not address.strip():
+        typer.echo("error: --address: give a client address, e.g. 203.0.113.7", err=True)
+        raise typer.Exit(2)
+    with _session(settings) as session:
+        user = get_user_by_name(session=session, name=name)
+        if user is None or user.id is None:
+            typer.echo(f"error: name: no user called {name!r}", err=True)
+            raise typer.Exit(2)
+        cleared = unlock(session, user_id=user.id, address=address.strip() if address else None)
+        record(
+            session,
+            actor_id=None,
+            action="login.unlock",
+            subject_type="user",
+            subject_id=user.id,
+            new={"cleared": cleared, "actor": console_actor()}
+            | ({"address": address.strip()} if address else {}),
+            reason=reason,
+        )
+        session.commit()
+    if cleared:
+        typer.echo(f"{name} unlocked: {cleared} failed-login counts cleared")
+    else:
+        typer.echo(f"{name} had no failed logins to clear")
 
 
 def register(app: typer.Typer) -> None:
