@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sandbox.private import write_private_text
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/sandbox.db"
 SECRET_FILE_NAME = "secret_key"
 MIN_SECRET_CHARS = 32
@@ -97,8 +99,6 @@ class Settings(BaseSettings):
             stored = path.read_text(encoding="utf-8").strip()
             if len(stored) >= MIN_SECRET_CHARS:
                 return stored
-        self.var_dir.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_urlsafe(48)
-        path.write_text(secret + "\n", encoding="utf-8")
-        path.chmod(0o600)
+        write_private_text(path, secret + "\n")  # var/ 0700, the file 0600
         return secret

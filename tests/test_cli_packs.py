@@ -628,6 +628,73 @@ def test_every_command_refuses_a_bad_pack(tmp_path, command, graded_transcript):
     assert_refused(run(command, *args), f"{bad}:{line_of(PACK, 'locale: en')}: ", "'fr'")
 
 
+# --- files that are not packs, and links out of a pack folder ------------------------------
+
+# Text of files that are not packs: nothing of it may ever appear in a message.
+SECRET_WORDS = ("db_password", "hunter2", "s3cr3t-token")
+NOT_PACKS = {
+    "a config mapping": "db_password: hunter2\napi: s3cr3t-token\n",
+    "a tag": "db_password: !vault hunter2\n",
+    "a date": "hunter2: 2024-01-01\n",
+    "a duplicate key": "hunter2: 1\nhunter2: 2\n",
+    "a number as a key": "1: hunter2\ns3cr3t-token: x\n",
+    "a list": "- db_password\n- hunter2\n",
+    "plain text": "root:x:0:0:hunter2:/root:/bin/bash\n",
+    "a syntax error": "db_password: hunter2\n  s3cr3t-token: [\n",
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_PACKS), ids=list(NOT_PACKS))
+def test_a_file_that_is_not_a_pack_is_never_quoted(tmp_path, case):
+    path = write(tmp_path, "settings.yaml", NOT_PACKS[case])
+    out = assert_refused(run("validate", path), f"{path}:")
+    for word in SECRET_WORDS:
+        assert word not in out, out
+    if case != "a syntax error":
+        assert "not a pack" in out and "nothing of this file is shown" in out
+
+
+def test_a_link_out_of_a_pack_folder_is_skipped_and_its_target_never_shown(tmp_path):
+    folder = tmp_path / "packs"
+    (folder / "more").mkdir(parents=True)
+    write(folder, "tiny.yaml", PACK)
+    write(folder / "more", "other.yaml", PACK.replace("  id: tiny", "  id: other"))
+    elsewhere = write(tmp_path, "secrets.yaml", NOT_PACKS["a config mapping"])
+    valid_elsewhere = write(tmp_path, "outside.yaml", PACK.replace("  id: tiny", "  id: outside"))
+    (folder / "secrets.yaml").symlink_to(elsewhere)
+    (folder / "outside.yaml").symlink_to(valid_elsewhere)  # a valid pack, but not the folder's
+    (folder / "gone.yaml").symlink_to(tmp_path / "nothing-here.yaml")
+    (folder / "inside.yaml").symlink_to(folder / "more" / "other.yaml")  # stays inside: read
+    for command in ("validate", "test", "packs"):
+        out = assert_refused(run(command, folder))
+        for word in SECRET_WORDS:
+            assert word not in out, out
+        for name in ("secrets.yaml", "outside.yaml"):
+            assert (f"{folder / name}: a symbolic link that leads out of the pack folder; "
+                    "skipped") in out, out
+        assert f"{folder / 'gone.yaml'}: a symbolic link to nothing" in out
+        assert "inside.yaml" not in out  # a link within the folder is an ordinary pack
+    listed = run("packs", folder).stdout
+    assert "tiny/cold" in listed and "other/cold" in listed and "outside/" not in listed
+
+
+def test_the_web_library_skips_links_out_of_its_pack_folders(tmp_path):
+    from web_support import make_settings
+
+    from sandbox.web.library import load_library
+
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    write(folder, "tiny.yaml", PACK)
+    (folder / "secrets.yaml").symlink_to(write(tmp_path, "s.yaml", NOT_PACKS["a tag"]))
+    library = load_library(make_settings(tmp_path, packs=str(folder)))
+    assert list(library.packs) == ["tiny"]
+    assert library.errors == [
+        f"{folder / 'secrets.yaml'}: a symbolic link that leads out of the pack folder; "
+        "skipped (copy the pack into the folder instead)"
+    ]
+
+
 # --- bad transcripts for sandbox grade ----------------------------------------------------
 
 GOOD_MESSAGE = {"role": "trainee", "text": "Hello", "at": 5}

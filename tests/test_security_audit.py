@@ -4,6 +4,8 @@ appeals are recorded with who, when and what, and nothing can rewrite or delete 
 
 from __future__ import annotations
 
+import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +50,13 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return {
         "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.db'}",
         "SANDBOX_VAR_DIR": str(tmp_path / "var"),
+        "SUDO_USER": "",
     }
+
+
+def os_user() -> str:
+    """The account this test runs as, as the console records it."""
+    return "os:" + pwd.getpwuid(os.geteuid()).pw_name
 
 
 def test_a_role_change_is_audited_and_applies_at_the_next_request(tmp_path: Path) -> None:
@@ -70,18 +78,33 @@ def test_a_role_change_is_audited_and_applies_at_the_next_request(tmp_path: Path
     assert "already trainee" in again.output
     changes = events(app, "user.role")
     tao = user_id(app, "tao")
+    # No signed-in actor on the console: the event names the operating-system account.
     assert [(e.subject_id, e.old, e.new, e.reason, e.actor_id) for e in changes] == [
-        (str(tao), {"role": "trainee"}, {"role": "mentor"}, "promoted", None),
-        (str(tao), {"role": "mentor"}, {"role": "trainee"}, None, None),
+        (str(tao), {"role": "trainee"}, {"role": "mentor", "actor": os_user()}, "promoted", None),
+        (str(tao), {"role": "mentor"}, {"role": "trainee", "actor": os_user()}, None, None),
     ]
     assert all(e.at is not None for e in changes)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sudo's account is believed only under root")
+def test_a_role_change_through_sudo_names_the_account_that_ran_sudo(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path))
+    add_user(app, "tao", Role.TRAINEE)
+    result = CliRunner().invoke(
+        cli, ["users", "role", "tao", "mentor"], env={**cli_env(tmp_path), "SUDO_USER": "mei"}
+    )
+    assert result.exit_code == 0, result.output
+    [change] = events(app, "user.role")
+    assert change.new == {"role": "mentor", "actor": f"{os_user()} (sudo from mei)"}
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["nobody", "mentor"], "no user called"), (["tao", "boss"], "unknown role")],
 )
-def test_a_bad_role_change_says_what_is_wrong(tmp_path: Path, args: list[str], message: str) -> None:
+def test_a_bad_role_change_says_what_is_wrong(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     app = create_app(make_settings(tmp_path))
     add_user(app, "tao")
     result = CliRunner().invoke(cli, ["users", "role", *args], env=cli_env(tmp_path))

@@ -1,11 +1,14 @@
-"""The rate limiters and the Origin allow-list as plain functions, on a clock the test moves."""
+"""The rate limits' rules and the Origin allow-list as plain functions, on a clock the test moves.
+
+(The login counts in the database, under real concurrent requests: tests/test_login_throttle.py.)"""
 
 from __future__ import annotations
 
 import pytest
 from starlette.datastructures import Headers
 
-from sandbox.web.limits import MAX_KEYS, FailureLimiter, TokenBucket
+from sandbox.storage.throttle import Rule
+from sandbox.web.limits import TokenBucket
 from sandbox.web.origin import normalise_origin, origin_allowed, parse_allowed_origins
 
 
@@ -17,29 +20,12 @@ class Clock:
         return self.now
 
 
-def test_failures_lock_a_key_until_the_oldest_ages_out() -> None:
-    clock = Clock()
-    limiter = FailureLimiter(limit=3, window_s=60, clock=clock)
-    for at in (0, 10, 20):
-        clock.now = at
-        assert limiter.retry_after("tao") is None
-        limiter.fail("tao")
-    assert limiter.retry_after("tao") == 40  # the failure at 0 counts until 60
-    assert limiter.retry_after("mei") is None
-    clock.now = 60
-    assert limiter.retry_after("tao") is None
-    limiter.fail("tao")
-    assert limiter.retry_after("tao") == 10  # now the one at 10 is the oldest that counts
-    limiter.clear("tao")
-    assert limiter.retry_after("tao") is None
-
-
-def test_a_flood_of_names_does_not_grow_memory_without_bound() -> None:
-    limiter = FailureLimiter(limit=1, window_s=60, clock=Clock())
-    for index in range(MAX_KEYS + 50):
-        limiter.fail(f"name-{index}")
-    assert len(limiter.failures) == MAX_KEYS
-    assert limiter.retry_after(f"name-{MAX_KEYS + 49}") is not None
+def test_the_wait_after_the_free_tries_doubles_up_to_the_window() -> None:
+    rule = Rule(free=5, window_s=900)
+    assert [rule.delay_s(n) for n in range(5)] == [0.0] * 5
+    assert [rule.delay_s(n) for n in range(5, 11)] == [60.0, 120.0, 240.0, 480.0, 900.0, 900.0]
+    assert rule.delay_s(10**6) == 900.0  # no overflow, however long the siege
+    assert Rule(free=1, window_s=30).delay_s(1) == 30.0  # never longer than the window
 
 
 def test_a_bucket_allows_a_burst_then_its_rate() -> None:
@@ -90,7 +76,11 @@ def test_the_allow_list_setting_refuses_what_is_not_an_origin() -> None:
         ({"host": "localhost:8000", "origin": "null"}, "", False),
         ({"origin": "http://localhost:8000"}, "", False),
         # Behind a proxy that rewrites Host, the list names the public origin.
-        ({"host": "app:8000", "origin": "https://sandbox.example.com"}, "https://sandbox.example.com", True),
+        (
+            {"host": "app:8000", "origin": "https://sandbox.example.com"},
+            "https://sandbox.example.com",
+            True,
+        ),
         ({"host": "app:8000", "origin": "http://app:8000"}, "https://sandbox.example.com", False),
     ],
 )

@@ -68,16 +68,19 @@ def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | Non
 
 def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int]:
     """The packs of `paths` and how many lexicon files among them were checked."""
-    files = list(pack_files([p for p in paths if p.exists()]))
-    lexicons = [f for f in files if _is_lexicon(f)]
-    problems: list[PackError] = []
+    entries = list(pack_files([p for p in paths if p.exists()]))
+    lexicons = [f for f, refused in entries if refused is None and _is_lexicon(f)]
+    problems: list[PackError] = [refused for _, refused in entries if refused is not None]
     if lexicons:
         try:
             load_lexicon(lexicons, bundled_lexicon())
         except PackErrors as exc:
             problems.extend(exc.errors)
     base = _lexicon([*(lexicon or []), *lexicons], problems) if (lexicon or lexicons) else None
-    loaded = load_packs([f for f in files if f not in lexicons], base)
+    loaded = load_packs(
+        [f for f, refused in entries if refused is None and f not in lexicons], base
+    )
+    loaded.files = len(entries) - len(lexicons)
     loaded.errors.extend(problems)
     loaded.errors.extend(
         PackError(str(p), None, None, "no such file or folder") for p in paths if not p.exists()

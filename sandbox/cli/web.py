@@ -1,8 +1,10 @@
-"""Commands of the web product: `serve`, `users add`, `users import`."""
+"""Commands of the web product: `serve`, `users add`, `users import`, `role`, `unlock`."""
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -113,6 +115,30 @@ def serve(
     )
 
 
+def console_actor() -> str:
+    """Who runs this command, for the audit log: "os:" and the effective user's login name.
+
+    The name comes from the user database by the process's effective uid, not from $USER
+    or $LOGNAME, which anyone can set. Run as root through sudo, the account sudo names
+    (SUDO_USER) is added: "os:root (sudo from NAME)"; only root could have forged it.
+    """
+    try:
+        import pwd
+
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):  # no pwd module or no entry for the uid
+        pass
+    else:
+        sudo_user = os.environ.get("SUDO_USER", "").strip()
+        if os.geteuid() == 0 and sudo_user and sudo_user != name:
+            return f"os:{name} (sudo from {sudo_user[:64]})"
+        return f"os:{name}"
+    try:
+        return f"os:{getpass.getuser()}"
+    except Exception:  # getpass raises OSError or KeyError when it finds no name
+        return "os:unknown"
+
+
 def _session(settings: Settings) -> Session:
     from sqlmodel import Session
 
@@ -208,14 +234,60 @@ def change_user_role(
         if user is None:
             typer.echo(f"error: name: no user called {name!r}", err=True)
             raise typer.Exit(2)
-        # The console has no signed-in actor: the event's actor is empty, the reason says why.
+        # The console has no signed-in actor: the event names the operating-system account.
         if not change_role(
-            session=session, user=user, role=chosen_role, actor_id=None, reason=reason
+            session=session,
+            user=user,
+            role=chosen_role,
+            actor_id=None,
+            reason=reason,
+            actor=console_actor(),
         ):
             typer.echo(f"{name} is already {chosen_role.value}")
             return
         session.commit()
     typer.echo(f"{name} is now {chosen_role.value}")
+
+
+@users_app.command("unlock")
+def unlock_user(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    address: Annotated[
+        str | None,
+        typer.Option(help="Also clear this client address's count across all names."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the audit log.")] = None,
+) -> None:
+    """Clear a user's failed logins at every address, so no wait is left; audited (login.unlock)."""
+    from sandbox.storage.audit import record
+    from sandbox.storage.throttle import unlock
+    from sandbox.storage.users import get_user_by_name
+
+    settings = load_settings()
+    if address is not None and not address.strip():
+        typer.echo("error: --address: give a client address, e.g. 203.0.113.7", err=True)
+        raise typer.Exit(2)
+    with _session(settings) as session:
+        user = get_user_by_name(session=session, name=name)
+        if user is None or user.id is None:
+            typer.echo(f"error: name: no user called {name!r}", err=True)
+            raise typer.Exit(2)
+        cleared = unlock(session, user_id=user.id, address=address.strip() if address else None)
+        record(
+            session,
+            actor_id=None,
+            action="login.unlock",
+            subject_type="user",
+            subject_id=user.id,
+            new={"cleared": cleared, "actor": console_actor()}
+            | ({"address": address.strip()} if address else {}),
+            reason=reason,
+        )
+        session.commit()
+    if cleared:
+        typer.echo(f"{name} unlocked: {cleared} failed-login counts cleared")
+    else:
+        typer.echo(f"{name} had no failed logins to clear")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from sandbox.scenarios.errors import PackError, PackErrors
+from sandbox.scenarios.loader import pack_files
 from sandbox.scenarios.yamlnodes import YamlError, read_yaml
 from sandbox.text.concepts import LANGS, Concept, ConceptError, Lexicon
 from sandbox.text.matcher import Phrase, PhraseError
@@ -24,12 +25,17 @@ _ID = re.compile(r"^[a-z0-9-]+$")
 _CONCEPT_KEYS = ("description", "en", "zh")
 
 
-def lexicon_files(paths: Iterable[str | FsPath]) -> list[FsPath]:
+def lexicon_files(paths: Iterable[str | FsPath]) -> tuple[list[FsPath], list[PackError]]:
+    """The files of `paths` (folders: their `*.yaml`), and the links out of a folder that
+    are skipped, as pack folders skip them."""
     files: list[FsPath] = []
-    for path in paths:
-        p = FsPath(path)
-        files.extend(sorted(p.glob("*.yaml")) if p.is_dir() else [p])
-    return files
+    refused: list[PackError] = []
+    for path, problem in pack_files(paths):
+        if problem is None:
+            files.append(path)
+        else:
+            refused.append(problem)
+    return files, refused
 
 
 def load_lexicon(paths: Iterable[str | FsPath], base: Lexicon | None = None) -> Lexicon:
@@ -37,9 +43,9 @@ def load_lexicon(paths: Iterable[str | FsPath], base: Lexicon | None = None) -> 
 
     Raises `PackErrors` naming every problem; nothing of a broken file is used.
     """
-    errors: list[PackError] = []
     concepts: list[Concept] = []
-    for path in lexicon_files(paths):
+    files, errors = lexicon_files(paths)
+    for path in files:
         source = str(path)
         try:
             raw = path.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -52,20 +53,35 @@ def load_pack_bytes(raw: bytes, source: str, lexicon: Lexicon | None = None) -> 
     return load_pack_text(text.removeprefix("\ufeff"), source, lexicon)
 
 
+NOT_A_PACK = ("not a pack: a pack is a mapping with the keys 'pack' and 'scenarios' "
+              "(nothing of this file is shown)")
+# A top-level `pack:` or `scenarios:` key, at the start of a line, quoted or not.
+_PACK_KEY_LINE = re.compile(r"""^(["']?)(pack|scenarios)\1[ \t]*:""", re.MULTILINE)
+
+
+def _is_pack(data: Any) -> bool:
+    return isinstance(data, dict) and ("pack" in data or "scenarios" in data)
+
+
 def load_pack_text(text: str, source: str = "<pack>", lexicon: Lexicon | None = None) -> Pack:
     """Load a pack from YAML text; `source` names it in messages.
 
     A v2 pack's concepts come from `lexicon` (default: the bundled one) and its own.
+
+    A file that is not a pack at all (no top-level `pack` or `scenarios` key: a config file,
+    a list, plain text) gets one message that repeats none of its text, so pointing the
+    loader at another file never prints that file's keys, values or lines.
     """
     try:
         doc = read_yaml(text)
     except YamlError as exc:
-        raise PackErrors([PackError(source, exc.line, exc.key, exc.message)]) from None
+        message = exc.message
+        if exc.quotes and not _PACK_KEY_LINE.search(text):
+            message = NOT_A_PACK
+        raise PackErrors([PackError(source, exc.line, exc.key, message)]) from None
+    if not _is_pack(doc.data):
+        raise PackErrors([PackError(source, doc.line_of(()), None, NOT_A_PACK)])
     errors = [PackError(source, p.line, p.key, p.message) for p in doc.problems]
-    if not isinstance(doc.data, dict):
-        errors.append(PackError(source, doc.line_of(()), None,
-                                "a pack is a mapping with the keys 'pack' and 'scenarios'"))
-        raise PackErrors(errors)
     try:
         pack = Pack.model_validate(doc.data)
     except ValidationError as exc:
@@ -143,22 +159,47 @@ class PackSet:
         return next((p for p in self.packs if p.id == pack_id), None)
 
 
-def pack_files(paths: Iterable[str | FsPath]) -> Iterator[FsPath]:
-    """Each path as given, or every `*.yaml` file in it when it is a folder (sorted)."""
+LINK_OUT = ("a symbolic link that leads out of the pack folder; skipped "
+            "(copy the pack into the folder instead)")
+LINK_BROKEN = "a symbolic link to nothing (or a loop of links); skipped"
+
+
+def _link_problem(path: FsPath, folder: FsPath) -> str | None:
+    """Why `path`, found in `folder`, is not read: a link out of the folder, or to nothing."""
+    try:
+        target = path.resolve(strict=True)
+        inside = folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return LINK_BROKEN
+    return None if target.is_relative_to(inside) else LINK_OUT
+
+
+def pack_files(paths: Iterable[str | FsPath]) -> Iterator[tuple[FsPath, PackError | None]]:
+    """Each path as given, or every `*.yaml` file in it when it is a folder (sorted).
+
+    A file named on its own is read wherever it is: someone chose it. A file found in a
+    folder comes with the error that skips it when it is a link out of the folder (whose
+    target might be any file of the machine) or a link to nothing.
+    """
     for path in paths:
         p = FsPath(path)
-        if p.is_dir():
-            yield from sorted(q for q in p.glob("*.yaml") if q.is_file())
-        else:
-            yield p
+        if not p.is_dir():
+            yield p, None
+            continue
+        for q in sorted(q for q in p.glob("*.yaml") if q.is_file() or q.is_symlink()):
+            problem = _link_problem(q, p)
+            yield q, PackError(str(q), None, None, problem) if problem else None
 
 
 def load_packs(paths: Iterable[str | FsPath], lexicon: Lexicon | None = None) -> PackSet:
     """Load every pack in `paths`; a pack id seen twice is an error on the later file."""
     result = PackSet()
     seen: dict[str, str] = {}
-    for path in pack_files(paths):
+    for path, refused in pack_files(paths):
         result.files += 1
+        if refused is not None:
+            result.errors.append(refused)
+            continue
         try:
             pack = load_pack(path, lexicon)
         except PackErrors as exc:

@@ -37,13 +37,20 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 class YamlError(ValueError):
-    """A problem reading the YAML itself, with the 1-based line where it was found."""
+    """A problem reading the YAML itself, with the 1-based line where it was found.
 
-    def __init__(self, line: int | None, message: str, key: str | None = None) -> None:
+    `quotes` is True when the message repeats text of the file (a key, a value, a tag):
+    the loader does not show such a message for a file that is not a pack.
+    """
+
+    def __init__(
+        self, line: int | None, message: str, key: str | None = None, *, quotes: bool = False
+    ) -> None:
         super().__init__(message)
         self.line = line
         self.message = message
         self.key = key
+        self.quotes = quotes
 
 
 @dataclass
@@ -109,18 +116,20 @@ class _Builder:
 
     def _check_tag(self, node: Node, expected: str, line: int) -> None:
         if node.tag != expected:
-            raise YamlError(line, _tag_refused(node))
+            raise YamlError(line, _tag_refused(node), quotes=True)
 
     def _scalar(self, node: ScalarNode, line: int) -> Any:
         tag = node.tag
         if tag == "tag:yaml.org,2002:str":
             return node.value
         if tag not in _SCALAR_TAGS:
-            raise YamlError(line, _tag_refused(node))
+            raise YamlError(line, _tag_refused(node), quotes=True)
         try:
             return self.scalars.construct_object(node)
         except (ConstructorError, ValueError) as exc:
-            raise YamlError(line, f"cannot read the value {node.value!r}: {exc}") from None
+            raise YamlError(
+                line, f"cannot read the value {node.value!r}: {exc}", quotes=True
+            ) from None
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -143,11 +152,12 @@ class _Builder:
                     key_line,
                     f"the key {key_node.value!r} reads as {type(key).__name__}, "
                     "not a string; quote it",
+                    quotes=True,
                 )
             if key in result and (*path, key) in self.doc.lines:
                 self.doc.problems.append(
                     YamlError(key_line, f"duplicate key {key!r} (first at line "
-                              f"{self.doc.lines[(*path, key)]})", key)
+                              f"{self.doc.lines[(*path, key)]})", key, quotes=True)
                 )
                 continue
             self.doc.lines[(*path, key)] = key_line
@@ -170,7 +180,7 @@ def read_yaml(text: str) -> Document:
             where = f" ({exc.context} that starts at line {context.line + 1})"
         raise YamlError(line, f"YAML syntax error: {problem}{where}") from None
     except yaml.YAMLError as exc:
-        raise YamlError(None, f"YAML error: {exc}") from None
+        raise YamlError(None, f"YAML error: {exc}", quotes=True) from None
     doc = Document(None)
     if node is None:
         return doc

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sandbox.private import create_private_file
 from sandbox.storage.sqlite_writers import serialize_writers
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -41,7 +42,9 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         pool: dict[str, int] = {}
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite creates its file 0644 and gives the -wal and -shm files the database
+            # file's mode: made here first, all three are 0600 and the folder 0700.
+            create_private_file(Path(url.database))
             # Connections that overflow a small pool are closed on return and opened (and
             # set up) again a moment later: keep as many as there are threads.
             pool = {"pool_size": THREADS, "max_overflow": 10}

@@ -76,12 +76,20 @@ def create_user(
 
 
 def change_role(
-    *, session: Session, user: User, role: Role, actor_id: int | None, reason: str | None = None
+    *,
+    session: Session,
+    user: User,
+    role: Role,
+    actor_id: int | None,
+    reason: str | None = None,
+    actor: str | None = None,
 ) -> bool:
     """Give `user` another role, with a `user.role` audit event (not committed).
 
-    False when the user already has `role` (nothing is recorded). The new role applies
-    from the user's next request: sessions look the user up every time.
+    `actor` names who did it when there is no signed-in user (the console: "os:NAME"); it
+    is kept in the event's new values. False when the user already has `role` (nothing is
+    recorded). The new role applies from the user's next request: sessions look the user
+    up every time.
     """
     if user.role == role:
         return False
@@ -95,7 +103,7 @@ def change_role(
         subject_type="user",
         subject_id=user.id,
         old={"role": old.value},
-        new={"role": role.value},
+        new={"role": role.value} | ({"actor": actor} if actor else {}),
         reason=reason,
     )
     return True

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
+from sandbox.private import write_private_text
 from sandbox.storage.models import Role, User
 from sandbox.storage.users import create_user, get_user_by_name
 
@@ -38,9 +39,7 @@ def ensure_demo_users(*, engine: Engine, var_dir: Path) -> list[DemoLogin]:
                     session=session, name=login.name, role=Role(login.role), password=login.password
                 )
             session.commit()
-            var_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps([login.__dict__ for login in logins]), encoding="utf-8")
-            path.chmod(0o600)
+            write_private_text(path, json.dumps([login.__dict__ for login in logins]))
             return logins
         if not path.exists():
             return []

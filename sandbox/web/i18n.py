@@ -30,7 +30,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "login.failed": "That user name and password do not match.",
         "login.required": "Enter your user name and password.",
         "login.logged_out": "You have logged out.",
-        "login.too_many": "Too many failed logins. Wait {minutes} min before trying again.",
+        "login.too_many": (
+            "Too many failed logins from here. Wait {minutes} min before trying again; "
+            "each further failure makes the wait longer."
+        ),
         "login.demo": "Demo logins of this trial installation:",
         "csrf.failed": "This form had expired. Please try again.",
         "catalogue.title": "Scenarios",
@@ -319,7 +322,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "login.failed": "用户名和密码不匹配。",
         "login.required": "请输入用户名和密码。",
         "login.logged_out": "您已退出。",
-        "login.too_many": "登录失败次数过多。请等待 {minutes} 分钟后再试。",
+        "login.too_many": "此处登录失败次数过多。请等待 {minutes} 分钟后再试；每多失败一次，等待时间会更长。",
         "login.demo": "本试用安装的演示账号：",
         "csrf.failed": "表单已过期，请重试。",
         "catalogue.title": "情景",

@@ -1,69 +1,25 @@
-"""Rate limits: failed logins per account and per address, and frames per chat socket.
+"""Rate limits: failed logins per account and address, and frames per chat socket.
 
-Both are in memory, per process: with several workers each counts on its own, so the
-effective limit is the setting times the number of workers (docs/security.md). The clock
-is an argument, so the tests move time instead of waiting for it.
+Login counts are kept in the database, shared by every worker and reset by `sandbox users
+unlock`; the chat's frame bucket is in memory, per socket. The clock is an argument, so
+the tests move time instead of waiting for it.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import hmac
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
 
 from sandbox.config import Settings
+from sandbox.storage.throttle import Check, Rule, account_key, address_key, count_try, take_back
 
 Clock = Callable[[], float]
-
-# Enough keys for every account and address of a large site; the least recently failing
-# ones are forgotten first, so a flood of made-up names cannot grow memory without bound.
-MAX_KEYS = 10_000
-
-
-@dataclass
-class FailureLimiter:
-    """At most `limit` failures per key in any `window_s` seconds; then wait for one to age out."""
-
-    limit: int
-    window_s: float
-    clock: Clock = time.monotonic
-    failures: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self.failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self.failures[key]
-        return times
-
-    def retry_after(self, key: str) -> int | None:
-        """Whole seconds until `key` may try again, or None when it may try now."""
-        now = self.clock()
-        times = self._recent(key, now)
-        if len(times) < self.limit:
-            return None
-        # The oldest failure that still counts must age out before a try is allowed.
-        oldest = times[len(times) - self.limit]
-        return max(1, math.ceil(oldest + self.window_s - now))
-
-    def fail(self, key: str) -> None:
-        """Count one failure for `key`."""
-        now = self.clock()
-        times = self._recent(key, now)
-        times.append(now)
-        self.failures[key] = times
-        self.failures.move_to_end(key)
-        while len(self.failures) > MAX_KEYS:
-            self.failures.popitem(last=False)
-
-    def clear(self, key: str) -> None:
-        """Forget `key`'s failures (a successful login)."""
-        self.failures.pop(key, None)
 
 
 @dataclass
@@ -92,40 +48,65 @@ class TokenBucket:
         return True
 
 
+@dataclass(frozen=True)
+class LoginTry:
+    """The keys one login try was counted against (to take it back when it succeeds)."""
+
+    account: str
+    address: str
+
+
 @dataclass
 class LoginLimits:
-    """Failed logins counted per account name and per client address."""
+    """Failed logins counted per account at one address, and per address across names.
 
-    per_account: FailureLimiter
-    per_address: FailureLimiter
+    The counts are in the database (storage/throttle.py), so every worker and the console
+    see the same ones. Guessing one account from one address is slowed down there without
+    refusing the right password from another address: a stranger can no longer lock the
+    owner out by failing on purpose. docs/security.md describes the trade-off.
+    """
+
+    per_account: Rule
+    per_address: Rule
+    secret: str
+    clock: Clock = time.time
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock = time.monotonic) -> LoginLimits:
+    def from_settings(cls, settings: Settings, clock: Clock = time.time) -> LoginLimits:
         window = float(settings.login_window_s)
         return cls(
-            per_account=FailureLimiter(settings.login_failures_per_account, window, clock),
-            per_address=FailureLimiter(settings.login_failures_per_address, window, clock),
+            per_account=Rule(settings.login_failures_per_account, window),
+            per_address=Rule(settings.login_failures_per_address, window),
+            secret=settings.resolved_secret_key(),
+            clock=clock,
         )
 
-    @staticmethod
-    def account_key(name: str) -> str:
-        return name.strip().lower()[:64]
+    def name_hash(self, name: str) -> str:
+        """A keyed hash of a name that is no account's: the same for the same name, and
+        useless to anyone without the secret (it may be a password typed in the wrong box)."""
+        digest = hmac.new(self.secret.encode(), name.encode(), hashlib.sha256).hexdigest()
+        return f"hmac-sha256:{digest[:24]}"
 
-    def retry_after(self, name: str, address: str) -> int | None:
-        """Seconds until this name may try again from this address, or None."""
-        waits = [
-            wait
-            for wait in (
-                self.per_account.retry_after(self.account_key(name)),
-                self.per_address.retry_after(address),
-            )
-            if wait is not None
-        ]
-        return max(waits) if waits else None
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
-    def failed(self, name: str, address: str) -> None:
-        self.per_account.fail(self.account_key(name))
-        self.per_address.fail(address)
+    def begin(
+        self, engine: Engine, *, name: str, user_id: int | None, address: str
+    ) -> LoginTry | int:
+        """Count a try of `name` from `address`: the try, or the seconds to wait first."""
+        account = f"user:{user_id}" if user_id is not None else f"name:{self.name_hash(name)}"
+        counted = LoginTry(account_key(account, address), address_key(address))
+        wait_s = count_try(
+            engine,
+            [
+                Check(counted.account, self.per_account, user_id),
+                Check(counted.address, self.per_address),
+            ],
+            self._now(),
+        )
+        return counted if wait_s is None else wait_s
 
-    def succeeded(self, name: str) -> None:
-        self.per_account.clear(self.account_key(name))
+    def succeeded(self, engine: Engine, counted: LoginTry) -> None:
+        """The password was right: this account starts afresh at this address, and the
+        address gets its try back (a classroom behind one address is not slowed by logins)."""
+        take_back(engine, forget=counted.account, uncount=counted.address)

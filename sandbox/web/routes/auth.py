@@ -73,28 +73,33 @@ def create_session(
         return form_again(viewer.t("login.required"), 400)
     address = client_address(request)
     limits = state.login_limits
-    # Refused before the password is checked: a guesser learns nothing more until it ages out.
-    wait_s = limits.retry_after(name, address)
-    if wait_s is not None:
-        minutes = max(1, -(-wait_s // 60))
+    known = get_user_by_name(session=session, name=name)
+    # Counted before the password is checked, so simultaneous guesses cannot slip past the
+    # count; refused while this account (at this address) or this address must wait.
+    counted = limits.begin(
+        state.engine, name=name, user_id=known.id if known else None, address=address
+    )
+    if isinstance(counted, int):
+        minutes = max(1, -(-counted // 60))
         return form_again(
-            viewer.t("login.too_many", minutes=minutes), 429, {"Retry-After": str(wait_s)}
+            viewer.t("login.too_many", minutes=minutes), 429, {"Retry-After": str(counted)}
         )
     user = authenticate(session=session, name=name, password=password)
     if user is None:
-        limits.failed(name, address)
-        known = get_user_by_name(session=session, name=name)
+        # A name that is no account's may be a password typed into the wrong box: only
+        # its keyed hash is kept. Known names are recorded as they are.
+        who = {"name": known.name} if known else {"name_hash": limits.name_hash(name)}
         record(
             session,
             actor_id=None,
             action="login.failed",
             subject_type="user",
             subject_id=known.id if known else None,
-            new={"name": name[:64], "address": address},
+            new={**who, "address": address},
         )
         session.commit()
         return form_again(viewer.t("login.failed"), 400)
-    limits.succeeded(name)
+    limits.succeeded(state.engine, counted)
     if viewer.login is not None:
         close_session(session=session, session_id=viewer.login.id)
     login = open_session(session=session, user=user, max_age_s=state.settings.session_max_age_s)
