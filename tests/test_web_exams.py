@@ -166,11 +166,12 @@ def test_a_trainee_sees_their_exams_and_takes_one(
     attempt = attempt_row(app, attempt_id)
     assert attempt.mode == "exam" and attempt.exam_id == exam_id
     assert attempt.time_limit_s == 120
-    # Another scenario waits until this conversation is handed in; resuming is fine.
+    # Another scenario waits until this conversation is handed in; resuming is fine, and
+    # asking for another scenario leads back to the conversation in progress.
     assert start(tao, exam_id) == attempt_id
-    refused = tao.post(f"/exams/{exam_id}/attempts", data={
-        "csrf_token": csrf_token(page), "scenario": INSULIN}, follow_redirects=True)
-    assert "Finish the conversation you have in progress first." in refused.text
+    assert "Finish the conversation you have in progress first." in tao.get(
+        f"/exams/{exam_id}").text
+    assert start(tao, exam_id, INSULIN) == attempt_id
     # A trainee who is not a candidate sees nothing of the exam.
     kim = browsers("kim")
     assert f'id="exam-{exam_id}"' not in kim.get("/exams").text
