@@ -10,7 +10,6 @@ connections.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +22,14 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from server_support import Server, server_env
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from web_support import PASSWORD, SHARED_PACKS, csrf_token, needs_postgres, postgres_database
 
 from sandbox.exams.policy import ExamRules
+from sandbox.storage.audit import AuditEvent
 from sandbox.storage.database import alembic_config, make_engine, upgrade
 from sandbox.storage.exams import (
     Appeal,
@@ -48,7 +49,6 @@ INSULIN = f"{PACK}/late-insulin-delivery"
 RACERS = 16
 APPEALS = 10
 WAIT_S = 60.0
-ATTEMPT_PATH = re.compile(r"/attempts/(\d+)")
 
 T = TypeVar("T")
 
@@ -321,8 +321,6 @@ def test_concurrent_appeals_store_one_and_the_others_hear_it_exists(site: Site) 
         if response.status_code == 400:
             assert "You have already asked for a review of this conversation." in response.text
     with Session(site.engine) as session:
-        from sandbox.storage.audit import AuditEvent
-
         opened = session.exec(select(AuditEvent).where(AuditEvent.action == "appeal.open")).all()
         assert len(opened) == 1 and opened[0].reason == stored[0].reason
     tao.close()
@@ -615,8 +613,6 @@ def test_the_upgrade_keeps_raced_duplicates_marks_them_and_then_holds_the_limits
         end_all(engine, exam_id)
         assert start_one(engine, exam_id, COLD) == "none"
         # And back down, the rows still there.
-        from alembic import command
-
         command.downgrade(alembic_config(engine), "0003")
         with engine.connect() as connection:
             assert (
