@@ -10,9 +10,11 @@ from pydantic import ValidationError
 from sandbox.exams.policy import (
     Deadline,
     ExamRules,
+    ScoreError,
     deadline_for,
     exam_result,
     parse_written_scores,
+    read_written_score,
     retake_scenarios,
     retake_state,
 )
@@ -106,6 +108,26 @@ def test_written_scores_csv_reports_every_bad_row_and_imports_none() -> None:
         "line 5: duplicate: 'ana' is already on line 2",
         "line 6: score 'abc' is not a number",
     ]
+
+
+@pytest.mark.parametrize("raw", ["1_0", "1_000", "7_5.5", "1e1", "1E1", "inf", "nan",
+                                 "\u0661\u0660", "\uff11\uff10", "1 0", "1.2.3"])
+def test_a_written_score_is_a_plain_decimal(raw: str) -> None:
+    with pytest.raises(ScoreError) as refused:
+        read_written_score(raw)
+    assert refused.value.problem == ("not_a_number" if raw in ("1 0", "1.2.3") else "not_plain")
+    result = parse_written_scores(f"trainee,score\nana,{raw}\n", ["ana"])
+    assert not result.ok and result.scores == {}
+    assert result.errors[0].startswith(f"line 2: score {raw!r} is not a")
+
+
+def test_plain_decimals_are_read_and_ranged() -> None:
+    assert [read_written_score(raw) for raw in ("0", "75", "82.5", " 100 ", "99.", ".5")] == [
+        0.0, 75.0, 82.5, 100.0, 99.0, 0.5]
+    for raw in ("-1", "100.01", "101"):
+        with pytest.raises(ScoreError) as refused:
+            read_written_score(raw)
+        assert refused.value.problem == "out_of_range"
 
 
 def test_written_scores_csv_good_file_and_bad_header() -> None:

@@ -80,18 +80,19 @@ def test_an_exam_keeps_its_rules_scenarios_and_candidates(engine: Engine) -> Non
 
 def test_exam_attempts_carry_their_clock(engine: Engine) -> None:  # noqa: F811
     with Session(engine, expire_on_commit=False) as session:
-        proctor, tao, _ = _people(session)
+        proctor, tao, mei = _people(session)
         now = utcnow()
         exam = create_exam(
             session=session, name="Clocked", time_limit_s=60, opens_at=now,
             closes_at=now + timedelta(hours=1), rules=ExamRules(),
             scenarios=[("pharmacy-basics", "cold-remedy-hypertension")],
-            candidate_ids=[tao.id or 0], cohort=None, created_by=proctor.id,
+            candidate_ids=[tao.id or 0, mei.id or 0], cohort=None, created_by=proctor.id,
         )
         deadlines = []
-        for offset in (90, 30):
+        # Two candidates: one of them may have only one exam conversation open at a time.
+        for offset, candidate in ((90, tao), (30, mei)):
             attempt = start_attempt(
-                session=session, user=tao, pack_id="pharmacy-basics", pack_version=1,
+                session=session, user=candidate, pack_id="pharmacy-basics", pack_version=1,
                 scenario_id="cold-remedy-hypertension", time_limit_s=60, opening="Hi.",
                 mode=Mode.EXAM,
             )

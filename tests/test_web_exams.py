@@ -166,11 +166,12 @@ def test_a_trainee_sees_their_exams_and_takes_one(
     attempt = attempt_row(app, attempt_id)
     assert attempt.mode == "exam" and attempt.exam_id == exam_id
     assert attempt.time_limit_s == 120
-    # Another scenario waits until this conversation is handed in; resuming is fine.
+    # Another scenario waits until this conversation is handed in; resuming is fine, and
+    # asking for another scenario leads back to the conversation in progress.
     assert start(tao, exam_id) == attempt_id
-    refused = tao.post(f"/exams/{exam_id}/attempts", data={
-        "csrf_token": csrf_token(page), "scenario": INSULIN}, follow_redirects=True)
-    assert "Finish the conversation you have in progress first." in refused.text
+    assert "Finish the conversation you have in progress first." in tao.get(
+        f"/exams/{exam_id}").text
+    assert start(tao, exam_id, INSULIN) == attempt_id
     # A trainee who is not a candidate sees nothing of the exam.
     kim = browsers("kim")
     assert f'id="exam-{exam_id}"' not in kim.get("/exams").text
@@ -317,6 +318,32 @@ def test_written_scores_are_imported_or_entered_and_audited(
         response = proctor.post(f"/proctor/exams/{exam_id}/written", data={
             "csrf_token": csrf_token(page.text), "user_id": str(user), "score": score})
         assert response.status_code == 400 and 'id="page-error"' in response.text
+
+
+def test_a_written_score_must_be_a_plain_decimal_typed_or_imported(
+    app: FastAPI, proctor: TestClient, clock: FakeClock, people: dict[str, User]
+) -> None:
+    """float() reads "1_0" as 10, "1e1" as 10 and Arabic-Indic digits as digits: none of
+    them is how a score is written, so each is refused where it was entered."""
+    exam_id = make_exam(proctor, clock, people)
+    page = proctor.get(f"/proctor/exams/{exam_id}")
+    for raw in ("1_0", "7_5.5", "1e1", "\u0661\u0660", "1_0 "):
+        response = proctor.post(f"/proctor/exams/{exam_id}/written", data={
+            "csrf_token": csrf_token(page.text), "user_id": str(people["tao"].id), "score": raw})
+        assert response.status_code == 400, raw
+        error = re.search(r'id="page-error"[^>]*>([^<]*)<', response.text)
+        assert error is not None, raw
+        assert "The written score of tao must be a plain decimal number" in error.group(1)
+    response = _import(proctor, exam_id, "trainee,score\ntao,1_0\nmei,82.5\nkim,1e2\n")
+    assert response.status_code == 400
+    assert "line 2: score &#39;1_0&#39; is not a plain decimal number" in response.text
+    assert "line 4: unknown trainee &#39;kim&#39;; score &#39;1e2&#39; is not a plain" in (
+        response.text)
+    assert audit_trail(app, "written.update") == [] and audit_trail(app, "written.import") == []
+    # Plain decimals still go in.
+    assert _import(proctor, exam_id, "trainee,score\ntao,75\nmei,82.5\n").status_code == 303
+    assert audit_trail(app, "written.import")[-1].new == {
+        "scores": {"tao": 75.0, "mei": 82.5}, "retake": False}
 
 
 # --- results, retakes, reports -----------------------------------------------------------

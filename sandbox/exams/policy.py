@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -169,6 +170,38 @@ def retake_scenarios(scores: Mapping[str, float], rules: ExamRules) -> list[str]
 # --- written scores from CSV -------------------------------------------------------------
 
 
+#: A written score as people write it: digits with at most one decimal point (ASCII digits,
+#: an optional sign). float() would also take "1_0" (as 10), "1e2", "nan", "inf", spaces
+#: and digits of other scripts.
+PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+ScoreProblem = Literal["not_a_number", "not_plain", "out_of_range"]
+
+
+class ScoreError(ValueError):
+    """A written score that cannot be taken; `problem` says why."""
+
+    def __init__(self, problem: ScoreProblem, raw: str) -> None:
+        super().__init__(f"{problem}: {raw!r}")
+        self.problem: ScoreProblem = problem
+        self.raw = raw
+
+
+def read_written_score(raw: str) -> float:
+    """A written score, typed or imported: a plain decimal from 0 to 100, or ScoreError."""
+    text = raw.strip()
+    if not PLAIN_DECIMAL.fullmatch(text):
+        try:
+            float(text)
+        except ValueError:
+            raise ScoreError("not_a_number", raw) from None
+        raise ScoreError("not_plain", raw)
+    score = float(text)
+    if not 0 <= score <= 100:
+        raise ScoreError("out_of_range", raw)
+    return score
+
+
 @dataclass
 class WrittenImport:
     scores: dict[str, float] = field(default_factory=dict)
@@ -179,11 +212,19 @@ class WrittenImport:
         return not self.errors
 
 
+_SCORE_PROBLEMS: dict[ScoreProblem, str] = {
+    "not_a_number": "score {raw!r} is not a number",
+    "not_plain": "score {raw!r} is not a plain decimal number: write digits with at most one "
+    "decimal point, such as 75 or 82.5",
+    "out_of_range": "score {raw} is out of range (0 to 100)",
+}
+
+
 def parse_written_scores(text: str, trainees: Sequence[str]) -> WrittenImport:
     """Read `trainee,score` rows; every bad row is reported, and none is kept if any is bad.
 
     The header row must name the columns `trainee` and `score` (any order, other columns
-    ignored). Scores are numbers from 0 to 100.
+    ignored). Scores are plain decimals from 0 to 100 (`read_written_score`).
     """
     result = WrittenImport()
     known = set(trainees)
@@ -210,13 +251,11 @@ def parse_written_scores(text: str, trainees: Sequence[str]) -> WrittenImport:
         problems = []
         if name not in known:
             problems.append(f"unknown trainee {name!r}")
+        score: float | None = None
         try:
-            score = float(raw)
-        except ValueError:
-            problems.append(f"score {raw!r} is not a number")
-            score = None
-        if score is not None and not 0 <= score <= 100:
-            problems.append(f"score {raw} is out of range (0 to 100)")
+            score = read_written_score(raw)
+        except ScoreError as error:
+            problems.append(_SCORE_PROBLEMS[error.problem].format(raw=raw))
         if name in seen:
             problems.append(f"duplicate: {name!r} is already on line {seen[name]}")
         else:

@@ -7,11 +7,12 @@ models.py); the rules an exam is judged by are `ExamRules` stored as JSON.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, delete, func, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, String, col, select
 
 from sandbox.exams.policy import ExamRules
@@ -122,6 +123,18 @@ class Appeal(SQLModel, table=True):
     """A trainee's request to review a graded exam attempt, and how it was resolved."""
 
     __tablename__ = "exam_appeals"
+    __table_args__ = (
+        # One appeal per graded conversation, kept by the database: of two appeals sent at
+        # once, the second is refused (`add_appeal`). Duplicates stored before migration
+        # 0005 are kept and point at the first appeal of their attempt.
+        Index(
+            "uq_exam_appeals_attempt",
+            "attempt_id",
+            unique=True,
+            sqlite_where=text("duplicate_of IS NULL"),
+            postgresql_where=text("duplicate_of IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     exam_id: int = Field(foreign_key="exams.id", index=True)
@@ -136,6 +149,7 @@ class Appeal(SQLModel, table=True):
     overrides: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     old_score: float | None = None
     new_score: float | None = None
+    duplicate_of: int | None = Field(default=None, foreign_key="exam_appeals.id")
 
 
 # --- exams -------------------------------------------------------------------------------
@@ -239,6 +253,111 @@ def exam_attempts(
     if user_id is not None:
         statement = statement.where(Attempt.user_id == user_id)
     return list(session.exec(statement.order_by(col(Attempt.started_at), col(Attempt.id))))
+
+
+# --- starting an exam attempt --------------------------------------------------------------
+
+
+class StartRefused(Exception):
+    """No attempt was stored: `reason` is "no_attempts" (the sitting's attempts are used up)
+    or "taken" (another request stored its attempt first); `open_attempt` is the candidate's
+    conversation running in the exam now, if any: where the loser of a race is sent."""
+
+    def __init__(self, reason: str, open_attempt: Attempt | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.open_attempt = open_attempt
+
+
+def open_exam_attempt(*, session: Session, exam_id: int, user_id: int) -> Attempt | None:
+    """The candidate's exam conversation still running in this exam (the earliest, if a
+    database from before migration 0005 holds several)."""
+    statement = select(Attempt).where(
+        Attempt.exam_id == exam_id,
+        Attempt.user_id == user_id,
+        Attempt.mode == Mode.EXAM,
+        col(Attempt.ended_at).is_(None),
+    )
+    return session.exec(statement.order_by(col(Attempt.started_at), col(Attempt.id))).first()
+
+
+def start_exam_attempt(
+    *,
+    session: Session,
+    exam: Exam,
+    user: User,
+    pack_id: str,
+    pack_version: int,
+    scenario_id: str,
+    opening: str,
+    retake: bool,
+    time_limit_s: float,
+    grace_s: float,
+    started_at: datetime,
+) -> Attempt:
+    """Store the candidate's next attempt at a scenario, with the persona's opening as
+    message 0 (not committed), or raise `StartRefused`.
+
+    A sitting is the first sitting (`retake` False) or the candidate's one retake (True);
+    each allows the exam's `attempts_allowed` attempts per scenario. The database keeps the
+    limits however many requests arrive at once: the attempt takes the next numbered slot of
+    its sitting (`uq_attempts_exam_slot`: two requests that counted the same attempts want
+    the same slot) and becomes the candidate's one open conversation of the exam
+    (`uq_attempts_open_exam`). The request that loses either race fails on the insert; its
+    transaction is rolled back (so call this before writing anything else in `session`)
+    and it is told the conversation that won.
+    """
+    assert exam.id is not None and user.id is not None
+    exam_id, user_id = exam.id, user.id
+    taken, highest = session.exec(
+        select(func.count(), func.max(Attempt.attempt_no)).where(
+            Attempt.exam_id == exam_id,
+            Attempt.user_id == user_id,
+            Attempt.mode == Mode.EXAM,
+            Attempt.pack_id == pack_id,
+            Attempt.scenario_id == scenario_id,
+            Attempt.retake == retake,
+        )
+    ).one()
+    if taken >= exam.exam_rules.attempts_allowed:
+        raise StartRefused(
+            "no_attempts", open_exam_attempt(session=session, exam_id=exam_id, user_id=user_id)
+        )
+    attempt = Attempt(
+        user_id=user_id,
+        pack_id=pack_id,
+        pack_version=pack_version,
+        scenario_id=scenario_id,
+        mode=Mode.EXAM,
+        time_limit_s=time_limit_s,
+        started_at=started_at,
+        exam_id=exam_id,
+        retake=retake,
+        grace_s=grace_s,
+        deadline_at=started_at + timedelta(seconds=time_limit_s),
+        attempt_no=max(taken, highest or 0) + 1,
+    )
+    session.add(attempt)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise StartRefused(
+            "taken", open_exam_attempt(session=session, exam_id=exam_id, user_id=user_id)
+        ) from None
+    assert attempt.id is not None
+    session.add(
+        AttemptMessage(
+            attempt_id=attempt.id,
+            seq=0,
+            role=Speaker.PERSONA,
+            text=opening,
+            at=0.0,
+            kind="opening",
+        )
+    )
+    session.flush()
+    return attempt
 
 
 def open_exam_attempts(*, session: Session, due_before: datetime | None = None) -> list[Attempt]:
@@ -353,6 +472,40 @@ def appeals_for_attempts(*, session: Session, attempt_ids: Iterable[int]) -> dic
         return {}
     statement = select(Appeal).where(col(Appeal.attempt_id).in_(ids)).order_by(col(Appeal.id))
     return {a.attempt_id: a for a in session.exec(statement)}
+
+
+class AppealExists(Exception):
+    """The conversation has been appealed already (perhaps a moment ago, by a request sent
+    at the same time)."""
+
+
+def add_appeal(
+    *,
+    session: Session,
+    exam_id: int,
+    attempt_id: int,
+    user_id: int,
+    reason: str,
+    opened_at: datetime,
+) -> Appeal:
+    """Store the one appeal of a graded conversation (not committed), or raise AppealExists.
+
+    The unique index `uq_exam_appeals_attempt` decides between appeals sent at once: the
+    later insert fails, its transaction is rolled back (so call this before writing anything
+    else in `session`).
+    """
+    if appeals_for_attempts(session=session, attempt_ids=[attempt_id]):
+        raise AppealExists()
+    appeal = Appeal(
+        exam_id=exam_id, attempt_id=attempt_id, user_id=user_id, reason=reason, opened_at=opened_at
+    )
+    session.add(appeal)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise AppealExists() from None
+    return appeal
 
 
 def list_appeals(*, session: Session, status: AppealStatus | None = None) -> list[Appeal]:

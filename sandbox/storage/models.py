@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 
@@ -59,11 +59,41 @@ class LoginSession(SQLModel, table=True):
     expires_at: datetime
 
 
+#: The rows of `uq_attempts_open_exam`: exam attempts still running (not marked over the
+#: limit). The same SQL on SQLite and PostgreSQL.
+OPEN_EXAM_ATTEMPT = "exam_id IS NOT NULL AND ended_at IS NULL AND NOT over_limit"
+
+
 class Attempt(SQLModel, table=True):
     """One conversation of one user with one scenario, in practice or in an exam."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_user_scenario", "user_id", "pack_id", "scenario_id"),)
+    __table_args__ = (
+        Index("ix_attempts_user_scenario", "user_id", "pack_id", "scenario_id"),
+        # The limits of an exam, kept by the database so that concurrent starts cannot pass
+        # them (storage/exams.py `start_exam_attempt`): each attempt of a sitting takes a
+        # numbered slot, 1 to the exam's attempts_allowed, and slots are unique ...
+        Index(
+            "uq_attempts_exam_slot",
+            "exam_id",
+            "user_id",
+            "pack_id",
+            "scenario_id",
+            "retake",
+            "attempt_no",
+            unique=True,
+        ),
+        # ... and a candidate has at most one exam conversation open per exam. Rows stored
+        # beyond a limit before the database kept it (migration 0005) are marked and left out.
+        Index(
+            "uq_attempts_open_exam",
+            "exam_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text(OPEN_EXAM_ATTEMPT),
+            postgresql_where=text(OPEN_EXAM_ATTEMPT),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
@@ -87,6 +117,11 @@ class Attempt(SQLModel, table=True):
     retake: bool = False
     grace_s: float = 0.0
     deadline_at: datetime | None = Field(default=None, index=True)
+    # Exam attempts only: the slot this attempt took in its sitting (1..attempts_allowed),
+    # and whether it was stored beyond a limit before migration 0005 made the database keep
+    # the limits (such rows are kept as they were, and marked).
+    attempt_no: int | None = None
+    over_limit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     @property
     def ended(self) -> bool:

@@ -25,12 +25,13 @@ from sqlmodel import Session, col
 
 from sandbox.exams.policy import Deadline, deadline_for
 from sandbox.scenarios.models import Scenario
-from sandbox.storage.attempts import (
-    find_client_message,
-    start_attempt,
-    store_grade,
+from sandbox.storage.attempts import find_client_message, store_grade
+from sandbox.storage.exams import (
+    Exam,
+    next_exam_deadline,
+    open_exam_attempts,
+    start_exam_attempt,
 )
-from sandbox.storage.exams import Exam, next_exam_deadline, open_exam_attempts
 from sandbox.storage.models import Attempt, Mode, Speaker, User, utcnow
 from sandbox.web import conversations
 from sandbox.web.conversations import ConversationUnavailable, Live, Outcome
@@ -99,26 +100,22 @@ class ExamService:
         scenario: Scenario,
         retake: bool,
     ) -> Attempt:
-        """A new exam attempt on the exam's clock (committed by the caller)."""
-        assert exam.id is not None and user.id is not None
+        """A new exam attempt on the exam's clock (committed by the caller), or
+        `StartRefused` when the sitting's limits leave none (`start_exam_attempt`)."""
         deadline = deadline_for(exam.time_limit_s, exam.exam_rules)
-        attempt = start_attempt(
+        attempt = start_exam_attempt(
             session=session,
+            exam=exam,
             user=user,
             pack_id=pack_id,
             pack_version=pack_version,
             scenario_id=scenario.id,
-            time_limit_s=deadline.last_message_s,
             opening=scenario.opening,
-            mode=Mode.EXAM,
+            retake=retake,
+            time_limit_s=deadline.last_message_s,
+            grace_s=deadline.grace_s,
+            started_at=self.now(),
         )
-        attempt.started_at = self.now()
-        attempt.exam_id = exam.id
-        attempt.retake = retake
-        attempt.grace_s = deadline.grace_s
-        attempt.deadline_at = attempt.started_at + timedelta(seconds=deadline.last_message_s)
-        session.add(attempt)
-        session.flush()
         self.announce(session, attempt)
         return attempt
 

@@ -17,15 +17,25 @@ from sqlmodel import Session
 
 from sandbox.storage.audit import record
 from sandbox.storage.exams import (
-    Appeal,
+    AppealExists,
     Exam,
+    StartRefused,
+    add_appeal,
     appeals_for_attempts,
     exam_scenarios,
     exams_for,
     is_candidate,
 )
 from sandbox.storage.models import Attempt, Mode, User
-from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.deps import (
+    CsrfChecked,
+    CurrentUser,
+    Forbidden,
+    SessionDep,
+    StateDep,
+    Viewer,
+    ViewerDep,
+)
 from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
 from sandbox.web.standings import ScenarioProgress, Standing, standing_of
@@ -137,23 +147,33 @@ def start_exam_attempt(
     progress = next((p for p in standing.sitting if p.scenario.key == scenario), None)
     if progress is None:
         raise HTTPException(status_code=404)
-    if progress.open_attempt is not None:
-        return RedirectResponse(f"/attempts/{progress.open_attempt.id}", status_code=303)
+    # One exam conversation at a time, and its clock is running: a request to start
+    # another (a stale tab, a double click, a racing request) is sent to the one open.
+    running = progress.open_attempt or standing.open_attempt
+    if running is not None:
+        return RedirectResponse(f"/attempts/{running.id}", status_code=303)
     found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
     refusal = start_refusal(standing, exam, progress, now) if found else (
         "exam.refused.unavailable")
     if refusal is not None or found is None:
         return RedirectResponse(f"/exams/{exam_id}?refused={refusal}", status_code=303)
     pack, found_scenario = found
-    attempt = service.start(
-        session,
-        exam=exam,
-        user=user,
-        pack_id=pack.id,
-        pack_version=pack.version,
-        scenario=found_scenario,
-        retake=standing.retake is not None,
-    )
+    try:
+        attempt = service.start(
+            session,
+            exam=exam,
+            user=user,
+            pack_id=pack.id,
+            pack_version=pack.version,
+            scenario=found_scenario,
+            retake=standing.retake is not None,
+        )
+    except StartRefused as refused:
+        # Another request (a double click, a second tab) started first: go where it went.
+        if refused.open_attempt is not None:
+            return RedirectResponse(f"/attempts/{refused.open_attempt.id}", status_code=303)
+        query = "?refused=exam.refused.no_attempts" if refused.reason == "no_attempts" else ""
+        return RedirectResponse(f"/exams/{exam_id}{query}", status_code=303)
     session.commit()
     service.schedule()
     return RedirectResponse(f"/attempts/{attempt.id}", status_code=303)
@@ -196,6 +216,22 @@ def read_my_results(
     return render("exam_results.html", context)
 
 
+def _appeal_refused(
+    viewer: Viewer, state: AppState, session: Session, exam: Exam, user: User,
+    attempt_id: int | None, reason: str, problem: str, now: datetime,
+) -> Response:
+    """The results page again, with the appeal's problem and the reason as typed."""
+    standing = standing_of(session=session, exam=exam, user=user, now=now)
+    context = viewer.context(
+        **_results_context(state, session, exam, standing),
+        appeal_error=viewer.t(problem, limit=REASON_MAX_CHARS),
+        appeal_attempt=attempt_id,
+        reason=reason,
+        **page_helpers(),
+    )
+    return render("exam_results.html", context, status_code=400)
+
+
 @router.post("/{exam_id}/appeals", dependencies=[CsrfChecked])
 def open_appeal(
     exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
@@ -224,20 +260,16 @@ def open_appeal(
     elif len(reason) > REASON_MAX_CHARS:
         problem = "appeal.error.too_long"
     if problem is not None:
-        standing = standing_of(session=session, exam=exam, user=user, now=service.now())
-        context = viewer.context(
-            **_results_context(state, session, exam, standing),
-            appeal_error=viewer.t(problem, limit=REASON_MAX_CHARS),
-            appeal_attempt=attempt.id,
-            reason=reason,
-            **page_helpers(),
-        )
-        return render("exam_results.html", context, status_code=400)
+        return _appeal_refused(viewer, state, session, exam, user, attempt.id, reason, problem,
+                               service.now())
     assert user.id is not None and attempt.id is not None
-    appeal = Appeal(exam_id=exam_id, attempt_id=attempt.id, user_id=user.id, reason=reason,
-                    opened_at=service.now())
-    session.add(appeal)
-    session.flush()
+    try:
+        appeal = add_appeal(session=session, exam_id=exam_id, attempt_id=attempt.id,
+                             user_id=user.id, reason=reason, opened_at=service.now())
+    except AppealExists:
+        # Sent twice at once: the other request stored it.
+        return _appeal_refused(viewer, state, session, exam, user, attempt.id, reason,
+                               "appeal.error.already", service.now())
     record(session, actor_id=user.id, action="appeal.open", subject_type="appeal",
            subject_id=appeal.id, new={"attempt": attempt.id, "exam": exam_id,
                                       "score": attempt.score}, reason=reason)

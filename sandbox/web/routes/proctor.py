@@ -10,7 +10,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
-from sandbox.exams.policy import parse_written_scores, retake_scenarios
+from sandbox.exams.policy import (
+    ScoreError,
+    parse_written_scores,
+    read_written_score,
+    retake_scenarios,
+)
 from sandbox.storage.audit import record
 from sandbox.storage.exams import (
     Exam,
@@ -267,14 +272,17 @@ async def update_written_score(
     candidate = _candidate(session, exam, form.get("user_id"))
     retake = form.get("retake") == "1"
     raw = str(form.get("score", "")).strip()
+    score: float | None = None
+    problem = "written.error.trainee" if candidate is None else None
     try:
-        score: float | None = float(raw)
-    except ValueError:
-        score = None
-    if candidate is None or score is None or not 0 <= score <= 100:
-        key = "written.error.trainee" if candidate is None else "written.error.score"
+        score = read_written_score(raw)
+    except ScoreError as error:
+        plain = error.problem != "not_plain"
+        problem = problem or ("written.error.score" if plain else "written.error.not_decimal")
+    if candidate is None or score is None:
         return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
-                          written_error=viewer.t(key, score=raw))
+                          written_error=viewer.t(problem or "written.error.score", score=raw,
+                                                 name=candidate.name if candidate else ""))
     assert candidate.id is not None
     old = set_written_score(session=session, exam_id=exam_id, user_id=candidate.id,
                             score=score, entered_by=user.id, retake=retake, at=service.now())
