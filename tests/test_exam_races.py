@@ -460,7 +460,7 @@ def test_the_upgrade_keeps_raced_duplicates_marks_them_and_then_holds_the_limits
     from then on the database refuses new ones."""
     engine = make_engine(database_url)
     try:
-        upgrade(engine, "0003")
+        upgrade(engine, "0007")
         now = utcnow()
         meta = sa.MetaData()
         meta.reflect(bind=engine)
@@ -613,7 +613,7 @@ def test_the_upgrade_keeps_raced_duplicates_marks_them_and_then_holds_the_limits
         end_all(engine, exam_id)
         assert start_one(engine, exam_id, COLD) == "none"
         # And back down, the rows still there.
-        command.downgrade(alembic_config(engine), "0003")
+        command.downgrade(alembic_config(engine), "0007")
         with engine.connect() as connection:
             assert (
                 connection.execute(sa.select(sa.func.count()).select_from(attempts)).scalar() == 7

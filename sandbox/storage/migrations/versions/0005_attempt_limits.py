@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
