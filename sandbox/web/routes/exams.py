@@ -2,8 +2,9 @@
 
 No rubric reaches a trainee here: an exam shows each scenario's brief (the situation,
 never the answer key), and results show only score, band and passed, and only once the
-proctor has released them. Released results do not change afterwards except through an
-appeal, which the trainee can then see.
+proctor has released them (at once or from a scheduled moment, compared with the clock when
+a page is read; a withdrawn release shows nothing again). Released results do not change
+afterwards except through an appeal, which the trainee can then see.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def list_my_exams(
             "scenarios": len(standing.first),
             "attempts_left": sum(p.attempts_left for p in standing.sitting),
             "standing": standing,
+            "released": exam.results_visible(now),
         })
     return render("trainee_exams.html", viewer.context(items=items, now=now, **page_helpers()))
 
@@ -118,6 +120,7 @@ def read_my_exam(
         rules=exam.exam_rules,
         window=exam.window(now),
         standing=standing,
+        released=exam.results_visible(now),
         rows=_rows(state, standing, exam, now),
         refused=refused if refused.startswith("exam.refused.") else "",
         **page_helpers(),
@@ -160,7 +163,7 @@ def start_exam_attempt(
 
 
 def _results_context(
-    state: AppState, session: Session, exam: Exam, standing: Standing
+    state: AppState, session: Session, exam: Exam, standing: Standing, now: datetime
 ) -> dict[str, Any]:
     graded = [a for a in standing.attempts if a.score is not None and a.id is not None]
     appeals = appeals_for_attempts(session=session, attempt_ids=[a.id for a in graded if a.id])
@@ -170,6 +173,9 @@ def _results_context(
         "exam": exam,
         "rules": exam.exam_rules,
         "standing": standing,
+        # A scheduled release shows from its moment on, read against the clock now; a
+        # withdrawn one shows nothing again.
+        "released": exam.results_visible(now),
         "graded": [
             {"attempt": a, "title": titles.get(f"{a.pack_id}/{a.scenario_id}", a.scenario_id),
              "appeal": appeals.get(a.id or 0)}
@@ -185,9 +191,10 @@ def read_my_results(
 ) -> Response:
     """Scores, bands and passed of the trainee's exam, once released; appeals."""
     exam = candidate_exam(session, exam_id, user)
-    standing = standing_of(session=session, exam=exam, user=user, now=service.now())
+    now = service.now()
+    standing = standing_of(session=session, exam=exam, user=user, now=now)
     context = viewer.context(
-        **_results_context(state, session, exam, standing),
+        **_results_context(state, session, exam, standing, now),
         appeal_error=None,
         appeal_attempt=None,
         reason="",
@@ -215,7 +222,8 @@ def open_appeal(
         raise HTTPException(status_code=404)
     reason = reason.strip()
     problem = None
-    if not exam.released or attempt.score is None:
+    now = service.now()
+    if not exam.results_visible(now) or attempt.score is None:
         problem = "appeal.error.not_released"
     elif appeals_for_attempts(session=session, attempt_ids=[attempt.id or 0]):
         problem = "appeal.error.already"
@@ -224,9 +232,9 @@ def open_appeal(
     elif len(reason) > REASON_MAX_CHARS:
         problem = "appeal.error.too_long"
     if problem is not None:
-        standing = standing_of(session=session, exam=exam, user=user, now=service.now())
+        standing = standing_of(session=session, exam=exam, user=user, now=now)
         context = viewer.context(
-            **_results_context(state, session, exam, standing),
+            **_results_context(state, session, exam, standing, now),
             appeal_error=viewer.t(problem, limit=REASON_MAX_CHARS),
             appeal_attempt=attempt.id,
             reason=reason,
