@@ -304,7 +304,7 @@ def add_exam(world: World, pack: str, scenario: str, lines: list[str]) -> None:
     proctor_client = world.client("proctor")
     released = proctor_client.post(
         f"/proctor/exams/{exam_id}/release",
-        data={"csrf_token": token_for(proctor_client)},
+        data={"csrf_token": token_for(proctor_client), "confirm": "1"},
         follow_redirects=False,
     )
     assert released.status_code == 303, released.text

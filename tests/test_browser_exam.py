@@ -207,7 +207,10 @@ def test_a_proctor_runs_a_timed_exam_and_the_trainee_sees_the_grade(
     proctor.fill(f"#results-table tr:has-text('{TRAINEE}') input[name=score]", "82")
     proctor.locator(f"#results-table tr:has-text('{TRAINEE}') button").first.click()
     expect(proctor.locator("#results-table")).to_contain_text(practical)
+    # The release is confirmed on a page that lists what is still pending.
     proctor.click("#release-button")
+    expect(proctor.locator("#release-pending")).to_be_visible()
+    proctor.click("#confirm-release")
     expect(proctor.locator("#release-state")).to_contain_text("Shown to the candidates")
 
     trainee.reload()

@@ -46,7 +46,7 @@ def _sat(proctor: TestClient, browsers: Callable[[str], TestClient], clock: Fake
     if release:
         page = proctor.get(f"/proctor/exams/{exam_id}")
         proctor.post(f"/proctor/exams/{exam_id}/release",
-                     data={"csrf_token": csrf_token(page.text)})
+                     data={"csrf_token": csrf_token(page.text), "confirm": "1"})
     return exam_id, attempt_id
 
 
@@ -138,7 +138,8 @@ def test_who_may_appeal_and_who_may_resolve(
     early = _appeal(tao, exam_id, attempt_id, "Too early")
     assert early.status_code == 400 and "The results are not released yet." in early.text
     page = proctor.get(f"/proctor/exams/{exam_id}")
-    proctor.post(f"/proctor/exams/{exam_id}/release", data={"csrf_token": csrf_token(page.text)})
+    proctor.post(f"/proctor/exams/{exam_id}/release",
+                 data={"csrf_token": csrf_token(page.text), "confirm": "1"})
     assert _appeal(tao, exam_id, attempt_id, "   ").status_code == 400
     assert _appeal(tao, exam_id, attempt_id, "x" * 2001).status_code == 400
     # Another trainee cannot appeal tao's attempt, nor see it.

@@ -61,8 +61,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "POST /mentor/*": MENTORS,
     "GET /mentor/attempts/{attempt_id}": frozenset({"mentor", "admin"}),
     "POST /mentor/attempts/*": frozenset({"mentor", "admin"}),
-    # the case library: chosen attempts with every trainee's name masked, for everyone
+    # the case library: chosen attempts with every trainee's name masked, for everyone; the
+    # sample case is on the scenario of the trainee's open exam, so it is hidden from them
+    # (web/practice.py)
     "GET /cases/*": SIGNED_IN,
+    "GET /cases/{case_id}": SIGNED_IN - {"trainee"},
     # exams: a trainee sees only the exams they sit
     "GET /exams": SIGNED_IN,
     "GET /exams/*": frozenset({"trainee"}),
@@ -236,9 +239,11 @@ def test_trainees_never_receive_the_answer_key(payload_world: World) -> None:
         for endpoint in endpoints(payload_world.app):
             if endpoint.method == "GET" and not endpoint.path.startswith("/static"):
                 seen.append(browser.get(fill(endpoint.path, payload_world.samples)).text)
-    owner = payload_world.client("trainee")
-    fresh = start_attempt(owner, PAYLOAD_PACK, PAYLOAD_SCENARIO)
-    seen += collect_frames(owner, str(fresh), [{"type": "hint"}])
+    # The owner sits an exam on the scenario, so practises it no more (web/practice.py): the
+    # other trainee's practice hints are what a trainee can still receive.
+    other = payload_world.client("other_trainee")
+    fresh = start_attempt(other, PAYLOAD_PACK, PAYLOAD_SCENARIO)
+    seen += collect_frames(other, str(fresh), [{"type": "hint"}])
     everything = "\n".join(seen)
     assert "Fact reply" in everything and "zqxdescription" in everything  # the walk saw them
     leaked = [name for name, word in SECRETS.items() if word in everything]
@@ -267,19 +272,28 @@ def test_an_exam_gives_no_hints_and_shows_no_rubric_while_it_runs(tmp_path: Path
         with Session(app.state.sandbox.engine) as session:
             done = session.get(Attempt, int(world.samples["exam_attempt_id"]))
             assert done is not None and done.mode == Mode.EXAM
-        running = owner.post(
+        # Practice of the exam's scenario is refused to its candidate (web/practice.py).
+        refused = owner.post(
             f"/scenarios/{PAYLOAD_PACK}/{PAYLOAD_SCENARIO}/attempts",
             data={"csrf_token": token_for(owner)},
             follow_redirects=False,
         )
-        practice_id = int(running.headers["location"].rsplit("/", 1)[1])
+        assert refused.status_code == 409 and "zqxdescription" not in refused.text
         with Session(app.state.sandbox.engine) as session:
-            attempt = session.get(Attempt, practice_id)
-            assert attempt is not None
-            attempt.mode = Mode.EXAM
+            from sandbox.storage.attempts import start_attempt as store_attempt
+            from sandbox.storage.models import User
+
+            trainee = session.get(User, done.user_id)
+            assert trainee is not None
+            attempt = store_attempt(
+                session=session, user=trainee, pack_id=PAYLOAD_PACK, pack_version=1,
+                scenario_id=PAYLOAD_SCENARIO, time_limit_s=600, mode=Mode.EXAM,
+                opening=app.state.sandbox.library.find(PAYLOAD_PACK, PAYLOAD_SCENARIO)[1].opening,
+            )
             attempt.exam_id = int(exam_id)
             session.add(attempt)
             session.commit()
+            practice_id = attempt.id
         page = owner.get(f"/attempts/{practice_id}")
         frames = collect_frames(owner, str(practice_id), [{"type": "hint"}])
         shown = page.text + "\n".join(frames)

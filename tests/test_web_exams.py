@@ -144,7 +144,8 @@ def test_only_proctors_and_admins_run_exams(
     # A state change needs the form's CSRF token, and no GET changes anything.
     forged = proctor.post(f"/proctor/exams/{exam_id}/release", data={"csrf_token": "forged"})
     assert forged.status_code == 403
-    assert proctor.get(f"/proctor/exams/{exam_id}/release").status_code == 404
+    # GET shows the confirmation of a release; only its confirmed POST releases.
+    assert proctor.get(f"/proctor/exams/{exam_id}/release").status_code == 200
     assert exam_row(app, exam_id).results_released_at is None
 
 
@@ -257,7 +258,8 @@ def test_no_trainee_sees_rubric_content_during_an_exam(
 def release(proctor: TestClient, exam_id: int) -> None:
     page = proctor.get(f"/proctor/exams/{exam_id}")
     response = proctor.post(f"/proctor/exams/{exam_id}/release",
-                            data={"csrf_token": csrf_token(page.text)}, follow_redirects=False)
+                            data={"csrf_token": csrf_token(page.text), "confirm": "1"},
+                            follow_redirects=False)
     assert response.status_code == 303
 
 

@@ -167,6 +167,34 @@ def retake_scenarios(scores: Mapping[str, float], rules: ExamRules) -> list[str]
     return [scenario for scenario, score in scores.items() if score < rules.practical_pass]
 
 
+def keeps_practice_closed(
+    *,
+    closes_at: datetime,
+    now: datetime,
+    state: RetakeState,
+    retake_days: int,
+    retake_expires_at: datetime | None,
+) -> bool:
+    """Whether an exam still keeps its scenarios from its candidate's practice at `now`.
+
+    Practising an exam's scenario shows its rubric (hints, feedback): a candidate must not
+    practise it from the moment they are a candidate until nothing more can be sat. That
+    is: while the exam's window has not closed (upcoming or open); while a retake may still
+    be granted (`eligible`); while a granted retake runs (until it expires or is decided);
+    and while the result is still pending after the close, for as long as the retake
+    window could last counted from the close.
+    """
+    if now < closes_at:
+        return True
+    if state == "eligible":
+        return True
+    if state == "pending":
+        if retake_expires_at is not None:
+            return now <= retake_expires_at
+        return now <= closes_at + timedelta(days=retake_days)
+    return False
+
+
 # --- written scores from CSV -------------------------------------------------------------
 
 

@@ -31,7 +31,11 @@ class Exam(SQLModel, table=True):
     opens_at: datetime
     closes_at: datetime
     rules: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: When the candidates see their results: None until released (or after a withdrawal);
+    #: a future moment is a scheduled release, visible from then on (`results_visible`).
     results_released_at: datetime | None = None
+    #: The exam's scenarios are never offered for practice to trainees (web/practice.py).
+    exam_only: bool = False
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -46,9 +50,14 @@ class Exam(SQLModel, table=True):
             return "upcoming"
         return "open" if now < self.closes_at else "closed"
 
-    @property
-    def released(self) -> bool:
-        return self.results_released_at is not None
+    def results_visible(self, now: datetime) -> bool:
+        """Whether the candidates see their results at `now`: released, and the release
+        time (which may have been scheduled) has come. Decided at read time: no job runs."""
+        return self.results_released_at is not None and self.results_released_at <= now
+
+    def release_scheduled(self, now: datetime) -> bool:
+        """A release is set for a moment still to come."""
+        return self.results_released_at is not None and self.results_released_at > now
 
 
 class ExamScenario(SQLModel, table=True):
@@ -167,6 +176,7 @@ def create_exam(
     candidate_ids: Iterable[int],
     cohort: str | None,
     created_by: int | None,
+    exam_only: bool = False,
 ) -> Exam:
     """A new exam with its scenarios (in order) and candidates (not yet committed)."""
     exam = Exam(
@@ -177,6 +187,7 @@ def create_exam(
         closes_at=closes_at,
         rules=rules.model_dump(mode="json"),
         created_by=created_by,
+        exam_only=exam_only,
     )
     session.add(exam)
     session.flush()

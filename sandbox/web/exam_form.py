@@ -39,6 +39,7 @@ class ExamForm:
     cohort: str | None = None
     candidate_ids: set[int] = field(default_factory=set)
     new_cohort: bool = False
+    exam_only: bool = False  # the scenarios are never offered for practice (web/practice.py)
     rules: ExamRules | None = None
 
     @property
@@ -58,6 +59,7 @@ def blank_values(now: datetime) -> dict[str, Any]:
         "closes_at": _local_text(opens + timedelta(days=1)),
         "cohort": "",
         "candidate": [],
+        "exam_only": "",
     }
 
 
@@ -72,6 +74,7 @@ def exam_values(exam: Exam, scenarios: Sequence[ExamScenario], candidate_ids: Se
         "closes_at": _local_text(exam.closes_at),
         "cohort": exam.cohort or "",
         "candidate": [str(i) for i in candidate_ids],
+        "exam_only": "1" if exam.exam_only else "",
     }
 
 
@@ -114,6 +117,8 @@ def read_exam_form(
     values["candidate"] = [v.strip() for v in lists.get("candidate", [])]
     result = ExamForm(values)
     errors = result.errors
+    result.exam_only = values.get("exam_only", "") not in ("", "0")
+    values["exam_only"] = "1" if result.exam_only else ""
 
     result.name = values.get("name", "")
     if not result.name:
@@ -135,8 +140,8 @@ def read_exam_form(
     if limit is not None:
         result.time_limit_s = limit
 
-    result.opens_at = _moment(form, "opens_at", errors, t)
-    result.closes_at = _moment(form, "closes_at", errors, t)
+    result.opens_at = read_moment(form, "opens_at", errors, t)
+    result.closes_at = read_moment(form, "closes_at", errors, t)
     if result.opens_at and result.closes_at and result.closes_at <= result.opens_at:
         errors["closes_at"] = t("exam.error.closes_before_opens")
 
@@ -237,7 +242,7 @@ def _number(
     return number
 
 
-def _moment(
+def read_moment(
     form: Mapping[str, Any], key: str, errors: dict[str, str], t: Translate
 ) -> datetime | None:
     """The UTC moment of a datetime field: exam_form.js sends it as `KEY_utc` in UTC; a

@@ -132,6 +132,25 @@ def criteria_rows(record: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
+#: What a trainee keeps of a criterion on a case page: its id, kind and verdict.
+VERDICT_KEYS = ("id", "kind", "status", "automatic_status", "evidence")
+
+
+def without_rubric(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The record as a trainee sees it on a case page: each criterion's id and verdict, and
+    nothing of the answer key (description, weight, penalty, critical flag)."""
+    if record is None:
+        return None
+    shown = dict(record)
+    shown["criteria"] = [
+        {key: entry[key] for key in VERDICT_KEYS if key in entry}
+        for entry in record.get("criteria", [])
+    ]
+    for key in ("critical", "critical_missed", "critical_violated"):
+        shown.pop(key, None)
+    return shown
+
+
 def missed_criteria(record: Mapping[str, Any] | None) -> set[str]:
     """Ids of the criteria missed or broken in a record."""
     return {
@@ -149,12 +168,17 @@ def format_seconds(value: float | None) -> str:
     return f"{minutes}:{tenths / 10:04.1f}"
 
 
-def redactor(owner_name: str, other_names: Iterable[str], mask: str) -> Callable[[str], str]:
-    """A function that masks the owner's name (whole, its parts, spaced) and other users' names.
+def redactor(
+    owner_name: str, other_names: Iterable[str], mask: str, typed_names: Iterable[str] = ()
+) -> Callable[[str], str]:
+    """A function that masks the owner's name (whole, its parts, spaced), other users' names
+    and the names someone introduced themselves with in the chat (`introduced_names`).
 
     Login names are ASCII; they are matched case-insensitively where no letter or digit
     touches them, so a name inside Chinese text is found too. Parts shorter than three
-    letters (li, wu) are left alone: they are ordinary words too often.
+    letters (li, wu) are left alone: they are ordinary words too often. Typed names are
+    masked in any case too (tags are lower case): a trainee who said "I'm Will" has "will"
+    masked as well, the price of not missing the name.
     """
     terms = {owner_name}
     parts = [p for p in re.split(r"[._@\-\s]+", owner_name) if p]
@@ -162,9 +186,82 @@ def redactor(owner_name: str, other_names: Iterable[str], mask: str) -> Callable
     if len(parts) > 1:
         terms.update({" ".join(parts), "-".join(parts), "".join(parts)})
     terms.update(name for name in other_names if name)
+    terms.update(_typed_terms(typed_names))
     alternatives = "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True))
     pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
     return lambda text: pattern.sub(mask, text)
+
+
+def _typed_terms(names: Iterable[str]) -> set[str]:
+    """A typed name and its parts of three letters or more; a Chinese name and its first two
+    characters (surname and given name, the usual length)."""
+    terms: set[str] = set()
+    for name in names:
+        if HAN.fullmatch(name):
+            terms.update({name, name[:2]})
+            continue
+        parts = [p for p in re.split(r"[\s-]+", name) if p]
+        terms.update([name, *(p for p in parts if len(p) >= NAME_PART_MIN)])
+    return terms
+
+
+# --- names people introduce themselves with ---------------------------------------------
+
+HAN = re.compile(r"[\u4e00-\u9fff]+")
+_CAPITALISED = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_ANY_WORD = r"[A-Za-z][a-z]*(?:[-'][A-Za-z][a-z]+)?"
+#: English self-introductions. After "my name is" / "call me" the name may be typed in lower
+#: case; after "I'm" / "I am" / "this is" it must be capitalised ("I'm sorry" is no name).
+INTRODUCTIONS = (
+    re.compile(
+        rf"(?i:\b(?:my name is|my name's|my name’s|name is|call me)\s+)"
+        rf"(?P<name>{_ANY_WORD}(?:\s+{_CAPITALISED})?)"
+    ),
+    re.compile(
+        rf"(?i:\b(?:i'm|i’m|i am|this is|it's|it’s)\s+)"
+        rf"(?P<name>{_CAPITALISED}(?:\s+{_CAPITALISED})?)"
+    ),
+    # Chinese: 我叫张伟, 我的名字是/叫张伟, 我名叫张伟, 本人叫张伟, 叫我张伟. The name is the two
+    # or three Han characters that follow (a given name runs into the next word when no
+    # punctuation ends it: the first two characters are masked too).
+    re.compile(
+        r"(?:我叫|我的名字是|我的名字叫|我名叫|本人叫|叫我)\s*(?P<name>[\u4e00-\u9fff]{2,3})"
+    ),
+)
+#: Capitalised words that follow "I'm" or "this is" without being names.
+NOT_NAMES = frozenset(
+    """Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April
+    May June July August September October November December English Chinese British American
+    Australian Canadian Indian Irish Scottish Welsh French German Spanish Italian Japanese
+    Korean Sorry Fine Good Okay Here Not Just Really Very Calling Looking Worried Pregnant
+    Diabetic Allergic The This That What Yes No Please Thanks Thank Hello Hi Mum Mom Dad Sir
+    Madam Customer Service Pharmacy Pharmacist""".split()
+)
+#: Titles before a name: left out of the name ("this is Dr Smith" gives Smith).
+TITLES = frozenset("Dr Mr Mrs Ms Miss Prof".split())
+
+
+def introduced_names(texts: Iterable[str]) -> set[str]:
+    """The names someone introduced themselves with in `texts` ("my name is Tom Baker",
+    "I'm Anna", "this is Sarah from ...", "我叫张伟"), to mask wherever they appear.
+
+    Pattern-based, so it has limits: a name given otherwise ("Anna here", "我是张伟",
+    "it's me, Anna"), a name typed in lower case after "I'm", or a name that is also a
+    listed ordinary word (May, Hope...) is not found.
+    """
+    found: set[str] = set()
+    for text in texts:
+        for pattern in INTRODUCTIONS:
+            for match in pattern.finditer(text):
+                words = [w for w in match.group("name").split() if w not in TITLES]
+                kept: list[str] = []
+                for word in words:
+                    if word in NOT_NAMES:
+                        break
+                    kept.append(word)
+                if kept:
+                    found.add(" ".join(kept))
+    return found
 
 
 @dataclass(frozen=True)

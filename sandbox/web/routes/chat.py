@@ -22,7 +22,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from sandbox.storage.attempts import list_messages
-from sandbox.storage.models import Attempt, Mode, utcnow
+from sandbox.storage.models import Attempt, Mode, User, utcnow
 from sandbox.web import conversations
 from sandbox.web.conversations import ConversationUnavailable, Outcome, ShownMessage
 from sandbox.web.deps import get_state, viewer_for
@@ -31,6 +31,7 @@ from sandbox.web.i18n import Translate
 from sandbox.web.limits import TokenBucket
 from sandbox.web.monitor import ExamEvent
 from sandbox.web.origin import origin_allowed, parse_allowed_origins
+from sandbox.web.practice import closed_for_practice
 from sandbox.web.state import AppState
 from sandbox.web.templating import render_text
 from sandbox.web.turns import Resume, TurnBatcher
@@ -44,6 +45,9 @@ CLIENT_ID_MAX = 64
 MAX_ID = 2**63 - 1
 TIMER_SLACK_S = 0.05
 WRITE_RETRIES = 3
+#: How long a socket trusts its last answer to "is this practice closed by an exam" before
+#: asking again (a turn should not pay for the exam queries every time).
+CLOSED_RECHECK_S = 5.0
 T = TypeVar("T")
 
 
@@ -96,6 +100,10 @@ class Channel:
     t: Translate
     outbox: Outbox
     rendered: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
+    #: The user and attempt the socket serves, to ask whether practice is closed to them.
+    user: User | None = None
+    practice: tuple[str, str] | None = None  # (pack, scenario) of a practice attempt
+    closed_at: tuple[float, str | None] | None = field(default=None, repr=False)
 
     def frame(self, block: str, **context: Any) -> str:
         base = {"t": self.t, "persona_name": self.persona_name, "content_lang": self.content_lang}
@@ -194,6 +202,25 @@ class Channel:
                 if any(parts):
                     outbox.put("".join(parts), wait_s)
 
+    async def practice_closed(self) -> str | None:
+        """Why practice of this attempt's scenario is closed to its trainee now (a message
+        key), or None; the same policy as every page (web/practice.py)."""
+        if self.practice is None or self.user is None:
+            return None
+        clock = asyncio.get_running_loop().time()
+        if self.closed_at is not None and clock - self.closed_at[0] < CLOSED_RECHECK_S:
+            return self.closed_at[1]
+        user, (pack_id, scenario_id) = self.user, self.practice
+
+        def ask() -> str | None:
+            with Session(self.state.engine) as session:
+                closed = closed_for_practice(session, user, exam_service(self.state).now())
+                return closed.reason(pack_id, scenario_id)
+
+        reason = await run_in_threadpool(ask)
+        self.closed_at = (clock, reason)
+        return reason
+
     def ended_html(self, attempt: Attempt) -> str:
         reason = attempt.end_reason or "completed"
         key = f"end.{reason}" if reason in ("finished", "timeout") else "end.completed"
@@ -246,6 +273,9 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         return
     await websocket.accept()
     channel = Channel(state, attempt_id, persona_name, content_lang, viewer.t, Outbox(websocket))
+    channel.user = viewer.user
+    if attempt.mode == Mode.PRACTICE:
+        channel.practice = (attempt.pack_id, attempt.scenario_id)
     bucket = TokenBucket(settings.chat_burst, settings.chat_per_minute)
     sender = asyncio.create_task(channel.outbox.run())
     timer: asyncio.Task[None] | None = None
@@ -291,7 +321,11 @@ async def handle_frame(channel: Channel, raw: str) -> None:
         return
     kind = frame["type"]
     try:
-        if kind == "hello":
+        if kind in ("say", "hint") and (closed := await channel.practice_closed()) is not None:
+            # An exam keeps this scenario from the trainee's practice: nothing is said or
+            # hinted (web/practice.py).
+            channel.outbox.put(channel.notice(closed))
+        elif kind == "hello":
             await send_missed(channel, frame.get("last_seq"))
         elif kind == "say":
             await handle_say(channel, frame)

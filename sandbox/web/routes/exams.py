@@ -2,8 +2,9 @@
 
 No rubric reaches a trainee here: an exam shows each scenario's brief (the situation,
 never the answer key), and results show only score, band and passed, and only once the
-proctor has released them. Released results do not change afterwards except through an
-appeal, which the trainee can then see.
+proctor has released them (at once or from a scheduled moment, compared with the clock when
+a page is read; a withdrawn release shows nothing again). Released results do not change
+afterwards except through an appeal, which the trainee can then see.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def list_my_exams(
             "scenarios": len(standing.first),
             "attempts_left": sum(p.attempts_left for p in standing.sitting),
             "standing": standing,
+            "released": exam.results_visible(now),
         })
     return render("trainee_exams.html", viewer.context(items=items, now=now, **page_helpers()))
 
@@ -128,6 +130,7 @@ def read_my_exam(
         rules=exam.exam_rules,
         window=exam.window(now),
         standing=standing,
+        released=exam.results_visible(now),
         rows=_rows(state, standing, exam, now),
         refused=refused if refused.startswith("exam.refused.") else "",
         **page_helpers(),
@@ -180,7 +183,7 @@ def start_exam_attempt(
 
 
 def _results_context(
-    state: AppState, session: Session, exam: Exam, standing: Standing
+    state: AppState, session: Session, exam: Exam, standing: Standing, now: datetime
 ) -> dict[str, Any]:
     graded = [a for a in standing.attempts if a.score is not None and a.id is not None]
     appeals = appeals_for_attempts(session=session, attempt_ids=[a.id for a in graded if a.id])
@@ -190,6 +193,9 @@ def _results_context(
         "exam": exam,
         "rules": exam.exam_rules,
         "standing": standing,
+        # A scheduled release shows from its moment on, read against the clock now; a
+        # withdrawn one shows nothing again.
+        "released": exam.results_visible(now),
         "graded": [
             {"attempt": a, "title": titles.get(f"{a.pack_id}/{a.scenario_id}", a.scenario_id),
              "appeal": appeals.get(a.id or 0)}
@@ -205,9 +211,10 @@ def read_my_results(
 ) -> Response:
     """Scores, bands and passed of the trainee's exam, once released; appeals."""
     exam = candidate_exam(session, exam_id, user)
-    standing = standing_of(session=session, exam=exam, user=user, now=service.now())
+    now = service.now()
+    standing = standing_of(session=session, exam=exam, user=user, now=now)
     context = viewer.context(
-        **_results_context(state, session, exam, standing),
+        **_results_context(state, session, exam, standing, now),
         appeal_error=None,
         appeal_attempt=None,
         reason="",
@@ -223,7 +230,7 @@ def _appeal_refused(
     """The results page again, with the appeal's problem and the reason as typed."""
     standing = standing_of(session=session, exam=exam, user=user, now=now)
     context = viewer.context(
-        **_results_context(state, session, exam, standing),
+        **_results_context(state, session, exam, standing, now),
         appeal_error=viewer.t(problem, limit=REASON_MAX_CHARS),
         appeal_attempt=attempt_id,
         reason=reason,
@@ -251,7 +258,8 @@ def open_appeal(
         raise HTTPException(status_code=404)
     reason = reason.strip()
     problem = None
-    if not exam.released or attempt.score is None:
+    now = service.now()
+    if not exam.results_visible(now) or attempt.score is None:
         problem = "appeal.error.not_released"
     elif appeals_for_attempts(session=session, attempt_ids=[attempt.id or 0]):
         problem = "appeal.error.already"
@@ -261,7 +269,7 @@ def open_appeal(
         problem = "appeal.error.too_long"
     if problem is not None:
         return _appeal_refused(viewer, state, session, exam, user, attempt.id, reason, problem,
-                               service.now())
+                               now)
     assert user.id is not None and attempt.id is not None
     try:
         appeal = add_appeal(session=session, exam_id=exam_id, attempt_id=attempt.id,

@@ -32,6 +32,8 @@ from sandbox.storage.reviews import (
 )
 from sandbox.web import reviews
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.exams import exam_service
+from sandbox.web.practice import under_exam
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -449,6 +451,12 @@ def update_case(
     attempt, owner = reviewable_attempt(session, reviewer, attempt_id)
     form = {"example": example, "tags": tags, "note": note}
     try:
+        if attempt.exam_id is not None and under_exam(
+            session, attempt.pack_id, attempt.scenario_id, exam_service(state).now()
+        ):
+            # An exam conversation shows candidates still sitting what scores: not a case
+            # until every exam and retake window on its scenario has closed (web/practice.py).
+            raise ReviewError("example", "review.error.exam_running")
         mark_case(
             session=session, attempt=attempt, author=reviewer, example=example, tags=tags, note=note
         )

@@ -3,12 +3,14 @@ of results, retakes. Every change is audited."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from sandbox.exams.policy import (
     ScoreError,
@@ -18,6 +20,8 @@ from sandbox.exams.policy import (
 )
 from sandbox.storage.audit import record
 from sandbox.storage.exams import (
+    Appeal,
+    AppealStatus,
     Exam,
     ExamRetake,
     cohort_member_ids,
@@ -35,7 +39,7 @@ from sandbox.storage.exams import (
 from sandbox.storage.exams import candidates as exam_candidates
 from sandbox.storage.models import User
 from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
-from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form
+from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form, read_moment
 from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import (
     ProctorUser,
@@ -63,6 +67,7 @@ def exam_snapshot(session: Session, exam: Exam) -> dict[str, Any]:
         "opens_at": exam.opens_at.isoformat(),
         "closes_at": exam.closes_at.isoformat(),
         "rules": exam.rules,
+        "exam_only": exam.exam_only,
         "scenarios": [s.key for s in exam_scenarios(session=session, exam_id=exam.id)],
         "candidates": [u.name for u in exam_candidates(session=session, exam_id=exam.id)],
     }
@@ -150,6 +155,7 @@ async def create_exam_page(
         candidate_ids=form.candidate_ids,
         cohort=form.cohort,
         created_by=user.id,
+        exam_only=form.exam_only,
     )
     record(session, actor_id=user.id, action="exam.create", subject_type="exam",
            subject_id=exam.id, new=exam_snapshot(session, exam))
@@ -205,6 +211,7 @@ async def update_exam_page(
     exam.opens_at = form.opens_at
     exam.closes_at = form.closes_at
     exam.rules = form.rules.model_dump(mode="json")
+    exam.exam_only = form.exam_only
     exam.updated_at = service.now()
     session.add(exam)
     set_scenarios(session=session, exam=exam, scenarios=form.scenarios)
@@ -346,17 +353,131 @@ async def import_written_scores(
                             status_code=303)
 
 
-@router.post("/exams/{exam_id}/release", dependencies=[CsrfChecked])
-def release_results(
-    exam_id: int, session: SessionDep, user: ProctorUser, service: ServiceDep
+@dataclass
+class Pending:
+    """What is still unfinished when results are released: the confirmation lists it."""
+
+    window_open: bool
+    not_started: list[str]
+    in_progress: list[str]
+    written_missing: list[str]
+    results_pending: list[str]
+    open_appeals: int
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.window_open or self.not_started or self.in_progress or self.written_missing
+            or self.results_pending or self.open_appeals
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the audit log."""
+        return {
+            "window_open": self.window_open,
+            "not_started": self.not_started,
+            "in_progress": self.in_progress,
+            "written_missing": self.written_missing,
+            "results_pending": self.results_pending,
+            "open_appeals": self.open_appeals,
+        }
+
+
+def release_pending(session: Session, exam: Exam, now: datetime) -> Pending:
+    """The exam's unfinished business at `now`."""
+    assert exam.id is not None
+    found = standings(session=session, exam=exam, now=now)
+    appeals = session.exec(
+        select(func.count()).select_from(Appeal).where(
+            Appeal.exam_id == exam.id, Appeal.status == AppealStatus.OPEN
+        )
+    ).one()
+    return Pending(
+        window_open=exam.window(now) != "closed",
+        not_started=[s.user.name for s in found if s.progress == "not_started"],
+        in_progress=[s.user.name for s in found if s.open_attempt is not None],
+        written_missing=[s.user.name for s in found if s.written is None],
+        results_pending=[s.user.name for s in found if s.final.status == "pending"],
+        open_appeals=int(appeals),
+    )
+
+
+def _release_page(
+    viewer: ViewerDep, state: AppState, session: Session, exam: Exam, now: datetime,
+    status_code: int = 200, error: str | None = None, release_at: str = "",
 ) -> Response:
-    """Let the candidates see their results (score, band, passed; never the rubric)."""
+    context = viewer.context(
+        exam=exam,
+        window=exam.window(now),
+        pending=release_pending(session, exam, now),
+        visible=exam.results_visible(now),
+        scheduled=exam.release_scheduled(now),
+        error=error,
+        release_at=release_at,
+        now=now,
+        **page_helpers(),
+    )
+    return render("proctor_release.html", context, status_code=status_code)
+
+
+@router.get("/exams/{exam_id}/release")
+def read_release(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    service: ServiceDep,
+) -> Response:
+    """The confirmation of a release: what is still pending, now or at a chosen time."""
     exam = exam_or_404(session, exam_id)
-    if exam.results_released_at is None:
-        exam.results_released_at = service.now()
+    return _release_page(viewer, state, session, exam, service.now())
+
+
+@router.post("/exams/{exam_id}/release", dependencies=[CsrfChecked])
+async def release_results(
+    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    user: ProctorUser, service: ServiceDep,
+) -> Response:
+    """Let the candidates see their results (score, band, passed; never the rubric), now or
+    from a chosen moment; only once confirmed on the page that lists what is pending."""
+    exam = exam_or_404(session, exam_id)
+    form = await request.form()
+    now = service.now()
+    if form.get("confirm") != "1":
+        return RedirectResponse(f"/proctor/exams/{exam_id}/release", status_code=303)
+    if exam.results_visible(now):
+        return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
+    raw = {key: str(form.get(key) or "").strip() for key in ("release_at", "release_at_utc")}
+    when = now
+    if any(raw.values()):
+        errors: dict[str, str] = {}
+        moment = read_moment(raw, "release_at", errors, viewer.t)
+        if moment is None:
+            return _release_page(viewer, state, session, exam, now, status_code=400,
+                                 error=errors.get("release_at"), release_at=raw["release_at"])
+        when = max(moment, now)  # a moment already past releases now
+    old = exam.results_released_at
+    exam.results_released_at = when
+    session.add(exam)
+    record(session, actor_id=user.id, action="exam.release", subject_type="exam",
+           subject_id=exam_id,
+           old=None if old is None else {"released_at": old.isoformat()},
+           new={"released_at": when.isoformat(), "scheduled": when > now,
+                "pending": release_pending(session, exam, now).as_dict()})
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
+
+
+@router.post("/exams/{exam_id}/release/withdraw", dependencies=[CsrfChecked])
+def withdraw_release(
+    exam_id: int, session: SessionDep, user: ProctorUser, service: ServiceDep,
+) -> Response:
+    """Take a release (shown or scheduled) back: the candidates no longer see their results."""
+    exam = exam_or_404(session, exam_id)
+    old = exam.results_released_at
+    if old is not None:
+        now = service.now()
+        exam.results_released_at = None
         session.add(exam)
-        record(session, actor_id=user.id, action="exam.release", subject_type="exam",
-               subject_id=exam_id, new={"released_at": exam.results_released_at.isoformat()})
+        record(session, actor_id=user.id, action="exam.release_withdraw", subject_type="exam",
+               subject_id=exam_id,
+               old={"released_at": old.isoformat(), "was_visible": old <= now})
         session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
 

@@ -21,6 +21,9 @@ from sandbox.storage.models import Attempt, AttemptMessage, Mode, Role, User, ut
 from sandbox.web import conversations, reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.exams import exam_service
+from sandbox.web.practice import Closed, closed_for_practice
+from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
 router = APIRouter(tags=["trainee"])
@@ -33,6 +36,11 @@ def scenario_or_404(state: StateDep, pack_id: str, scenario_id: str) -> tuple[Pa
     if found is None:
         raise HTTPException(status_code=404)
     return found
+
+
+def closed_now(state: AppState, session: SessionDep, user: User) -> Closed:
+    """The scenarios `user` may not practise now, on the exam service's clock."""
+    return closed_for_practice(session, user, exam_service(state).now())
 
 
 def may_review(viewer_user: User, owner_id: int, owner_mentor_id: int | None) -> bool:
@@ -59,8 +67,11 @@ def list_scenarios(
     """The catalogue of scenarios, filtered by trade, pack, language and difficulty."""
     assert user.id is not None
     records = scenario_records(session=session, user_id=user.id)
+    closed = closed_now(state, session, user)
     rows: list[dict[str, Any]] = []
     for each_pack, scenario in state.library.scenarios():
+        if (each_pack.id, scenario.id) in closed:
+            continue  # an exam keeps it from this trainee's practice (web/practice.py)
         if trade and trade_of(each_pack) != trade:
             continue
         if pack and each_pack.id != pack:
@@ -99,23 +110,41 @@ def read_brief(
     session: SessionDep,
     user: CurrentUser,
 ) -> Response:
-    """What the trainee is told before starting."""
+    """What the trainee is told before starting; no start while practice is closed."""
     pack, scenario = scenario_or_404(state, pack_id, scenario_id)
     assert user.id is not None
     resumable = open_attempt(
         session=session, user_id=user.id, pack_id=pack.id, scenario_id=scenario.id
     )
-    context = viewer.context(pack=pack, scenario=scenario, resumable=resumable)
+    closed = closed_now(state, session, user).reason(pack.id, scenario.id)
+    context = viewer.context(
+        pack=pack,
+        scenario=scenario,
+        resumable=resumable,
+        closed=viewer.t(closed) if closed else None,
+    )
     return render("brief.html", context)
 
 
 @router.post("/scenarios/{pack_id}/{scenario_id}/attempts", dependencies=[CsrfChecked])
 def create_attempt(
-    pack_id: str, scenario_id: str, state: StateDep, session: SessionDep, user: CurrentUser
+    pack_id: str,
+    scenario_id: str,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
 ) -> Response:
-    """Start a practice conversation, or resume the one still open."""
+    """Start a practice conversation, or resume the one still open; refused (409, with the
+    reason) while an exam keeps the scenario closed to this trainee."""
     pack, scenario = scenario_or_404(state, pack_id, scenario_id)
     assert user.id is not None
+    closed = closed_now(state, session, user).reason(pack.id, scenario.id)
+    if closed is not None:
+        context = viewer.context(
+            pack=pack, scenario=scenario, resumable=None, closed=viewer.t(closed)
+        )
+        return render("brief.html", context, status_code=409)
     attempt = open_attempt(
         session=session, user_id=user.id, pack_id=pack.id, scenario_id=scenario.id
     )
@@ -161,8 +190,12 @@ def read_attempt(
         return RedirectResponse(f"/attempts/{attempt_id}/feedback", status_code=303)
     pack, scenario = scenario_or_404(state, attempt.pack_id, attempt.scenario_id)
     messages = list_messages(session=session, attempt_id=attempt_id)
+    closed = None
+    if attempt.mode == Mode.PRACTICE:
+        closed = closed_now(state, session, user).reason(attempt.pack_id, attempt.scenario_id)
     context = viewer.context(
         attempt=attempt,
+        closed=viewer.t(closed) if closed else None,
         pack=pack,
         scenario=scenario,
         messages=messages,
@@ -190,15 +223,24 @@ def read_feedback(
         return RedirectResponse(f"/exams/{attempt.exam_id}/results", status_code=303)
     messages = list_messages(session=session, attempt_id=attempt_id)
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    details = feedback_details(attempt, found, messages)
+    notes = reviews.feedback_notes(session, attempt)
+    closed = closed_now(state, session, user).reason(attempt.pack_id, attempt.scenario_id)
+    if closed is not None:
+        # The rubric of a scenario an exam keeps closed is not shown, even of an earlier
+        # practice: no criteria, no verdicts on messages, no facts left to uncover.
+        details.update(criteria=[], highlights={}, unrevealed=[])
+        notes = reviews.FeedbackNotes(notes.comments, [])
     context = viewer.context(
         attempt=attempt,
         owner=owner,
         messages=messages,
         persona_name=found[1].persona.name if found else "",
         content_lang=found[0].locale if found else "",
-        can_retry=found is not None,
-        review_notes=reviews.feedback_notes(session, attempt),
-        **feedback_details(attempt, found, messages),
+        can_retry=found is not None and closed is None,
+        review_notes=notes,
+        closed=viewer.t(closed) if closed else None,
+        **details,
     )
     return render("feedback.html", context)
 
