@@ -203,7 +203,7 @@ class Channel:
 def same_origin(websocket: WebSocket) -> bool:
     """True when the handshake comes from an allowed page (cross-site WebSocket hijacking)."""
     allowed = parse_allowed_origins(get_state(websocket).settings.allowed_origins)
-    return origin_allowed(websocket.headers, allowed)
+    return origin_allowed(websocket.headers, allowed, websocket.url.scheme)
 
 
 def parse_frame(raw: str, max_chars: int) -> dict[str, Any] | None:
