@@ -1,4 +1,4 @@
-"""Rate limits: failed logins per account and per address, and frames per chat socket.
+"""Rate limits: failed logins per account and per address, and chat frames per attempt.
 
 Both are in memory, per process: with several workers each counts on its own, so the
 effective limit is the setting times the number of workers (docs/security.md). The clock
@@ -90,6 +90,32 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+@dataclass
+class SharedBuckets:
+    """One `TokenBucket` per key (a chat attempt), shared by every socket on it.
+
+    A bucket outlives its sockets: closing a socket and opening a new one does not refill
+    it. The least recently used keys are forgotten first (`MAX_KEYS`); a forgotten key
+    starts again with a full burst.
+    """
+
+    burst: int
+    per_minute: float
+    clock: Clock = time.monotonic
+    buckets: OrderedDict[int, TokenBucket] = field(default_factory=OrderedDict)
+
+    def take(self, key: int) -> bool:
+        """Spend one of `key`'s tokens; False (nothing spent) when its bucket is empty."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = TokenBucket(self.burst, self.per_minute, self.clock)
+            while len(self.buckets) > MAX_KEYS:
+                self.buckets.popitem(last=False)
+        else:
+            self.buckets.move_to_end(key)
+        return bucket.take()
 
 
 @dataclass
