@@ -232,7 +232,7 @@ class Server:
             "SANDBOX_HOST": "127.0.0.1",
             "SANDBOX_PORT": str(self.port),
             "SANDBOX_WORKERS": str(self.workers),
-            # The per-socket rate limit would throttle the closed loop, which is the point of
+            # The chat rate limit would throttle the closed loop, which is the point of
             # that run; the open loop stays far under it anyway.
             "SANDBOX_CHAT_BURST": "10000",
             "SANDBOX_CHAT_PER_MINUTE": "60000",

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
     chat_burst: int = Field(default=20, ge=1, le=10_000)
     chat_per_minute: int = Field(default=60, ge=1, le=60_000)
+    chat_sockets_per_attempt: int = Field(default=4, ge=1, le=100)
+    socket_recheck_s: float = Field(default=5.0, gt=0, le=300)
 
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:

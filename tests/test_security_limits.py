@@ -69,7 +69,8 @@ def test_the_allow_list_setting_refuses_what_is_not_an_origin() -> None:
     ("headers", "allowed", "verdict"),
     [
         ({"host": "localhost:8000", "origin": "http://localhost:8000"}, "", True),
-        ({"host": "sandbox.example.com", "origin": "https://sandbox.example.com"}, "", True),
+        # The page's scheme must be the socket's own: https pages open wss sockets.
+        ({"host": "localhost:8000", "origin": "https://localhost:8000"}, "", False),
         ({"host": "localhost:8000", "origin": "http://localhost:8001"}, "", False),
         ({"host": "localhost:8000", "origin": "http://evil.example"}, "", False),
         ({"host": "localhost:8000"}, "", False),  # no Origin: not a page of ours
@@ -85,4 +86,21 @@ def test_the_allow_list_setting_refuses_what_is_not_an_origin() -> None:
     ],
 )
 def test_origin_allowed(headers: dict[str, str], allowed: str, verdict: bool) -> None:
-    assert origin_allowed(Headers(headers), parse_allowed_origins(allowed)) is verdict
+    assert origin_allowed(Headers(headers), parse_allowed_origins(allowed), "ws") is verdict
+
+
+@pytest.mark.parametrize(
+    ("scheme", "origin", "verdict"),
+    [
+        ("ws", "http://sandbox.example.com", True),
+        ("ws", "https://sandbox.example.com", False),
+        ("wss", "https://sandbox.example.com", True),
+        ("wss", "http://sandbox.example.com", False),
+        ("wss", "https://sandbox.example.com:443", True),
+        ("https", "https://sandbox.example.com", True),
+        ("ftp", "http://sandbox.example.com", False),
+    ],
+)
+def test_the_own_origin_has_the_sockets_scheme(scheme: str, origin: str, verdict: bool) -> None:
+    headers = Headers({"host": "sandbox.example.com", "origin": origin})
+    assert origin_allowed(headers, frozenset(), scheme) is verdict

@@ -24,8 +24,7 @@ from web_support import (
 
 from sandbox.storage.models import AttemptMessage
 from sandbox.web.app import create_app
-from sandbox.web.limits import TokenBucket
-from sandbox.web.routes import chat
+from sandbox.web.limits import SharedBuckets
 from sandbox.web.security import SESSION_COOKIE
 
 __all__ = ["app", "client", "settings"]
@@ -117,7 +116,9 @@ def test_the_allow_list_replaces_the_own_host(tmp_path: Path) -> None:
         url = f"/attempts/{attempt}/ws"
         # The app's own host (behind a proxy: its inner address) is no longer enough.
         assert refused_at_handshake(browser, url) == 1008
-        with browser.websocket_connect(url, headers={"origin": "https://sandbox.example.com"}) as ws:
+        with browser.websocket_connect(
+            url, headers={"origin": "https://sandbox.example.com"}
+        ) as ws:
             ws.send_json({"type": "hello", "last_seq": -1})
             assert 'data-seq="0"' in ws.receive_text()
 
@@ -173,7 +174,7 @@ def test_an_oversized_message_gets_a_clear_notice_and_the_socket_stays(
     assert all(len(text) <= limit for text in texts)
 
 
-# --- rate per connection ---------------------------------------------------------------------------
+# --- rate per attempt ----------------------------------------------------------------------------
 
 
 class Clock:
@@ -184,14 +185,10 @@ class Clock:
         return self.now
 
 
-def test_frames_over_the_rate_get_a_notice_and_the_connection_is_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_frames_over_the_rate_get_a_notice_and_the_connection_is_kept(tmp_path: Path) -> None:
     clock = Clock()
-    monkeypatch.setattr(
-        chat, "TokenBucket", lambda burst, per_minute: TokenBucket(burst, per_minute, clock)
-    )
     limited = create_app(make_settings(tmp_path, chat_burst=3, chat_per_minute=6))
+    limited.state.sandbox.chat_limits = SharedBuckets(3, 6, clock)
     add_user(limited, "tao")
     with TestClient(limited, headers=SAME_ORIGIN) as browser:
         login(browser, "tao")

@@ -1,8 +1,8 @@
-"""Rate limits: failed logins per account and address, and frames per chat socket.
+"""Rate limits: failed logins per account and address, and chat frames per attempt.
 
 Login counts are kept in the database, shared by every worker and reset by `sandbox users
-unlock`; the chat's frame bucket is in memory, per socket. The clock is an argument, so
-the tests move time instead of waiting for it.
+unlock`; the chat's frame buckets are in memory, one per attempt in each worker. The clock
+is an argument, so the tests move time instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from sandbox.config import Settings
 from sandbox.storage.throttle import Check, Rule, account_key, address_key, count_try, take_back
 
 Clock = Callable[[], float]
+#: Attempts whose chat bucket a worker remembers; the least recently used are forgotten.
+MAX_KEYS = 10_000
 
 
 @dataclass
@@ -54,6 +57,32 @@ class LoginTry:
 
     account: str
     address: str
+
+
+@dataclass
+class SharedBuckets:
+    """One `TokenBucket` per key (a chat attempt), shared by every socket on it.
+
+    A bucket outlives its sockets: closing a socket and opening a new one does not refill
+    it. The least recently used keys are forgotten first (`MAX_KEYS`); a forgotten key
+    starts again with a full burst.
+    """
+
+    burst: int
+    per_minute: float
+    clock: Clock = time.monotonic
+    buckets: OrderedDict[int, TokenBucket] = field(default_factory=OrderedDict)
+
+    def take(self, key: int) -> bool:
+        """Spend one of `key`'s tokens; False (nothing spent) when its bucket is empty."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = TokenBucket(self.burst, self.per_minute, self.clock)
+            while len(self.buckets) > MAX_KEYS:
+                self.buckets.popitem(last=False)
+        else:
+            self.buckets.move_to_end(key)
+        return bucket.take()
 
 
 @dataclass

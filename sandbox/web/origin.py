@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The scheme of the page that may open a socket over each scheme.
+PAGE_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
 def normalise_origin(value: str) -> str | None:
@@ -50,16 +52,23 @@ def parse_allowed_origins(setting: str) -> frozenset[str]:
     return frozenset(origins)
 
 
-def origin_allowed(headers: Headers, allowed: frozenset[str]) -> bool:
-    """True when the handshake comes from an allowed page: listed, or the app's own host."""
+def origin_allowed(headers: Headers, allowed: frozenset[str], scheme: str) -> bool:
+    """True when the handshake comes from an allowed page: listed, or the app's own origin.
+
+    `scheme` is the handshake's own (`ws` or `wss`; `http` or `https` also read). Behind a
+    TLS proxy it is `wss` only when `sandbox serve` trusts the proxy's X-Forwarded-Proto
+    (SANDBOX_FORWARDED_ALLOW_IPS), as for `Secure` cookies.
+    """
     raw = headers.get("origin")
     origin = normalise_origin(raw) if raw else None
     if origin is None:
         return False
     if allowed:
         return origin in allowed
-    # No list: the page must have been served by the host the socket was opened on.
+    # No list: the page must have been served by the host the socket was opened on, over
+    # the same scheme (an https page of this host:port is not the plain-http app's page).
     host = headers.get("host", "").strip().lower()
-    if not host:
+    page_scheme = PAGE_SCHEMES.get(scheme.lower())
+    if not host or page_scheme is None:
         return False
-    return normalise_origin(f"{urlsplit(origin).scheme}://{host}") == origin
+    return normalise_origin(f"{page_scheme}://{host}") == origin

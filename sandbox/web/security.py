@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine
 from sqlmodel import Session, col, delete
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from sandbox.storage.models import LoginSession, User, utcnow
+from sandbox.storage.models import LoginSession, Role, User, utcnow
 
 SESSION_COOKIE = "sandbox_session"
 ANON_COOKIE = "sandbox_anon"
@@ -114,3 +119,59 @@ def close_session(*, session: Session, session_id: str) -> None:
     """Revoke a login session, so its cookie no longer signs anyone in."""
     session.exec(delete(LoginSession).where(col(LoginSession.id) == session_id))
     session.flush()
+
+
+# More login sessions than any process has sockets open for; beyond it the entries past
+# their time are dropped.
+LIVE_SESSIONS_MAX = 10_000
+
+
+@dataclass
+class LiveSessions:
+    """Whether login sessions are still live, and their user's role, as this process last
+    read them: what an open WebSocket checks again while it stays open (web/sockets.py).
+
+    An answer is kept for `ttl_s` seconds, shared by every socket of the session in this
+    process, so a chat frame usually costs a dictionary lookup rather than a query. A logout
+    in this process forgets the session at once (`forget`); a logout on another worker, a
+    role changed by `sandbox users role`, a deactivated user or an expired session are seen
+    within `ttl_s`.
+    """
+
+    engine: Engine
+    ttl_s: float
+    clock: Callable[[], float] = time.monotonic
+    answers: dict[str, tuple[float, Role | None]] = field(default_factory=dict)
+    # `forget` runs in the logout request's worker thread, `role` in the event loop.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _forgotten: int = 0  # how many times `forget` was called: a read it overlapped is not kept
+
+    def read(self, session_id: str) -> Role | None:
+        """The role of the session's user, or None when the session is no longer live."""
+        with Session(self.engine) as session:
+            resolved = resolve_session(session=session, session_id=session_id)
+            return Role(resolved[1].role) if resolved else None
+
+    async def role(self, session_id: str) -> Role | None:
+        """`read`, answered from what this process read less than `ttl_s` ago if it can."""
+        known = self.answers.get(session_id)
+        if known is not None and known[0] > self.clock():
+            return known[1]
+        forgotten = self._forgotten
+        role = await run_in_threadpool(self.read, session_id)
+        with self._lock:
+            if forgotten != self._forgotten:
+                return role  # a logout ran meanwhile: this answer may predate it
+            now = self.clock()
+            if len(self.answers) >= LIVE_SESSIONS_MAX:
+                for key in [key for key, kept in self.answers.items() if kept[0] <= now]:
+                    del self.answers[key]
+            self.answers[session_id] = (now + self.ttl_s, role)
+        return role
+
+    def forget(self, session_id: str) -> None:
+        """The session was closed in this process: its sockets here learn it at their next
+        check, without waiting for `ttl_s`."""
+        with self._lock:
+            self._forgotten += 1
+            self.answers.pop(session_id, None)

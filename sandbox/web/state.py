@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sandbox.config import Settings
 from sandbox.web.demo import DemoLogin
 from sandbox.web.library import PackLibrary
-from sandbox.web.limits import LoginLimits
-from sandbox.web.security import Signer
+from sandbox.web.limits import LoginLimits, SharedBuckets
+from sandbox.web.security import LiveSessions, Signer
 
 
 @dataclass
@@ -30,9 +30,16 @@ class AppState:
     # The chat's batched turn store (web.turns.TurnBatcher), made on first use.
     turns: Any = None
     login_limits: LoginLimits = field(init=False)
+    # Chat frames per attempt, shared by the attempt's sockets in this process.
+    chat_limits: SharedBuckets = field(init=False)
+    # Login sessions and roles as the open sockets re-check them (web/sockets.py).
+    live_sessions: LiveSessions = field(init=False)
 
     def __post_init__(self) -> None:
-        self.login_limits = LoginLimits.from_settings(self.settings)
+        settings = self.settings
+        self.login_limits = LoginLimits.from_settings(settings)
+        self.chat_limits = SharedBuckets(settings.chat_burst, settings.chat_per_minute)
+        self.live_sessions = LiveSessions(self.engine, settings.socket_recheck_s)
 
     def attempt_lock(self, attempt_id: int) -> asyncio.Lock:
         """One lock per attempt, so two tabs of one conversation never interleave a turn."""

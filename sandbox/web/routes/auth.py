@@ -112,6 +112,8 @@ def create_session(
         new={"address": address},
     )
     session.commit()
+    if viewer.login is not None:
+        state.live_sessions.forget(viewer.login.id)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -140,6 +142,8 @@ def delete_session(
             new={"address": client_address(request)},
         )
         session.commit()
+        # This process's open sockets of the session close at their next check.
+        state.live_sessions.forget(viewer.login.id)
     response = RedirectResponse("/login?logged_out=1", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE,

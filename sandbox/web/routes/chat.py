@@ -3,6 +3,8 @@
 Frames from the browser are JSON objects with a `type`:
 `hello` (`last_seq`: the highest message seq the page shows), `say` (`text`, `client_id`),
 `finish`, `hint`. Frames to the browser are HTML fragments with out-of-band swap targets.
+A socket that may no longer stay open (logged out, too many on one attempt) gets a notice
+and a close with 1008 (web/sockets.py).
 """
 
 from __future__ import annotations
@@ -28,10 +30,17 @@ from sandbox.web.conversations import ConversationUnavailable, Outcome, ShownMes
 from sandbox.web.deps import get_state, viewer_for
 from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
-from sandbox.web.limits import TokenBucket
 from sandbox.web.monitor import ExamEvent
 from sandbox.web.origin import origin_allowed, parse_allowed_origins
 from sandbox.web.practice import closed_for_practice
+from sandbox.web.sockets import (
+    NOTICE_KEYS,
+    POLICY_VIOLATION,
+    CloseReason,
+    SocketGuard,
+    close_with_notice,
+    receive_frame,
+)
 from sandbox.web.state import AppState
 from sandbox.web.templating import render_text
 from sandbox.web.turns import Resume, TurnBatcher
@@ -40,7 +49,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 
 FRAMES = "_chat_frames.html"
-POLICY_VIOLATION = 1008
 CLIENT_ID_MAX = 64
 MAX_ID = 2**63 - 1
 TIMER_SLACK_S = 0.05
@@ -63,9 +71,15 @@ class Outbox:
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self.sender: asyncio.Task[None] | None = None
+        self.closed = False
 
     def put(self, html: str, delay_s: float = 0.0) -> None:
         self.queue.put_nowait(Outgoing(html, delay_s))
+
+    def start(self) -> asyncio.Task[None]:
+        self.sender = asyncio.create_task(self.run())
+        return self.sender
 
     async def run(self) -> None:
         while True:
@@ -73,6 +87,17 @@ class Outbox:
             if item.delay_s > 0:
                 await asyncio.sleep(item.delay_s)
             await self.websocket.send_text(item.html)
+
+    async def close(self, notice_html: str, reason: CloseReason) -> None:
+        """Drop the frames still queued, send the notice and close the socket with 1008."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.sender is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.sender
+        await close_with_notice(self.websocket, notice_html, reason)
 
 
 class Room:
@@ -120,6 +145,10 @@ class Channel:
     def notice(self, key: str | None, **fields: Any) -> str:
         text = self.t(key, **fields) if key else ""
         return self.frame("notice", notice=text)
+
+    def closed(self, reason: CloseReason, **fields: Any) -> str:
+        """The last frame of a socket closed with 1008: why, and that it is disconnected."""
+        return self.frame("closed", notice=self.t(NOTICE_KEYS[reason], **fields))
 
     def messages_html(self, messages: list[ShownMessage]) -> str:
         return self.frame("messages", messages=messages)
@@ -230,7 +259,7 @@ class Channel:
 def same_origin(websocket: WebSocket) -> bool:
     """True when the handshake comes from an allowed page (cross-site WebSocket hijacking)."""
     allowed = parse_allowed_origins(get_state(websocket).settings.allowed_origins)
-    return origin_allowed(websocket.headers, allowed)
+    return origin_allowed(websocket.headers, allowed, websocket.url.scheme)
 
 
 def parse_frame(raw: str, max_chars: int) -> dict[str, Any] | None:
@@ -244,6 +273,28 @@ def parse_frame(raw: str, max_chars: int) -> dict[str, Any] | None:
     if not isinstance(frame, dict) or frame.get("type") not in ("hello", "say", "finish", "hint"):
         return None
     return frame
+
+
+def storable(value: str) -> bool:
+    """True when `value` can be stored as text: no lone surrogate (JSON's `\\ud800` decodes
+    to one, and UTF-8 cannot encode it) and no NUL (PostgreSQL refuses it in text)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def seq_after(frame: dict[str, Any]) -> int | None:
+    """A `hello`'s `last_seq` (-1 when absent); None when it is not a seq a page can show."""
+    last_seq = frame.get("last_seq", -1)
+    if last_seq is None:
+        return -1
+    if isinstance(last_seq, bool) or not isinstance(last_seq, int):
+        return None
+    return last_seq if -1 <= last_seq <= MAX_ID else None
 
 
 @router.websocket("/attempts/{attempt_id}/ws")
@@ -271,25 +322,44 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
     if viewer.user is None or attempt is None or attempt.user_id != viewer.user.id:
         await websocket.close(code=POLICY_VIOLATION)
         return
+    assert viewer.login is not None
     await websocket.accept()
     channel = Channel(state, attempt_id, persona_name, content_lang, viewer.t, Outbox(websocket))
     channel.user = viewer.user
     if attempt.mode == Mode.PRACTICE:
         channel.practice = (attempt.pack_id, attempt.scenario_id)
-    bucket = TokenBucket(settings.chat_burst, settings.chat_per_minute)
-    sender = asyncio.create_task(channel.outbox.run())
-    timer: asyncio.Task[None] | None = None
     room = room_for(state, attempt_id)
-    lock = state.attempt_lock(attempt_id)
-    try:
-        async with lock:
+    async with state.attempt_lock(attempt_id):
+        # At most SANDBOX_CHAT_SOCKETS_PER_ATTEMPT sockets on one attempt in this process;
+        # checked and counted under the lock, so two handshakes cannot both take the last.
+        crowded = len(room.outboxes) >= settings.chat_sockets_per_attempt
+        if not crowded:
             room.outboxes.add(channel.outbox)
+    if crowded:
+        limit = settings.chat_sockets_per_attempt
+        notice = channel.closed(CloseReason.TOO_MANY, limit=limit)
+        await close_with_notice(websocket, notice, CloseReason.TOO_MANY)
+        return
+    guard = SocketGuard(state.live_sessions, viewer.login.id)
+    sender = channel.outbox.start()
+    timer: asyncio.Task[None] | None = None
+    watcher: asyncio.Task[None] | None = None
+    try:
         timer = asyncio.create_task(run_timer(channel))
+        watcher = asyncio.create_task(close_when_refused(channel, guard))
         while True:
-            raw = await websocket.receive_text()
-            if not bucket.take():
-                # Over the per-socket rate: dropped with a notice, the socket stays open.
+            raw = await receive_frame(websocket)
+            refusal = await guard.refusal()  # from memory unless the answer is old
+            if refusal is not None:
+                await channel.outbox.close(channel.closed(refusal), refusal)
+                break
+            if not state.chat_limits.take(attempt_id):
+                # Over the attempt's rate (all its sockets together): dropped with a notice,
+                # the socket stays open.
                 channel.outbox.put(channel.notice("chat.notice.too_fast"))
+                continue
+            if raw is None:
+                channel.outbox.put(channel.notice("chat.notice.malformed"))
                 continue
             await handle_frame(channel, raw)
             if sender.done():
@@ -298,13 +368,19 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         pass
     finally:
         room.outboxes.discard(channel.outbox)
-        for task in (timer, sender):
+        for task in (watcher, timer, sender):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if not room.outboxes:
             state.chat_rooms.pop(attempt_id, None)
+
+
+async def close_when_refused(channel: Channel, guard: SocketGuard) -> None:
+    """Close the socket once its session ends, even if the browser sends nothing."""
+    refusal = await guard.watch()
+    await channel.outbox.close(channel.closed(refusal), refusal)
 
 
 async def handle_frame(channel: Channel, raw: str) -> None:
@@ -326,7 +402,11 @@ async def handle_frame(channel: Channel, raw: str) -> None:
             # hinted (web/practice.py).
             channel.outbox.put(channel.notice(closed))
         elif kind == "hello":
-            await send_missed(channel, frame.get("last_seq"))
+            after = seq_after(frame)
+            if after is None:
+                channel.outbox.put(channel.notice("chat.notice.malformed"))
+                return
+            await send_missed(channel, after)
         elif kind == "say":
             await handle_say(channel, frame)
         elif kind == "finish":
@@ -365,6 +445,9 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
         channel.outbox.put(channel.notice("chat.notice.malformed"))
         return
     if client_id is not None and not (0 < len(client_id) <= CLIENT_ID_MAX):
+        channel.outbox.put(channel.notice("chat.notice.malformed"))
+        return
+    if not storable(text) or (client_id is not None and not storable(client_id)):
         channel.outbox.put(channel.notice("chat.notice.malformed"))
         return
     limit = channel.state.settings.message_max_chars
@@ -436,9 +519,8 @@ def turn_batcher(state: AppState) -> TurnBatcher:
     return batcher
 
 
-async def send_missed(channel: Channel, last_seq: Any) -> None:
+async def send_missed(channel: Channel, after: int) -> None:
     """Replay what the page has not shown yet, then the ended state if the attempt is over."""
-    after = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) else -1
 
     def work(session: Session, attempt: Attempt) -> tuple[list[ShownMessage], Attempt]:
         missed = list_messages(session=session, attempt_id=channel.attempt_id, after_seq=after)

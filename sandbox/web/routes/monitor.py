@@ -2,13 +2,15 @@
 
 On every (re)connect the socket first sends the whole table read from the database; after
 that, each event of the bus re-reads and re-sends the rows it names. Frames are htmx
-out-of-band swaps, like the chat's.
+out-of-band swaps, like the chat's. A proctor who logs out or loses the role gets a notice
+and the socket closes with 1008 (web/sockets.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,7 @@ from sandbox.storage.models import User
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, get_state, viewer_for
 from sandbox.web.exams import deadline_of, exam_service
 from sandbox.web.i18n import Translate
+from sandbox.web.monitor import ExamEvent, Subscription
 from sandbox.web.proctoring import (
     STAFF_ROLES,
     ProctorUser,
@@ -30,7 +33,15 @@ from sandbox.web.proctoring import (
     page_helpers,
     scenario_titles,
 )
-from sandbox.web.routes.chat import MAX_ID, POLICY_VIOLATION, same_origin
+from sandbox.web.routes.chat import MAX_ID, same_origin
+from sandbox.web.sockets import (
+    NOTICE_KEYS,
+    POLICY_VIOLATION,
+    CloseReason,
+    SocketGuard,
+    close_with_notice,
+    receive_frame,
+)
 from sandbox.web.standings import Standing, standings
 from sandbox.web.state import AppState
 from sandbox.web.templating import render, render_text
@@ -102,7 +113,11 @@ def _context(t: Translate, exam: Exam, rows: list[CandidateRow], now: datetime) 
 
 @router.get("/exams/{exam_id}/monitor")
 def read_monitor(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
     service: ServiceDep,
 ) -> Response:
     """The live monitor page (the table is already filled; the socket keeps it current)."""
@@ -137,7 +152,9 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
     if viewer.user is None or viewer.user.role not in STAFF_ROLES or exam is None:
         await websocket.close(code=POLICY_VIOLATION)
         return
+    assert viewer.login is not None
     await websocket.accept()
+    guard = SocketGuard(state.live_sessions, viewer.login.id, frozenset(STAFF_ROLES))
 
     def frame(user_ids: set[int] | None) -> str:
         with Session(state.engine) as session:
@@ -148,30 +165,61 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
             block = "rows" if user_ids is None else "changed"
             return render_text(FRAMES, _context(viewer.t, exam, rows, now), block=block)
 
-    async with service.bus.subscribe(exam_id) as subscription:
-        # Subscribed first, then read: a change made in between is sent twice, never lost.
-        await websocket.send_text(await run_in_threadpool(frame, None))
-        reader = asyncio.create_task(_until_closed(websocket))
-        try:
-            while True:
-                news = asyncio.create_task(subscription.next_batch())
-                done, _ = await asyncio.wait({reader, news}, return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
-                    news.cancel()
-                    break
-                named = {event.user_id for event in news.result()}
-                user_ids = None if None in named else {i for i in named if i is not None}
-                await websocket.send_text(await run_in_threadpool(frame, user_ids))
-        except WebSocketDisconnect:
-            pass
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await reader
+    async def send(user_ids: set[int] | None) -> CloseReason | None:
+        # Nothing more is shown to a proctor who logged out or lost the role.
+        refusal = await guard.refusal()
+        if refusal is None:
+            await websocket.send_text(await run_in_threadpool(frame, user_ids))
+        return refusal
+
+    # The browser may go away at any moment, even before the first frame: that ends the
+    # socket quietly, never with a traceback in the log.
+    with contextlib.suppress(WebSocketDisconnect):
+        async with service.bus.subscribe(exam_id) as subscription:
+            # Subscribed first, then read: a change made in between is sent twice, never lost.
+            refusal = await send(None) or await _push(websocket, subscription, guard, send)
+        if refusal is not None:
+            notice = viewer.t(NOTICE_KEYS[refusal])
+            html = render_text(FRAMES, {"t": viewer.t, "notice": notice}, block="closed")
+            await close_with_notice(websocket, html, refusal)
+
+
+async def _push(
+    websocket: WebSocket,
+    subscription: Subscription,
+    guard: SocketGuard,
+    send: Callable[[set[int] | None], Awaitable[CloseReason | None]],
+) -> CloseReason | None:
+    """Send the rows each event names until the browser goes away (None) or the socket may
+    no longer stay open (the reason)."""
+    reader = asyncio.create_task(_until_closed(websocket))
+    watcher = asyncio.create_task(guard.watch())
+    news: asyncio.Task[set[ExamEvent]] | None = None
+    try:
+        while True:
+            news = asyncio.create_task(subscription.next_batch())
+            done, _ = await asyncio.wait(
+                {reader, watcher, news}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if reader in done:
+                return None
+            if watcher in done:
+                return watcher.result()
+            named = {event.user_id for event in news.result()}
+            user_ids = None if None in named else {i for i in named if i is not None}
+            refusal = await send(user_ids)
+            if refusal is not None:
+                return refusal
+    finally:
+        for task in (reader, watcher, news):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
 
 
 async def _until_closed(websocket: WebSocket) -> None:
-    """Read (and ignore) what the browser sends, until it goes away."""
+    """Read (and ignore) whatever the browser sends, text or binary, until it goes away."""
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            await websocket.receive_text()
+            await receive_frame(websocket)

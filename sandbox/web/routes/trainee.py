@@ -203,6 +203,7 @@ def read_attempt(
         content_lang=pack.locale,
         elapsed_s=conversations.elapsed_s(attempt, utcnow()),
         max_chars=state.settings.message_max_chars,
+        max_sockets=state.settings.chat_sockets_per_attempt,
     )
     return render("chat.html", context)
 

@@ -48,11 +48,31 @@
   });
   chat.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail.event && evt.detail.event.code;
-    if (code !== 1000 && code !== 1008) {
+    if (code === 1008) {
+      closed(evt.detail.event.reason);
+    } else if (code !== 1000) {
       lost = true;
       setConnection(chat.dataset.textReconnecting);
     }
   });
+  // The server closed this socket for good (1008: signed out, too many open on this
+  // conversation): say why, say it is disconnected, and stop offering to send.
+  function closed(reason) {
+    var texts = {
+      "signed-out": chat.dataset.textClosedSignedOut,
+      "too-many-sockets": chat.dataset.textClosedTooMany
+    };
+    var notice = document.getElementById("notice");
+    var text = texts[reason] || chat.dataset.textClosed;
+    if (notice && !notice.textContent.trim()) { notice.textContent = text; }
+    setConnection(chat.dataset.textClosed);
+    var connection = document.getElementById("connection");
+    if (connection) { connection.setAttribute("data-closed", "true"); }
+    ["send-button", "hint-button", "finish-button"].forEach(function (id) {
+      var button = document.getElementById(id);
+      if (button) { button.disabled = true; }
+    });
+  }
   chat.addEventListener("htmx:wsConfigSend", function (evt) {
     var form = evt.target;
     if (form.id === "finish-form" && !window.confirm(chat.dataset.textConfirm)) {

@@ -5,8 +5,26 @@
   var monitor = document.getElementById("monitor");
   if (!monitor) { return; }
   var status = function () { return document.getElementById("monitor-connection"); };
-  monitor.addEventListener("htmx:wsClose", function () {
+  monitor.addEventListener("htmx:wsClose", function (evt) {
     var el = status();
+    var event = evt.detail && evt.detail.event;
+    if (event && event.code === 1008) {
+      // Closed for good (signed out, or no longer a proctor): say why; no reconnecting.
+      var texts = {
+        "signed-out": monitor.dataset.textClosedSignedOut,
+        "role-changed": monitor.dataset.textClosedRole
+      };
+      var notice = document.getElementById("monitor-notice");
+      if (notice && !notice.textContent.trim()) {
+        notice.textContent = texts[event.reason] || monitor.dataset.textClosed;
+      }
+      if (el) {
+        el.textContent = monitor.dataset.textClosed;
+        el.removeAttribute("data-synced");
+        el.setAttribute("data-closed", "true");
+      }
+      return;
+    }
     if (el) { el.textContent = monitor.dataset.textReconnecting; el.removeAttribute("data-synced"); }
   });
   var seen = new WeakMap();
