@@ -96,7 +96,7 @@ def transcript_lines(data: dict[str, Any]) -> list[tuple[str, float]]:
 def play(path: Path) -> str:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     pack, scenario = find(data["scenario"])
-    conv = Conversation(scenario, pack.locale)
+    conv = Conversation(pack.compiled[scenario.id], pack.locale)
     out: list[str] = []
     for text, at in transcript_lines(data):
         conv.receive(text, at=at)

@@ -120,7 +120,7 @@ def evaluate(label_set: str, pack_filter: str | None = None
         pack_id, _, scenario_id = data["scenario"].partition("/")
         pack = packs[pack_id]
         scenario = pack.scenario(scenario_id)
-        conversation = Conversation(scenario, pack.locale)
+        conversation = Conversation(pack.compiled[scenario.id], pack.locale)
         for text, at in timed(data.get("trainee") or []):
             conversation.receive(text, at=at)
         transcript = parse_transcript_data(

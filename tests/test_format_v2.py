@@ -313,3 +313,107 @@ def test_the_bundled_lexicon_loads_and_expands() -> None:
     lexicon = bundled_lexicon()
     assert "ibuprofen" in lexicon.expand(["~nsaid"], "en")
     assert "布洛芬" in lexicon.expand(["~nsaid"], "zh-CN")
+
+
+# --- speech acts and quotes, as real lines read (found while moving the packs to v2) -------
+
+
+@pytest.mark.parametrize(("line", "asks"), [
+    ("要是过几天还没好就去医院看看哈", False),  # 几 as "a few"
+    ("我们没有什么买三送一的活动", False),  # 什么 after a negation
+    ("我没法保证具体哪天", False),
+    ("别家怎么卖的我不清楚", False),
+    ("我不敢跟您说下周三一定有", False),  # 说下 inside 说下周三
+    ("建议您和医生确认一下", False),  # a suggestion, not a question to the customer
+    ("理解您的担心", False),
+    ("多少钱都可以", False),
+    ("您平时吃什么药", True),  # no question mark, still a question
+    ("有没有什么老毛病", True),
+    ("麻烦提供一下订单号", True),  # a request
+    ("订单号发我一下", True),
+    ("您吃了几天了", True),
+    ("有吃别的药吗", True),
+])
+def test_a_chinese_clause_asks_only_when_it_asks(line: str, asks: bool) -> None:
+    assert Reading(line, "zh-CN").asks_at(0) is asks
+
+
+def test_a_statement_before_a_question_tag_in_chinese_still_tells() -> None:
+    reading = Reading("一到货就通知您，您看可以吗？", "zh-CN")
+    assert not reading.asks_at(reading.text.find("通知"))
+    assert reading.asks_at(reading.text.find("可以"))
+
+
+@pytest.mark.parametrize(("line", "word", "asks"), [
+    ("You're not on anything else, right?", "else", True),  # a tag makes it a question
+    ("You take warfarin, don't you?", "warfarin", True),
+    ("Ibuprofen can raise bleeding risk, did you know?", "bleed", False),  # no tag: tells
+    ("Have you had filler before, because it can cause bruising", "bruise", False),
+    ("Don't take ibuprofen, it thins the blood.", "ibuprofen", False),
+    ("I need to know what else you take.", "take", True),
+])
+def test_an_english_clause_asks_only_when_it_asks(line: str, word: str, asks: bool) -> None:
+    reading = Reading(line, "en")
+    assert reading.asks_at(reading.text.find(word)) is asks
+
+
+@pytest.mark.parametrize(("line", "locale", "word"), [
+    ('"Totally safe" is not something I would ever say.', "en", "safe"),
+    ("“应该没事”这种话我不能跟您说", "zh-CN", "没事"),
+])
+def test_a_quoted_claim_the_sentence_rejects_is_not_made(line: str, locale: str, word: str) -> None:
+    reading = Reading(line, locale)
+    assert reading.negation_at(reading.text.find(word)) is not None
+
+
+def test_a_quoted_claim_that_stands_is_made() -> None:
+    reading = Reading('It is "totally safe", trust me.', "en")
+    assert reading.negation_at(reading.text.find("safe")) is None
+
+
+def test_no_filler_after_a_one_character_negation() -> None:
+    compiler = V2Compiler(bundled_lexicon(), "zh-CN", None)
+    worry = compiler.compile(["不放心"], [], [])
+    assert not worry.matches(Reading("不过您放心", "zh-CN"))
+    assert compiler.compile(["不用担心"], [], []).matches(Reading("不用太担心", "zh-CN"))
+
+
+@pytest.mark.parametrize(("line", "word", "negated"), [
+    ("We don't do botox for anyone who's pregnant or breastfeeding.", "pregnan", False),
+    ("Anyone who tells you it's 100% safe isn't being straight with you.", "safe", True),
+    ("Any clinic promising a guaranteed result isn't being straight.", "guarantee", True),
+    ("Some clinics might offer a tiny dose, but with myasthenia it can spread.", "spread", False),
+    ("Normally we'd say wait a while, but our laser is gentle.", "wait", True),  # conceded
+    ("Normally we'd say wait six months.", "wait", False),  # no "but": it stands
+    ("we cant do botox while ur pregnant, it isnt safe", "safe", True),  # no apostrophes
+    ("the pale patch isn't - our doctor needs to see you today", "doctor", False),
+])
+def test_reported_claims_concessions_and_chat_spelling(line: str, word: str,
+                                                       negated: bool) -> None:
+    reading = Reading(line, "en")
+    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+
+
+@pytest.mark.parametrize(("line", "word", "act", "fits"), [
+    ("What I can do is set up a chat with one of our doctors.", "doctor", "tell", True),
+    ("When the baby's here, come back and see us.", "come back", "tell", True),
+    ("Would you like me to book you a consultation?", "consultation", "tell", True),
+    ("Can you come in now so the doctor can check it?", "doctor", "tell", True),
+    ("Have a chat with your GP if it gets worse.", "gp", "tell", True),  # an imperative
+    ("I'll need to ask about any medicines you take.", "medicine", "ask", True),
+    ("Could you have a look at the number on the screen for me?", "number", "ask", True),
+    ("What meds are you on?", "medicine", "ask", True),
+    ("When do you fly?", "fly", "ask", True),
+    ("Have you taken anything for it?", "take", "ask", True),
+])
+def test_offers_directives_and_statements_that_open_like_questions(
+    line: str, word: str, act: str, fits: bool
+) -> None:
+    reading = Reading(line, "en")
+    assert reading.act_fits(reading.text.find(word), act) is fits
+
+
+def test_a_topic_marker_is_no_question() -> None:
+    reading = Reading("您问的这个呢，说实话就是个营养补充，治不了感冒。", "zh-CN")
+    assert not reading.asks_at(reading.text.find("这个"))
+    assert Reading("您平时吃什么药呢。", "zh-CN").asks_at(0)

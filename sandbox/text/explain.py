@@ -51,7 +51,7 @@ def explain(
                     findings.append(Finding(group, phrase.source, concept, found, False,
                                             "a 'not' phrase: blocks the match"))
                     continue
-                if act is not None and text.asks_at(start) != (act == "ask"):
+                if act is not None and not text.act_fits(start, act):
                     why = ("in a statement: an inquiry must ask" if act == "ask"
                            else "in a question: a disclosure must tell")
                     findings.append(Finding(group, phrase.source, concept, found, False, why))

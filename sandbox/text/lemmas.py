@@ -17,7 +17,15 @@ from functools import lru_cache
 # reads "wouldn't" as "will". A possessive 's is dropped, as the v1 matcher ignores it;
 # after a pronoun 's is "is".
 _NOT_FORMS = {"won't": "will not", "can't": "can not", "cannot": "can not",
-              "shan't": "shall not", "ain't": "be not"}
+              "shan't": "shall not", "ain't": "be not",
+              # Typed without the apostrophe, as chat often is.
+              "wont": "will not", "cant": "can not", "dont": "do not", "doesnt": "does not",
+              "didnt": "did not", "isnt": "is not", "arent": "are not", "wasnt": "was not",
+              "werent": "were not", "hasnt": "has not", "havent": "have not",
+              "shouldnt": "should not", "wouldnt": "would not", "couldnt": "could not",
+              "mustnt": "must not", "im": "i am", "youre": "you are", "theyre": "they are",
+              "ive": "i have", "youve": "you have", "thats": "that is", "whats": "what is",
+              "theres": "there is", "youll": "you will", "youd": "you would"}
 _SUFFIXES = (("n't", " not"), ("'re", " be"), ("'ll", " will"), ("'d", " would"),
              ("'ve", " have"), ("'m", " be"))
 _IS_AFTER = frozenset("it that there here he she what who where how this".split())
@@ -30,7 +38,7 @@ _OVERRIDES = {
     "pls": "please", "plz": "please", "u": "you", "ur": "your", "r": "are", "thx": "thanks",
     "meds": "medicine", "med": "medicine", "medication": "medicine",
     "medications": "medicine", "bc": "because", "cuz": "because", "coz": "because",
-    "w/o": "without", "dr": "doctor", "gp": "doctor", "pharmacist": "pharmacist",
+    "w/o": "without", "dr": "doctor", "pharmacist": "pharmacist",
     "data": "data", "news": "news", "as": "as", "has": "have", "was": "be",
     "does": "do", "is": "be", "are": "be", "were": "be", "am": "be", "'s": "be",
     "me": "me", "us": "us", "him": "him", "her": "her", "them": "them",
@@ -60,7 +68,7 @@ def expand(words: list[str]) -> list[str]:
     """Contractions spelt out: "won't" as "will not", "she's" as "she is"."""
     out: list[str] = []
     for word in words:
-        if "'" not in word and word != "cannot":
+        if "'" not in word and word not in _NOT_FORMS:
             out.append(word)
             continue
         full = _NOT_FORMS.get(word)

@@ -309,6 +309,10 @@ class Text:
         """Whether the sentence at `at` asks something: v1 reads no speech acts."""
         return False
 
+    def act_fits(self, at: int, act: str) -> bool:
+        """Whether the occurrence at `at` is of the speech act `act` ("ask" or "tell")."""
+        return True
+
     def negated(self, at: int, inside: Sequence[Span]) -> bool:
         """Whether a negation word stands among the 3 words before `at`, in the same clause.
 
@@ -426,8 +430,8 @@ class Matcher:
             if not spans:
                 continue
             if act is not None:
-                asks = text.asks_at
-                spans = tuple(s for s in spans if asks(s[0]) == (act == "ask"))
+                fits = text.act_fits
+                spans = tuple(s for s in spans if fits(s[0], act))
                 if not spans:
                     continue
             if not negation or not text.may_negate():

@@ -19,6 +19,7 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,27 +63,51 @@ _SCOPE_BREAK_EN = frozenset(
 _CLAUSE_MARKS = frozenset(".,;:!?")
 _SENTENCE_MARKS_EN = frozenset(".;!?")
 # Frames that report or reject a claim: what follows in the sentence is not asserted.
-_REPORT_FRAMES_EN = (
-    ("anyone", "who"), ("anybody", "who"), ("anyone", "that"), ("whoever",),
-    ("someone", "who"), ("somebody", "who"), ("people", "who"), ("anyone", "claim"),
-    ("if", "someone"), ("if", "anyone"), ("if", "somebody"), ("some", "clinic"),
-    ("other", "clinic"), ("some", "place"), ("do", "not", "believe"),
-    ("do", "not", "trust"), ("beware",), ("myth",), ("be", "wary"),
+# Reported or rejected claims: someone else's words ("anyone who tells you...", "some
+# clinics promise..."), a warning not to believe them, or a concession that a "but" takes
+# back ("normally we'd say wait, but..."). A reporter needs a verb of saying soon after it:
+# "anyone who is pregnant" reports nothing.
+_REPORTERS_EN = frozenset(
+    "anyone anybody whoever someone somebody people they any some other ad ads advert "
+    "adverts website websites internet online salon salons influencer influencers".split()
 )
-_REPORT_FRAMES_BY_HEAD_EN: dict[str, tuple[tuple[str, ...], ...]] = {}
-for _frame in _REPORT_FRAMES_EN:
-    _REPORT_FRAMES_BY_HEAD_EN[_frame[0]] = (*_REPORT_FRAMES_BY_HEAD_EN.get(_frame[0], ()), _frame)
+_SAYING_EN = frozenset(
+    "say tell claim promise guarantee advertise swear insist call offer sell market".split()
+)
+_DISBELIEF_EN = (("do", "not", "believe"), ("do", "not", "trust"), ("never", "believe"),
+                 ("beware",), ("myth",), ("be", "wary"), ("do", "not", "listen"))
+_CONCEDERS_EN = frozenset("normally usually typically officially technically strictly "
+                          "generally often".split())
+_DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
     "do did have can could would will are is be was were any anything what which who "
     "whom whose how when where why may might shall should ever".split()
 )
+_WH_EN = frozenset("what which who whom whose how why".split())
+_SUBJECTS_EN = frozenset("you u i we it they he she there that this these those your my our "
+                         "his her their the anyone anybody anything any someone something "
+                         "everything everyone ya yall".split())
+_WH_SUBORDINATE_EN = frozenset("when where".split())
+_AUX_EN = frozenset("do be have can could would will shall should may might must".split())
+# Offers and directives put as questions: they tell rather than ask.
+_OFFER_FRAMES_EN = tuple(f" {frame} " for frame in (
+    "would you like me", "would you like us", "would you like to", "do you want me",
+    "do you want us", "shall i", "shall we", "should i book", "can i book", "can i get you",
+    "can i offer", "want me to", "how about", "what about booking", "would it help if",
+))
+_DIRECTIVE_EN = re.compile(r" (can|could|would|will) you (please )?(\w+)")
+_ASKING_VERBS_EN = frozenset("tell let confirm share say list describe explain check remind "
+                             "give send show".split())
 _REQUEST_FRAMES_EN = tuple(f" {frame} " for frame in (
     "tell me", "let me know", "let us know", "can you", "could you", "would you",
     "will you", "please share", "like to know", "need to know", "want to know",
     "may i ask", "mind tell", "wonder if", "wonder whether", "check if",
     "check whether", "just to check", "quick question", "please confirm", "confirm for me",
-    "please list", "please describe", "describe", "let me ask",
+    "please list", "please describe", "describe", "let me ask", "need to ask", "have to ask",
+    "must ask", "want to ask", "like to ask", "can i ask", "could i ask", "need to check",
+    "have to check", "want to check", "like to check", "need to confirm", "just check",
+    "double-check", "double check",
 ))
 
 # -- Chinese -----------------------------------------------------------------------------
@@ -107,12 +132,46 @@ _SENTENCE_MARKS_ZH = frozenset(".;!?。；！？")
 _REPORT_FRAMES_ZH = ("有人说", "别人说", "谁说", "谁跟您说", "谁跟你说", "谁保证", "谁和您说",
                      "别信", "不要信", "不要相信", "别相信", "别听", "不要听", "号称",
                      "所谓的", "宣传说", "忽悠")
-_QUESTION_WORDS_ZH = ("?", "吗", "是否", "有没有", "是不是", "什么", "哪", "多少", "几",
-                      "怎么", "请问", "告诉我", "说一下", "说下", "讲一下", "方便说",
-                      "能不能", "可不可以", "会不会", "有无", "要不要", "用不用", "吃没吃",
-                      "有吃", "在吃", "麻烦您说", "跟我说说", "了解一下", "确认一下",
-                      "问一下", "问下", "如何", "咋")
+# A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
+# or a request, or a question word that is not an indefinite ("过几天", "没有什么",
+# "什么都", "哪天都行" are statements).
+_ASK_FORMS_ZH = ("有没有", "是不是", "能不能", "可不可以", "会不会", "要不要", "用不用", "吃没吃",
+                 "对不对", "行不行", "在不在", "有无", "是否", "请问", "有吃过", "有在吃",
+                 "有没吃", "吃过没", "用过没")
+_REQUEST_ZH = re.compile(
+    r"(麻烦|请|方便)[您你]?(再)?(提供|告诉|说|发|报|确认|留|讲|拍|截图|描述)"
+    r"|告诉我|跟我说|和我说|给我说|发我|发给我|[您你](说|讲|报|发|确认)一下"
+    r"|让我了解|我想了解|我了解一下|我确认一下|[跟和]您确认|[跟和]你确认|我问一下|我问下"
+    r"|想问|问问您|问问你|想知道|我得知道|需要知道|需要了解|我先了解")
+_WH_ZH = re.compile("什么|啥|哪|多少|几|怎么|如何|咋|谁")
+_WH_INDEFINITE_ZH = re.compile(
+    r"[没不无别]有?(什么|啥|哪|多少|几|怎么|谁)"
+    r"|(知道|清楚|保证|管|论|随便|不论|无论)[^，,。！？]{0,3}(什么|啥|哪|多少|几|怎么|谁)"
+    r"|(什么|啥|哪[天个种里]?|多少|几[天个次]?|怎么|谁)[^，,。！？]{0,2}[都也]"
+    r"|[这过前好那十头最近]几|几乎|什么的|怎么样[的地]|为什么"
+    r"|(什么|啥|哪|多少|几|怎么|谁).{0,8}(不清楚|不知道|不了解|不确定|不好说)")
 _QUESTION_ENDS_ZH = ("吗", "呢", "么", "嘛", "没")
+# Offers and directives put as questions (要不要我帮您约, 您看可以吗 after an offer is its own
+# clause): they tell rather than ask.
+_OFFER_ZH = re.compile(r"要不要我|需不需要我|要不我|我帮您.{0,8}(吗|呢|？|\?)|帮您.{0,6}好吗|"
+                       r"您看.{0,4}(可以|行)吗|给您.{0,8}(好吗|可以吗)")
+_ZH_CLAUSE_SPLIT = re.compile(r"(?<=[，,;；。！？!?\n])")
+
+
+def _zh_asks(clause: str) -> bool:
+    """Whether one Chinese clause asks or requests something."""
+    if "?" in clause or "？" in clause:
+        return True
+    stripped = clause.rstrip("，,。.!！~ 哈啊呀哦嗯")
+    final = not clause.endswith(("，", ","))
+    if stripped.endswith("吗") or (final and stripped.endswith(_QUESTION_ENDS_ZH)):
+        # 呢 before a comma marks a topic (您问的这个呢，...), not a question.
+        return True
+    if any(form in clause for form in _ASK_FORMS_ZH) or _REQUEST_ZH.search(clause):
+        return True
+    if _WH_ZH.search(clause) is None:
+        return False
+    return _WH_ZH.search(_WH_INDEFINITE_ZH.sub("", clause)) is not None
 
 
 @dataclass
@@ -158,12 +217,7 @@ class Reading(Text):
         if self._frames is None:
             frames: list[int] = []
             if self.locale == "en":
-                words = self._tokens
-                for j, w in enumerate(words):
-                    for frame in _REPORT_FRAMES_BY_HEAD_EN.get(w.text, ()):
-                        if tuple(x.text for x in words[j : j + len(frame)]) == frame:
-                            frames.append(j)
-                            break
+                frames = _en_frames(self._tokens)
             else:
                 text = self.text
                 for marker in _REPORT_FRAMES_ZH:
@@ -211,7 +265,34 @@ class Reading(Text):
                 return w
             j -= 1
             seen += 1
-        return self._reported(i)
+        return self._reported(i) or self._quoted_and_rejected(at)
+
+    def _quoted_and_rejected(self, at: int) -> Word | None:
+        """A claim in quotation marks that the rest of its sentence rejects:
+        '"totally safe" is not something I'd say', “应该没事”这种话我不能跟您说."""
+        text = self.text
+        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
+        begin = max(text.rfind(m, 0, at) for m in marks) + 1
+        opened = [k for k in range(begin, at) if text[k] in '"「『']
+        if not opened:
+            return None
+        close = min((k for k in (text.find(q, at) for q in '"」』') if k >= 0), default=-1)
+        inside = len([k for k in opened if text[k] == '"']) % 2 == 1 or any(
+            text[k] in "「『" for k in opened
+        )
+        if close < 0 or not inside:
+            return None
+        for w in self._tokens:
+            if w.start <= close:
+                continue
+            if w.text in marks:
+                break
+            if self.locale == "en":
+                if w.text in NEGATORS_EN:
+                    return w
+            elif self._negates_zh(w.text, w.start, ()):
+                return w
+        return None
 
     def _negates_en(self, j: int) -> bool:
         words = self._tokens
@@ -245,8 +326,11 @@ class Reading(Text):
         while start > 0 and words[start - 1].text not in marks:
             start -= 1
         if self.locale == "en":
-            found = [j for j in frames if start <= j <= i]
-            return words[found[-1]] if found else None
+            # A frame reaches to the end of its sentence or to a "but", not past it.
+            for j in reversed([j for j in frames if start <= j <= i]):
+                if all(w.text != "but" for w in words[j:i + 1]):
+                    return words[j]
+            return None
         begin, end = words[start].start, words[i].end
         for k in frames:
             if begin <= k < end:
@@ -256,24 +340,68 @@ class Reading(Text):
 
     # -- speech acts --
 
+    def act_fits(self, at: int, act: str) -> bool:
+        """An inquiry needs a question or request; a disclosure a statement, an offer or a
+        directive ("would you like me to book a consultation?", "can you come in today?").
+        An offer or directive put as a question counts for both: it asks and it tells."""
+        if act == "ask":
+            return self.asks_at(at)
+        return not self.asks_at(at) or self.offers_at(at)
+
+    def offers_at(self, at: int) -> bool:
+        """Whether the clause at `at` offers or directs rather than asks for information."""
+        clause = f" {self._clause(at)} "
+        if self.locale == "en":
+            if any(frame in clause for frame in _OFFER_FRAMES_EN):
+                return True
+            found = _DIRECTIVE_EN.search(clause)
+            return found is not None and found.group(3) not in _ASKING_VERBS_EN
+        return _OFFER_ZH.search(clause) is not None
+
     def asks_at(self, at: int) -> bool:
         """Whether the sentence around position `at` asks or requests something."""
-        sentence = self._sentence(at)
         if self.locale != "en":
-            stripped = sentence.rstrip("。.!！~ 哈啊呀哦")
-            return (any(w in sentence for w in _QUESTION_WORDS_ZH)
-                    or stripped.endswith(_QUESTION_ENDS_ZH))
-        if "?" in sentence:
+            return _zh_asks(self._clause(at))
+        clause = self._clause(at)
+        if "?" in clause:
             return True
-        first = sentence.split(" ", 3)
-        if first and first[0] in ("so", "and", "also", "ok", "okay", "oh", "um", "hi", "hello"):
-            first = first[1:]
-        opener = first[0] if first else ""
-        # "don't take it" is an order, "do you take it" a question.
-        if opener in _QUESTION_OPENERS_EN and not (len(first) > 1 and first[1] == "not"):
+        sentence = self._sentence(at)
+        if sentence.endswith("?"):
+            # A tag ("right?", "are you?", "yeah?") makes the whole sentence a question.
+            tail = re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
+            if _is_tag(tail):
+                return True
+        words = clause.strip(" ,;:").split(" ", 3)
+        if words and words[0] in _DISCOURSE_EN:
+            words = words[1:]
+        opener = words[0] if words else ""
+        after = words[1] if len(words) > 1 else ""
+        # "don't take it" is an order, "do you take it" a question; "what I can do is..."
+        # and "when the baby is here, ..." are statements.
+        if opener in _WH_SUBORDINATE_EN:
+            if after in _AUX_EN:
+                return True
+        elif opener in _WH_EN:
+            if after not in ("i", "we", "a", "an"):
+                return True
+        elif opener in _AUX_EN:
+            # "Have you had...", "are you...", "is it...": an auxiliary before its subject.
+            # "Have a chat with your GP" and "do take care" are imperatives.
+            if after in _SUBJECTS_EN:
+                return True
+        elif opener in _QUESTION_OPENERS_EN:
             return True
-        padded = f" {sentence} "
+        padded = f" {clause} "
         return any(frame in padded for frame in _REQUEST_FRAMES_EN)
+
+    def _clause(self, at: int) -> str:
+        """The clause around `at`, with the mark that ends it."""
+        text = self.text
+        marks = "，,;；。！？!?\n" if self.locale != "en" else ",;:.!?"
+        begin = max(text.rfind(m, 0, at) for m in marks) + 1
+        ends = [k for k in (text.find(m, at) for m in marks) if k >= 0]
+        end = min(ends) + 1 if ends else len(text)
+        return text[begin:end].strip()
 
     def _sentence(self, at: int) -> str:
         text = self.text
@@ -284,16 +412,67 @@ class Reading(Text):
         return text[begin:end].strip()
 
 
+def _en_frames(words: list[Word]) -> list[int]:
+    """Where an English reporting, disbelief or concession frame starts (word indices)."""
+    frames: list[int] = []
+    texts = [w.text for w in words]
+    for j, word in enumerate(texts):
+        if word in _REPORTERS_EN:
+            ahead = texts[j + 1 : j + 6]
+            for verb in ahead:
+                if verb in _CLAUSE_MARKS:
+                    break
+                if verb in _SAYING_EN:
+                    frames.append(j)
+                    break
+        elif word in _CONCEDERS_EN:
+            ahead = texts[j + 1 : j + 5]
+            rest = texts[j + 1 :]
+            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
+            if any(v in _SAYING_EN or v in ("recommend", "advise", "suggest") for v in ahead) \
+                    and "but" in rest[:ends]:
+                frames.append(j)
+        else:
+            for frame in _DISBELIEF_EN:
+                if tuple(texts[j : j + len(frame)]) == frame:
+                    frames.append(j)
+                    break
+    return frames
+
+
+_TAG_WORDS_EN = frozenset("right yeah yes correct ok okay no yep eh".split())
+_TAG_AUX_EN = frozenset("be do have can will would could should".split())
+_TAG_PRONOUNS_EN = frozenset("you it they we she he i that there".split())
+
+
+def _is_tag(words: list[str]) -> bool:
+    """A question tag: "right?", "yeah?", "are you?", "aren't you?", "is it?"."""
+    if len(words) == 1:
+        return words[0] in _TAG_WORDS_EN
+    if words and words[0] in _TAG_AUX_EN:
+        rest = words[1:]
+        if rest and rest[0] == "not":
+            rest = rest[1:]
+        return len(rest) == 1 and rest[0] in _TAG_PRONOUNS_EN
+    return False
+
+
+# v1's words and clause marks, and double quotes (a quoted claim may be rejected).
+# A dash between spaces ends a clause too ("... isn't - our doctor needs to see you").
+_V2_EN_TOKEN = re.compile(_EN_TOKEN.pattern + r'|"|(?<= )-(?= )')
+
+
 def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
     """The message as lemmas joined by spaces, and its words placed in that text."""
     out: list[str] = []
     words: list[Word] = []
     pos = 0
-    for token in expand(_EN_TOKEN.findall(plain)):
-        form = token if token in _CLAUSE_MARKS else lemma(token)
+    for token in expand(_V2_EN_TOKEN.findall(plain)):
+        form = token if token in _CLAUSE_MARKS or token == "-" else lemma(token)
         if out:
             pos += 1
-        words.append(Word(pos, pos + len(form), form, form in _CLAUSE_MARKS or form == "but"))
+        ends = form in _CLAUSE_MARKS or form == "but" or form == "-"
+        words.append(Word(pos, pos + len(form), form, ends))
         out.append(form)
         pos += len(form)
     return " ".join(out), words
@@ -334,6 +513,7 @@ ZH_FILLERS = ("太", "很", "那么", "这么", "再", "都", "也", "就", "了
               "啊", "哈", "呀", "哦", "去", "来", "会", "要", "得", "是", "他", "她", "它",
               "咱们", "我们", "这", "那", "一定", "千万", "暂时", "最好")
 _ZH_FILLER = "(?:" + "|".join(map(re.escape, sorted(ZH_FILLERS, key=len, reverse=True))) + ")"
+_ZH_TIGHT = frozenset("不 没 别 无 未 非 莫 勿".split())
 _ZH_GAP = "[^.,;:!?。、，；：！？]{0,8}?"
 
 
@@ -349,7 +529,12 @@ def zh_pattern(text: str) -> tuple[str, re.Pattern[str]]:
     parts = []
     for piece in pieces:
         words = [w for w in cut_plain(piece) if w.strip()] or [piece]
-        parts.append(f"{_ZH_FILLER}{{0,2}}".join(map(re.escape, words)))
+        pattern = re.escape(words[0])
+        for before, word in itertools.pairwise(words):
+            # No filler after a one-character negation: 不放心 must not match 不过您放心.
+            gap = "" if before in _ZH_TIGHT else f"{_ZH_FILLER}{{0,2}}"
+            pattern += gap + re.escape(word)
+        parts.append(pattern)
     # Every match starts with the phrase's first word: the matcher looks for the pattern
     # only where that word occurs.
     literal = next(w for w in cut_plain(pieces[0]) if w.strip()) if pieces else text
