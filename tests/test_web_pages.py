@@ -241,3 +241,25 @@ DYNAMIC = {
     "trade": ["pharmacy", "aesthetics", "other"],
     "role": ["trainee", "mentor", "proctor", "admin"],
 }
+
+
+def test_feedback_says_why_each_verdict_without_the_answer_key(
+    app: FastAPI, client: TestClient
+) -> None:
+    add_user(app, "mo", Role.MENTOR)
+    add_user(app, "tao", mentor="mo")
+    login(client, "tao")
+    attempt_id = start_attempt(client, PACK, SCENARIO)
+    finish_with(client, attempt_id, ["Hello!", "It's totally safe, no side effects."])
+    page = client.get(f"/attempts/{attempt_id}/feedback").text
+    reason = re.search(r'id="reason-no-guarantee">([^<]*)<', page)
+    assert reason is not None and reason.group(1).startswith("said in message")
+    # The trainee is told where, not which words of the rubric decided it.
+    assert "no side effects'" not in reason.group(1)
+    login(client, "mo")
+    staff = client.get(f"/attempts/{attempt_id}/feedback").text
+    staff_reason = re.search(r'id="reason-no-guarantee">([^<]*)<', staff)
+    assert staff_reason is not None
+    assert staff_reason.group(1) == "message 4 says &#39;totally safe&#39;"  # as pages number
+    review = client.get(f"/mentor/attempts/{attempt_id}").text
+    assert 'id="reason-no-guarantee"' in review

@@ -63,8 +63,9 @@ def explain_criterion(
     return CriterionExplanation(criterion, status, reason(result, index, messages), messages)
 
 
-def reason(result: Grade, index: int, messages: list[MessageExplanation]) -> str:
-    """One line saying why a criterion got its verdict."""
+def reason(result: Grade, index: int, messages: list[MessageExplanation], first: int = 0) -> str:
+    """One line saying why a criterion got its verdict; messages are numbered from `first`
+    (0: the transcript's indices, as `sandbox explain` prints them; 1: as pages show them)."""
     item = result.criteria[index]
     c = item.criterion
     if item.status == "not_applicable":
@@ -78,22 +79,22 @@ def reason(result: Grade, index: int, messages: list[MessageExplanation]) -> str
         told = "revealed" if c.revealed in conv.revealed else "never revealed"
         return f"'{c.revealed}' was {told}"
     if c.check is not None:
-        broken = [e.message for e in item.evidence]
+        broken = [e.message + first for e in item.evidence]
         return (f"check {c.check}: " + ("passed" if not broken
                                         else f"broken by message(s) {', '.join(map(str, broken))}"))
     hits = [m for m in messages if m.matched]
     if hits:
-        first = hits[0]
-        counted = next((f for f in first.findings if f.counts), None)
+        hit = hits[0]
+        counted = next((f for f in hit.findings if f.counts), None)
         what = f"'{counted.phrase}'" if counted else "its phrases"
         if counted and counted.concept:
             what += f" ({counted.concept})"
-        return f"message {first.message} says {what}" + (
+        return f"message {hit.message + first} says {what}" + (
             f", and {len(hits) - 1} more" if len(hits) > 1 else "")
-    cancelled = [f for m in messages if m.in_scope for f in m.findings if not f.counts]
+    cancelled = [(m, f) for m in messages if m.in_scope for f in m.findings if not f.counts]
     if cancelled:
-        f = cancelled[0]
-        return f"'{f.found}' found but it does not count: {f.why}"
+        m, f = cancelled[0]
+        return f"'{f.found}' in message {m.message + first} does not count: {f.why}"
     return "no trainee message in scope says it"
 
 
@@ -129,3 +130,54 @@ def _rule(kind: str, ref: str | None) -> str:
         "fallback": "fallback (nothing else matched)", "nudge": "nudge (silence)",
         "farewell": "farewell",
     }.get(kind, kind)
+
+
+def verdict_reasons(
+    pack_id: str, compiled: CompiledScenario, transcript: Transcript, staff: bool
+) -> dict[str, str]:
+    """One line per criterion saying why the grader gave its verdict (`sandbox explain`'s
+    reason), for the feedback page and the mentor's review.
+
+    Staff see the phrase and concept that decided it. A trainee sees only what is in their
+    own messages (which message, and what cancelled a mention: a negation, a question where
+    a statement was needed), never the rubric's phrases: those are the answer key.
+    """
+    result = grade_compiled(pack_id, compiled, transcript)
+    graded = _graded_lines(result, transcript)
+    reasons: dict[str, str] = {}
+    for index, (criterion, matcher) in enumerate(compiled.criteria):
+        messages: list[MessageExplanation] = []
+        if matcher is not None and result.criteria[index].status != "not_applicable":
+            scope = _scope(criterion, len(graded))
+            act = compiled.act(criterion)
+            for position, (msg_index, text) in enumerate(graded):
+                matched, findings = explain(matcher, compiled.read(text),
+                                            criterion.negation_aware, act, compiled.origins)
+                messages.append(MessageExplanation(msg_index, text, position in scope,
+                                                   matched and position in scope, findings))
+        line = reason(result, index, messages, first=1)
+        reasons[criterion.id] = line if staff else _for_trainee(result, index, messages, line)
+    return reasons
+
+
+def _for_trainee(result: Grade, index: int, messages: list[MessageExplanation],
+                 staff_line: str) -> str:
+    item = result.criteria[index]
+    c = item.criterion
+    if item.status == "not_applicable":
+        return "not applicable here"
+    if c.kind == "outcome":
+        return ("the customer ended the way this asks" if item.status == "met"
+                else "the customer did not end the way this asks")
+    if c.check is not None:
+        return staff_line
+    hits = [m.message + 1 for m in messages if m.matched]
+    if hits:
+        return "said in message " + ", ".join(map(str, hits[:3]))
+    cancelled = next((f for m in messages if m.in_scope for f in m.findings if not f.counts),
+                     None)
+    if cancelled is not None:
+        where = next(m.message + 1 for m in messages if cancelled in m.findings)
+        why = cancelled.why.split(" (")[0]
+        return f"a mention in message {where} did not count: {why}"
+    return "none of your messages said it"

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from sandbox.evaluator import records
+from sandbox.evaluator import explain, records
+from sandbox.evaluator.transcript import Transcript, TranscriptMessage
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.models import Attempt, AttemptMessage, Speaker
 from sandbox.storage.reviews import ReviewComment, comments_for, override_history
@@ -71,6 +72,23 @@ def graded_view(library: PackLibrary, attempt: Attempt) -> Graded:
     version = attempt.grade.get("pack_version", attempt.pack_version)
     scenario = found[1] if found and found[0].version == version else None
     return Graded(records.complete(attempt.grade, scenario), scenario, found[0] if found else None)
+
+
+def verdict_reasons(
+    graded: Graded, attempt: Attempt, messages: Sequence[AttemptMessage], staff: bool
+) -> dict[str, str]:
+    """Why the grader gave each verdict, one line each (`sandbox explain`'s reason): for
+    staff with the deciding phrase, for the trainee without the rubric's words. Empty when
+    the rubric the attempt was graded against is not loaded, or it was not graded."""
+    if graded.record is None or graded.scenario is None or graded.pack is None:
+        return {}
+    lines = [
+        TranscriptMessage("trainee" if m.role == Speaker.TRAINEE else "persona", m.text, m.at)
+        for m in messages
+    ]
+    transcript = Transcript(attempt.pack_id, attempt.scenario_id, lines)
+    compiled = graded.pack.compiled[graded.scenario.id]
+    return explain.verdict_reasons(graded.pack.id, compiled, transcript, staff)
 
 
 def description_of(entry: Mapping[str, Any]) -> str:

@@ -312,6 +312,7 @@ def review_context(
         "content_lang": found[0].locale if found else "",
         "rows": rows,
         "criteria": reviews.criteria_rows(graded.record),
+        "reasons": reviews.verdict_reasons(graded, attempt, messages, staff=True),
         "attempt_comments": [(c, name) for c, name in comments if c.message_seq is None],
         "history": override_history(session=session, attempt_id=attempt.id),
         "case": case,

@@ -225,12 +225,17 @@ def read_feedback(
     messages = list_messages(session=session, attempt_id=attempt_id)
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
     details = feedback_details(attempt, found, messages)
+    # Why each verdict: the trainee's own words only; a mentor sees the deciding phrase.
+    details["reasons"] = reviews.verdict_reasons(
+        reviews.graded_view(state.library, attempt), attempt, messages,
+        staff=user.id != attempt.user_id,
+    )
     notes = reviews.feedback_notes(session, attempt)
     closed = closed_now(state, session, user).reason(attempt.pack_id, attempt.scenario_id)
     if closed is not None:
         # The rubric of a scenario an exam keeps closed is not shown, even of an earlier
         # practice: no criteria, no verdicts on messages, no facts left to uncover.
-        details.update(criteria=[], highlights={}, unrevealed=[])
+        details.update(criteria=[], highlights={}, unrevealed=[], reasons={})
         notes = reviews.FeedbackNotes(notes.comments, [])
     context = viewer.context(
         attempt=attempt,
