@@ -417,3 +417,47 @@ def test_a_topic_marker_is_no_question() -> None:
     reading = Reading("您问的这个呢，说实话就是个营养补充，治不了感冒。", "zh-CN")
     assert not reading.asks_at(reading.text.find("这个"))
     assert Reading("您平时吃什么药呢。", "zh-CN").asks_at(0)
+
+
+@pytest.mark.parametrize(("line", "word", "negated"), [
+    ("I can't tell u which of the two for sure", "for sure", True),
+    ("I can't confirm if it's arriving tomorrow", "arrive", True),
+    ("I'm not going to tell you the bundle boosts your immune system", "immune", True),
+    ("We don't sell it to people who take warfarin", "warfarin", False),
+    ("Swelling takes months to settle, so five weeks is not realistic.", "swell", False),
+    ("A result exactly like the photo isn't realistic.", "exactly", True),
+    ("Ibuprofen isn't safe with your warfarin.", "ibuprofen", False),  # a warning, not a rejection
+])
+def test_negation_reaches_what_it_should_and_no_further(line: str, word: str,
+                                                        negated: bool) -> None:
+    reading = Reading(line, "en")
+    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+
+
+@pytest.mark.parametrize(("line", "word", "negated"), [
+    ("永久是不可能的", "永久", True),
+    ("一模一样这种承诺谁都给不了", "一模一样", True),
+    ("我们不能保证效果永久、不留疤", "不留疤", True),  # 、 lists, it does not end the clause
+    ("谁拍胸脯说能永久，你反而要小心", "永久", True),
+])
+def test_chinese_rejections_after_the_claim_and_across_a_list(line: str, word: str,
+                                                              negated: bool) -> None:
+    reading = Reading(line, "zh-CN")
+    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+
+
+@pytest.mark.parametrize(("line", "word", "act", "fits"), [
+    ("The order number would be...?", "number", "ask", True),
+    ("I'll just need the order number from your confirmation email", "number", "ask", True),
+    ("Let your GP know today - they may want to check it.", "gp", "tell", True),
+    ("Or I can refund them if you prefer?", "refund", "tell", True),
+    ("I can drop you an email, if that's useful?", "email", "tell", True),
+])
+def test_requests_and_offers_in_chat_form(line: str, word: str, act: str, fits: bool) -> None:
+    reading = Reading(line, "en")
+    assert reading.act_fits(reading.text.find(word), act) is fits
+
+
+def test_a_questions_to_the_doctor_inside_a_statement_is_no_question() -> None:
+    assert not Reading("让医生评估有没有其他适合的方式", "zh-CN").asks_at(0)
+    assert Reading("您有没有过敏", "zh-CN").asks_at(0)

@@ -111,7 +111,7 @@ def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError],
             {k: v.model_dump(exclude_none=True) for k, v in pack.concepts.items()},
             source, doc.line_of, ("concepts",))
         errors.extend(problems)
-        lexicon = lexicon.merged(own)
+        lexicon = lexicon.merged(own, local=True)
         errors.extend(e for e in check_references(lexicon) if e.path == source)
 
     def check(path: Path, phrases: list[str], local: dict[str, tuple[str, ...]]) -> None:

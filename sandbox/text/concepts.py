@@ -35,9 +35,16 @@ class Lexicon:
     """Concepts by id; a later definition of an id extends the earlier one."""
 
     concepts: dict[str, Concept] = field(default_factory=dict)
+    #: Phrases a pack's own `concepts` added: matched like any other, but kept out of the
+    #: Chinese segmenter's dictionary, which every pack shares (so one pack's words never
+    #: change how another pack's messages are cut).
+    local: frozenset[str] = frozenset()
 
-    def merged(self, others: Iterable[Concept]) -> Lexicon:
-        """A new lexicon: this one with these concepts added (same id: phrases added)."""
+    def merged(self, others: Iterable[Concept], local: bool = False) -> Lexicon:
+        """A new lexicon: this one with these concepts added (same id: phrases added).
+
+        `local`: the concepts are a pack's own (see `local`)."""
+        others = list(others)
         result = dict(self.concepts)
         for concept in others:
             old = result.get(concept.id)
@@ -46,7 +53,11 @@ class Lexicon:
                                   _unique(old.en + concept.en), _unique(old.zh + concept.zh),
                                   concept.source)
             result[concept.id] = concept
-        return Lexicon(result)
+        added = self.local
+        if local:
+            before = {p for c in self.concepts.values() for p in (*c.en, *c.zh)}
+            added = added | ({p for c in others for p in (*c.en, *c.zh)} - before)
+        return Lexicon(result, added)
 
     def expand(self, phrases: Iterable[str], locale: str,
                local: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
@@ -90,7 +101,7 @@ class Lexicon:
     def words(self, locale: str) -> frozenset[str]:
         """Every plain phrase of the locale: the v2 Chinese segmenter's extra words."""
         return frozenset(p for c in self.concepts.values() for p in c.phrases(locale)
-                         if not p.startswith("~"))
+                         if not p.startswith("~") and p not in self.local)
 
 
 def _unique(items: tuple[str, ...]) -> tuple[str, ...]:

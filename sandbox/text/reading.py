@@ -40,6 +40,9 @@ from sandbox.text.matcher import (
 
 #: How many words after a negation it can still reach, within the clause.
 SCOPE = 8
+#: How far a negated verb of saying reaches ("I'm not going to tell you the bundle boosts
+#: your immune system"), still within the clause.
+LONG_SCOPE = 16
 
 # -- English -----------------------------------------------------------------------------
 
@@ -76,6 +79,11 @@ _SAYING_EN = frozenset(
 )
 _DISBELIEF_EN = (("do", "not", "believe"), ("do", "not", "trust"), ("never", "believe"),
                  ("beware",), ("myth",), ("be", "wary"), ("do", "not", "listen"))
+# "I can't tell you which...", "I can't confirm if...": a question word that completes a
+# verb of saying or knowing stays in the negation's reach.
+_COMPLEMENT_EN = frozenset("which if whether when who".split())
+_KNOWING_EN = frozenset("tell say know confirm promise guarantee sure check predict decide see "
+                        "you me u".split())
 _CONCEDERS_EN = frozenset("normally usually typically officially technically strictly "
                           "generally often".split())
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
@@ -91,10 +99,15 @@ _SUBJECTS_EN = frozenset("you u i we it they he she there that this these those 
 _WH_SUBORDINATE_EN = frozenset("when where".split())
 _AUX_EN = frozenset("do be have can could would will shall should may might must".split())
 # Offers and directives put as questions: they tell rather than ask.
+# "I'll just need the order number", "we'd need your date of birth": a request.
+_NEED_EN = re.compile(r" (i|we)( will| would)?( just)? need (the|your|a|to know|to see) ")
 _OFFER_FRAMES_EN = tuple(f" {frame} " for frame in (
     "would you like me", "would you like us", "would you like to", "do you want me",
     "do you want us", "shall i", "shall we", "should i book", "can i book", "can i get you",
     "can i offer", "want me to", "how about", "what about booking", "would it help if",
+    "if you prefer", "if you like", "if you would like", "if you want", "if that be useful",
+    "if that help", "if that work", "if that suit", "i can", "we can", "i could", "we could",
+    "i will", "we will", "let me",
 ))
 _DIRECTIVE_EN = re.compile(r" (can|could|would|will) you (please )?(\w+)")
 _ASKING_VERBS_EN = frozenset("tell let confirm share say list describe explain check remind "
@@ -104,10 +117,14 @@ _REQUEST_FRAMES_EN = tuple(f" {frame} " for frame in (
     "will you", "please share", "like to know", "need to know", "want to know",
     "may i ask", "mind tell", "wonder if", "wonder whether", "check if",
     "check whether", "just to check", "quick question", "please confirm", "confirm for me",
-    "please list", "please describe", "describe", "let me ask", "need to ask", "have to ask",
-    "must ask", "want to ask", "like to ask", "can i ask", "could i ask", "need to check",
-    "have to check", "want to check", "like to check", "need to confirm", "just check",
-    "double-check", "double check",
+    "please list", "please describe", "describe", "let me ask", "can i ask", "could i ask",
+    "can i have", "can i get", "could i have", "could i get", "please send", "please provide",
+    "please give", "i need the", "i need your", "i will need", "i would need",
+    # The trainee's own need to ask or check ("they may want to check it" is no request).
+    *(f"{who} {need} to {verb}" for who in ("i", "we", "i just", "we just", "i would")
+      for need in ("need", "have", "want", "like", "must", "got")
+      for verb in ("ask", "check", "confirm", "know")),
+    *(f"{who} must {verb}" for who in ("i", "we") for verb in ("ask", "check")),
 ))
 
 # -- Chinese -----------------------------------------------------------------------------
@@ -117,19 +134,29 @@ NEGATORS_ZH = frozenset(
         "不 不会 不是 不用 不能 不要 不可 不可以 没 没有 无 无需 无法 别 未 毫无 并非 并不 并不会 "
         "绝不 绝不会 从不 从没 从未 没什么 不太 不太会 不怎么 不至于 没人 没有人 谁也不 谁都不 "
         "谁也 没办法 没法 不敢 不建议 不推荐 千万别 千万不要 避免 别再 不再 不宜 禁止 不得 "
-        "不能够 不应该 不该 不必 甭 莫 勿 切勿 拒绝 暂停"
+        "不能够 不应该 不该 不必 甭 莫 勿 切勿 拒绝 暂停 做不到 达不到 给不了 保证不了 办不到 "
+        "做不了 不可能 没法保证 不敢保证"
     ).split()
 )
 _LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len, reverse=True))
 _NOT_NEGATING_ZH = ("不超过", "不多于", "不少于", "不低于", "不高于", "不大于", "不小于",
                     "不得超过", "不错", "不少", "不仅", "不但", "不管", "不过", "无论",
                     "不止", "没错")
+_REJECTED_AFTER_EN = re.compile(
+    r"\bbe (not|never) (realistic|true|possible|guarantee|real|the case|how it work)\b"
+    r"|\bbe (unrealistic|impossible|untrue|a myth|nonsense|rubbish|a lie)\b"
+    r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b")
+_REJECTED_AFTER_ZH = re.compile(
+    "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
+    "忽悠|谁都给不了|谁也给不了|不敢保证|没人能保证|谁也保证不了")
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
 _SCOPE_BREAK_ZH = frozenset("而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 "
                             "建议 可以".split())
-_CLAUSE_MARKS_ZH = frozenset(".,;:!?。、，；：！？…~")
+# 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
+_CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
 _SENTENCE_MARKS_ZH = frozenset(".;!?。；！？")
 _REPORT_FRAMES_ZH = ("有人说", "别人说", "谁说", "谁跟您说", "谁跟你说", "谁保证", "谁和您说",
+                     "谁拍胸脯", "谁敢说", "谁敢保证", "谁要是说", "谁要跟您说",
                      "别信", "不要信", "不要相信", "别相信", "别听", "不要听", "号称",
                      "所谓的", "宣传说", "忽悠")
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
@@ -149,7 +176,12 @@ _WH_INDEFINITE_ZH = re.compile(
     r"|(知道|清楚|保证|管|论|随便|不论|无论)[^，,。！？]{0,3}(什么|啥|哪|多少|几|怎么|谁)"
     r"|(什么|啥|哪[天个种里]?|多少|几[天个次]?|怎么|谁)[^，,。！？]{0,2}[都也]"
     r"|[这过前好那十头最近]几|几乎|什么的|怎么样[的地]|为什么"
-    r"|(什么|啥|哪|多少|几|怎么|谁).{0,8}(不清楚|不知道|不了解|不确定|不好说)")
+    r"|(什么|啥|哪|多少|几|怎么|谁).{0,8}(不清楚|不知道|不了解|不确定|不好说)"
+    r"|谁[^，,。！？]{0,8}(说|保证|承诺|讲|吹)")
+# A question put to someone else inside a statement: 让医生评估有没有其他方式.
+_EMBEDDED_ZH = re.compile(
+    r"(让|请|由|等|叫)(医生|大夫|药师|专家|主任)|(医生|大夫|药师)(会|来|帮您|帮你|给您)"
+    r"|(评估|判断|检查|决定)(一下)?(看看)?(有没有|是否|适合|能不能|要不要|什么)")
 _QUESTION_ENDS_ZH = ("吗", "呢", "么", "嘛", "没")
 # Offers and directives put as questions (要不要我帮您约, 您看可以吗 after an offer is its own
 # clause): they tell rather than ask.
@@ -162,6 +194,8 @@ def _zh_asks(clause: str) -> bool:
     """Whether one Chinese clause asks or requests something."""
     if "?" in clause or "？" in clause:
         return True
+    if _EMBEDDED_ZH.search(clause) and not clause.rstrip("，,。.!！~ 哈啊呀哦嗯").endswith("吗"):
+        return False
     stripped = clause.rstrip("，,。.!！~ 哈啊呀哦嗯")
     final = not clause.endswith(("，", ","))
     if stripped.endswith("吗") or (final and stripped.endswith(_QUESTION_ENDS_ZH)):
@@ -251,21 +285,50 @@ class Reading(Text):
             if not en and self._negates_zh(part, words[j].start, inside):
                 return Word(words[j].start, at, part)
             j -= 1
-        while j >= 0 and seen < SCOPE:
+        while j >= 0 and seen < LONG_SCOPE:
             w = words[j]
-            if w.clause_end or w.text in breaks:
+            if w.clause_end:
                 break
-            if any(s <= w.start and w.end <= e for s, e in inside):
+            if w.text in breaks and not (
+                en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
+            ):
+                break
+            if any(s <= w.start and w.end <= e for s, e in inside) or (
+                not en and self._prefix_inside(w, inside)
+            ):
                 j -= 1
                 seen += 1
                 continue
-            if en and self._negates_en(j):
+            if en and self._negates_en(j) and (seen < SCOPE or self._says_after(j)):
                 return w
             if not en and self._negates_zh(w.text, w.start, inside):
                 return w
             j -= 1
             seen += 1
-        return self._reported(i) or self._quoted_and_rejected(at)
+        return (self._reported(i) or self._quoted_and_rejected(at)
+                or self._rejected_after(at, inside))
+
+    def _rejected_after(self, at: int, inside: Sequence[Span]) -> Word | None:
+        """A claim its own sentence then calls unreal: "a result exactly like the photo isn't
+        realistic", "永久是不可能的", "一模一样这种承诺谁都给不了". Only such verdicts on truth or
+        possibility count ("ibuprofen isn't safe" warns; it does not reject)."""
+        text = self.text
+        # Within the claim's own clause: "swelling takes months to settle, so five weeks is
+        # not realistic" rejects five weeks, not the swelling.
+        if self.locale == "en":
+            ends = [*",;:.!?", *(f" {w} " for w in _SCOPE_BREAK_EN)]
+            pattern = _REJECTED_AFTER_EN
+        else:
+            ends = [*_CLAUSE_MARKS_ZH, "所以", "因为", "但", "而且", "然后"]
+            pattern = _REJECTED_AFTER_ZH
+        stops = [k for k in (text.find(m, at) for m in ends) if k >= 0]
+        end = min(stops) if stops else len(text)
+        for found in pattern.finditer(text, at, end):
+            if any(s <= found.start() and found.end() <= e for s, e in inside):
+                continue
+            if found.start() > at:
+                return Word(found.start(), found.end(), found.group(0))
+        return None
 
     def _quoted_and_rejected(self, at: int) -> Word | None:
         """A claim in quotation marks that the rest of its sentence rejects:
@@ -294,6 +357,11 @@ class Reading(Text):
                 return w
         return None
 
+    def _says_after(self, j: int) -> bool:
+        """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
+        return any(w.text in _SAYING_EN or w.text in ("pretend", "suggest")
+                   for w in self._tokens[j + 1 : j + 5])
+
     def _negates_en(self, j: int) -> bool:
         words = self._tokens
         w = words[j].text
@@ -303,6 +371,17 @@ class Reading(Text):
         if w in NEGATORS_EN:
             return True
         return (w, nxt) in NEGATOR_PAIRS_EN
+
+    def _prefix_inside(self, w: Word, inside: Sequence[Span]) -> bool:
+        """A word that jieba glued to a negation (不能自己) whose negation is the matcher's
+        own phrase (不能): the negation is the phrase's, as if the word stood inside it."""
+        lead = next((n for n in _LONG_NEGATORS_ZH if w.text.startswith(n)), None)
+        if lead is None:
+            lead = w.text[:1] if w.text[:1] in "不没别无未" else None
+        if lead is None:
+            return False
+        end = w.start + len(lead)
+        return any(s <= w.start and end <= e for s, e in inside)
 
     def _negates_zh(self, token: str, start: int, inside: Sequence[Span]) -> bool:
         # jieba glues adverbs to a negation (先别, 再不, 千万不要): read past them.
@@ -392,7 +471,8 @@ class Reading(Text):
         elif opener in _QUESTION_OPENERS_EN:
             return True
         padded = f" {clause} "
-        return any(frame in padded for frame in _REQUEST_FRAMES_EN)
+        return (any(frame in padded for frame in _REQUEST_FRAMES_EN)
+                or _NEED_EN.search(padded) is not None)
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
@@ -459,6 +539,7 @@ def _is_tag(words: list[str]) -> bool:
 
 # v1's words and clause marks, and double quotes (a quoted claim may be rejected).
 # A dash between spaces ends a clause too ("... isn't - our doctor needs to see you").
+_ELLIPSIS = re.compile(r"\.{2,}")
 _V2_EN_TOKEN = re.compile(_EN_TOKEN.pattern + r'|"|(?<= )-(?= )')
 
 
@@ -467,7 +548,8 @@ def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
     out: list[str] = []
     words: list[Word] = []
     pos = 0
-    for token in expand(_V2_EN_TOKEN.findall(plain)):
+    # "The order number would be...?": an ellipsis does not end the sentence.
+    for token in expand(_V2_EN_TOKEN.findall(_ELLIPSIS.sub(" ", plain))):
         form = token if token in _CLAUSE_MARKS or token == "-" else lemma(token)
         if out:
             pos += 1
