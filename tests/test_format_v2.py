@@ -461,3 +461,12 @@ def test_requests_and_offers_in_chat_form(line: str, word: str, act: str, fits: 
 def test_a_questions_to_the_doctor_inside_a_statement_is_no_question() -> None:
     assert not Reading("让医生评估有没有其他适合的方式", "zh-CN").asks_at(0)
     assert Reading("您有没有过敏", "zh-CN").asks_at(0)
+
+
+def test_a_chinese_phrase_right_after_a_negation_is_another_word() -> None:
+    compiler = V2Compiler(bundled_lexicon(), "zh-CN", None)
+    ours = compiler.compile(["是我们的问题"], [], [])
+    assert ours.matches(Reading("这是我们的问题，抱歉", "zh-CN"))
+    assert not ours.matches(Reading("这不是我们的问题", "zh-CN"))  # not an apology
+    fever = compiler.compile(["发烧"], [], [])
+    assert fever.matches(Reading("发不发烧？", "zh-CN"))  # A-not-A still asks about it

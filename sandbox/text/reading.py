@@ -617,6 +617,13 @@ def zh_pattern(text: str) -> tuple[str, re.Pattern[str]]:
             gap = "" if before in _ZH_TIGHT else f"{_ZH_FILLER}{{0,2}}"
             pattern += gap + re.escape(word)
         parts.append(pattern)
+    # A phrase right after a one-character negation is another word (是我们的问题 is not
+    # in 不是我们的问题), unless the phrase itself starts with one.
+    # An A-not-A question (发不发烧) still holds its phrase (发烧).
+    if parts and text[0] not in _ZH_TIGHT:
+        tight = "".join(sorted(_ZH_TIGHT))
+        first = re.escape(text[0])
+        parts[0] = f"(?:(?<![{tight}])|(?<={first}[{tight}]))" + parts[0]
     # Every match starts with the phrase's first word: the matcher looks for the pattern
     # only where that word occurs.
     literal = next(w for w in cut_plain(pieces[0]) if w.strip()) if pieces else text
