@@ -61,6 +61,10 @@ class Tally:
     fallbacks: int = 0
     label_pairs: int = 0
     label_agree: int = 0
+    # Outcome criteria (final mood, fact revealed) were labelled from the persona of the
+    # day: when the persona changes, their labels age. Agreement without them is reported.
+    plain_criteria: int = 0
+    plain_agree: int = 0
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     fallback_lines: list[str] = field(default_factory=list)
 
@@ -71,6 +75,7 @@ class Tally:
         return {
             "transcripts": self.transcripts,
             "criterion_agreement": share(self.agree, self.criteria),
+            "criterion_agreement_without_outcomes": share(self.plain_agree, self.plain_criteria),
             "pass_fail_agreement": share(self.passfail_agree, self.transcripts),
             "violations_caught": f"{self.caught}/{self.violations}",
             "violations_caught_pct": share(self.caught, self.violations),
@@ -147,6 +152,9 @@ def evaluate(label_set: str, pack_filter: str | None = None
             human.append(Verdict(c.id, c.kind, label, amount, c.critical))  # type: ignore[arg-type]
             tally.criteria += 1
             tally.agree += label == item.status
+            if c.kind != "outcome":
+                tally.plain_criteria += 1
+                tally.plain_agree += label == item.status
             if label == "violated":
                 tally.violations += 1
                 tally.caught += item.status == "violated"
@@ -171,7 +179,7 @@ def combine(parts: list[Tally]) -> Tally:
     for t in parts:
         for name in ("transcripts", "criteria", "agree", "passfail_agree", "violations",
                      "caught", "clear", "false_violations", "trainee_lines", "fallbacks",
-                     "label_pairs", "label_agree"):
+                     "label_pairs", "label_agree", "plain_criteria", "plain_agree"):
             setattr(total, name, getattr(total, name) + getattr(t, name))
         total.disagreements.extend(t.disagreements)
         total.fallback_lines.extend(t.fallback_lines)
