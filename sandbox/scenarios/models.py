@@ -25,7 +25,7 @@ from pydantic_core import PydanticCustomError
 from sandbox.text.concepts import Lexicon
 from sandbox.text.matcher import Matcher as CompiledMatcher
 from sandbox.text.matcher import Text as MessageText
-from sandbox.text.reading import Reading, V2Compiler
+from sandbox.text.reading import Literals, Reading, V2Compiler
 
 if TYPE_CHECKING:
     from sandbox.evaluator.scoring import Verdict
@@ -414,6 +414,8 @@ class CompiledScenario:
     def read(self, message: str) -> MessageText:
         """A message as this scenario's matchers read it (a v2 `Reading` or a v1 `Text`)."""
         if self.v2:
+            if not isinstance(self.literals, Literals):
+                self.literals = Literals(self.literals)
             return Reading(message, self.locale, self.literals)
         return MessageText(message, self.locale, self.literals)
 

@@ -309,6 +309,10 @@ class Text:
         """Whether the sentence at `at` asks something: v1 reads no speech acts."""
         return False
 
+    def candidates(self, phrases: Sequence[Phrase]) -> Sequence[Phrase]:
+        """The phrases worth looking for (a v2 `Reading` drops those whose literal is absent)."""
+        return phrases
+
     def act_fits(self, at: int, act: str) -> bool:
         """Whether the occurrence at `at` is of the speech act `act` ("ask" or "tell")."""
         return True
@@ -425,7 +429,7 @@ class Matcher:
         own: list[Span],
         act: str | None = None,
     ) -> bool:
-        for phrase in group:
+        for phrase in text.candidates(group):
             spans = text.occurrences(phrase)
             if not spans:
                 continue
@@ -437,7 +441,8 @@ class Matcher:
             if not negation or not text.may_negate():
                 return True
             if not own:
-                own.extend(span for p in self.positives for span in text.occurrences(p))
+                positives = text.candidates(self.positives)
+                own.extend(span for p in positives for span in text.occurrences(p))
             for start, _ in spans:
                 if not text.negated(start, own):
                     return True

@@ -84,6 +84,7 @@ _DISBELIEF_EN = (("do", "not", "believe"), ("do", "not", "trust"), ("never", "be
 _COMPLEMENT_EN = frozenset("which if whether when who".split())
 _KNOWING_EN = frozenset("tell say know confirm promise guarantee sure check predict decide see "
                         "you me u".split())
+_DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
 _CONCEDERS_EN = frozenset("normally usually typically officially technically strictly "
                           "generally often".split())
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
@@ -208,6 +209,39 @@ def _zh_asks(clause: str) -> bool:
     return _WH_ZH.search(_WH_INDEFINITE_ZH.sub("", clause)) is not None
 
 
+class Literals(tuple[str, ...]):
+    """A scenario's literals (`Text.universe`), indexed by their first three characters: a
+    v2 scenario looks for thousands (its concepts expanded), and a message holds few."""
+
+    by_key: dict[str, tuple[str, ...]]
+    short: tuple[str, ...]  # literals of fewer than three characters
+
+    def __new__(cls, literals: Sequence[str]) -> Literals:
+        self = super().__new__(cls, literals)
+        index: dict[str, list[str]] = {}
+        short = []
+        for literal in self:
+            if len(literal) < _KEY:
+                short.append(literal)
+            else:
+                index.setdefault(literal[:_KEY], []).append(literal)
+        self.by_key = {k: tuple(v) for k, v in index.items()}
+        self.short = tuple(short)
+        return self
+
+    def present_in(self, text: str) -> frozenset[str]:
+        """The literals that occur in `text`."""
+        by_key = self.by_key
+        keys = {text[i : i + _KEY] for i in range(len(text) - _KEY + 1)}
+        found = [lit for key in keys.intersection(by_key) for lit in by_key[key]
+                 if lit in text]
+        found.extend(lit for lit in self.short if lit in text)
+        return frozenset(found)
+
+
+_KEY = 3
+
+
 @dataclass
 class Reading(Text):
     """One message as a format v2 matcher reads it."""
@@ -224,6 +258,19 @@ class Reading(Text):
         else:
             self.text = self._plain
             self._tokens = _zh_tokens(self._plain)
+
+    def present(self) -> frozenset[str]:
+        """`Text.present`, through the scenario's index of literals when it has one."""
+        if self._present is None and isinstance(self.universe, Literals):
+            self._present = self.universe.present_in(self.text)
+        return super().present()
+
+    def candidates(self, phrases: Sequence[Phrase]) -> Sequence[Phrase]:
+        """Only the phrases whose literal the message holds (concept groups are long)."""
+        if not isinstance(self.universe, Literals) or len(phrases) < 8:
+            return phrases
+        present = self.present()
+        return [p for p in phrases if p.literal in present]
 
     @property
     def plain(self) -> str:
@@ -512,7 +559,7 @@ def _en_frames(words: list[Word]) -> list[int]:
             if any(v in _SAYING_EN or v in ("recommend", "advise", "suggest") for v in ahead) \
                     and "but" in rest[:ends]:
                 frames.append(j)
-        else:
+        elif word in _DISBELIEF_HEADS_EN:
             for frame in _DISBELIEF_EN:
                 if tuple(texts[j : j + len(frame)]) == frame:
                     frames.append(j)
