@@ -28,6 +28,7 @@ from sandbox.scenarios import models
 from sandbox.scenarios.loader import load_pack, load_pack_text
 from sandbox.scenarios.models import CompiledScenario, Pack, Scenario, Screen
 from sandbox.text.matcher import Text
+from sandbox.text.reading import Reading
 from sandbox.text.tone import is_shouting
 
 # --- factories ----------------------------------------------------------------------------
@@ -909,7 +910,8 @@ def plain_evidence(compiled: CompiledScenario, grade: Grade, transcript: Transcr
     """Each criterion's evidence by the plain rule, from the messages the grade graded."""
     ignored = set(grade.ignored_messages)
     graded = [
-        (index, text, Text(text, compiled.locale))  # no universe: literals tested one by one
+        # No universe: literals tested one by one (a v2 scenario reads its messages its way).
+        (index, text, Reading(text, compiled.locale) if compiled.v2 else Text(text, compiled.locale))
         for index, text, _ in transcript.trainee_lines()
         if index not in ignored
     ]
@@ -925,8 +927,8 @@ def plain_evidence(compiled: CompiledScenario, grade: Grade, transcript: Transcr
         ):
             evidence.append(None)
             continue
-        negation = criterion.negation_aware
-        evidence.append([(i, t) for i, t, view in scope if matcher.matches(view, negation)])
+        negation, act = criterion.negation_aware, compiled.act(criterion)
+        evidence.append([(i, t) for i, t, view in scope if matcher.matches(view, negation, act)])
     return evidence
 
 

@@ -383,8 +383,8 @@ class Matcher:
     def literals(self) -> frozenset[str]:
         return self.any_literals.union(self.none_literals, *self.all_literals)
 
-    def matches(self, text: Text, negation: bool = False) -> bool:
-        """Whether the message says what this matcher describes."""
+    def matches(self, text: Text, negation: bool = False, act: str | None = None) -> bool:
+        """Whether the message says what this matcher describes (`act`: see `confirm`)."""
         if not self.any and not self.all:
             return False
         if self.any and not text.has_any(self.any_literals):
@@ -392,7 +392,7 @@ class Matcher:
         for literals in self.all_literals:
             if not text.has_any(literals):
                 return False
-        return self.confirm(text, negation)
+        return self.confirm(text, negation, act)
 
     def admits(self, present: frozenset[str]) -> bool:
         """The literal test `matches` starts with, for a message holding `present`.
