@@ -127,6 +127,8 @@ _REQUEST_FRAMES_EN = tuple(f" {frame} " for frame in (
       for verb in ("ask", "check", "confirm", "know")),
     *(f"{who} must {verb}" for who in ("i", "we") for verb in ("ask", "check")),
 ))
+_REQUEST_EN = re.compile(
+    "|".join(re.escape(f) for f in sorted(_REQUEST_FRAMES_EN, key=len, reverse=True)))
 
 # -- Chinese -----------------------------------------------------------------------------
 
@@ -240,6 +242,8 @@ class Literals(tuple[str, ...]):
 
 
 _KEY = 3
+#: Below this many literals, testing each one is as quick as the index.
+_INDEXED = 200
 
 
 @dataclass
@@ -261,7 +265,8 @@ class Reading(Text):
 
     def present(self) -> frozenset[str]:
         """`Text.present`, through the scenario's index of literals when it has one."""
-        if self._present is None and isinstance(self.universe, Literals):
+        if (self._present is None and isinstance(self.universe, Literals)
+                and len(self.universe) > _INDEXED):
             self._present = self.universe.present_in(self.text)
         return super().present()
 
@@ -518,8 +523,7 @@ class Reading(Text):
         elif opener in _QUESTION_OPENERS_EN:
             return True
         padded = f" {clause} "
-        return (any(frame in padded for frame in _REQUEST_FRAMES_EN)
-                or _NEED_EN.search(padded) is not None)
+        return _REQUEST_EN.search(padded) is not None or _NEED_EN.search(padded) is not None
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
