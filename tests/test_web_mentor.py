@@ -38,10 +38,10 @@ from web_support import (
     settings,
 )
 
+from sandbox.scenarios.library import load_library
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import GradeOverride, ReviewComment, TeachingCase
 from sandbox.web.app import create_app
-from sandbox.web.library import load_library
 
 __all__ = ["app", "client", "settings"]
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from sandbox.cli.output import fail, table
 from sandbox.cli.web import load_settings
+from sandbox.scenarios.library import PackLibrary, load_library, pack_folders
 from sandbox.scenarios.loader import load_packs
 from sandbox.scenarios.models import Pack
 from sandbox.storage.database import make_engine, upgrade
@@ -33,7 +34,6 @@ from sandbox.storage.regrade import (
 )
 from sandbox.text import segmenter
 from sandbox.text.tone import tone
-from sandbox.web.library import PackLibrary, load_library, pack_folders
 
 AUDIT_REASON = "sandbox regrade (command line)"
 
