@@ -64,10 +64,10 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from sandbox.passwords import hash_password  # noqa: E402
+from sandbox.scenarios.library import load_library  # noqa: E402
 from sandbox.storage.attempts import start_attempt  # noqa: E402
 from sandbox.storage.database import make_engine, upgrade  # noqa: E402
 from sandbox.storage.models import AttemptMessage, Role, User  # noqa: E402
-from sandbox.web.library import load_library  # noqa: E402
 from sandbox.web.security import SESSION_COOKIE, Signer, open_session  # noqa: E402
 
 PACK = "pharmacy-service-en"

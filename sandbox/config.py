@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sandbox.origins import parse_allowed_origins
 from sandbox.private import write_private_text
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/sandbox.db"
@@ -65,8 +66,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_allowed_origins(self) -> Settings:
-        from sandbox.web.origin import parse_allowed_origins
-
         parse_allowed_origins(self.allowed_origins)  # raises ValueError naming the bad one
         return self
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from sqlmodel import Session
 
 from sandbox.config import Settings
+from sandbox.scenarios.library import load_library
 from sandbox.storage.attempts import start_attempt
 from sandbox.storage.audit import record
 from sandbox.storage.database import make_engine
 from sandbox.storage.models import Attempt
 from sandbox.storage.users import get_user_by_name
 from sandbox.web import conversations
-from sandbox.web.library import load_library
 
 PACK = "pharmacy-basics"
 SCENARIO = "cold-remedy-hypertension"

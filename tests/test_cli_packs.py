@@ -681,7 +681,7 @@ def test_a_link_out_of_a_pack_folder_is_skipped_and_its_target_never_shown(tmp_p
 def test_the_web_library_skips_links_out_of_its_pack_folders(tmp_path):
     from web_support import make_settings
 
-    from sandbox.web.library import load_library
+    from sandbox.scenarios.library import load_library
 
     folder = tmp_path / "packs"
     folder.mkdir()

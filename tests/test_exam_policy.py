@@ -18,7 +18,7 @@ from sandbox.exams.policy import (
     retake_scenarios,
     retake_state,
 )
-from sandbox.exams.reports import facility, grades_csv, histogram, histogram_svg, pass_rate
+from sandbox.exams.reports import facility, grades_csv, histogram, histogram_layout, pass_rate
 
 RULES = ExamRules()
 
@@ -144,8 +144,9 @@ def test_pass_rate_histogram_and_facility() -> None:
     assert pass_rate([True, False]).meets_target is False
     bins = dict(histogram([0, 9.9, 10, 59.9, 90, 100]))
     assert (bins["0–9"], bins["10–19"], bins["50–59"], bins["90–100"]) == (2, 1, 1, 2)
-    svg = histogram_svg(histogram([55, 75]), "Scores <script>", pass_line=70)
-    assert svg.startswith("<svg") and "&lt;script&gt;" in svg and "<script>" not in svg
+    chart = histogram_layout(histogram([55, 75]), pass_line=70)  # drawn: test_web_charts.py
+    assert [bar.count for bar in chart.bars if bar.count] == [1, 1]
+    assert chart.pass_x == chart.left + (chart.right - chart.left) * 0.7
     records = [
         {"scenario": "p/s", "criteria": [{"id": "a", "status": "met"}, {"id": "f", "kind": "forbidden", "status": "violated"}]},
         {"scenario": "p/s", "criteria": [{"id": "a", "status": "missed"}, {"id": "f", "kind": "forbidden", "status": "clear"}]},

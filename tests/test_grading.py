@@ -21,7 +21,13 @@ from textblob import TextBlob
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.examples import Failure, run_pack
-from sandbox.evaluator.grading import CriterionResult, Grade, grade, grade_compiled
+from sandbox.evaluator.grading import (
+    CriterionResult,
+    Grade,
+    grade,
+    grade_compiled,
+    kept_verdicts,
+)
 from sandbox.evaluator.scoring import score_verdicts
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage, parse_transcript_data
 from sandbox.scenarios import models
@@ -1021,6 +1027,7 @@ def test_the_kept_verdicts_are_the_results_own() -> None:
             assert (result.score, result.band, result.passed) == (own.score, own.band, own.passed)
             assert (result.critical_missed, result.critical_violated) == (
                 own.critical_missed, own.critical_violated)
-        for (i, status), verdict in compiled.verdicts.items():
+        kept = kept_verdicts(compiled)
+        for (i, status), verdict in kept.items():
             assert verdict == CriterionResult(compiled.criteria[i][0], status).verdict  # type: ignore[arg-type]
-        assert len({status for _, status in compiled.verdicts}) >= 2
+        assert len({status for _, status in kept}) >= 2

@@ -12,6 +12,8 @@ from test_storage import engine  # noqa: F401  (the migrated database on each ba
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.grading import grade_compiled
+from sandbox.evaluator.overrides import ReviewError
+from sandbox.evaluator.regrade import grade_job
 from sandbox.evaluator.transcript import parse_transcript_data
 from sandbox.scenarios.loader import load_pack, load_pack_text
 from sandbox.scenarios.models import Pack
@@ -21,7 +23,6 @@ from sandbox.storage.audit import AuditEvent, events_for
 from sandbox.storage.models import Attempt, Role, Speaker, User
 from sandbox.storage.reviews import (
     GradeOverride,
-    ReviewError,
     add_comment,
     all_tags,
     case_for,
@@ -235,7 +236,7 @@ def test_regrade_plans_without_storing_and_keeps_overrides(engine: Engine, pack:
         jobs = regrade.jobs_for(session=session, attempts=attempts)
         assert [len(j.messages) for j in jobs] == [3, 5, 5]
         outcome = regrade.plan(session=session, attempts=attempts,
-                               results=[regrade.grade_job({pack.id: changed_pack}, j) for j in jobs])
+                               results=[grade_job({pack.id: changed_pack}, j) for j in jobs])
         assert sorted(c.attempt_id for c in outcome.changes) == sorted([hi.id, overridden.id])
         assert [c.attempt_id for c in outcome.unchanged] == [hello.id]
         session.expire_all()
@@ -267,6 +268,6 @@ def test_regrade_reports_attempts_whose_pack_is_gone(engine: Engine, pack: Pack)
         attempts = regrade.select_attempts(session=session)
         jobs = regrade.jobs_for(session=session, attempts=attempts)
         outcome = regrade.plan(session=session, attempts=attempts,
-                               results=[regrade.grade_job({}, j) for j in jobs])
+                               results=[grade_job({}, j) for j in jobs])
         assert [p.problem for p in outcome.problems] == ["pack-missing"]
         assert outcome.changes == [] and outcome.checked == 1

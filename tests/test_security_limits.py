@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
+from sandbox.origins import normalise_origin, parse_allowed_origins
 from sandbox.storage.throttle import Rule
 from sandbox.web.limits import TokenBucket
-from sandbox.web.origin import normalise_origin, origin_allowed, parse_allowed_origins
+from sandbox.web.origin import origin_allowed
 
 
 class Clock:

@@ -38,10 +38,10 @@ from web_support import (
     settings,
 )
 
+from sandbox.scenarios.library import load_library
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import GradeOverride, ReviewComment, TeachingCase
 from sandbox.web.app import create_app
-from sandbox.web.library import load_library
 
 __all__ = ["app", "client", "settings"]
 
@@ -520,8 +520,8 @@ def test_mentor_pages_speak_chinese(app: FastAPI, client: TestClient, team: dict
 
 
 def test_every_key_the_review_pages_build_exists_in_both_languages() -> None:
+    from sandbox.evaluator.regrade import PROBLEMS
     from sandbox.evaluator.scoring import FORBIDDEN_STATUSES, REQUIRED_STATUSES
-    from sandbox.storage.regrade import PROBLEMS
     from sandbox.storage.reviews import EXAMPLES
     from sandbox.web.i18n import CATALOGUE
 

@@ -25,8 +25,9 @@ from sandbox.evaluator.transcript import (
 from sandbox.scenarios.bundled import BUNDLED_PACKS
 from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
 from sandbox.scenarios.errors import PackError, PackErrors
+from sandbox.scenarios.files import pack_files
 from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
-from sandbox.scenarios.loader import PackSet, load_pack, load_packs, pack_files
+from sandbox.scenarios.loader import PackSet, load_pack, load_packs
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.text.concepts import ConceptError, Lexicon
 

@@ -16,26 +16,22 @@ from sqlmodel import Session
 
 from sandbox.cli.output import fail, table
 from sandbox.cli.web import load_settings
+from sandbox.evaluator.regrade import Change, Job, Plan, Regraded, grade_job
+from sandbox.scenarios.library import PackLibrary, load_library, pack_folders
 from sandbox.scenarios.loader import load_packs
 from sandbox.scenarios.models import Pack
 from sandbox.storage.database import make_engine, upgrade
-from sandbox.storage.regrade import (
-    PROBLEMS,
-    Change,
-    Job,
-    Plan,
-    Regraded,
-    apply_plan,
-    grade_job,
-    jobs_for,
-    plan,
-    select_attempts,
-)
+from sandbox.storage.regrade import apply_plan, jobs_for, plan, select_attempts
 from sandbox.text import segmenter
 from sandbox.text.tone import tone
-from sandbox.web.library import PackLibrary, load_library, pack_folders
 
 AUDIT_REASON = "sandbox regrade (command line)"
+#: Why an attempt could not be regraded (`evaluator.regrade.PROBLEMS`), as the command says it.
+PROBLEM_TEXT = {
+    "pack-missing": "its pack is not loaded",
+    "scenario-missing": "its scenario is no longer in the pack",
+    "error": "grading failed",
+}
 
 _worker_packs: dict[str, Pack] = {}
 
@@ -150,7 +146,7 @@ def _report(outcome: Plan) -> None:
         headers = ["attempt", "trainee", "scenario", "now", "after regrade", "dropped overrides"]
         typer.echo(table(headers, _rows(outcome.changes)))
     for problem in outcome.problems:
-        why = PROBLEMS.get(problem.problem or "", problem.problem)
+        why = PROBLEM_TEXT.get(problem.problem or "", problem.problem)
         detail = f" ({problem.detail})" if problem.detail else ""
         typer.echo(f"attempt {problem.attempt_id}: not regraded: {why}{detail}", err=True)
 

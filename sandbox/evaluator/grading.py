@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
@@ -11,6 +12,18 @@ from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
 from sandbox.text.matcher import Text
 from sandbox.text.tone import DEFAULT_MIN, is_shouting, tone
+
+#: Each compiled scenario's criterion verdicts per status, by index: a verdict is frozen and
+#: depends on nothing else, so one is shared by every grade (kept here, not on the scenario,
+#: so that the pack layer knows nothing of scoring).
+_VERDICTS: WeakKeyDictionary[CompiledScenario, dict[tuple[int, str], Verdict]] = (
+    WeakKeyDictionary()
+)
+
+
+def kept_verdicts(compiled: CompiledScenario) -> dict[tuple[int, str], Verdict]:
+    """The verdicts kept for a compiled scenario so far, by criterion index and status."""
+    return dict(_VERDICTS.get(compiled, {}))
 
 
 @dataclass(frozen=True)
@@ -136,11 +149,14 @@ def grade_compiled(
         _judge(criterion, graded, conversation, compiled.locale, found)
         for (criterion, _), found in zip(compiled.criteria, matching, strict=True)
     ]
+    memo = _VERDICTS.get(compiled)
+    if memo is None:
+        memo = _VERDICTS[compiled] = {}
     verdicts: list[Verdict] = []
     for i, result in enumerate(results):  # each result's verdict, made once per status
-        verdict = compiled.verdicts.get((i, result.status))
+        verdict = memo.get((i, result.status))
         if verdict is None:
-            verdict = compiled.verdicts[i, result.status] = result.verdict
+            verdict = memo[i, result.status] = result.verdict
         verdicts.append(verdict)
     outcome = score_verdicts(verdicts, compiled.scenario.rubric.pass_mark)
     return Grade(

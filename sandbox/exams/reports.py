@@ -6,7 +6,6 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 
@@ -44,39 +43,50 @@ def histogram(scores: Iterable[float], width: int = 10) -> list[tuple[str, int]]
     return list(zip(labels, counts, strict=True))
 
 
-def histogram_svg(bins: Sequence[tuple[str, int]], title: str, pass_line: float | None = None,
-                  width: int = 560, height: int = 240) -> str:
-    """The histogram as an accessible SVG (a title and a text description for screen readers)."""
+@dataclass(frozen=True)
+class Bar:
+    """One band of a histogram as drawn: its box, its count and label and where they go."""
+
+    label: str
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float
+    middle: float  # the x of its count and label
+
+
+@dataclass(frozen=True)
+class HistogramLayout:
+    """Where a histogram's parts go in a `width` × `height` box (the picture is a template's:
+    `web/templates/_charts.html`)."""
+
+    width: int
+    height: int
+    left: int  # the plot's left edge
+    top: int
+    bottom: int  # the plot's base line
+    right: int
+    label_y: int  # the baseline of the band labels
+    bars: tuple[Bar, ...]
+    pass_x: float | None  # the pass line, if any
+
+
+def histogram_layout(bins: Sequence[tuple[str, int]], pass_line: float | None = None,
+                     width: int = 560, height: int = 240) -> HistogramLayout:
+    """Bars scaled to the tallest band (at least 1), the pass line placed on the 0-100 axis."""
     pad_l, pad_b, pad_t = 36, 36, 12
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
     top = max([c for _, c in bins] + [1])
     bar_w = plot_w / max(len(bins), 1)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-labelledby="h-title h-desc" class="histogram">',
-        f'<title id="h-title">{escape(title)}</title>',
-        '<desc id="h-desc">' + escape(", ".join(f"{label}: {count}" for label, count in bins))
-        + "</desc>",
-        f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" '
-        'stroke="currentColor"/>',
-    ]
+    bars = []
     for i, (label, count) in enumerate(bins):
         h = plot_h * count / top
         x = pad_l + i * bar_w
-        y = pad_t + plot_h - h
-        parts.append(f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{bar_w - 4:.1f}" '
-                     f'height="{h:.1f}" class="bar"><title>{escape(label)}: {count}</title></rect>')
-        if count:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
-                         f'font-size="11">{count}</text>')
-        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - pad_b + 16}" '
-                     f'text-anchor="middle" font-size="10">{escape(label)}</text>')
-    if pass_line is not None:
-        x = pad_l + plot_w * pass_line / 100
-        parts.append(f'<line x1="{x:.1f}" y1="{pad_t}" x2="{x:.1f}" y2="{pad_t + plot_h}" '
-                     'stroke-dasharray="4 3" class="pass-line" stroke="currentColor"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+        bars.append(Bar(label, count, x + 2, pad_t + plot_h - h, bar_w - 4, h, x + bar_w / 2))
+    pass_x = None if pass_line is None else pad_l + plot_w * pass_line / 100
+    return HistogramLayout(width, height, pad_l, pad_t, pad_t + plot_h, width - 8,
+                           height - pad_b + 16, tuple(bars), pass_x)
 
 
 @dataclass(frozen=True)

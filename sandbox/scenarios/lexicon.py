@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from sandbox.scenarios.errors import PackError, PackErrors
-from sandbox.scenarios.loader import pack_files
+from sandbox.scenarios.files import pack_files
 from sandbox.scenarios.yamlnodes import YamlError, read_yaml
 from sandbox.text.concepts import LANGS, Concept, ConceptError, Lexicon
 from sandbox.text.matcher import Phrase, PhraseError

@@ -8,7 +8,7 @@ that span several places (ids that must exist, matcher phrases per locale) live 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -26,9 +26,6 @@ from sandbox.text.concepts import Lexicon
 from sandbox.text.matcher import Matcher as CompiledMatcher
 from sandbox.text.matcher import Text as MessageText
 from sandbox.text.reading import Literals, Reading, V2Compiler
-
-if TYPE_CHECKING:
-    from sandbox.evaluator.scoring import Verdict
 
 
 def _not_blank(value: str) -> str:
@@ -407,9 +404,6 @@ class CompiledScenario:
             from sandbox.text.segmenter import add_domain_words
 
             add_domain_words(lexicon.words(locale) if lexicon else frozenset())
-        #: The grader's memo of each criterion's scoring verdict per status, by index: a
-        #: verdict is frozen and depends on nothing else, so one is shared by every grade.
-        self.verdicts: dict[tuple[int, str], Verdict] = {}
 
     def read(self, message: str) -> MessageText:
         """A message as this scenario's matchers read it (a v2 `Reading` or a v1 `Text`)."""

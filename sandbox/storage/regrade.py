@@ -1,86 +1,25 @@
-"""Regrading stored attempts against the packs loaded now, keeping reviewers' overrides.
+"""Regrading stored attempts: what the pure steps (`sandbox.evaluator.regrade`) read and write.
 
-Three steps, so the grading in the middle can run anywhere (a process pool in the CLI):
-`jobs_for` reads what grading needs from the database, `grade_job` grades one attempt
-(pure: packs and messages in, a grade record out), `plan` compares the results with what
-is stored and `apply_plan` writes the changes with an audit event each.
+`select_attempts` and `jobs_for` read what grading needs, `evaluator.regrade.grade_job`
+grades each job anywhere (a process pool in the CLI), `plan` reads the attempts' overrides
+and owners for the evaluator's plan, and `apply_plan` writes its changes with an audit
+event each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
-from sandbox.evaluator import records
-from sandbox.evaluator.grading import grade_compiled
-from sandbox.evaluator.transcript import Transcript, TranscriptMessage
-from sandbox.scenarios.models import Pack
+from sandbox.evaluator.overrides import overrides_in_force
+from sandbox.evaluator.regrade import Change, Job, Plan, Regraded
+from sandbox.evaluator.regrade import plan as planned
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, AttemptMessage, User, utcnow
-from sandbox.storage.reviews import GradeOverride, overrides_in_force, store_record
+from sandbox.storage.reviews import GradeOverride, store_record
 
 CHUNK = 500
-#: Why an attempt could not be regraded.
-PROBLEMS = {
-    "pack-missing": "its pack is not loaded",
-    "scenario-missing": "its scenario is no longer in the pack",
-    "error": "grading failed",
-}
-
-
-@dataclass(frozen=True)
-class Job:
-    """What grading one attempt needs; plain data, so it can go to another process."""
-
-    attempt_id: int
-    pack_id: str
-    scenario_id: str
-    time_limit_s: float
-    messages: tuple[tuple[str, str, float], ...]  # (role, text, at)
-
-
-@dataclass(frozen=True)
-class Regraded:
-    """A job's result: the new automatic grade record, or why there is none."""
-
-    attempt_id: int
-    record: dict[str, Any] | None
-    problem: str | None = None  # one of PROBLEMS
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One attempt's stored headline against the one a regrade gives."""
-
-    attempt_id: int
-    user_name: str
-    pack_id: str
-    scenario_id: str
-    old: records.Headline
-    new: records.Headline
-    record: dict[str, Any]
-    dropped_overrides: list[str]
-
-    @property
-    def changed(self) -> bool:
-        return self.old != self.new
-
-
-@dataclass
-class Plan:
-    """What a regrade would do: the attempts whose score, band or pass change, and the rest."""
-
-    changes: list[Change] = field(default_factory=list)
-    unchanged: list[Change] = field(default_factory=list)
-    problems: list[Regraded] = field(default_factory=list)
-
-    @property
-    def checked(self) -> int:
-        return len(self.changes) + len(self.unchanged) + len(self.problems)
 
 
 def select_attempts(
@@ -136,25 +75,6 @@ def jobs_for(*, session: Session, attempts: Sequence[Attempt]) -> list[Job]:
     ]
 
 
-def grade_job(packs: Mapping[str, Pack], job: Job) -> Regraded:
-    """Grade one stored conversation against the pack loaded now."""
-    pack = packs.get(job.pack_id)
-    if pack is None:
-        return Regraded(job.attempt_id, None, "pack-missing")
-    compiled = pack.compiled.get(job.scenario_id)
-    if compiled is None:
-        return Regraded(job.attempt_id, None, "scenario-missing")
-    transcript = Transcript(
-        job.pack_id,
-        job.scenario_id,
-        [TranscriptMessage(role, text, at) for role, text, at in job.messages],  # type: ignore[arg-type]
-    )
-    graded = grade_compiled(pack.id, compiled, transcript, job.time_limit_s)
-    record = graded.to_record()
-    record["pack_version"] = pack.version
-    return Regraded(job.attempt_id, record)
-
-
 def _overrides(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
     rows: dict[int, list[GradeOverride]] = {i: [] for i in ids}
     for chunk in _chunks(ids):
@@ -169,42 +89,19 @@ def _overrides(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
 
 
 def plan(*, session: Session, attempts: Sequence[Attempt], results: Iterable[Regraded]) -> Plan:
-    """Compare each new grade, with the attempt's overrides re-applied, with what is stored."""
-    by_id = {a.id: a for a in attempts if a.id is not None}
-    ids = list(by_id)
-    overrides = _overrides(session, ids)
+    """The regrade plan (`evaluator.regrade.plan`) with the attempts' overrides and owners
+    read from the database."""
+    ids = [a.id for a in attempts if a.id is not None]
     names = {
         user_id: name
         for user_id, name in session.exec(
-            select(User.id, User.name).where(
-                col(User.id).in_({a.user_id for a in by_id.values()})
-            )
+            select(User.id, User.name).where(col(User.id).in_({a.user_id for a in attempts}))
         ).all()
+        if user_id is not None
     }
-    result = Plan()
-    for regraded in sorted(results, key=lambda r: r.attempt_id):
-        attempt = by_id.get(regraded.attempt_id)
-        if attempt is None:
-            continue
-        if regraded.record is None:
-            result.problems.append(regraded)
-            continue
-        kept, dropped = records.applicable(regraded.record, overrides.get(regraded.attempt_id, {}))
-        effective = records.overridden(regraded.record, kept)
-        change = Change(
-            attempt_id=regraded.attempt_id,
-            user_name=names.get(attempt.user_id, ""),
-            pack_id=attempt.pack_id,
-            scenario_id=attempt.scenario_id,
-            old=records.Headline(
-                float(attempt.score or 0.0), str(attempt.band or ""), bool(attempt.passed)
-            ),
-            new=records.Headline.of(effective),
-            record=effective,
-            dropped_overrides=dropped,
-        )
-        (result.changes if change.changed else result.unchanged).append(change)
-    return result
+    return planned(
+        attempts=attempts, results=results, overrides=_overrides(session, ids), names=names
+    )
 
 
 def apply_plan(

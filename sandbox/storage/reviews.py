@@ -1,15 +1,15 @@
 """A mentor's review of attempts: comments, grade overrides and teaching cases.
 
-Overrides are rows that are only ever added: the latest row per criterion is the one in
-force (a row without a status hands the criterion back to the evaluator). The attempt's
-stored grade holds the effective result with the automatic one beside it
-(`evaluator.records`); every change is also written to the audit log.
+Overrides are rows that are only ever added; which are in force, whether a change is
+allowed and the grade it gives are the evaluator's (`evaluator.overrides`). The attempt's
+stored grade holds the effective result with the automatic one beside it; every change is
+also written to the audit log.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,28 +17,17 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, String, col, delete, select
 
-from sandbox.evaluator import records
+from sandbox.evaluator.overrides import ReviewError, override, overrides_in_force
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, User, utcnow
 
 COMMENT_MAX_CHARS = 4000
-REASON_MAX_CHARS = 2000
 NOTE_MAX_CHARS = 4000
 TAG_MAX_CHARS = 32
 TAGS_MAX = 12
 TAG_PATTERN = re.compile(r"^[\w][\w.+-]*$")
 EXAMPLES = ("good", "bad")
-
-
-class ReviewError(ValueError):
-    """A review change refused; `field` names the form field, `key` the message to show."""
-
-    def __init__(self, field: str, key: str, **fields: Any) -> None:
-        super().__init__(f"{field}: {key}")
-        self.field = field
-        self.key = key
-        self.fields = fields
 
 
 class ReviewComment(SQLModel, table=True):
@@ -157,14 +146,6 @@ def override_history(*, session: Session, attempt_id: int) -> list[tuple[GradeOv
     return [(row, name) for row, name in session.exec(statement).all()]
 
 
-def overrides_in_force(rows: Iterable[GradeOverride]) -> dict[str, str]:
-    """Criterion id to status from override rows in order: the latest row per criterion."""
-    latest: dict[str, str | None] = {}
-    for row in rows:
-        latest[row.criterion_id] = row.status
-    return {criterion: status for criterion, status in latest.items() if status is not None}
-
-
 def current_overrides(*, session: Session, attempt_id: int) -> dict[str, str]:
     """The overrides in force on an attempt."""
     statement = (
@@ -194,63 +175,42 @@ def override_criterion(
     reason: str,
     scenario: Scenario | None = None,
 ) -> GradeOverride:
-    """Set a criterion's status (None: back to the evaluator's), recompute, audit.
-
-    `scenario` is the rubric the attempt was graded against, when it is loaded; it supplies
-    the critical flags and pass mark that older stored grades do not carry.
-    """
+    """Store a criterion's new status (None: back to the evaluator's), the grade it gives
+    (`evaluator.overrides.override`) and an audit event; `ReviewError` when refused."""
     assert attempt.id is not None and author.id is not None
-    if attempt.grade is None:
-        raise ReviewError("criterion", "review.error.not_graded")
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("reason", "review.error.reason_required")
-    if len(reason) > REASON_MAX_CHARS:
-        raise ReviewError("reason", "review.error.too_long", limit=REASON_MAX_CHARS)
-    record = records.complete(attempt.grade, scenario)
-    entry = next((c for c in record["criteria"] if c["id"] == criterion_id), None)
-    if entry is None:
-        raise ReviewError("criterion", "review.error.no_criterion")
-    if status is not None and status not in records.allowed_statuses(entry["kind"]):
-        raise ReviewError("status", "review.error.bad_status")
-    automatic_status = str(entry.get("automatic_status", entry["status"]))
-    old_status = str(entry["status"])
-    overrides, _ = records.applicable(
-        record, current_overrides(session=session, attempt_id=attempt.id)
+    change = override(
+        attempt.grade,
+        criterion_id=criterion_id,
+        status=status,
+        reason=reason,
+        in_force=current_overrides(session=session, attempt_id=attempt.id),
+        scenario=scenario,
     )
-    if status is None:
-        overrides.pop(criterion_id, None)
-    else:
-        overrides[criterion_id] = status
-    before = records.Headline.of(record)
-    updated = records.overridden(record, overrides)
-    after = records.Headline.of(updated)
     row = GradeOverride(
         attempt_id=attempt.id,
         author_id=author.id,
         criterion_id=criterion_id,
-        automatic_status=automatic_status,
-        old_status=old_status,
+        automatic_status=change.automatic_status,
+        old_status=change.old_status,
         status=status,
-        reason=reason,
+        reason=change.reason,
     )
     session.add(row)
-    store_record(session=session, attempt=attempt, record=updated)
-    new_status = status or automatic_status
+    store_record(session=session, attempt=attempt, record=change.record)
     audit.record(
         session,
         actor_id=author.id,
         action="grade.override",
         subject_type="attempt",
         subject_id=attempt.id,
-        old={"criterion": criterion_id, "status": old_status, **before.as_dict()},
+        old={"criterion": criterion_id, "status": change.old_status, **change.before.as_dict()},
         new={
             "criterion": criterion_id,
-            "status": new_status,
-            "automatic_status": automatic_status,
-            **after.as_dict(),
+            "status": change.new_status,
+            "automatic_status": change.automatic_status,
+            **change.after.as_dict(),
         },
-        reason=reason,
+        reason=change.reason,
     )
     session.flush()
     return row

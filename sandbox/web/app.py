@@ -17,13 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox import __version__
 from sandbox.config import Settings
+from sandbox.scenarios.library import load_library
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
 from sandbox.web.exam_area import install_exams
 from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.heap import settle_heap
-from sandbox.web.library import load_library
 from sandbox.web.routes import auth, cases, chat, health, mentor, trainee
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
 from sandbox.web.state import AppState

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.grading import grade_compiled
 from sandbox.evaluator.transcript import parse_transcript_data
+from sandbox.scenarios.library import PackLibrary
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import (
     append_messages,
@@ -27,7 +28,6 @@ from sandbox.storage.attempts import (
     store_grade,
 )
 from sandbox.storage.models import Attempt, AttemptMessage, Speaker, utcnow
-from sandbox.web.library import PackLibrary
 
 log = logging.getLogger(__name__)
 

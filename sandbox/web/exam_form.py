@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from sandbox.exams.policy import ExamRules
+from sandbox.scenarios.library import PackLibrary
 from sandbox.storage.exams import Exam, ExamScenario
 from sandbox.web.i18n import Translate
-from sandbox.web.library import PackLibrary
 
 NAME_MAX = 120
 COHORT_MAX = 64

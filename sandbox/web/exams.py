@@ -24,6 +24,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from sandbox.exams.policy import Deadline, deadline_for
+from sandbox.scenarios.library import PackLibrary
 from sandbox.scenarios.models import Scenario
 from sandbox.storage.attempts import find_client_message, store_grade
 from sandbox.storage.exams import (
@@ -35,7 +36,6 @@ from sandbox.storage.exams import (
 from sandbox.storage.models import Attempt, Mode, Speaker, User, utcnow
 from sandbox.web import conversations
 from sandbox.web.conversations import ConversationUnavailable, Live, Outcome
-from sandbox.web.library import PackLibrary
 from sandbox.web.monitor import ExamEvent, MonitorBus
 
 if TYPE_CHECKING:

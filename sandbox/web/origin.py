@@ -8,48 +8,12 @@ handshake; a request without one is not from a page of ours and is refused too.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from starlette.datastructures import Headers
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+from sandbox.origins import normalise_origin
+
 # The scheme of the page that may open a socket over each scheme.
 PAGE_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
-
-
-def normalise_origin(value: str) -> str | None:
-    """`scheme://host[:port]` in lower case with a default port dropped, or None if not one."""
-    try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != DEFAULT_PORTS[parts.scheme]:
-        return f"{parts.scheme}://{host}:{port}"
-    return f"{parts.scheme}://{host}"
-
-
-def parse_allowed_origins(setting: str) -> frozenset[str]:
-    """The origins of SANDBOX_ALLOWED_ORIGINS (comma-separated); raises ValueError on a bad one."""
-    origins: set[str] = set()
-    for part in setting.split(","):
-        if not part.strip():
-            continue
-        origin = normalise_origin(part)
-        if origin is None:
-            raise ValueError(
-                f"SANDBOX_ALLOWED_ORIGINS: {part.strip()!r} is not an origin "
-                "like https://sandbox.example.com"
-            )
-        origins.add(origin)
-    return frozenset(origins)
 
 
 def origin_allowed(headers: Headers, allowed: frozenset[str], scheme: str) -> bool:

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from sandbox.exams.policy import keeps_practice_closed
 from sandbox.storage.exams import Exam, ExamScenario, exam_scenarios, exams_for
 from sandbox.storage.models import Role, User
-from sandbox.web.standings import Standing, standing_of, standings
+from sandbox.storage.standings import Standing, standing_of, standings
 
 Key = tuple[str, str]  # (pack id, scenario id)
 

@@ -12,10 +12,10 @@ from sqlmodel import Session
 
 from sandbox.evaluator import explain, records
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage
+from sandbox.scenarios.library import PackLibrary
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.models import Attempt, AttemptMessage, Speaker
 from sandbox.storage.reviews import ReviewComment, comments_for, override_history
-from sandbox.web.library import PackLibrary
 
 BAD_STATUSES = ("missed", "violated")
 NAME_PART_MIN = 3

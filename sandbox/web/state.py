@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sandbox.config import Settings
+from sandbox.scenarios.library import PackLibrary
 from sandbox.web.demo import DemoLogin
-from sandbox.web.library import PackLibrary
 from sandbox.web.limits import LoginLimits, SharedBuckets
 from sandbox.web.security import LiveSessions, Signer
 

@@ -15,11 +15,12 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from sandbox.evaluator import records
+from sandbox.evaluator.overrides import ReviewError
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.audit import record
 from sandbox.storage.exams import Appeal, AppealStatus, Exam, list_appeals
 from sandbox.storage.models import Attempt, Role, User
-from sandbox.storage.reviews import ReviewError, override_criterion
+from sandbox.storage.reviews import override_criterion
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
 from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import STAFF_ROLES, ServiceDep, page_helpers

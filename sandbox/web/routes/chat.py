@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from sandbox.origins import parse_allowed_origins
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, Mode, User, utcnow
 from sandbox.web import conversations
@@ -31,7 +32,7 @@ from sandbox.web.deps import get_state, viewer_for
 from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
 from sandbox.web.monitor import ExamEvent
-from sandbox.web.origin import origin_allowed, parse_allowed_origins
+from sandbox.web.origin import origin_allowed
 from sandbox.web.practice import closed_for_practice
 from sandbox.web.sockets import (
     NOTICE_KEYS,

@@ -28,6 +28,7 @@ from sandbox.storage.exams import (
     is_candidate,
 )
 from sandbox.storage.models import Attempt, Mode, User
+from sandbox.storage.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.deps import (
     CsrfChecked,
     CurrentUser,
@@ -39,7 +40,6 @@ from sandbox.web.deps import (
 )
 from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
-from sandbox.web.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 

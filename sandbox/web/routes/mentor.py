@@ -13,13 +13,14 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from sandbox.evaluator.overrides import ReviewError
+from sandbox.evaluator.regrade import Plan, grade_job
 from sandbox.storage import regrade
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import (
     EXAMPLES,
     ReviewComment,
-    ReviewError,
     TeachingCase,
     add_comment,
     case_for,
@@ -495,7 +496,7 @@ def dry_run(
     pack_id: str,
     scenario_id: str | None,
     attempt_ids: list[int] | None = None,
-) -> regrade.Plan:
+) -> Plan:
     """What regrading would change, computed and not stored."""
     attempts = regrade.select_attempts(
         session=session,
@@ -505,7 +506,7 @@ def dry_run(
         attempt_ids=attempt_ids,
     )
     jobs = regrade.jobs_for(session=session, attempts=attempts)
-    results = [regrade.grade_job(state.library.packs, job) for job in jobs]
+    results = [grade_job(state.library.packs, job) for job in jobs]
     return regrade.plan(session=session, attempts=attempts, results=results)
 
 

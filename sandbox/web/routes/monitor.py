@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox.storage.exams import Exam, exam_scenarios, trainee_message_counts
 from sandbox.storage.models import User
+from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, get_state, viewer_for
 from sandbox.web.exams import deadline_of, exam_service
 from sandbox.web.i18n import Translate
@@ -42,7 +43,6 @@ from sandbox.web.sockets import (
     close_with_notice,
     receive_frame,
 )
-from sandbox.web.standings import Standing, standings
 from sandbox.web.state import AppState
 from sandbox.web.templating import render, render_text
 

@@ -38,6 +38,7 @@ from sandbox.storage.exams import (
 )
 from sandbox.storage.exams import candidates as exam_candidates
 from sandbox.storage.models import User
+from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
 from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form, read_moment
 from sandbox.web.monitor import ExamEvent
@@ -48,7 +49,6 @@ from sandbox.web.proctoring import (
     page_helpers,
     scenario_title,
 )
-from sandbox.web.standings import Standing, standings
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 

@@ -9,23 +9,23 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
-from markupsafe import Markup
 from sqlmodel import Session
 
 from sandbox.exams.reports import (
     Facility,
+    HistogramLayout,
     PassRate,
     facility,
     grades_csv,
     histogram,
-    histogram_svg,
+    histogram_layout,
     pass_rate,
 )
 from sandbox.storage.exams import Exam, exams_of_cohort
+from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep
 from sandbox.web.i18n import Translate
 from sandbox.web.proctoring import ProctorUser, ServiceDep, exam_or_404, page_helpers
-from sandbox.web.standings import Standing, standings
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -40,8 +40,8 @@ class Report:
     title: str
     exams: list[Exam]
     rate: PassRate
-    final_svg: Markup
-    practical_svg: Markup
+    final_chart: HistogramLayout  # drawn by the `histogram` macro of _charts.html
+    practical_chart: HistogramLayout
     facility: list[tuple[Facility, str]]  # with the scenario's title
     candidates: int
 
@@ -58,12 +58,6 @@ def _records(found: Sequence[Standing]) -> list[dict[str, Any]]:
         for a in (p.best for s in found for p in s.first)
         if a is not None and a.grade
     ]
-
-
-def _svg(svg: str, prefix: str) -> Markup:
-    """A histogram with ids of its own, so two on one page do not share them."""
-    return Markup(svg.replace('"h-title', f'"{prefix}-title').replace('"h-desc', f'"{prefix}-desc')
-                  .replace(" h-desc", f" {prefix}-desc"))
 
 
 def build_report(
@@ -95,11 +89,8 @@ def build_report(
         title=title,
         exams=exams,
         rate=rate,
-        final_svg=_svg(histogram_svg(histogram(finals), t("report.final_histogram")), "final"),
-        practical_svg=_svg(
-            histogram_svg(histogram(practicals), t("report.practical_histogram"), pass_line),
-            "practical",
-        ),
+        final_chart=histogram_layout(histogram(finals)),
+        practical_chart=histogram_layout(histogram(practicals), pass_line),
         facility=shown,
         candidates=len(everyone),
     )

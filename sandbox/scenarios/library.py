@@ -1,4 +1,5 @@
-"""The scenario packs the web product serves, loaded once at start."""
+"""The packs a server or a command serves, loaded once from the settings: the built-in folder,
+SANDBOX_PACKS and SANDBOX_LEXICON."""
 
 from __future__ import annotations
 

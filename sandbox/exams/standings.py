@@ -1,6 +1,7 @@
 """Where each candidate of an exam stands: attempts, scores, result, retake.
 
-Read from the database, judged by the pure rules of `sandbox.exams.policy`:
+Pure: given a candidate's rows (read by `sandbox.storage.standings`), judged by the rules
+of `sandbox.exams.policy`:
 
 - A scenario's score in a sitting is the best graded attempt at it in that sitting (an
   appeal that changed a grade changed the attempt's score).
@@ -9,47 +10,98 @@ Read from the database, judged by the pure rules of `sandbox.exams.policy`:
 - The retake covers the scenarios below the practical line (and the written part if that
   was below its line); the others keep their first scores.
 - The first result is decided when its last part arrived: that starts the retake window.
+
+The rows are described by what is read of them (protocols), so this module names no table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
-
-from sqlmodel import Session
+from typing import Generic, Literal, Protocol, TypeVar
 
 from sandbox.exams.policy import ExamResult, ExamRules, RetakeState, exam_result, retake_state
-from sandbox.storage.exams import (
-    Exam,
-    ExamRetake,
-    ExamScenario,
-    WrittenScore,
-    candidates,
-    exam_attempts,
-    exam_scenarios,
-    retakes,
-    written_scores,
-)
-from sandbox.storage.models import Attempt, User
+
+
+class AttemptRow(Protocol):
+    """What standings read of a conversation."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def pack_id(self) -> str: ...
+    @property
+    def scenario_id(self) -> str: ...
+    @property
+    def retake(self) -> bool: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def ended(self) -> bool: ...
+
+
+class CandidateRow(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+class ScenarioRow(Protocol):
+    """One scenario of the exam."""
+
+    @property
+    def pack_id(self) -> str: ...
+    @property
+    def scenario_id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+
+
+class WrittenRow(Protocol):
+    """A written score as entered."""
+
+    @property
+    def score(self) -> float: ...
+    @property
+    def entered_at(self) -> datetime: ...
+
+
+class RetakeRow(Protocol):
+    """A granted retake: which scenarios, whether the written part too, until when."""
+
+    @property
+    def scenarios(self) -> list[str]: ...
+    @property
+    def written(self) -> bool: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+A = TypeVar("A", bound=AttemptRow)
+U = TypeVar("U", bound=CandidateRow)
+S = TypeVar("S", bound=ScenarioRow)
 
 Progress = Literal["not_started", "in_progress", "partial", "finished"]
 
 
 @dataclass
-class ScenarioProgress:
+class ScenarioProgress(Generic[A, S]):
     """One scenario of the exam for one candidate, in one sitting."""
 
-    scenario: ExamScenario
-    attempts: list[Attempt] = field(default_factory=list)
+    scenario: S
+    attempts: list[A] = field(default_factory=list)
     allowed: int = 1
 
     @property
-    def open_attempt(self) -> Attempt | None:
+    def open_attempt(self) -> A | None:
         return next((a for a in self.attempts if not a.ended), None)
 
     @property
-    def best(self) -> Attempt | None:
+    def best(self) -> A | None:
         graded = [a for a in self.attempts if a.score is not None]
         return max(graded, key=lambda a: (a.score or 0.0, -(a.id or 0)), default=None)
 
@@ -64,33 +116,33 @@ class ScenarioProgress:
 
 
 @dataclass
-class Standing:
+class Standing(Generic[A, U, S]):
     """A candidate's whole exam: both sittings, the results and the retake state."""
 
-    user: User
-    first: list[ScenarioProgress]
-    written: WrittenScore | None
+    user: U
+    first: list[ScenarioProgress[A, S]]
+    written: WrittenRow | None
     result: ExamResult
     finished_at: datetime | None
-    retake: ExamRetake | None = None
-    retake_progress: list[ScenarioProgress] = field(default_factory=list)
-    retake_written: WrittenScore | None = None
+    retake: RetakeRow | None = None
+    retake_progress: list[ScenarioProgress[A, S]] = field(default_factory=list)
+    retake_written: WrittenRow | None = None
     retake_result: ExamResult | None = None
     state: RetakeState = "pending"
 
     @property
-    def sitting(self) -> list[ScenarioProgress]:
+    def sitting(self) -> list[ScenarioProgress[A, S]]:
         """The scenarios the candidate is working on now: the retake's once granted."""
         return self.retake_progress if self.retake is not None else self.first
 
     @property
-    def attempts(self) -> list[Attempt]:
+    def attempts(self) -> list[A]:
         every = [a for p in self.first for a in p.attempts]
         every += [a for p in self.retake_progress for a in p.attempts]
         return sorted(every, key=lambda a: (a.started_at, a.id or 0))
 
     @property
-    def open_attempt(self) -> Attempt | None:
+    def open_attempt(self) -> A | None:
         return next((a for a in self.attempts if not a.ended), None)
 
     @property
@@ -122,9 +174,11 @@ class Standing:
 
 
 def _progress(
-    scenarios: list[ExamScenario], attempts: list[Attempt], retake: bool, allowed: int
-) -> list[ScenarioProgress]:
-    rows = {s.key: ScenarioProgress(s, allowed=allowed) for s in scenarios}
+    scenarios: Sequence[S], attempts: Sequence[A], retake: bool, allowed: int
+) -> list[ScenarioProgress[A, S]]:
+    rows: dict[str, ScenarioProgress[A, S]] = {
+        s.key: ScenarioProgress(s, allowed=allowed) for s in scenarios
+    }
     for attempt in attempts:
         row = rows.get(f"{attempt.pack_id}/{attempt.scenario_id}")
         if row is not None and attempt.retake == retake:
@@ -132,7 +186,7 @@ def _progress(
     return list(rows.values())
 
 
-def _practical(progress: list[ScenarioProgress], closed: bool) -> list[float]:
+def _practical(progress: Sequence[ScenarioProgress[A, S]], closed: bool) -> list[float]:
     scores = [p.score for p in progress]
     if closed and not any(p.open_attempt for p in progress):
         return [0.0 if s is None else s for s in scores]
@@ -140,7 +194,7 @@ def _practical(progress: list[ScenarioProgress], closed: bool) -> list[float]:
 
 
 def _decided_at(
-    progress: list[ScenarioProgress], written: WrittenScore | None, closed_at: datetime
+    progress: Sequence[ScenarioProgress[A, S]], written: WrittenRow | None, closed_at: datetime
 ) -> datetime:
     moments = [a.ended_at for p in progress for a in p.attempts if a.ended_at is not None]
     if written is not None:
@@ -152,21 +206,21 @@ def _decided_at(
 
 def standing(
     *,
-    user: User,
-    exam: Exam,
+    user: U,
+    closes_at: datetime,
     rules: ExamRules,
-    scenarios: list[ExamScenario],
-    attempts: list[Attempt],
-    written: dict[tuple[int, bool], WrittenScore],
-    retake: ExamRetake | None,
+    scenarios: Sequence[S],
+    attempts: Sequence[A],
+    written: Mapping[tuple[int, bool], WrittenRow],
+    retake: RetakeRow | None,
     now: datetime,
-) -> Standing:
-    """One candidate's standing from their rows."""
+) -> Standing[A, U, S]:
+    """One candidate's standing from their rows; `closes_at` is the exam window's close."""
     assert user.id is not None
     allowed = rules.attempts_allowed
     first = _progress(scenarios, attempts, False, allowed)
     first_written = written.get((user.id, False))
-    closed = now >= exam.closes_at
+    closed = now >= closes_at
     result = exam_result(
         _practical(first, closed),
         None if first_written is None else first_written.score,
@@ -176,7 +230,7 @@ def standing(
     finished_at = (
         None
         if result.status == "pending"
-        else _decided_at(first, first_written, exam.closes_at)
+        else _decided_at(first, first_written, closes_at)
     )
     found = Standing(user, first, first_written, result, finished_at)
     if retake is not None:
@@ -205,46 +259,3 @@ def standing(
     if finished_at is not None:
         found.state = retake_state(result, finished_at, now, rules, found.retake_result)
     return found
-
-
-def standings(*, session: Session, exam: Exam, now: datetime) -> list[Standing]:
-    """Every candidate's standing, by name."""
-    assert exam.id is not None
-    rules = exam.exam_rules
-    scenarios = exam_scenarios(session=session, exam_id=exam.id)
-    written = written_scores(session=session, exam_id=exam.id)
-    granted = retakes(session=session, exam_id=exam.id)
-    by_user: dict[int, list[Attempt]] = {}
-    for attempt in exam_attempts(session=session, exam_id=exam.id):
-        by_user.setdefault(attempt.user_id, []).append(attempt)
-    found = []
-    for user in candidates(session=session, exam_id=exam.id):
-        assert user.id is not None
-        found.append(
-            standing(
-                user=user,
-                exam=exam,
-                rules=rules,
-                scenarios=scenarios,
-                attempts=by_user.get(user.id, []),
-                written=written,
-                retake=granted.get(user.id),
-                now=now,
-            )
-        )
-    return found
-
-
-def standing_of(*, session: Session, exam: Exam, user: User, now: datetime) -> Standing:
-    """One candidate's standing."""
-    assert exam.id is not None and user.id is not None
-    return standing(
-        user=user,
-        exam=exam,
-        rules=exam.exam_rules,
-        scenarios=exam_scenarios(session=session, exam_id=exam.id),
-        attempts=exam_attempts(session=session, exam_id=exam.id, user_id=user.id),
-        written=written_scores(session=session, exam_id=exam.id),
-        retake=retakes(session=session, exam_id=exam.id).get(user.id),
-        now=now,
-    )
