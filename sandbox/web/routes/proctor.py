@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from sandbox.conversations.events import ExamEvent
 from sandbox.exams.policy import (
     ScoreError,
     parse_written_scores,
@@ -40,7 +41,6 @@ from sandbox.storage.exams import candidates as exam_candidates
 from sandbox.storage.models import User
 from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
 from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form, read_moment
-from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import (
     ProctorUser,
     ServiceDep,
