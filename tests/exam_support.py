@@ -27,12 +27,12 @@ from web_support import (
 )
 
 from sandbox.config import Settings
+from sandbox.conversations.service import ConversationService
 from sandbox.passwords import hash_password
 from sandbox.storage.audit import AuditEvent
 from sandbox.storage.exams import Exam
 from sandbox.storage.models import Attempt, AttemptMessage, Role, User
 from sandbox.web.app import create_app
-from sandbox.web.exams import ExamService
 
 PACK = "pharmacy-basics"
 COLD = f"{PACK}/cold-remedy-hypertension"
@@ -61,7 +61,7 @@ def app(settings: Settings) -> Iterator[FastAPI]:
 
 @dataclass
 class FakeClock:
-    """The exam service's clock, moved by the test (no sleeping)."""
+    """The conversation service's clock, moved by the test (no sleeping)."""
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
@@ -82,9 +82,9 @@ def clock(app: FastAPI) -> FakeClock:
     return fake
 
 
-def service(app: FastAPI) -> ExamService:
-    found = app.state.sandbox.exams
-    assert isinstance(found, ExamService)
+def service(app: FastAPI) -> ConversationService:
+    found = app.state.sandbox.conversations
+    assert isinstance(found, ConversationService)
     return found
 
 

@@ -3,7 +3,7 @@
 usage: python fault_writer.py DATABASE_URL PACKS_FOLDER USER_NAME GO_FILE CONVERSATIONS
 
 Waits for GO_FILE to exist (so every writer starts together), then plays CONVERSATIONS whole
-practice conversations through the chat's own write path (`web.conversations`: read the
+practice conversations through the chat's own write path (the conversation service: read the
 stored state, store the turn, grade at the end), each with an audit event, and prints
 `done N` on success. Any exception is printed and exits 1.
 """
@@ -17,13 +17,14 @@ from pathlib import Path
 from sqlmodel import Session
 
 from sandbox.config import Settings
+from sandbox.conversations.events import InProcessBus
+from sandbox.conversations.service import ConversationService
 from sandbox.scenarios.library import load_library
 from sandbox.storage.attempts import start_attempt
 from sandbox.storage.audit import record
 from sandbox.storage.database import make_engine
 from sandbox.storage.models import Attempt
 from sandbox.storage.users import get_user_by_name
-from sandbox.web import conversations
 
 PACK = "pharmacy-basics"
 SCENARIO = "cold-remedy-hypertension"
@@ -43,6 +44,7 @@ def main() -> int:
     assert found is not None
     pack, scenario = found
     engine = make_engine(database_url)
+    service = ConversationService(library=library, engine=engine, bus=InProcessBus())
     while not Path(go_file).exists():
         time.sleep(0.01)
     for number in range(int(count)):
@@ -68,12 +70,12 @@ def main() -> int:
                 assert current is not None
                 if current.ended:
                     break
-                conversations.say(session, library, current, line, f"{name}-{number}-{index}")
+                service.say(session, current, line, f"{name}-{number}-{index}")
         with Session(engine, expire_on_commit=False) as session:
             current = session.get(Attempt, attempt_id)
             assert current is not None
             if not current.ended:
-                conversations.finish(session, library, current)
+                service.finish(session, current)
     engine.dispose()
     print(f"done {count}")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
+from sandbox.conversations.live import transcript_json
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.grading import grade_compiled
 from sandbox.evaluator.transcript import parse_transcript_data
@@ -21,7 +22,6 @@ from sandbox.storage.attempts import (
 )
 from sandbox.storage.audit import AuditEvent
 from sandbox.storage.models import Attempt, Speaker, User
-from sandbox.web.conversations import transcript_json
 
 PACK = "pharmacy-basics"
 SCENARIO = "cold-remedy-hypertension"

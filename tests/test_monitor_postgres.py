@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from sandbox.config import Settings
+from sandbox.conversations.events import ExamEvent, InProcessBus
 from sandbox.storage.database import make_engine
-from sandbox.web.monitor import ExamEvent, InProcessBus
 from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 
 BASE_URL = os.environ.get("SANDBOX_TEST_DATABASE_URL")

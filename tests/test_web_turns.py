@@ -29,14 +29,14 @@ from web_support import (
 )
 from web_support import start_attempt as start_through_page
 
+from sandbox.conversations import cache, live
+from sandbox.conversations.cache import TurnBatcher
 from sandbox.engine.conversation import Conversation
 from sandbox.storage.attempts import list_messages, start_attempt
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.turns import Head, PendingTurn, TurnLine, store_turns
-from sandbox.web import conversations, turns
 from sandbox.web.app import create_app
-from sandbox.web.turns import TurnBatcher
 
 __all__ = ["app", "client", "settings", "trainee"]
 
@@ -44,13 +44,13 @@ __all__ = ["app", "client", "settings", "trainee"]
 def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count full-path loads (every stored message read and replayed)."""
     calls: list[int] = []
-    original = conversations.load
+    original = live.load
 
-    def counting(*args: Any, **kwargs: Any) -> conversations.Live:
+    def counting(*args: Any, **kwargs: Any) -> live.Live:
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(conversations, "load", counting)
+    monkeypatch.setattr(live, "load", counting)
     return calls
 
 
@@ -73,7 +73,7 @@ def test_fast_turns_store_and_grade_exactly_as_the_full_path(
     fast_loads = len(loads)
     # The same conversation again with nothing kept between turns: every turn loads.
     second = start_second_attempt(app, trainee)
-    monkeypatch.setattr(turns.Resume, "of", classmethod(lambda cls, live: None))
+    monkeypatch.setattr(cache.Resume, "of", classmethod(lambda cls, live: None))
     loads.clear()
     play(client, second)
     assert len(loads) >= len(MODEL_ANSWER)
@@ -115,7 +115,7 @@ def another_worker_says(app: FastAPI, attempt_id: int, text: str) -> None:
     with Session(state.engine, expire_on_commit=False) as session:
         attempt = session.get(Attempt, attempt_id)
         assert attempt is not None
-        outcome = conversations.say(session, state.library, attempt, text, "elsewhere")
+        outcome = state.conversations.say(session, attempt, text, "elsewhere")
         assert [m.seq for m in outcome.new_messages] == [3, 4]
 
 
@@ -148,7 +148,7 @@ def test_an_attempt_ended_elsewhere_takes_no_more_messages(
         with Session(state.engine, expire_on_commit=False) as session:
             attempt = session.get(Attempt, trainee)
             assert attempt is not None
-            conversations.finish(session, state.library, attempt)
+            state.conversations.finish(session, attempt)
         count = len(stored(app, trainee))
         frames = say(ws, "Are you still there?", "e-2")
         assert "has ended" in frames[-1]

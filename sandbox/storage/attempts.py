@@ -23,6 +23,7 @@ def start_attempt(
     time_limit_s: float,
     opening: str,
     mode: Mode = Mode.PRACTICE,
+    started_at: datetime | None = None,
 ) -> Attempt:
     """A new attempt with the persona's opening stored as message 0."""
     assert user.id is not None
@@ -33,6 +34,7 @@ def start_attempt(
         scenario_id=scenario_id,
         time_limit_s=time_limit_s,
         mode=mode,
+        started_at=started_at or utcnow(),
     )
     session.add(attempt)
     session.flush()

@@ -1,6 +1,6 @@
 """Storing chat turns many at a time: Core statements, one transaction per batch.
 
-The chat's fast path (web/turns.py) computes a turn from the conversation's state kept in
+The chat's fast path (conversations/cache.py) computes a turn from the conversation's state kept in
 memory and hands the new lines here. A turn is stored only if the attempt is still as the
 memory says: not ended, started at the same moment with the same time limit, and holding
 exactly the messages the memory counted (its last seq). Anything else (another worker

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,14 +18,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox import __version__
 from sandbox.config import Settings
+from sandbox.conversations.service import ConversationService
 from sandbox.scenarios.library import load_library
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
-from sandbox.web.exam_area import install_exams
 from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.heap import settle_heap
-from sandbox.web.routes import auth, cases, chat, health, mentor, trainee
+from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
+from sandbox.web.routes import (
+    appeals,
+    auth,
+    cases,
+    chat,
+    exams,
+    health,
+    mentor,
+    monitor,
+    proctor,
+    reports,
+    trainee,
+)
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -39,14 +53,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    library = load_library(settings)
+    # On PostgreSQL the monitor hears every worker process (LISTEN/NOTIFY).
+    bus = monitor_bus(settings)
     state = AppState(
         settings=settings,
         engine=engine,
-        library=load_library(settings),
+        library=library,
         signer=Signer(settings.resolved_secret_key(), settings.session_max_age_s),
+        bus=bus,
+        conversations=ConversationService(library=library, engine=engine, bus=bus),
     )
     if settings.is_embedded_default and settings.demo_users:
         state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The exam timers run while the app does: their first sweep ends the exam attempts
+        # whose deadline passed while the server was down.
+        timers = state.conversations.start_timers()
+        try:
+            yield
+        finally:
+            await state.conversations.stop_timers(timers)
+            if isinstance(bus, PostgresBus):
+                await bus.close()
 
     # The schema is served for API fuzzing (schemathesis) and tools; no docs UI is.
     app = FastAPI(
@@ -55,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.sandbox = state
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -64,9 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
+    for area in (exams, proctor, monitor, reports, appeals):
+        app.include_router(area.router)
     if settings.bench_echo:
         app.include_router(health.bench_router)
-    install_exams(app, state)
     _install_error_pages(app)
     _install_anon_cookie(app, env=settings.env)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from sqlmodel import Session
 
 from sandbox.config import Settings
-from sandbox.web.monitor import ExamEvent, InProcessBus, MonitorBus, Subscription
+from sandbox.conversations.events import ExamEvent, InProcessBus, MonitorBus, Subscription
 from sandbox.web.pg_notify import Listener, notify
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException
 from sqlmodel import Session
 
+from sandbox.conversations.service import ConversationService
 from sandbox.storage.exams import Exam, ExamScenario
 from sandbox.storage.models import Role, User
 from sandbox.web.deps import CurrentUser, Forbidden, StateDep
-from sandbox.web.exams import ExamService, exam_service
 from sandbox.web.state import AppState
 
 STAFF_ROLES = (Role.PROCTOR, Role.ADMIN)
@@ -27,11 +27,11 @@ def require_proctor(user: CurrentUser) -> User:
 ProctorUser = Annotated[User, Depends(require_proctor)]
 
 
-def get_service(state: StateDep) -> ExamService:
-    return exam_service(state)
+def get_service(state: StateDep) -> ConversationService:
+    return state.conversations
 
 
-ServiceDep = Annotated[ExamService, Depends(get_service)]
+ServiceDep = Annotated[ConversationService, Depends(get_service)]
 
 
 def exam_or_404(session: Session, exam_id: int) -> Exam:

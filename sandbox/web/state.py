@@ -1,17 +1,19 @@
-"""What the app holds for its lifetime; built by the app factory, found via request.app.state."""
+"""What the app holds for its lifetime; built whole by the app factory, found via
+request.app.state."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine
 
 from sandbox.config import Settings
+from sandbox.conversations.events import MonitorBus
+from sandbox.conversations.service import ConversationService
 from sandbox.scenarios.library import PackLibrary
 from sandbox.web.demo import DemoLogin
 from sandbox.web.limits import LoginLimits, SharedBuckets
+from sandbox.web.rooms import Room
 from sandbox.web.security import LiveSessions, Signer
 
 
@@ -21,14 +23,13 @@ class AppState:
     engine: Engine
     library: PackLibrary
     signer: Signer
+    # The proctor's monitor hears exam news on it (LISTEN/NOTIFY on PostgreSQL).
+    bus: MonitorBus
+    # Every chat turn of practice and exams, its clock, locks and the exam timers.
+    conversations: ConversationService
     demo_logins: list[DemoLogin] = field(default_factory=list)
-    attempt_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
-    # attempt id -> the chat sockets open on it (routes.chat.Room); in memory, one process.
-    chat_rooms: dict[int, Any] = field(default_factory=dict)
-    # The exam clock, turns and timers (web.exams.ExamService), set by the app factory.
-    exams: Any = None
-    # The chat's batched turn store (web.turns.TurnBatcher), made on first use.
-    turns: Any = None
+    # attempt id -> the chat sockets open on it (web.rooms.Room); in memory, one process.
+    chat_rooms: dict[int, Room] = field(default_factory=dict)
     login_limits: LoginLimits = field(init=False)
     # Chat frames per attempt, shared by the attempt's sockets in this process.
     chat_limits: SharedBuckets = field(init=False)
@@ -40,7 +41,3 @@ class AppState:
         self.login_limits = LoginLimits.from_settings(settings)
         self.chat_limits = SharedBuckets(settings.chat_burst, settings.chat_per_minute)
         self.live_sessions = LiveSessions(self.engine, settings.socket_recheck_s)
-
-    def attempt_lock(self, attempt_id: int) -> asyncio.Lock:
-        """One lock per attempt, so two tabs of one conversation never interleave a turn."""
-        return self.attempt_locks.setdefault(attempt_id, asyncio.Lock())

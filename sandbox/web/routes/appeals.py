@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from sandbox.conversations.events import ExamEvent
 from sandbox.evaluator import records
 from sandbox.evaluator.overrides import ReviewError
 from sandbox.storage.attempts import list_messages
@@ -22,7 +23,6 @@ from sandbox.storage.exams import Appeal, AppealStatus, Exam, list_appeals
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import override_criterion
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
-from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import STAFF_ROLES, ServiceDep, page_helpers
 from sandbox.web.state import AppState
 from sandbox.web.templating import render

@@ -20,7 +20,6 @@ from sandbox.storage.models import Attempt, AttemptMessage, Role, Speaker, User
 from sandbox.storage.reviews import EXAMPLES, CaseRow, TeachingCase, list_cases, tags_of
 from sandbox.web import reviews
 from sandbox.web.deps import CurrentUser, SessionDep, StateDep, ViewerDep
-from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
 from sandbox.web.practice import closed_for_practice, under_exam
 from sandbox.web.routes.mentor import may_review
@@ -80,7 +79,7 @@ class Hidden:
 
     def __init__(self, session: Session, state: AppState, user: User) -> None:
         self.session = session
-        self.now = exam_service(state).now()
+        self.now = state.conversations.now()
         self.closed = closed_for_practice(session, user, self.now)
         self.running: dict[tuple[str, str], bool] = {}
 

@@ -1,5 +1,9 @@
 """The chat socket: one per open conversation page, speaking htmx's ws extension.
 
+It only speaks the socket protocol: frames in become calls on the conversation service
+(sandbox/conversations), its outcomes become frames out, under the attempt's lock so every
+tab sees the same order.
+
 Frames from the browser are JSON objects with a `type`:
 `hello` (`last_seq`: the highest message seq the page shows), `say` (`text`, `client_id`),
 `finish`, `hint`. Frames to the browser are HTML fragments with out-of-band swap targets.
@@ -13,27 +17,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from sandbox.conversations.live import ConversationUnavailable, Outcome, ShownMessage
+from sandbox.conversations.service import ConversationService
 from sandbox.origins import parse_allowed_origins
-from sandbox.storage.attempts import list_messages
-from sandbox.storage.models import Attempt, Mode, User, utcnow
-from sandbox.web import conversations
-from sandbox.web.conversations import ConversationUnavailable, Outcome, ShownMessage
+from sandbox.storage.models import Attempt, Mode, User
 from sandbox.web.deps import get_state, viewer_for
-from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
-from sandbox.web.monitor import ExamEvent
 from sandbox.web.origin import origin_allowed
 from sandbox.web.practice import closed_for_practice
+from sandbox.web.rooms import Outbox, Room
 from sandbox.web.sockets import (
     NOTICE_KEYS,
     POLICY_VIOLATION,
@@ -44,7 +43,6 @@ from sandbox.web.sockets import (
 )
 from sandbox.web.state import AppState
 from sandbox.web.templating import render_text
-from sandbox.web.turns import Resume, TurnBatcher
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -53,66 +51,13 @@ FRAMES = "_chat_frames.html"
 CLIENT_ID_MAX = 64
 MAX_ID = 2**63 - 1
 TIMER_SLACK_S = 0.05
-WRITE_RETRIES = 3
 #: How long a socket trusts its last answer to "is this practice closed by an exam" before
 #: asking again (a turn should not pay for the exam queries every time).
 CLOSED_RECHECK_S = 5.0
-T = TypeVar("T")
-
-
-@dataclass
-class Outgoing:
-    html: str
-    delay_s: float = 0.0
-
-
-class Outbox:
-    """Frames for one socket, sent in order; a persona reply waits for the typing delay."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        self.websocket = websocket
-        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue()
-        self.sender: asyncio.Task[None] | None = None
-        self.closed = False
-
-    def put(self, html: str, delay_s: float = 0.0) -> None:
-        self.queue.put_nowait(Outgoing(html, delay_s))
-
-    def start(self) -> asyncio.Task[None]:
-        self.sender = asyncio.create_task(self.run())
-        return self.sender
-
-    async def run(self) -> None:
-        while True:
-            item = await self.queue.get()
-            if item.delay_s > 0:
-                await asyncio.sleep(item.delay_s)
-            await self.websocket.send_text(item.html)
-
-    async def close(self, notice_html: str, reason: CloseReason) -> None:
-        """Drop the frames still queued, send the notice and close the socket with 1008."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.sender is not None:
-            self.sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.sender
-        await close_with_notice(self.websocket, notice_html, reason)
-
-
-class Room:
-    """The sockets open on one attempt (several tabs see the same conversation), and the
-    conversation's engine state between turns while any is open (web/turns.py)."""
-
-    def __init__(self) -> None:
-        self.outboxes: set[Outbox] = set()
-        self.resume: Resume | None = None
 
 
 def room_for(state: AppState, attempt_id: int) -> Room:
-    room: Room = state.chat_rooms.setdefault(attempt_id, Room())
-    return room
+    return state.chat_rooms.setdefault(attempt_id, Room())
 
 
 @dataclass
@@ -155,47 +100,8 @@ class Channel:
         return self.frame("messages", messages=messages)
 
     @property
-    def room(self) -> Room | None:
-        """This attempt's room, while a socket is open on it."""
-        room: Room | None = self.state.chat_rooms.get(self.attempt_id)
-        return room
-
-    def remember(self, outcome: Outcome) -> None:
-        """Keep the engine state a full-path event left, for the next turn's fast path."""
-        room = self.room
-        if room is not None and not outcome.duplicate:
-            room.resume = Resume.of(outcome.live) if outcome.live is not None else None
-
-    def now(self, mode: Mode) -> datetime:
-        """The clock the full path reads for this mode (an exam has the exam service's)."""
-        return exam_service(self.state).now() if mode == Mode.EXAM else utcnow()
-
-    async def locked(self, work: Callable[[Session, Attempt], T]) -> T:
-        """Run `work` in a worker thread with a fresh session (callers hold the attempt's lock)."""
-
-        def call() -> T:
-            # Another process (or a second tab on another worker) may have stored the
-            # same seq first: the unique constraint refuses ours, and the work runs again
-            # on the state that now includes theirs. A database connection lost mid-turn
-            # (a restart, a proxy's idle cut) committed nothing: the work runs again on a
-            # new connection; a resent client id makes a commit that did land harmless.
-            for attempt_number in range(WRITE_RETRIES):
-                last = attempt_number == WRITE_RETRIES - 1
-                with Session(self.state.engine, expire_on_commit=False) as session:
-                    try:
-                        attempt = session.get(Attempt, self.attempt_id)
-                        assert attempt is not None
-                        return work(session, attempt)
-                    except IntegrityError:
-                        session.rollback()
-                        if last:
-                            raise
-                    except DBAPIError as error:
-                        if last or not error.connection_invalidated:
-                            raise
-            raise AssertionError("unreachable")
-
-        return await run_in_threadpool(call)
+    def service(self) -> ConversationService:
+        return self.state.conversations
 
     def broadcast(
         self, outcome: Outcome, attempt: Attempt | None = None, ack: str | None = None
@@ -244,7 +150,7 @@ class Channel:
 
         def ask() -> str | None:
             with Session(self.state.engine) as session:
-                closed = closed_for_practice(session, user, exam_service(self.state).now())
+                closed = closed_for_practice(session, user, self.service.now())
                 return closed.reason(pack_id, scenario_id)
 
         reason = await run_in_threadpool(ask)
@@ -330,12 +236,14 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
     if attempt.mode == Mode.PRACTICE:
         channel.practice = (attempt.pack_id, attempt.scenario_id)
     room = room_for(state, attempt_id)
-    async with state.attempt_lock(attempt_id):
+    service = state.conversations
+    async with service.locks.hold(attempt_id):
         # At most SANDBOX_CHAT_SOCKETS_PER_ATTEMPT sockets on one attempt in this process;
         # checked and counted under the lock, so two handshakes cannot both take the last.
         crowded = len(room.outboxes) >= settings.chat_sockets_per_attempt
         if not crowded:
             room.outboxes.add(channel.outbox)
+            service.opened(attempt_id)
     if crowded:
         limit = settings.chat_sockets_per_attempt
         notice = channel.closed(CloseReason.TOO_MANY, limit=limit)
@@ -369,6 +277,7 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         pass
     finally:
         room.outboxes.discard(channel.outbox)
+        service.closed(attempt_id)
         for task in (watcher, timer, sender):
             if task is not None:
                 task.cancel()
@@ -424,17 +333,9 @@ async def handle_frame(channel: Channel, raw: str) -> None:
 
 
 async def handle_finish(channel: Channel) -> None:
-    library = channel.state.library
-
-    def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
-        if attempt.mode == Mode.EXAM:  # on the exam's clock (web/exams.py)
-            return exam_service(channel.state).finish(session, attempt), attempt
-        return conversations.finish(session, library, attempt), attempt
-
-    async with channel.state.attempt_lock(channel.attempt_id):
-        outcome, attempt = await channel.locked(work)
-        channel.remember(outcome)
-        channel.broadcast(outcome, attempt)
+    async with channel.service.locks.hold(channel.attempt_id):
+        outcome = await channel.service.hand_in(channel.attempt_id)
+        channel.broadcast(outcome, outcome.attempt)
     if outcome.notice:
         channel.outbox.put(channel.notice(outcome.notice))
 
@@ -458,21 +359,10 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
     if len(text) > limit:
         channel.outbox.put(channel.notice("chat.notice.too_long", length=len(text), limit=limit))
         return
-    library = channel.state.library
-
-    def work(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
-        if attempt.mode == Mode.EXAM:  # refused after the deadline (web/exams.py)
-            return exam_service(channel.state).say(session, attempt, text, client_id), attempt
-        return conversations.say(session, library, attempt, text, client_id), attempt
-
     ack = channel.frame("ack", client_id=client_id or "")
-    async with channel.state.attempt_lock(channel.attempt_id):
-        fast = await fast_say(channel, text, client_id)
-        if fast is not None:
-            outcome, attempt = fast, None
-        else:
-            outcome, attempt = await channel.locked(work)
-            channel.remember(outcome)
+    async with channel.service.locks.hold(channel.attempt_id):
+        outcome = await channel.service.take_message(channel.attempt_id, text, client_id)
+        attempt = outcome.attempt
         if outcome.duplicate:
             channel.outbox.put(ack)
             channel.outbox.put(channel.fixed_frame("typing", typing=False, done=True))
@@ -483,52 +373,10 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
             channel.broadcast(outcome, attempt, ack=ack)
 
 
-async def fast_say(channel: Channel, text: str, client_id: str | None) -> Outcome | None:
-    """The turn from the kept engine state, stored in a batch; None for the full path."""
-    room = channel.room
-    resume = room.resume if room is not None else None
-    if room is None or resume is None:
-        return None
-    if client_id is not None and client_id in resume.client_ids:
-        return Outcome(duplicate=True)
-    try:
-        turn = resume.take_turn(text, client_id, resume.elapsed_s(channel.now(resume.mode)))
-    except Exception:
-        room.resume = None  # the engine may have stopped half-way: never reuse that state
-        raise
-    if turn is not None and resume.exam_id is not None:
-        turn.tag = ExamEvent(resume.exam_id, resume.user_id)  # for the proctor's monitor
-    if turn is None or not await turn_batcher(channel.state).store(turn):
-        room.resume = None
-        return None
-    resume.stored(turn)
-    return Outcome(new_messages=list(turn.lines))
-
-
-def turn_batcher(state: AppState) -> TurnBatcher:
-    """The app's turn batcher, made on first use; it announces exam turns to the monitor."""
-    if state.turns is None:
-        bus = exam_service(state).bus
-
-        def announce(session: Session, turns: Any) -> None:
-            for turn in turns:
-                if isinstance(turn.tag, ExamEvent):
-                    bus.publish(session, turn.tag)
-
-        state.turns = TurnBatcher(state.engine, announce)
-    batcher: TurnBatcher = state.turns
-    return batcher
-
-
 async def send_missed(channel: Channel, after: int) -> None:
     """Replay what the page has not shown yet, then the ended state if the attempt is over."""
-
-    def work(session: Session, attempt: Attempt) -> tuple[list[ShownMessage], Attempt]:
-        missed = list_messages(session=session, attempt_id=channel.attempt_id, after_seq=after)
-        return list(missed), attempt
-
-    async with channel.state.attempt_lock(channel.attempt_id):
-        missed, attempt = await channel.locked(work)
+    async with channel.service.locks.hold(channel.attempt_id):
+        missed, attempt = await channel.service.missed(channel.attempt_id, after)
         if missed:
             channel.outbox.put(channel.messages_html(missed))
         if attempt.ended:
@@ -537,16 +385,7 @@ async def send_missed(channel: Channel, after: int) -> None:
 
 
 async def send_hints(channel: Channel) -> None:
-    library = channel.state.library
-
-    def work(session: Session, attempt: Attempt) -> list[str] | str:
-        if attempt.ended:
-            return "chat.notice.ended"
-        if attempt.mode != Mode.PRACTICE:
-            return "chat.notice.no_hints"
-        return conversations.open_criteria(session, library, attempt)
-
-    hints = await channel.locked(work)
+    hints = await channel.service.open_hints(channel.attempt_id)
     if isinstance(hints, str):
         channel.outbox.put(channel.notice(hints))
     else:
@@ -555,38 +394,10 @@ async def send_hints(channel: Channel) -> None:
 
 async def run_timer(channel: Channel) -> None:
     """Send nudges when the trainee is silent and end the conversation at its time limit."""
-    library = channel.state.library
-    lock = channel.state.attempt_lock(channel.attempt_id)
-
-    def load(session: Session, attempt: Attempt) -> conversations.Live | None:
-        return None if attempt.ended else conversations.load(session, library, attempt)
-
-    def tick(session: Session, attempt: Attempt) -> tuple[Outcome, Attempt]:
-        if attempt.mode == Mode.EXAM:  # ended and graded on the exam's clock
-            return exam_service(channel.state).tick(session, attempt), attempt
-        return conversations.tick(session, library, attempt), attempt
-
-    async def seconds_to_wait() -> float | None:
-        # From the engine state the turns keep; loaded (and kept) when there is none. The
-        # load takes no lock: if a turn kept a newer state meanwhile, that one stays, and a
-        # state kept here that a turn made stale is refused by the turn's check (turns.py).
-        room = channel.room
-        resume = room.resume if room is not None else None
-        if resume is None:
-            live = await channel.locked(load)
-            if live is None:
-                return None
-            resume = Resume.of(live)
-            if room is not None and room.resume is None:
-                room.resume = resume
-            if resume is None:
-                due_at = conversations.next_deadline(live)
-                return due_at - conversations.elapsed_s(live.attempt, utcnow())
-        return resume.next_deadline() - resume.elapsed_s(utcnow())
-
+    service, attempt_id = channel.service, channel.attempt_id
     while True:
         try:
-            wait_s = await seconds_to_wait()
+            wait_s = await service.seconds_to_wake(attempt_id)
         except ConversationUnavailable:
             return
         if wait_s is None:
@@ -596,7 +407,6 @@ async def run_timer(channel: Channel) -> None:
             # deadline later, so waking up early to poll would only cost a replay.
             await asyncio.sleep(wait_s)
             continue
-        async with lock:
-            outcome, attempt = await channel.locked(tick)
-            channel.remember(outcome)
-            channel.broadcast(outcome, attempt)
+        async with service.locks.hold(attempt_id):
+            outcome = await service.wake(attempt_id)
+            channel.broadcast(outcome, outcome.attempt)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from sandbox.conversations.events import ExamEvent
 from sandbox.storage.audit import record
 from sandbox.storage.exams import (
     AppealExists,
@@ -38,7 +39,6 @@ from sandbox.web.deps import (
     Viewer,
     ViewerDep,
 )
-from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -162,7 +162,7 @@ def start_exam_attempt(
         return RedirectResponse(f"/exams/{exam_id}?refused={refusal}", status_code=303)
     pack, found_scenario = found
     try:
-        attempt = service.start(
+        attempt = service.start_exam(
             session,
             exam=exam,
             user=user,

@@ -33,7 +33,6 @@ from sandbox.storage.reviews import (
 )
 from sandbox.web import reviews
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
-from sandbox.web.exams import exam_service
 from sandbox.web.practice import under_exam
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -454,7 +453,7 @@ def update_case(
     form = {"example": example, "tags": tags, "note": note}
     try:
         if attempt.exam_id is not None and under_exam(
-            session, attempt.pack_id, attempt.scenario_id, exam_service(state).now()
+            session, attempt.pack_id, attempt.scenario_id, state.conversations.now()
         ):
             # An exam conversation shows candidates still sitting what scores: not a case
             # until every exam and retake window on its scenario has closed (web/practice.py).

@@ -19,13 +19,13 @@ from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from sandbox.conversations.events import ExamEvent, Subscription
+from sandbox.conversations.policy import deadline_of
 from sandbox.storage.exams import Exam, exam_scenarios, trainee_message_counts
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, get_state, viewer_for
-from sandbox.web.exams import deadline_of, exam_service
 from sandbox.web.i18n import Translate
-from sandbox.web.monitor import ExamEvent, Subscription
 from sandbox.web.proctoring import (
     STAFF_ROLES,
     ProctorUser,
@@ -135,7 +135,7 @@ def read_monitor(
 async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
     """Push each candidate's row when it changes; the whole table on (re)connect."""
     state = get_state(websocket)
-    service = exam_service(state)
+    service = state.conversations
 
     def who() -> tuple[Any, Exam | None]:
         with Session(state.engine, expire_on_commit=False) as session:

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from sandbox.conversations.events import ExamEvent
 from sandbox.exams.policy import (
     ScoreError,
     parse_written_scores,
@@ -41,7 +42,6 @@ from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
 from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form, read_moment
-from sandbox.web.monitor import ExamEvent
 from sandbox.web.proctoring import (
     ProctorUser,
     ServiceDep,

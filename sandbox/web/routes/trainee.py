@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
+from sandbox.conversations import live
 from sandbox.scenarios.catalogue import trade_of
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import (
@@ -15,13 +16,11 @@ from sandbox.storage.attempts import (
     list_messages,
     open_attempt,
     scenario_records,
-    start_attempt,
 )
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, Role, User, utcnow
-from sandbox.web import conversations, reviews
+from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
-from sandbox.web.exams import exam_service
 from sandbox.web.practice import Closed, closed_for_practice
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -40,7 +39,7 @@ def scenario_or_404(state: StateDep, pack_id: str, scenario_id: str) -> tuple[Pa
 
 def closed_now(state: AppState, session: SessionDep, user: User) -> Closed:
     """The scenarios `user` may not practise now, on the exam service's clock."""
-    return closed_for_practice(session, user, exam_service(state).now())
+    return closed_for_practice(session, user, state.conversations.now())
 
 
 def may_review(viewer_user: User, owner_id: int, owner_mentor_id: int | None) -> bool:
@@ -154,15 +153,8 @@ def create_attempt(
         end_attempt(session=session, attempt=attempt, reason="superseded")
         attempt = None
     if attempt is None:
-        attempt = start_attempt(
-            session=session,
-            user=user,
-            pack_id=pack.id,
-            pack_version=pack.version,
-            scenario_id=scenario.id,
-            time_limit_s=float(scenario.time_limit_s),
-            opening=scenario.opening,
-            mode=Mode.PRACTICE,
+        attempt = state.conversations.start_practice(
+            session, user=user, pack=pack, scenario=scenario
         )
         session.commit()
     return RedirectResponse(f"/attempts/{attempt.id}", status_code=303)
@@ -201,7 +193,7 @@ def read_attempt(
         messages=messages,
         persona_name=scenario.persona.name,
         content_lang=pack.locale,
-        elapsed_s=conversations.elapsed_s(attempt, utcnow()),
+        elapsed_s=live.elapsed_s(attempt, utcnow()),
         max_chars=state.settings.message_max_chars,
         max_sockets=state.settings.chat_sockets_per_attempt,
     )
@@ -262,7 +254,7 @@ def feedback_details(
     if found is not None and found[0].version == attempt.pack_version:
         pack, scenario = found
         descriptions = {c.id: c.description or c.id for c in scenario.rubric.criteria}
-        revealed = conversations.revealed_facts(pack, scenario, attempt, messages)
+        revealed = live.revealed_facts(pack, scenario, attempt, messages)
         unrevealed = [fact for fact in scenario.facts if fact.id not in revealed]
     criteria: list[dict[str, Any]] = []
     highlights: dict[int, list[dict[str, str]]] = {}

@@ -1,9 +1,10 @@
 """A live conversation: the engine's state rebuilt from stored messages, turns stored first.
 
-Every function here is synchronous and short; the socket handler runs them in a worker
-thread under the attempt's lock. The database is the source of truth: the engine state is
-rebuilt from the stored trainee messages with `Conversation.replay` on every event, so a
-reload, a dropped socket or a server restart resumes the same conversation.
+The full path of the conversation service (service.py). Every function here is synchronous
+and short; the service runs them in a worker thread under the attempt's lock. The database
+is the source of truth: the engine state is rebuilt from the stored trainee messages with
+`Conversation.replay`, so a reload, a dropped socket or a server restart resumes the same
+conversation.
 """
 
 from __future__ import annotations
@@ -18,16 +19,9 @@ from sqlmodel import Session
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.grading import grade_compiled
 from sandbox.evaluator.transcript import parse_transcript_data
-from sandbox.scenarios.library import PackLibrary
 from sandbox.scenarios.models import Pack, Scenario
-from sandbox.storage.attempts import (
-    append_messages,
-    end_attempt,
-    find_client_message,
-    list_messages,
-    store_grade,
-)
-from sandbox.storage.models import Attempt, AttemptMessage, Speaker, utcnow
+from sandbox.storage.attempts import append_messages, list_messages
+from sandbox.storage.models import Attempt, AttemptMessage, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +39,12 @@ class ShownMessage(Protocol):
     def at(self) -> float: ...
     @property
     def kind(self) -> str | None: ...
+
+
+class Library(Protocol):
+    """Where the service finds an attempt's pack and scenario (the loaded pack library)."""
+
+    def find(self, pack_id: str, scenario_id: str) -> tuple[Pack, Scenario] | None: ...
 
 
 class ConversationUnavailable(Exception):
@@ -71,8 +71,10 @@ class Outcome:
     notice_fields: dict[str, Any] = field(default_factory=dict)
     ended_now: bool = False
     duplicate: bool = False
-    # The engine state after the event, as stored (the socket keeps it for the next turn).
+    # The engine state after the event, as stored (the service keeps it for the next turn).
     live: Live | None = None
+    # The attempt as the full path left it (to show its end); None on the fast path.
+    attempt: Attempt | None = None
 
     @property
     def persona_replied(self) -> bool:
@@ -100,7 +102,7 @@ def deadline_at(conversation: Conversation, time_limit_s: float) -> float:
     return min(due, limit) if due is not None else limit
 
 
-def load(session: Session, library: PackLibrary, attempt: Attempt) -> Live:
+def load(session: Session, library: Library, attempt: Attempt) -> Live:
     """Rebuild the engine state of `attempt` from its stored messages."""
     found = library.find(attempt.pack_id, attempt.scenario_id)
     if found is None or found[0].version != attempt.pack_version:
@@ -174,89 +176,12 @@ def grade_live(live: Live) -> dict[str, Any]:
     return result
 
 
-def _close(session: Session, live: Live, reason: str, now: datetime) -> None:
-    end_attempt(session=session, attempt=live.attempt, reason=reason, at=now)
-    grade_json = grade_live(live)
-    grade_json["pack_version"] = live.attempt.pack_version
-    store_grade(session=session, attempt=live.attempt, grade=grade_json)
-
-
-def say(
-    session: Session, library: PackLibrary, attempt: Attempt, text: str, client_id: str | None
-) -> Outcome:
-    """A trainee message: stored with the persona's replies before anything is sent back."""
-    if (
-        client_id
-        and attempt.id is not None
-        and find_client_message(session=session, attempt_id=attempt.id, client_id=client_id)
-    ):
-        return Outcome(duplicate=True)
-    if attempt.ended:
-        return Outcome(notice="chat.notice.ended")
-    now = utcnow()
-    live = load(session, library, attempt)
-    turn = live.conversation.receive(text, at=elapsed_s(attempt, now))
-    outcome = Outcome(live=live)
-    if turn.accepted:
-        outcome.new_messages = store_new(session, live, client_id)
-    elif live.conversation.ended:
-        outcome.notice = "chat.notice.ended"
-    else:
-        outcome.notice = "chat.notice.empty"
-    if live.conversation.ended:
-        outcome.new_messages += store_new(session, live)
-        _close(session, live, str(live.conversation.end_reason or "completed"), now)
-        outcome.ended_now = True
-    session.commit()
-    return outcome
-
-
-def tick(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
-    """Time passed: send a nudge that is due, or end the conversation at its time limit."""
-    if attempt.ended:
-        return Outcome()
-    now = utcnow()
-    at = elapsed_s(attempt, now)
-    live = load(session, library, attempt)
-    outcome = Outcome(live=live)
-    if len(live.conversation.messages) > len(live.stored):
-        outcome.new_messages = store_new(session, live)
-    if at > attempt.time_limit_s:
-        live.conversation.expire(at)
-        outcome.new_messages += store_new(session, live)
-        _close(session, live, str(live.conversation.end_reason or "timeout"), now)
-        outcome.ended_now = True
-    else:
-        due = live.conversation.nudge_due_at()
-        if due is not None and due < at and live.conversation.send_nudge(at) is not None:
-            outcome.new_messages += store_new(session, live)
-    session.commit()
-    return outcome
-
-
 def next_deadline(live: Live) -> float:
     """The attempt time (seconds) of the next nudge or of the time limit, whichever is first."""
     return deadline_at(live.conversation, live.attempt.time_limit_s)
 
 
-def finish(session: Session, library: PackLibrary, attempt: Attempt) -> Outcome:
-    """The trainee ends the conversation; it is graded once, now."""
-    if attempt.ended:
-        return Outcome(notice="chat.notice.ended")
-    now = utcnow()
-    at = elapsed_s(attempt, now)
-    live = load(session, library, attempt)
-    if at > attempt.time_limit_s:
-        live.conversation.expire(at)
-    else:
-        live.conversation.finish(at)
-    new = store_new(session, live)
-    _close(session, live, str(live.conversation.end_reason or "finished"), now)
-    session.commit()
-    return Outcome(new_messages=new, ended_now=True, live=live)
-
-
-def open_criteria(session: Session, library: PackLibrary, attempt: Attempt) -> list[str]:
+def open_criteria(session: Session, library: Library, attempt: Attempt) -> list[str]:
     """Descriptions of required criteria not met yet (practice hints)."""
     live = load(session, library, attempt)
     grade_json = grade_live(live)

@@ -1,5 +1,7 @@
 """News for the proctor's live monitor: "candidate U of exam E changed", heard after commit.
 
+The conversation service and the exam pages publish it; the monitor socket hears it.
+
 The monitor never trusts an event's content: an event only says which row to re-read from
 the database, and a monitor that (re)connects reads every row. So a bus may drop, repeat
 or reorder events without showing anything wrong for longer than the next event.

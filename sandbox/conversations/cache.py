@@ -1,10 +1,11 @@
-"""The chat's fast path: a turn computed from the engine state kept in memory, stored in
-batches.
+"""The conversation service's cached state (its fast path): a turn computed from the engine
+state kept in memory, stored in batches.
 
-The full path (`conversations.say`) loads every stored message of the attempt and replays
-the trainee's lines through the engine on every message. Between turns the sockets open on
-an attempt keep a `Resume` instead: the engine state as stored, and what the attempt's row
-must still say for that state to be right (started at, time limit, how many messages).
+The full path (`ConversationService.say`, on live.py) loads every stored message of the
+attempt and replays the trainee's lines through the engine on every message. Between turns
+the service keeps a `Resume` instead, for each attempt a chat socket is open on: the engine
+state as stored, and what the attempt's row must still say for that state to be right
+(started at, time limit, how many messages).
 
 A turn on the fast path runs the engine on that state and hands the new lines to the
 `TurnBatcher`, which stores them with the turns of other conversations in one transaction
@@ -25,14 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from anyio.to_thread import run_sync
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
+from sandbox.conversations.live import Live, deadline_at, seconds_since
 from sandbox.engine.conversation import Conversation
 from sandbox.storage.models import Mode
 from sandbox.storage.turns import Head, PendingTurn, TurnLine, store_turns
-from sandbox.web.conversations import Live, deadline_at, seconds_since
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Resume:
         )
 
     def elapsed_s(self, now: datetime) -> float:
-        """Seconds since the attempt started, as `conversations.elapsed_s` counts them."""
+        """Seconds since the attempt started, as `live.elapsed_s` counts them."""
         return seconds_since(self.head.started_at, now)
 
     def next_deadline(self) -> float:
@@ -154,7 +155,8 @@ class TurnBatcher:
             batch, queue.waiting = queue.waiting[:BATCH_MAX], queue.waiting[BATCH_MAX:]
             turns = [turn for turn, _ in batch]
             try:
-                verdicts = await run_in_threadpool(store_turns, self.engine, turns, self.on_stored)
+                # The same worker threads as Starlette's `run_in_threadpool` (anyio's limiter).
+                verdicts = await run_sync(store_turns, self.engine, turns, self.on_stored)
             except Exception:
                 # Nothing of this batch was stored: each turn goes the full path, which
                 # retries on its own and reports what still fails.
