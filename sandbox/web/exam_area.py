@@ -30,6 +30,7 @@ def install_exams(app: FastAPI, state: AppState) -> None:
     state.exams = service
     for area in (exams, proctor, monitor, reports, appeals):
         app.include_router(area.router)
+    app.include_router(monitor.socket_router)
     before = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

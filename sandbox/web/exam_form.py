@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sandbox.exams.policy import ExamRules
 from sandbox.storage.exams import Exam, ExamScenario
@@ -23,6 +23,34 @@ NAME_MAX = 120
 COHORT_MAX = 64
 LIMIT_MIN_S, LIMIT_MAX_S = 10, 3 * 3600
 BAND_NAMES = ("excellent", "good", "pass")
+
+
+class ExamFormInput(BaseModel):
+    """The exam form as posted (`Annotated[ExamFormInput, Form()]`): every field as typed,
+    the scenarios and candidates ticked as lists; `read_exam_form` checks them."""
+
+    name: str = ""
+    scenario: list[str] = []
+    time_limit_s: str = ""
+    opens_at: str = ""
+    opens_at_utc: str = ""
+    closes_at: str = ""
+    closes_at_utc: str = ""
+    cohort: str = ""
+    candidate: list[str] = []
+    exam_only: str = ""
+    attempts_allowed: str = ""
+    on_timeout: str = ""
+    grace_s: str = ""
+    written_pass: str = ""
+    practical_pass: str = ""
+    written_weight: str = ""
+    practical_weight: str = ""
+    band_excellent: str = ""
+    band_good: str = ""
+    band_pass: str = ""
+    retake_days: str = ""
+    pass_rate_target: str = ""
 
 
 @dataclass

@@ -15,15 +15,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Response
 from sqlmodel import Session, col, select
 
+from sandbox import access
 from sandbox.storage.attempts import list_messages
-from sandbox.storage.models import Attempt, AttemptMessage, Role, Speaker, User
+from sandbox.storage.models import Attempt, AttemptMessage, Speaker, User
 from sandbox.storage.reviews import EXAMPLES, CaseRow, TeachingCase, list_cases, tags_of
 from sandbox.web import reviews
 from sandbox.web.deps import CurrentUser, SessionDep, StateDep, ViewerDep
 from sandbox.web.exams import exam_service
 from sandbox.web.i18n import Translate
 from sandbox.web.practice import closed_for_practice, under_exam
-from sandbox.web.routes.mentor import may_review
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -217,7 +217,7 @@ def read_teaching_case(
     mask = Maskers(session, viewer.t)(attempt.user_id, lines)
     messages = list_messages(session=session, attempt_id=attempt.id)
     graded = reviews.graded_view(state.library, attempt)
-    show_rubric = user.role != Role.TRAINEE
+    show_rubric = access.can_see_rubric(user)
     record = graded.record if show_rubric else reviews.without_rubric(graded.record)
     rows = reviews.timed_rows(messages, record)
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
@@ -239,7 +239,7 @@ def read_teaching_case(
         "trainee_label": viewer.t("case.trainee_label"),
         "can_comment": False,
         "can_override": False,
-        "review_link": may_review(user, owner),
+        "review_link": access.can_review(user, owner),
         "errors": {},
         "form": {},
         "open_form": None,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from sandbox import access
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, Mode, User, utcnow
 from sandbox.web import conversations
@@ -319,7 +320,8 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     viewer, attempt, persona_name, content_lang = await run_in_threadpool(who)
-    if viewer.user is None or attempt is None or attempt.user_id != viewer.user.id:
+    user = viewer.user
+    if user is None or attempt is None or not access.can_converse(user, attempt.user_id):
         await websocket.close(code=POLICY_VIOLATION)
         return
     assert viewer.login is not None

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Response
+from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from sandbox import access
 from sandbox.storage import regrade
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, Role, User
@@ -31,13 +32,21 @@ from sandbox.storage.reviews import (
     unmark_case,
 )
 from sandbox.web import reviews
-from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.deps import (
+    Forbidden,
+    MentorUser,
+    SessionDep,
+    StateDep,
+    ViewerDep,
+    gate,
+    require_mentor,
+)
 from sandbox.web.exams import exam_service
 from sandbox.web.practice import under_exam
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
-router = APIRouter(prefix="/mentor", tags=["mentor"])
+router = APIRouter(prefix="/mentor", tags=["mentor"], dependencies=gate(require_mentor))
 
 PAGE_SIZE = 20
 PASSED_CHOICES = ("yes", "no")
@@ -45,27 +54,10 @@ CRITERION_PATTERN = re.compile(r"^[a-z0-9-]{1,64}$")
 AUTOMATIC = "automatic"  # the override form's choice that hands a criterion back
 
 
-def require_mentor(user: CurrentUser) -> User:
-    """Mentors and admins only; anyone else signed in gets 403."""
-    if user.role not in (Role.MENTOR, Role.ADMIN):
-        raise Forbidden()
-    return user
-
-
-MentorUser = Annotated[User, Depends(require_mentor)]
-
-
-def may_review(reviewer: User, owner: User) -> bool:
-    """Admins review every attempt; a mentor only those of their own trainees."""
-    return reviewer.role == Role.ADMIN or (
-        reviewer.role == Role.MENTOR and owner.mentor_id == reviewer.id
-    )
-
-
 def trainees_of(session: Session, reviewer: User) -> list[User]:
     """Whose attempts the reviewer may see, by name."""
     statement = select(User).order_by(col(User.name))
-    if reviewer.role != Role.ADMIN:
+    if not access.sees_every_trainee(reviewer):
         statement = statement.where(User.mentor_id == reviewer.id)
     else:
         statement = statement.where(User.role == Role.TRAINEE)
@@ -78,13 +70,13 @@ def reviewable_attempt(session: Session, reviewer: User, attempt_id: int) -> tup
     owner = session.get(User, attempt.user_id) if attempt is not None else None
     if attempt is None or owner is None:
         raise HTTPException(status_code=404)
-    if not may_review(reviewer, owner):
+    if not access.can_review(reviewer, owner):
         raise Forbidden()
     return attempt, owner
 
 
 @router.get("")
-def read_mentor_home(_reviewer: MentorUser) -> Response:
+def read_mentor_home() -> Response:
     """The mentor area starts at the attempt list."""
     return RedirectResponse("/mentor/attempts", status_code=303)
 
@@ -148,7 +140,7 @@ def parse_filters(
 def attempts_query(reviewer: User, filters: Filters) -> Any:
     """The reviewer's attempts with their owners' names, filtered, newest first."""
     statement = select(Attempt, User.name).join(User, col(User.id) == col(Attempt.user_id))
-    if reviewer.role != Role.ADMIN:
+    if not access.sees_every_trainee(reviewer):
         statement = statement.where(User.mentor_id == reviewer.id)
     if filters.trainee_id is not None:
         statement = statement.where(Attempt.user_id == filters.trainee_id)
@@ -364,7 +356,7 @@ def refused(
     return render("mentor_review.html", context, status_code=400)
 
 
-@router.post("/attempts/{attempt_id}/comments", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/comments")
 def create_comment(
     attempt_id: int,
     viewer: ViewerDep,
@@ -402,7 +394,7 @@ def create_comment(
     return RedirectResponse(f"/mentor/attempts/{attempt_id}#{anchor}", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/overrides", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/overrides")
 def create_override(
     attempt_id: int,
     viewer: ViewerDep,
@@ -436,7 +428,7 @@ def create_override(
     return RedirectResponse(f"/mentor/attempts/{attempt_id}#criterion-{criterion}", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/case", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/case")
 def update_case(
     attempt_id: int,
     viewer: ViewerDep,
@@ -466,7 +458,7 @@ def update_case(
     return RedirectResponse(f"/mentor/attempts/{attempt_id}#case", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/case/delete", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/case/delete")
 def delete_case(
     attempt_id: int, session: SessionDep, reviewer: MentorUser
 ) -> Response:
@@ -482,7 +474,7 @@ def delete_case(
 
 def regrade_scope(session: Session, reviewer: User) -> list[int] | None:
     """The owners whose attempts the reviewer may regrade; None for everyone (admins)."""
-    if reviewer.role == Role.ADMIN:
+    if access.sees_every_trainee(reviewer):
         return None
     return [u.id for u in trainees_of(session, reviewer) if u.id is not None]
 
@@ -547,7 +539,7 @@ def read_regrade(
     return render("mentor_regrade.html", context, status_code=400 if errors else 200)
 
 
-@router.post("/regrade", dependencies=[CsrfChecked])
+@router.post("/regrade")
 def create_regrade(
     viewer: ViewerDep,
     state: StateDep,
