@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import RedirectResponse
@@ -42,13 +41,13 @@ from sandbox.web.deps import (
     require_mentor,
 )
 from sandbox.web.exams import exam_service
+from sandbox.web.pagination import Page, PageRequest, paginate, paginate_list, read_page
 from sandbox.web.practice import under_exam
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
 router = APIRouter(prefix="/mentor", tags=["mentor"], dependencies=gate(require_mentor))
 
-PAGE_SIZE = 20
 PASSED_CHOICES = ("yes", "no")
 CRITERION_PATTERN = re.compile(r"^[a-z0-9-]{1,64}$")
 AUTOMATIC = "automatic"  # the override form's choice that hands a criterion back
@@ -163,28 +162,27 @@ def attempts_query(reviewer: User, filters: Filters) -> Any:
 
 
 def page_of_attempts(
-    session: Session, reviewer: User, filters: Filters, page: int
-) -> tuple[list[tuple[Attempt, str]], int]:
-    """One page of the filtered attempts and how many there are in all."""
+    session: Session, reviewer: User, filters: Filters, request: PageRequest
+) -> Page[tuple[Attempt, str]]:
+    """One page of the filtered attempts, counted and sliced by the database."""
     statement = attempts_query(reviewer, filters)
     if filters.criterion is None:
-        total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-        rows = session.exec(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-        return [(a, name) for a, name in rows], int(total)
+        return paginate(session, statement, request)
     # "Criterion missed" looks inside the stored grades: read ids and grades only, then
     # the page's attempts.
     graded = session.exec(
         statement.with_only_columns(col(Attempt.id), col(Attempt.grade))
     ).all()
     wanted = [i for i, grade in graded if filters.criterion in reviews.missed_criteria(grade)]
-    chosen = wanted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    chosen = paginate_list(wanted, request)
     found = session.exec(
         select(Attempt, User.name)
         .join(User, col(User.id) == col(Attempt.user_id))
-        .where(col(Attempt.id).in_(chosen))
+        .where(col(Attempt.id).in_(chosen.items))
     ).all()
-    order = {attempt_id: index for index, attempt_id in enumerate(chosen)}
-    return sorted(((a, n) for a, n in found), key=lambda row: order[row[0].id]), len(wanted)
+    order = {attempt_id: index for index, attempt_id in enumerate(chosen.items)}
+    rows = sorted(((a, n) for a, n in found), key=lambda row: order[row[0].id])
+    return Page(rows, chosen.number, chosen.pages, chosen.total, chosen.problem)
 
 
 def list_extras(session: Session, ids: list[int]) -> tuple[dict[int, int], set[int]]:
@@ -200,10 +198,6 @@ def list_extras(session: Session, ids: list[int]) -> tuple[dict[int, int], set[i
         select(TeachingCase.attempt_id).where(col(TeachingCase.attempt_id).in_(ids))
     ).all()
     return {attempt_id: int(count) for attempt_id, count in counts}, set(cases)
-
-
-def parse_page(value: str) -> int:
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
 
 
 @router.get("/attempts")
@@ -233,14 +227,12 @@ def list_attempts(
     scenario_choices = [(p, s) for p, s in state.library.scenarios()]
     known = {(p.id, s.id) for p, s in scenario_choices}
     filters = parse_filters(raw, trainees, known)
-    number = parse_page(page)
-    rows: list[tuple[Attempt, str]] = []
-    total = 0
+    shown: Page[tuple[Attempt, str]] = Page([], 1, 1, 0)
     if not filters.errors:
-        rows, total = page_of_attempts(session, reviewer, filters, number)
+        shown = page_of_attempts(session, reviewer, filters, read_page(page))
+    rows = shown.items
     ids = [a.id for a, _ in rows if a.id is not None]
     comment_counts, cases = list_extras(session, ids)
-    pages = max(1, -(-total // PAGE_SIZE))
     titles = {(p.id, s.id): s.title for p, s in scenario_choices}
     criteria = sorted({c.id for _, s in scenario_choices for c in s.rubric.criteria})
     context = viewer.context(
@@ -252,25 +244,13 @@ def list_attempts(
         titles=titles,
         comment_counts=comment_counts,
         cases=cases,
-        total=total,
-        page=min(number, pages),
-        pages=pages,
-        page_links=page_links(raw, number, pages),
+        total=shown.total,
+        page=shown.number,
+        pages=shown.pages,
+        page_links=shown.links("/mentor/attempts", raw),
+        page_problem=viewer.t(shown.problem, pages=shown.pages) if shown.problem else None,
     )
     return render("mentor_attempts.html", context, status_code=400 if filters.errors else 200)
-
-
-def page_links(raw: dict[str, str], page: int, pages: int) -> dict[str, str | None]:
-    """Links to the previous and next pages with the same filters."""
-    kept = {key: value for key, value in raw.items() if value}
-
-    def link(number: int) -> str:
-        return "/mentor/attempts?" + urlencode({**kept, "page": number})
-
-    return {
-        "previous": link(page - 1) if page > 1 else None,
-        "next": link(page + 1) if page < pages else None,
-    }
 
 
 # --- the review page --------------------------------------------------------------------
