@@ -192,6 +192,38 @@ def test_pages_of_twenty(app: FastAPI, client: TestClient, team: dict[str, int])
     assert 'href="/mentor/attempts?passed=no&amp;page=2"' in link
 
 
+def test_a_page_number_that_cannot_be_followed_says_so(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
+    """Not a number, or past the last page: the nearest page, with a message, never a 500."""
+    for _ in range(21):
+        graded_attempt(app, "tao", REASSURANCE[:1])
+    login(client, "mei")
+    first = listed(client.get("/mentor/attempts").text)
+    last = listed(client.get("/mentor/attempts?page=2").text)
+    assert len(first) == 20 and len(last) == 3
+    not_a_page = "That is not a page number: showing the first page."
+    for query, rows, message in (
+        ("page=2", last, None),
+        ("page=zz", first, not_a_page),
+        ("page=-1", first, not_a_page),
+        ("page=0", first, not_a_page),
+        ("page=99999999999999999999", first, not_a_page),
+        ("page=7", last, "That page is past the end: showing the last page (2)."),
+    ):
+        response = client.get(f"/mentor/attempts?{query}")
+        assert response.status_code == 200, query
+        assert listed(response.text) == rows, query
+        if message is None:
+            assert 'id="page-problem"' not in response.text, query
+        else:
+            assert 'id="page-problem"' in response.text and message in response.text, query
+    assert 'id="page-problem"' not in client.get("/cases").text
+    for query in ("page=3", "page=abc"):
+        library = client.get(f"/cases?{query}")
+        assert library.status_code == 200 and 'id="page-problem"' in library.text, query
+
+
 def test_the_list_reads_a_fixed_number_of_queries_with_fifty_attempts(app: FastAPI, client: TestClient) -> None:
     add_user(app, "mei", Role.MENTOR)
     add_user(app, "tao", Role.TRAINEE, mentor="mei")

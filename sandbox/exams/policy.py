@@ -15,17 +15,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from sandbox.evaluator.scoring import Bands, band_of, exact, round_half_up
 
 TimeoutRule = Literal["end", "grace"]
+#: A band's lowest final score.
+BandFloor = Annotated[float, Field(ge=0, le=100)]
 
 
 class ExamRules(BaseModel):
-    """How an exam is judged; every field has the policies' default."""
+    """How an exam is judged; every field has the policies' default.
+
+    The proctor's exam form is checked by this model (web/exam_form.py maps its errors to
+    the form's fields): each bound and rule is written here once. The rules across fields
+    are field validators, so they are reported together with the other fields' problems;
+    their error types (`weights`, `bands`, `grace`) name the rule.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,23 +42,39 @@ class ExamRules(BaseModel):
     practical_pass: float = Field(70, ge=0, le=100)
     written_weight: float = Field(0.4, ge=0, le=1)
     practical_weight: float = Field(0.6, ge=0, le=1)
-    bands: list[tuple[float, str]] = Field(
+    bands: list[tuple[BandFloor, str]] = Field(
         default_factory=lambda: [(90.0, "excellent"), (70.0, "good"), (60.0, "pass")]
     )
-    attempts_allowed: int = Field(1, ge=1)
+    attempts_allowed: int = Field(1, ge=1, le=10)
     on_timeout: TimeoutRule = "end"
     grace_s: float = Field(0, ge=0, le=600)
-    retake_days: int = Field(7, ge=0)
+    retake_days: int = Field(7, ge=0, le=60)
     pass_rate_target: float = Field(90, ge=0, le=100)
 
-    @model_validator(mode="after")
-    def _weights_make_a_whole(self) -> ExamRules:
-        if exact(self.written_weight) + exact(self.practical_weight) != 1:
-            raise ValueError("the written and practical weights must add up to 1 (40% + 60%)")
-        floors = [floor for floor, _ in self.bands]
+    @field_validator("practical_weight")
+    @classmethod
+    def _weights_make_a_whole(cls, value: float, info: ValidationInfo) -> float:
+        written = info.data.get("written_weight")
+        if written is not None and exact(written) + exact(value) != 1:
+            raise PydanticCustomError(
+                "weights", "the written and practical weights must add up to 1 (40% + 60%)"
+            )
+        return value
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_go_down(cls, value: list[tuple[float, str]]) -> list[tuple[float, str]]:
+        floors = [floor for floor, _ in value]
         if floors != sorted(floors, reverse=True):
-            raise ValueError("bands must be listed from the highest floor down")
-        return self
+            raise PydanticCustomError("bands", "bands must be listed from the highest floor down")
+        return value
+
+    @field_validator("grace_s")
+    @classmethod
+    def _grace_has_time(cls, value: float, info: ValidationInfo) -> float:
+        if info.data.get("on_timeout") == "grace" and value <= 0:
+            raise PydanticCustomError("grace", "a grace period needs more than 0 seconds")
+        return value
 
     @property
     def band_table(self) -> Bands:

@@ -151,6 +151,8 @@ def _error_page(request: Request, status_code: int, message_key: str | None = No
 
 
 def _install_error_pages(app: FastAPI) -> None:
+    # Handlers that render a page are plain `def`: each reads the viewer from the database,
+    # and Starlette runs them in its thread pool, off the event loop.
     @app.exception_handler(LoginRequired)
     async def redirect_to_login(request: Request, _exc: Exception) -> Response:
         target = "/login?next=" + quote(request.url.path, safe="/")
@@ -159,27 +161,27 @@ def _install_error_pages(app: FastAPI) -> None:
         return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(CsrfFailed)
-    async def refuse_csrf(request: Request, _exc: Exception) -> Response:
+    def refuse_csrf(request: Request, _exc: Exception) -> Response:
         return _error_page(request, 403, "csrf.failed")
 
     @app.exception_handler(Forbidden)
-    async def refuse_forbidden(request: Request, _exc: Exception) -> Response:
+    def refuse_forbidden(request: Request, _exc: Exception) -> Response:
         return _error_page(request, 403)
 
     @app.exception_handler(StarletteHTTPException)
-    async def show_http_error(request: Request, exc: Exception) -> Response:
+    def show_http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         if status == 405:
             status = 404
         return _error_page(request, status)
 
     @app.exception_handler(RequestValidationError)
-    async def show_bad_request(request: Request, _exc: Exception) -> Response:
+    def show_bad_request(request: Request, _exc: Exception) -> Response:
         return _error_page(request, 400)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
-    async def show_out_of_range(request: Request, exc: Exception) -> Response:
+    def show_out_of_range(request: Request, exc: Exception) -> Response:
         # A number larger than the database can hold (an id in the address or a form) names
         # nothing: 404, not a server error. Any other overflow is a bug, and a 500.
         if out_of_range(exc):
@@ -188,6 +190,6 @@ def _install_error_pages(app: FastAPI) -> None:
         return _error_page(request, 500)
 
     @app.exception_handler(Exception)
-    async def show_server_error(request: Request, exc: Exception) -> Response:
+    def show_server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return _error_page(request, 500)

@@ -1,8 +1,9 @@
-"""Typed dependencies: the app state, a database session, who is asking, CSRF checks."""
+"""Typed dependencies: the app state, a database session, who is asking and what they may
+open (`sandbox/access.py`), CSRF checks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -10,7 +11,8 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
-from sandbox.storage.models import LoginSession, Role, User
+from sandbox import access
+from sandbox.storage.models import LoginSession, User
 from sandbox.web.i18n import LOCALES, Translate, negotiate, normalise_locale, translator
 from sandbox.web.security import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, resolve_session
 from sandbox.web.state import AppState
@@ -69,7 +71,8 @@ class Viewer:
             "user": self.user,
             "csrf_field": CSRF_FIELD,
             "csrf_token": self.csrf_token,
-            "is_admin": self.user is not None and self.user.role == Role.ADMIN,
+            "is_admin": self.user is not None and access.sees_every_trainee(self.user),
+            "access": access,
             "path": self.path,
             **extra,
         }
@@ -108,8 +111,47 @@ def require_user(viewer: ViewerDep) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
+def require_mentor(user: CurrentUser) -> User:
+    """Mentors and admins only (`access.can_enter_mentor_area`); anyone else signed in gets
+    403."""
+    if not access.can_enter_mentor_area(user):
+        raise Forbidden()
+    return user
+
+
+MentorUser = Annotated[User, Depends(require_mentor)]
+
+
+def require_proctor(user: CurrentUser) -> User:
+    """Proctors and admins run exams (`access.can_run_exams`)."""
+    if not access.can_run_exams(user):
+        raise Forbidden()
+    return user
+
+
+ProctorUser = Annotated[User, Depends(require_proctor)]
+
+
+def require_appeal_judge(user: CurrentUser) -> User:
+    """Those who may resolve some appeal (`access.can_judge_appeals`)."""
+    if not access.can_judge_appeals(user):
+        raise Forbidden()
+    return user
+
+
+AppealJudge = Annotated[User, Depends(require_appeal_judge)]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def check_csrf(request: Request, viewer: ViewerDep) -> None:
-    """Refuse a form whose token does not belong to this browser's session."""
+    """Refuse a form whose token does not belong to this browser's session.
+
+    Reading changes nothing, so a GET needs no token: the check can then guard a whole
+    router (`gate`) and still answer a form without a token before the role is asked.
+    """
+    if request.method in SAFE_METHODS:
+        return
     form = await request.form()
     token = form.get(CSRF_FIELD)
     if not viewer.state.signer.csrf_valid(
@@ -119,3 +161,9 @@ async def check_csrf(request: Request, viewer: ViewerDep) -> None:
 
 
 CsrfChecked = Depends(check_csrf)
+
+
+def gate(role_check: Callable[..., User]) -> list[Any]:
+    """A router's dependencies: the CSRF check of its forms first (a form without a valid
+    token is refused as such, whoever sends it), then who may enter the area at all."""
+    return [CsrfChecked, Depends(role_check)]

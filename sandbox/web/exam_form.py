@@ -1,7 +1,8 @@
 """The proctor's exam form: read every field, report every problem, build `ExamRules`.
 
 A form with problems goes back to the proctor with each field marked and its values kept;
-nothing here raises on bad input.
+nothing here raises on bad input. The rules' bounds and checks are `ExamRules`' own
+(exams/policy.py): this module only reads the text and names the field of each error.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast, get_args
 
-from pydantic import ValidationError
+import annotated_types
+from pydantic import BaseModel, ValidationError
 
-from sandbox.exams.policy import ExamRules
+from sandbox.exams.policy import BandFloor, ExamRules
 from sandbox.scenarios.library import PackLibrary
 from sandbox.storage.exams import Exam, ExamScenario
 from sandbox.web.i18n import Translate
@@ -23,6 +25,34 @@ NAME_MAX = 120
 COHORT_MAX = 64
 LIMIT_MIN_S, LIMIT_MAX_S = 10, 3 * 3600
 BAND_NAMES = ("excellent", "good", "pass")
+
+
+class ExamFormInput(BaseModel):
+    """The exam form as posted (`Annotated[ExamFormInput, Form()]`): every field as typed,
+    the scenarios and candidates ticked as lists; `read_exam_form` checks them."""
+
+    name: str = ""
+    scenario: list[str] = []
+    time_limit_s: str = ""
+    opens_at: str = ""
+    opens_at_utc: str = ""
+    closes_at: str = ""
+    closes_at_utc: str = ""
+    cohort: str = ""
+    candidate: list[str] = []
+    exam_only: str = ""
+    attempts_allowed: str = ""
+    on_timeout: str = ""
+    grace_s: str = ""
+    written_pass: str = ""
+    practical_pass: str = ""
+    written_weight: str = ""
+    practical_weight: str = ""
+    band_excellent: str = ""
+    band_good: str = ""
+    band_pass: str = ""
+    retake_days: str = ""
+    pass_rate_target: str = ""
 
 
 @dataclass
@@ -176,46 +206,97 @@ def _read_candidates(
         errors["candidate"] = t(key, cohort=cohort)
 
 
+#: The form's rule fields and the `ExamRules` field each sets: the form shows the weights
+#: in percent, the model holds fractions. Their bounds are the model's.
+PERCENT_FIELDS = ("written_weight", "practical_weight")
+RULE_FIELDS = (
+    "attempts_allowed", "grace_s", "written_pass", "practical_pass", *PERCENT_FIELDS,
+    "retake_days", "pass_rate_target",
+)
+RANGE_ERRORS = frozenset({
+    "greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_from_float",
+    "finite_number", "int_parsing", "float_parsing",
+})
+
+
+def _bounds(metadata: Sequence[Any], scale: float = 1) -> tuple[float, float]:
+    """The lowest and highest value a model field takes (`ge`, `le`), in the form's unit."""
+    low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), 0)
+    high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), math.inf)
+    return float(cast(float, low)) * scale, float(cast(float, high)) * scale
+
+
+def rule_bounds(name: str) -> tuple[float, float]:
+    """The bounds of a rule field of the form, from `ExamRules`."""
+    if name.startswith("band_"):
+        return _bounds(get_args(BandFloor)[1].metadata)
+    scale = 100 if name in PERCENT_FIELDS else 1
+    return _bounds(ExamRules.model_fields[name].metadata, scale)
+
+
 def _read_rules(result: ExamForm, t: Translate) -> None:
+    """Build `ExamRules` from the form; each of the model's errors marks its field."""
     values, errors = result.values, result.errors
-    attempts = _number(values, "attempts_allowed", 1, 10, errors, t, whole=True)
+    typed: dict[str, Any] = {}
+    numbers = [*RULE_FIELDS, *(f"band_{name}" for name in BAND_NAMES)]
     on_timeout = values.get("on_timeout", "end")
-    if on_timeout not in ("end", "grace"):
-        errors["on_timeout"] = t("exam.error.choose")
-    grace = _number(values, "grace_s", 0, 600, errors, t) if on_timeout == "grace" else 0.0
-    if on_timeout == "grace" and grace == 0:
-        errors["grace_s"] = t("exam.error.range", low=1, high=600)
-    lines = {key: _number(values, key, 0, 100, errors, t)
-             for key in ("written_pass", "practical_pass", "pass_rate_target")}
-    weights = {key: _number(values, key, 0, 100, errors, t)
-               for key in ("written_weight", "practical_weight")}
-    if None not in weights.values() and not math.isclose(
-        (weights["written_weight"] or 0) + (weights["practical_weight"] or 0), 100
-    ):
-        errors["practical_weight"] = t("exam.error.weights")
-    floors = {name: _number(values, f"band_{name}", 0, 100, errors, t) for name in BAND_NAMES}
-    known = [floor for name in BAND_NAMES if (floor := floors[name]) is not None]
-    if len(known) == len(BAND_NAMES) and known != sorted(known, reverse=True):
-        errors["band_pass"] = t("exam.error.bands")
-    retake_days = _number(values, "retake_days", 0, 60, errors, t, whole=True)
-    if errors:
-        return
+    for key in numbers:
+        if key == "grace_s" and on_timeout != "grace":
+            typed[key] = 0.0  # a grace period only counts with the grace rule
+            continue
+        number = _float(values, key)
+        if number is None:
+            errors[key] = t("exam.error.number")
+        typed[key] = number
+    # An unreadable number goes to the model as None: its own error is "Enter a number"
+    # (kept: the first message of a field wins), and no rule across fields is asked of it.
+    data = {
+        **{key: typed[key] for key in RULE_FIELDS if key not in PERCENT_FIELDS},
+        **{key: None if typed[key] is None else typed[key] / 100 for key in PERCENT_FIELDS},
+        "on_timeout": on_timeout,
+        "bands": [(typed[f"band_{name}"], name) for name in BAND_NAMES],
+    }
     try:
-        result.rules = ExamRules(
-            written_pass=lines["written_pass"] or 0,
-            practical_pass=lines["practical_pass"] or 0,
-            written_weight=(weights["written_weight"] or 0) / 100,
-            practical_weight=(weights["practical_weight"] or 0) / 100,
-            bands=[(floors[name] or 0.0, name) for name in BAND_NAMES],
-            attempts_allowed=int(attempts or 1),
-            on_timeout="grace" if on_timeout == "grace" else "end",
-            grace_s=grace or 0.0,
-            retake_days=int(retake_days or 0),
-            pass_rate_target=lines["pass_rate_target"] or 0,
-        )
-    except ValidationError:
-        # The checks above mirror the model's; this only catches a rule added to it later.
-        errors["rules"] = t("exam.error.rules")
+        rules = ExamRules.model_validate(data)
+    except ValidationError as invalid:
+        for problem in invalid.errors():
+            key, message = _form_problem(problem, t)
+            errors.setdefault(key, message)
+        return
+    if not errors:
+        result.rules = rules
+
+
+def _form_problem(problem: Any, t: Translate) -> tuple[str, str]:
+    """The form field and message of one of `ExamRules`' validation errors."""
+    loc, kind = tuple(problem["loc"]), problem["type"]
+    if kind == "weights":
+        return "practical_weight", t("exam.error.weights")
+    if kind == "bands":
+        return "band_pass", t("exam.error.bands")
+    if kind == "grace":
+        _, high = rule_bounds("grace_s")
+        return "grace_s", t("exam.error.range", low=1, high=_number_text(high))
+    key = "rules"
+    if loc and loc[0] in (*RULE_FIELDS, "on_timeout"):
+        key = str(loc[0])
+    elif loc[:1] == ("bands",) and len(loc) >= 2 and loc[1] in range(len(BAND_NAMES)):
+        key = f"band_{BAND_NAMES[loc[1]]}"
+    if key == "on_timeout":
+        return key, t("exam.error.choose")
+    if kind in RANGE_ERRORS and key != "rules":
+        low, high = rule_bounds(key)
+        return key, t("exam.error.range", low=_number_text(low), high=_number_text(high))
+    # A field already marked (an unreadable number) keeps its message.
+    return key, t("exam.error.rules")
+
+
+def _float(values: Mapping[str, Any], key: str) -> float | None:
+    """A number as typed, or None; bounds (and infinity) are the model's to refuse."""
+    try:
+        return float(str(values.get(key, "")).strip())
+    except ValueError:
+        return None
 
 
 def _number(

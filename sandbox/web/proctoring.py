@@ -1,4 +1,4 @@
-"""What the exam pages share: who may run exams, finding an exam, names of scenarios."""
+"""What the exam pages share: the exam service, finding an exam, names of scenarios."""
 
 from __future__ import annotations
 
@@ -10,21 +10,8 @@ from sqlmodel import Session
 
 from sandbox.conversations.service import ConversationService
 from sandbox.storage.exams import Exam, ExamScenario
-from sandbox.storage.models import Role, User
-from sandbox.web.deps import CurrentUser, Forbidden, StateDep
+from sandbox.web.deps import StateDep
 from sandbox.web.state import AppState
-
-STAFF_ROLES = (Role.PROCTOR, Role.ADMIN)
-
-
-def require_proctor(user: CurrentUser) -> User:
-    """Proctors and admins run exams."""
-    if user.role not in STAFF_ROLES:
-        raise Forbidden()
-    return user
-
-
-ProctorUser = Annotated[User, Depends(require_proctor)]
 
 
 def get_service(state: StateDep) -> ConversationService:

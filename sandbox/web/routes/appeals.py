@@ -8,52 +8,64 @@ its reason. Opening and resolving are audited (`appeal.open`, `appeal.resolve`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
+from sandbox import access
 from sandbox.conversations.events import ExamEvent
 from sandbox.evaluator import records
 from sandbox.evaluator.overrides import ReviewError
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.audit import record
 from sandbox.storage.exams import Appeal, AppealStatus, Exam, list_appeals
-from sandbox.storage.models import Attempt, Role, User
+from sandbox.storage.models import Attempt, User
 from sandbox.storage.reviews import override_criterion
-from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
-from sandbox.web.proctoring import STAFF_ROLES, ServiceDep, page_helpers
+from sandbox.web.deps import (
+    AppealJudge,
+    Forbidden,
+    SessionDep,
+    StateDep,
+    ViewerDep,
+    gate,
+    require_appeal_judge,
+)
+from sandbox.web.proctoring import ServiceDep, page_helpers
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
-router = APIRouter(prefix="/appeals", tags=["appeals"])
+router = APIRouter(prefix="/appeals", tags=["appeals"], dependencies=gate(require_appeal_judge))
 
 NOTE_MAX_CHARS = 2000
+STATUS_PREFIX = "status-"  # the field of each criterion's new status: `status-ID`
 
 
-def may_resolve(user: User, trainee: User | None) -> bool:
-    """Proctors and admins resolve any appeal; a mentor those of their own trainees."""
-    if user.role in STAFF_ROLES:
-        return True
-    return user.role == Role.MENTOR and trainee is not None and trainee.mentor_id == user.id
+class AppealDecision(BaseModel):
+    """The resolution form: keep or change, the note, and a `status-ID` field per criterion
+    (kept as extra fields: the criteria are the attempt's)."""
 
+    model_config = ConfigDict(extra="allow")
 
-def _require_resolver(user: User) -> None:
-    if user.role not in (*STAFF_ROLES, Role.MENTOR):
-        raise Forbidden()
+    decision: str = ""
+    note: str = ""
+
+    def status_of(self, criterion: str) -> str:
+        value = (self.model_extra or {}).get(STATUS_PREFIX + criterion, "")
+        return value if isinstance(value, str) else ""
 
 
 @router.get("")
 def list_appeals_page(
-    viewer: ViewerDep, session: SessionDep, user: CurrentUser
+    viewer: ViewerDep, session: SessionDep, user: AppealJudge
 ) -> Response:
     """Open appeals first, then resolved ones, of the trainees this user may judge."""
-    _require_resolver(user)
     rows: list[dict[str, Any]] = []
     for appeal in list_appeals(session=session):
         trainee = session.get(User, appeal.user_id)
-        if not may_resolve(user, trainee):
+        if not access.can_resolve_appeal(user, trainee):
             continue
         rows.append({"appeal": appeal, "trainee": trainee,
                      "exam": session.get(Exam, appeal.exam_id),
@@ -70,7 +82,7 @@ def _appeal_parts(session: Session, appeal_id: int, user: User) -> tuple[Appeal,
     trainee = session.get(User, appeal.user_id)
     if attempt is None or trainee is None:
         raise HTTPException(status_code=404)
-    if not may_resolve(user, trainee):
+    if not access.can_resolve_appeal(user, trainee):
         raise Forbidden()
     return appeal, attempt, trainee
 
@@ -105,29 +117,24 @@ def _page(
 
 @router.get("/{appeal_id}")
 def read_appeal(
-    appeal_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser
+    appeal_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: AppealJudge
 ) -> Response:
     """The appeal, the attempt's transcript and criteria, and the form to resolve it."""
-    _require_resolver(user)
     appeal, attempt, trainee = _appeal_parts(session, appeal_id, user)
     return _page(viewer, state, session, appeal, attempt, trainee)
 
 
-@router.post("/{appeal_id}", dependencies=[CsrfChecked])
-async def resolve_appeal(
-    appeal_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
-    user: CurrentUser, service: ServiceDep,
+@router.post("/{appeal_id}")
+def resolve_appeal(
+    appeal_id: int, form: Annotated[AppealDecision, Form()], viewer: ViewerDep, state: StateDep,
+    session: SessionDep, user: AppealJudge, service: ServiceDep,
 ) -> Response:
     """Keep the grade, or override criteria and recompute; a note is required either way."""
-    _require_resolver(user)
     appeal, attempt, trainee = _appeal_parts(session, appeal_id, user)
-    form = await request.form()
-    decision = str(form.get("decision", ""))
-    note = str(form.get("note", "")).strip()
+    decision = form.decision
+    note = form.note.strip()
     current = {c["id"]: c["status"] for c in (attempt.grade or {}).get("criteria", [])}
-    wanted = {
-        criterion: str(form.get(f"status-{criterion}", "")) for criterion in current
-    }
+    wanted = {criterion: form.status_of(criterion) for criterion in current}
     changes = {c: s for c, s in wanted.items() if s and s != current[c]}
     errors: dict[str, str] = {}
     if appeal.status != AppealStatus.OPEN:
@@ -140,7 +147,8 @@ async def resolve_appeal(
         errors["note"] = viewer.t("appeal.error.note_required")
     elif len(note) > NOTE_MAX_CHARS:
         errors["note"] = viewer.t("appeal.error.too_long", limit=NOTE_MAX_CHARS)
-    values = {"decision": decision, "note": note, **{f"status-{k}": v for k, v in wanted.items()}}
+    values = {"decision": decision, "note": note,
+              **{STATUS_PREFIX + k: v for k, v in wanted.items()}}
     if errors:
         return _page(viewer, state, session, appeal, attempt, trainee, errors=errors,
                      values=values, status_code=400)

@@ -8,27 +8,27 @@ conversations while an exam on their scenario runs, are left out (web/practice.p
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Response
+from sqlalchemy import or_, tuple_
 from sqlmodel import Session, col, select
 
+from sandbox import access
 from sandbox.storage.attempts import list_messages
-from sandbox.storage.models import Attempt, AttemptMessage, Role, Speaker, User
-from sandbox.storage.reviews import EXAMPLES, CaseRow, TeachingCase, list_cases, tags_of
+from sandbox.storage.models import Attempt, AttemptMessage, Speaker, User
+from sandbox.storage.reviews import EXAMPLES, CaseRow, TeachingCase, TeachingCaseTag, tags_of
 from sandbox.web import reviews
 from sandbox.web.deps import CurrentUser, SessionDep, StateDep, ViewerDep
 from sandbox.web.i18n import Translate
+from sandbox.web.pagination import Page, paginate, paginate_list, read_page
 from sandbox.web.practice import closed_for_practice, under_exam
-from sandbox.web.routes.mentor import may_review
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
-PAGE_SIZE = 20
 QUERY_MAX_CHARS = 200
 
 
@@ -89,15 +89,89 @@ class Hidden:
             return True
         if attempt.exam_id is None:
             return False
+        return self.exam_running(key)
+
+    def exam_running(self, key: tuple[str, str]) -> bool:
         if key not in self.running:
             self.running[key] = under_exam(self.session, key[0], key[1], self.now)
         return self.running[key]
+
+    def visible(self, statement: Any) -> Any:
+        """`statement` (over cases joined with their attempts) without the hidden ones: the
+        same rule as `__call__`, asked of the database."""
+        key = tuple_(col(Attempt.pack_id), col(Attempt.scenario_id))
+        closed = list(self.closed.reasons)
+        if closed:
+            statement = statement.where(key.not_in(closed))
+        exam_keys = self.session.exec(
+            select(Attempt.pack_id, Attempt.scenario_id)
+            .join(TeachingCase, col(TeachingCase.attempt_id) == col(Attempt.id))
+            .where(col(Attempt.exam_id).is_not(None))
+            .distinct()
+        ).all()
+        running = [(p, s) for p, s in exam_keys if self.exam_running((p, s))]
+        if running:
+            statement = statement.where(
+                or_(col(Attempt.exam_id).is_(None), key.not_in(running))
+            )
+        return statement
 
 
 def shown_tags(tags: list[str], mask: Callable[[str], str]) -> list[tuple[str, bool]]:
     """Each tag as shown, and whether it may be a search link (not when a name was masked
     in it: the link would carry the name)."""
     return [(mask(tag), mask(tag) == tag) for tag in tags]
+
+
+def cases_statement() -> Any:
+    """Every case with its attempt, newest first."""
+    return (
+        select(TeachingCase, Attempt)
+        .join(Attempt, col(Attempt.id) == col(TeachingCase.attempt_id))
+        .order_by(col(TeachingCase.id).desc())
+    )
+
+
+def case_rows(session: Session, rows: Sequence[tuple[TeachingCase, Attempt]]) -> list[CaseRow]:
+    tags = tags_of(session=session, case_ids=[case.id for case, _ in rows if case.id is not None])
+    return [CaseRow(case, attempt, tags.get(case.id or 0, [])) for case, attempt in rows]
+
+
+class TypedNames:
+    """Per case, the mask of its names (`Maskers`), reading the trainee's lines of many
+    attempts in one query (`load`) before they are asked for."""
+
+    def __init__(self, session: Session, maskers: Maskers) -> None:
+        self.session = session
+        self.maskers = maskers
+        self.lines: dict[int, list[str]] = {}
+
+    def load(self, attempt_ids: Sequence[int | None]) -> None:
+        missing = [i for i in attempt_ids if i is not None and i not in self.lines]
+        if missing:
+            self.lines.update(transcripts(self.session, missing, trainee_only=True))
+
+    def __call__(self, attempt_id: int, owner_id: int) -> Callable[[str], str]:
+        self.load([attempt_id])
+        return self.maskers(owner_id, self.lines[attempt_id])
+
+    def of(self, row: CaseRow) -> Callable[[str], str]:
+        return self(row.attempt.id or 0, row.attempt.user_id)
+
+
+def linkable_tag_counts(session: Session, visible: Any, masks: TypedNames) -> Counter[str]:
+    """How many visible cases carry each tag that is shown as it is (no name masked in it)."""
+    tagged = session.exec(
+        visible.join(TeachingCaseTag, col(TeachingCaseTag.case_id) == col(TeachingCase.id))
+        .with_only_columns(col(Attempt.id), col(Attempt.user_id), col(TeachingCaseTag.tag))
+        .order_by(None)
+    ).all()
+    masks.load([attempt_id for attempt_id, _, _ in tagged])
+    counts: Counter[str] = Counter()
+    for attempt_id, owner_id, tag in tagged:
+        if masks(attempt_id, owner_id)(tag) == tag:
+            counts[tag] += 1
+    return counts
 
 
 @router.get("")
@@ -112,7 +186,12 @@ def list_teaching_cases(
     example: str = "",
     page: str = "1",
 ) -> Response:
-    """Search the cases by text, tag, scenario and kind of example."""
+    """Search the cases by text, tag, scenario and kind of example, a page at a time.
+
+    The database filters by visibility, scenario, kind and tag, and counts and slices the
+    page; only a text search reads the matching cases' transcripts, since it looks at the
+    text as shown (names masked), which only Python knows.
+    """
     raw = {
         "q": q.strip()[:QUERY_MAX_CHARS],
         "tag": tag.strip().lower(),
@@ -123,72 +202,96 @@ def list_teaching_cases(
     if raw["example"] and raw["example"] not in EXAMPLES:
         errors["example"] = "case.search.error.example"
     hidden = Hidden(session, state, user)
-    every = [row for row in list_cases(session=session) if not hidden(row.attempt)]
+    visible = hidden.visible(cases_statement())
     titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
-    in_library = sorted({(r.attempt.pack_id, r.attempt.scenario_id) for r in every})
-    if raw["scenario"] and tuple(raw["scenario"].partition("/")[::2]) not in set(in_library):
+    in_library = sorted(
+        (p, s)
+        for p, s in session.exec(
+            visible.with_only_columns(col(Attempt.pack_id), col(Attempt.scenario_id))
+            .order_by(None)
+            .distinct()
+        ).all()
+    )
+    wanted = tuple(raw["scenario"].partition("/")[::2])
+    if raw["scenario"] and wanted not in set(in_library):
         errors["scenario"] = "case.search.error.scenario"
-    maskers = Maskers(session, viewer.t)
-    typed = transcripts(session, [r.attempt.id for r in every if r.attempt.id], trainee_only=True)
-
-    def masked(row: CaseRow) -> Callable[[str], str]:
-        return maskers(row.attempt.user_id, typed.get(row.attempt.id or 0, []))
-
-    tag_rows = {row.case.id: shown_tags(row.tags, masked(row)) for row in every}
-    found: list[CaseRow] = [] if errors else every
-    if raw["tag"]:
-        # Only tags shown as they are can be searched: a tag with a name masked finds nothing.
-        found = [r for r in found if (raw["tag"], True) in tag_rows[r.case.id]]
+    masks = TypedNames(session, Maskers(session, viewer.t))
+    found = visible
     if raw["scenario"]:
-        wanted = tuple(raw["scenario"].partition("/")[::2])
-        found = [r for r in found if (r.attempt.pack_id, r.attempt.scenario_id) == wanted]
+        found = found.where(Attempt.pack_id == wanted[0], Attempt.scenario_id == wanted[1])
     if raw["example"]:
-        found = [r for r in found if r.case.example == raw["example"]]
-
-    if raw["q"]:
-        # The text is searched as shown, names masked: a name finds nothing.
-        needle = raw["q"].casefold()
-        texts = transcripts(session, [r.attempt.id for r in found if r.attempt.id is not None])
-        kept = []
-        for row in found:
-            mask = masked(row)
-            title = titles.get((row.attempt.pack_id, row.attempt.scenario_id), "")
-            haystack = "\n".join(
-                [title, row.attempt.scenario_id, mask(row.case.note)]
-                + [tag for tag, _ in tag_rows[row.case.id]]
-                + [mask(text) for text in texts.get(row.attempt.id or 0, [])]
+        found = found.where(TeachingCase.example == raw["example"])
+    if raw["tag"]:
+        found = found.where(
+            col(TeachingCase.id).in_(
+                select(TeachingCaseTag.case_id).where(TeachingCaseTag.tag == raw["tag"])
             )
-            if needle in haystack.casefold():
-                kept.append(row)
-        found = kept
-    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    pages = max(1, -(-len(found) // PAGE_SIZE))
-    number = min(number, pages)
-    shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    notes = {row.case.id: masked(row)(row.case.note) for row in shown}
-    kept_filters = {key: value for key, value in raw.items() if value}
-    counts = Counter(tag for rows in tag_rows.values() for tag, linkable in rows if linkable)
-
-    def link(number: int) -> str:
-        return "/cases?" + urlencode({**kept_filters, "page": number})
-
+        )
+    request = read_page(page)
+    shown: Page[CaseRow]
+    if errors:
+        shown = Page([], 1, 1, 0)
+    elif not raw["tag"] and not raw["q"]:
+        listed = paginate(session, found, request)
+        shown = Page(case_rows(session, listed.items), listed.number, listed.pages,
+                     listed.total, listed.problem)
+    else:
+        rows = case_rows(session, session.exec(found).all())
+        masks.load([r.attempt.id for r in rows])
+        if raw["tag"]:
+            # Only tags shown as they are can be searched: a tag with a name masked finds
+            # nothing.
+            rows = [r for r in rows if (raw["tag"], True) in shown_tags(r.tags, masks.of(r))]
+        if raw["q"]:
+            rows = text_matches(session, rows, raw["q"], titles, masks.of)
+        shown = paginate_list(rows, request)
+    masks.load([r.attempt.id for r in shown.items])
+    tag_rows = {row.case.id: shown_tags(row.tags, masks.of(row)) for row in shown.items}
+    notes = {row.case.id: masks.of(row)(row.case.note) for row in shown.items}
+    counts = linkable_tag_counts(session, visible, masks)
+    links = shown.links("/cases", raw)
     context = viewer.context(
         raw=raw,
         errors={key: viewer.t(value) for key, value in errors.items()},
-        cases=shown,
+        cases=shown.items,
         notes=notes,
         case_tags=tag_rows,
-        total=len(found),
+        total=shown.total,
         titles=titles,
         tags=sorted(counts.items()),
         scenario_choices=in_library,
         examples=EXAMPLES,
-        page=number,
-        pages=pages,
-        previous=link(number - 1) if number > 1 else None,
-        next=link(number + 1) if number < pages else None,
+        page=shown.number,
+        pages=shown.pages,
+        previous=links["previous"],
+        next=links["next"],
+        page_problem=viewer.t(shown.problem, pages=shown.pages) if shown.problem else None,
     )
     return render("cases.html", context, status_code=400 if errors else 200)
+
+
+def text_matches(
+    session: Session,
+    rows: list[CaseRow],
+    query: str,
+    titles: dict[tuple[str, str], str],
+    masked: Callable[[CaseRow], Callable[[str], str]],
+) -> list[CaseRow]:
+    """The cases whose text as shown (names masked) holds `query`: a name finds nothing."""
+    needle = query.casefold()
+    texts = transcripts(session, [r.attempt.id for r in rows if r.attempt.id is not None])
+    kept = []
+    for row in rows:
+        mask = masked(row)
+        title = titles.get((row.attempt.pack_id, row.attempt.scenario_id), "")
+        haystack = "\n".join(
+            [title, row.attempt.scenario_id, mask(row.case.note)]
+            + [mask(tag) for tag in row.tags]
+            + [mask(text) for text in texts.get(row.attempt.id or 0, [])]
+        )
+        if needle in haystack.casefold():
+            kept.append(row)
+    return kept
 
 
 @router.get("/{case_id}")
@@ -216,7 +319,7 @@ def read_teaching_case(
     mask = Maskers(session, viewer.t)(attempt.user_id, lines)
     messages = list_messages(session=session, attempt_id=attempt.id)
     graded = reviews.graded_view(state.library, attempt)
-    show_rubric = user.role != Role.TRAINEE
+    show_rubric = access.can_see_rubric(user)
     record = graded.record if show_rubric else reviews.without_rubric(graded.record)
     rows = reviews.timed_rows(messages, record)
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
@@ -238,7 +341,7 @@ def read_teaching_case(
         "trainee_label": viewer.t("case.trainee_label"),
         "can_comment": False,
         "can_override": False,
-        "review_link": may_review(user, owner),
+        "review_link": access.can_review(user, owner),
         "errors": {},
         "form": {},
         "open_form": None,

@@ -24,6 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from sandbox import access
 from sandbox.conversations.live import ConversationUnavailable, Outcome, ShownMessage
 from sandbox.conversations.service import ConversationService
 from sandbox.origins import parse_allowed_origins
@@ -226,7 +227,8 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     viewer, attempt, persona_name, content_lang = await run_in_threadpool(who)
-    if viewer.user is None or attempt is None or attempt.user_id != viewer.user.id:
+    user = viewer.user
+    if user is None or attempt is None or not access.can_converse(user, attempt.user_id):
         await websocket.close(code=POLICY_VIOLATION)
         return
     assert viewer.login is not None

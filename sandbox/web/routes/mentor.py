@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Response
+from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from sandbox import access
 from sandbox.evaluator.overrides import ReviewError
 from sandbox.evaluator.regrade import Plan, grade_job
 from sandbox.storage import regrade
@@ -32,40 +32,31 @@ from sandbox.storage.reviews import (
     unmark_case,
 )
 from sandbox.web import reviews
-from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.deps import (
+    Forbidden,
+    MentorUser,
+    SessionDep,
+    StateDep,
+    ViewerDep,
+    gate,
+    require_mentor,
+)
+from sandbox.web.pagination import Page, PageRequest, paginate, paginate_list, read_page
 from sandbox.web.practice import under_exam
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
-router = APIRouter(prefix="/mentor", tags=["mentor"])
+router = APIRouter(prefix="/mentor", tags=["mentor"], dependencies=gate(require_mentor))
 
-PAGE_SIZE = 20
 PASSED_CHOICES = ("yes", "no")
 CRITERION_PATTERN = re.compile(r"^[a-z0-9-]{1,64}$")
 AUTOMATIC = "automatic"  # the override form's choice that hands a criterion back
 
 
-def require_mentor(user: CurrentUser) -> User:
-    """Mentors and admins only; anyone else signed in gets 403."""
-    if user.role not in (Role.MENTOR, Role.ADMIN):
-        raise Forbidden()
-    return user
-
-
-MentorUser = Annotated[User, Depends(require_mentor)]
-
-
-def may_review(reviewer: User, owner: User) -> bool:
-    """Admins review every attempt; a mentor only those of their own trainees."""
-    return reviewer.role == Role.ADMIN or (
-        reviewer.role == Role.MENTOR and owner.mentor_id == reviewer.id
-    )
-
-
 def trainees_of(session: Session, reviewer: User) -> list[User]:
     """Whose attempts the reviewer may see, by name."""
     statement = select(User).order_by(col(User.name))
-    if reviewer.role != Role.ADMIN:
+    if not access.sees_every_trainee(reviewer):
         statement = statement.where(User.mentor_id == reviewer.id)
     else:
         statement = statement.where(User.role == Role.TRAINEE)
@@ -78,13 +69,13 @@ def reviewable_attempt(session: Session, reviewer: User, attempt_id: int) -> tup
     owner = session.get(User, attempt.user_id) if attempt is not None else None
     if attempt is None or owner is None:
         raise HTTPException(status_code=404)
-    if not may_review(reviewer, owner):
+    if not access.can_review(reviewer, owner):
         raise Forbidden()
     return attempt, owner
 
 
 @router.get("")
-def read_mentor_home(_reviewer: MentorUser) -> Response:
+def read_mentor_home() -> Response:
     """The mentor area starts at the attempt list."""
     return RedirectResponse("/mentor/attempts", status_code=303)
 
@@ -148,7 +139,7 @@ def parse_filters(
 def attempts_query(reviewer: User, filters: Filters) -> Any:
     """The reviewer's attempts with their owners' names, filtered, newest first."""
     statement = select(Attempt, User.name).join(User, col(User.id) == col(Attempt.user_id))
-    if reviewer.role != Role.ADMIN:
+    if not access.sees_every_trainee(reviewer):
         statement = statement.where(User.mentor_id == reviewer.id)
     if filters.trainee_id is not None:
         statement = statement.where(Attempt.user_id == filters.trainee_id)
@@ -171,28 +162,27 @@ def attempts_query(reviewer: User, filters: Filters) -> Any:
 
 
 def page_of_attempts(
-    session: Session, reviewer: User, filters: Filters, page: int
-) -> tuple[list[tuple[Attempt, str]], int]:
-    """One page of the filtered attempts and how many there are in all."""
+    session: Session, reviewer: User, filters: Filters, request: PageRequest
+) -> Page[tuple[Attempt, str]]:
+    """One page of the filtered attempts, counted and sliced by the database."""
     statement = attempts_query(reviewer, filters)
     if filters.criterion is None:
-        total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-        rows = session.exec(statement.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-        return [(a, name) for a, name in rows], int(total)
+        return paginate(session, statement, request)
     # "Criterion missed" looks inside the stored grades: read ids and grades only, then
     # the page's attempts.
     graded = session.exec(
         statement.with_only_columns(col(Attempt.id), col(Attempt.grade))
     ).all()
     wanted = [i for i, grade in graded if filters.criterion in reviews.missed_criteria(grade)]
-    chosen = wanted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    chosen = paginate_list(wanted, request)
     found = session.exec(
         select(Attempt, User.name)
         .join(User, col(User.id) == col(Attempt.user_id))
-        .where(col(Attempt.id).in_(chosen))
+        .where(col(Attempt.id).in_(chosen.items))
     ).all()
-    order = {attempt_id: index for index, attempt_id in enumerate(chosen)}
-    return sorted(((a, n) for a, n in found), key=lambda row: order[row[0].id]), len(wanted)
+    order = {attempt_id: index for index, attempt_id in enumerate(chosen.items)}
+    rows = sorted(((a, n) for a, n in found), key=lambda row: order[row[0].id])
+    return Page(rows, chosen.number, chosen.pages, chosen.total, chosen.problem)
 
 
 def list_extras(session: Session, ids: list[int]) -> tuple[dict[int, int], set[int]]:
@@ -208,10 +198,6 @@ def list_extras(session: Session, ids: list[int]) -> tuple[dict[int, int], set[i
         select(TeachingCase.attempt_id).where(col(TeachingCase.attempt_id).in_(ids))
     ).all()
     return {attempt_id: int(count) for attempt_id, count in counts}, set(cases)
-
-
-def parse_page(value: str) -> int:
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
 
 
 @router.get("/attempts")
@@ -241,14 +227,12 @@ def list_attempts(
     scenario_choices = [(p, s) for p, s in state.library.scenarios()]
     known = {(p.id, s.id) for p, s in scenario_choices}
     filters = parse_filters(raw, trainees, known)
-    number = parse_page(page)
-    rows: list[tuple[Attempt, str]] = []
-    total = 0
+    shown: Page[tuple[Attempt, str]] = Page([], 1, 1, 0)
     if not filters.errors:
-        rows, total = page_of_attempts(session, reviewer, filters, number)
+        shown = page_of_attempts(session, reviewer, filters, read_page(page))
+    rows = shown.items
     ids = [a.id for a, _ in rows if a.id is not None]
     comment_counts, cases = list_extras(session, ids)
-    pages = max(1, -(-total // PAGE_SIZE))
     titles = {(p.id, s.id): s.title for p, s in scenario_choices}
     criteria = sorted({c.id for _, s in scenario_choices for c in s.rubric.criteria})
     context = viewer.context(
@@ -260,25 +244,13 @@ def list_attempts(
         titles=titles,
         comment_counts=comment_counts,
         cases=cases,
-        total=total,
-        page=min(number, pages),
-        pages=pages,
-        page_links=page_links(raw, number, pages),
+        total=shown.total,
+        page=shown.number,
+        pages=shown.pages,
+        page_links=shown.links("/mentor/attempts", raw),
+        page_problem=viewer.t(shown.problem, pages=shown.pages) if shown.problem else None,
     )
     return render("mentor_attempts.html", context, status_code=400 if filters.errors else 200)
-
-
-def page_links(raw: dict[str, str], page: int, pages: int) -> dict[str, str | None]:
-    """Links to the previous and next pages with the same filters."""
-    kept = {key: value for key, value in raw.items() if value}
-
-    def link(number: int) -> str:
-        return "/mentor/attempts?" + urlencode({**kept, "page": number})
-
-    return {
-        "previous": link(page - 1) if page > 1 else None,
-        "next": link(page + 1) if page < pages else None,
-    }
 
 
 # --- the review page --------------------------------------------------------------------
@@ -365,7 +337,7 @@ def refused(
     return render("mentor_review.html", context, status_code=400)
 
 
-@router.post("/attempts/{attempt_id}/comments", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/comments")
 def create_comment(
     attempt_id: int,
     viewer: ViewerDep,
@@ -403,7 +375,7 @@ def create_comment(
     return RedirectResponse(f"/mentor/attempts/{attempt_id}#{anchor}", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/overrides", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/overrides")
 def create_override(
     attempt_id: int,
     viewer: ViewerDep,
@@ -437,7 +409,7 @@ def create_override(
     return RedirectResponse(f"/mentor/attempts/{attempt_id}#criterion-{criterion}", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/case", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/case")
 def update_case(
     attempt_id: int,
     viewer: ViewerDep,
@@ -467,7 +439,7 @@ def update_case(
     return RedirectResponse(f"/mentor/attempts/{attempt_id}#case", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/case/delete", dependencies=[CsrfChecked])
+@router.post("/attempts/{attempt_id}/case/delete")
 def delete_case(
     attempt_id: int, session: SessionDep, reviewer: MentorUser
 ) -> Response:
@@ -483,7 +455,7 @@ def delete_case(
 
 def regrade_scope(session: Session, reviewer: User) -> list[int] | None:
     """The owners whose attempts the reviewer may regrade; None for everyone (admins)."""
-    if reviewer.role == Role.ADMIN:
+    if access.sees_every_trainee(reviewer):
         return None
     return [u.id for u in trainees_of(session, reviewer) if u.id is not None]
 
@@ -548,7 +520,7 @@ def read_regrade(
     return render("mentor_regrade.html", context, status_code=400 if errors else 200)
 
 
-@router.post("/regrade", dependencies=[CsrfChecked])
+@router.post("/regrade")
 def create_regrade(
     viewer: ViewerDep,
     state: StateDep,

@@ -19,16 +19,23 @@ from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from sandbox import access
 from sandbox.conversations.events import ExamEvent, Subscription
 from sandbox.conversations.policy import deadline_of
 from sandbox.storage.exams import Exam, exam_scenarios, trainee_message_counts
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
-from sandbox.web.deps import SessionDep, StateDep, ViewerDep, get_state, viewer_for
+from sandbox.web.deps import (
+    SessionDep,
+    StateDep,
+    ViewerDep,
+    gate,
+    get_state,
+    require_proctor,
+    viewer_for,
+)
 from sandbox.web.i18n import Translate
 from sandbox.web.proctoring import (
-    STAFF_ROLES,
-    ProctorUser,
     ServiceDep,
     exam_or_404,
     page_helpers,
@@ -46,7 +53,10 @@ from sandbox.web.sockets import (
 from sandbox.web.state import AppState
 from sandbox.web.templating import render, render_text
 
-router = APIRouter(prefix="/proctor", tags=["proctor"])
+router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
+# The socket checks who is asking itself, before its handshake is accepted: a refused socket
+# is closed with 1008, never answered with a page.
+socket_router = APIRouter(prefix="/proctor", tags=["proctor"])
 
 FRAMES = "_monitor_frames.html"
 
@@ -117,7 +127,6 @@ def read_monitor(
     viewer: ViewerDep,
     state: StateDep,
     session: SessionDep,
-    user: ProctorUser,
     service: ServiceDep,
 ) -> Response:
     """The live monitor page (the table is already filled; the socket keeps it current)."""
@@ -131,7 +140,7 @@ def read_monitor(
     return render("monitor.html", context)
 
 
-@router.websocket("/exams/{exam_id}/monitor/ws")
+@socket_router.websocket("/exams/{exam_id}/monitor/ws")
 async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
     """Push each candidate's row when it changes; the whole table on (re)connect."""
     state = get_state(websocket)
@@ -149,12 +158,12 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     viewer, exam = await run_in_threadpool(who)
-    if viewer.user is None or viewer.user.role not in STAFF_ROLES or exam is None:
+    if viewer.user is None or not access.can_monitor(viewer.user) or exam is None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     assert viewer.login is not None
     await websocket.accept()
-    guard = SocketGuard(state.live_sessions, viewer.login.id, frozenset(STAFF_ROLES))
+    guard = SocketGuard(state.live_sessions, viewer.login.id, access.EXAM_STAFF)
 
     def frame(user_ids: set[int] | None) -> str:
         with Session(state.engine) as session:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -40,10 +41,23 @@ from sandbox.storage.exams import (
 from sandbox.storage.exams import candidates as exam_candidates
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
-from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
-from sandbox.web.exam_form import ExamForm, blank_values, exam_values, read_exam_form, read_moment
-from sandbox.web.proctoring import (
+from sandbox.web.deps import (
     ProctorUser,
+    SessionDep,
+    StateDep,
+    ViewerDep,
+    gate,
+    require_proctor,
+)
+from sandbox.web.exam_form import (
+    ExamForm,
+    ExamFormInput,
+    blank_values,
+    exam_values,
+    read_exam_form,
+    read_moment,
+)
+from sandbox.web.proctoring import (
     ServiceDep,
     exam_or_404,
     page_helpers,
@@ -52,7 +66,9 @@ from sandbox.web.proctoring import (
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
-router = APIRouter(prefix="/proctor", tags=["proctor"])
+# Handlers are plain `def`: FastAPI reads their forms (`Form()`, form models) on the event
+# loop and runs them in its thread pool, so their database work never blocks a chat turn.
+router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
 
 CSV_MAX_BYTES = 1_000_000
 
@@ -92,12 +108,12 @@ def _form_context(
     )
 
 
-async def _read_form(
-    request: Request, viewer: ViewerDep, state: AppState, session: Session
+def _read_form(
+    posted: ExamFormInput, viewer: ViewerDep, state: AppState, session: Session
 ) -> ExamForm:
-    form = await request.form()
-    lists = {key: [str(v) for v in form.getlist(key)] for key in ("scenario", "candidate")}
-    plain = {key: form.get(key) for key in form if key not in lists}
+    lists = {"scenario": posted.scenario, "candidate": posted.candidate}
+    # Only the fields sent: a missing one reads as its default, as in `read_exam_form`.
+    plain = posted.model_dump(exclude_unset=True, exclude={"scenario", "candidate"})
     trainee_ids = {u.id for u in trainees(session=session) if u.id is not None}
     cohorts = {
         name: cohort_member_ids(session=session, cohort=name)
@@ -133,12 +149,13 @@ def read_new_exam(
     return render("exam_form.html", _form_context(viewer, state, session, None, values, None))
 
 
-@router.post("/exams", dependencies=[CsrfChecked])
-async def create_exam_page(
-    request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser
+@router.post("/exams")
+def create_exam_page(
+    posted: Annotated[ExamFormInput, Form()], viewer: ViewerDep, state: StateDep,
+    session: SessionDep, user: ProctorUser,
 ) -> Response:
     """Create an exam, or show the form again with every problem marked."""
-    form = await _read_form(request, viewer, state, session)
+    form = _read_form(posted, viewer, state, session)
     if not form.ok or form.rules is None or form.opens_at is None or form.closes_at is None:
         context = _form_context(viewer, state, session, form, form.values, None)
         return render("exam_form.html", context, status_code=400)
@@ -177,14 +194,14 @@ def read_edit_exam(
     return render("exam_form.html", _form_context(viewer, state, session, None, values, exam))
 
 
-@router.post("/exams/{exam_id}/edit", dependencies=[CsrfChecked])
-async def update_exam_page(
-    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
-    user: ProctorUser, service: ServiceDep,
+@router.post("/exams/{exam_id}/edit")
+def update_exam_page(
+    exam_id: int, posted: Annotated[ExamFormInput, Form()], viewer: ViewerDep, state: StateDep,
+    session: SessionDep, user: ProctorUser, service: ServiceDep,
 ) -> Response:
     """Change an exam; scenarios and candidates that already have attempts stay."""
     exam = exam_or_404(session, exam_id)
-    form = await _read_form(request, viewer, state, session)
+    form = _read_form(posted, viewer, state, session)
     attempted = exam_attempts(session=session, exam_id=exam_id)
     started = {f"{a.pack_id}/{a.scenario_id}" for a in attempted}
     kept = {f"{p}/{s}" for p, s in form.scenarios}
@@ -257,6 +274,14 @@ def read_exam(
     return _exam_page(viewer, state, session, exam, service.now(), imported=max(imported, 0))
 
 
+class CandidateForm(BaseModel):
+    """A form that names one candidate (a written score, a retake)."""
+
+    user_id: str = ""
+    retake: str = ""
+    score: str = ""
+
+
 def _candidate(session: Session, exam: Exam, raw: Any) -> User | None:
     assert exam.id is not None
     text = str(raw or "")
@@ -268,17 +293,16 @@ def _candidate(session: Session, exam: Exam, raw: Any) -> User | None:
     )
 
 
-@router.post("/exams/{exam_id}/written", dependencies=[CsrfChecked])
-async def update_written_score(
-    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
-    user: ProctorUser, service: ServiceDep,
+@router.post("/exams/{exam_id}/written")
+def update_written_score(
+    exam_id: int, form: Annotated[CandidateForm, Form()], viewer: ViewerDep, state: StateDep,
+    session: SessionDep, user: ProctorUser, service: ServiceDep,
 ) -> Response:
     """Enter (or correct) one candidate's written score."""
     exam = exam_or_404(session, exam_id)
-    form = await request.form()
-    candidate = _candidate(session, exam, form.get("user_id"))
-    retake = form.get("retake") == "1"
-    raw = str(form.get("score", "")).strip()
+    candidate = _candidate(session, exam, form.user_id)
+    retake = form.retake == "1"
+    raw = form.score.strip()
     score: float | None = None
     problem = "written.error.trainee" if candidate is None else None
     try:
@@ -301,30 +325,29 @@ async def update_written_score(
     return RedirectResponse(f"/proctor/exams/{exam_id}#candidate-{candidate.id}", status_code=303)
 
 
-@router.post("/exams/{exam_id}/written/import", dependencies=[CsrfChecked])
-async def import_written_scores(
-    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
-    user: ProctorUser, service: ServiceDep,
+@router.post("/exams/{exam_id}/written/import")
+def import_written_scores(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    service: ServiceDep, retake_flag: Annotated[str, Form(alias="retake")] = "",
+    csv_text: Annotated[str, Form()] = "",
+    csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Import written scores from CSV: all rows or, if any is bad, none (with every problem)."""
     exam = exam_or_404(session, exam_id)
-    form = await request.form()
-    retake = form.get("retake") == "1"
-    text = str(form.get("csv_text") or "")
-    upload = form.get("csv_file")
+    retake = retake_flag == "1"
+    text = csv_text
     problem: str | None = None
-    try:
-        if upload is not None and not isinstance(upload, str):
-            data = await upload.read(CSV_MAX_BYTES + 1)
-            if len(data) > CSV_MAX_BYTES:
-                problem = "written.error.too_big"
-            elif data:
-                try:
-                    text = data.decode("utf-8-sig")
-                except UnicodeDecodeError:
-                    problem = "written.error.encoding"
-    finally:
-        await form.close()
+    if csv_file is not None:
+        # The upload is spooled to a temporary file by now (FastAPI closes it after the
+        # response); reading it here, in the thread pool, blocks no socket.
+        data = csv_file.file.read(CSV_MAX_BYTES + 1)
+        if len(data) > CSV_MAX_BYTES:
+            problem = "written.error.too_big"
+        elif data:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                problem = "written.error.encoding"
     if problem is not None:
         return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
                           import_errors=[viewer.t(problem)])
@@ -429,21 +452,28 @@ def read_release(
     return _release_page(viewer, state, session, exam, service.now())
 
 
-@router.post("/exams/{exam_id}/release", dependencies=[CsrfChecked])
-async def release_results(
-    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
-    user: ProctorUser, service: ServiceDep,
+class ReleaseForm(BaseModel):
+    """The release confirmation: confirmed, and when (empty: now)."""
+
+    confirm: str = ""
+    release_at: str = ""
+    release_at_utc: str = ""
+
+
+@router.post("/exams/{exam_id}/release")
+def release_results(
+    exam_id: int, form: Annotated[ReleaseForm, Form()], viewer: ViewerDep, state: StateDep,
+    session: SessionDep, user: ProctorUser, service: ServiceDep,
 ) -> Response:
     """Let the candidates see their results (score, band, passed; never the rubric), now or
     from a chosen moment; only once confirmed on the page that lists what is pending."""
     exam = exam_or_404(session, exam_id)
-    form = await request.form()
     now = service.now()
-    if form.get("confirm") != "1":
+    if form.confirm != "1":
         return RedirectResponse(f"/proctor/exams/{exam_id}/release", status_code=303)
     if exam.results_visible(now):
         return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
-    raw = {key: str(form.get(key) or "").strip() for key in ("release_at", "release_at_utc")}
+    raw = {"release_at": form.release_at.strip(), "release_at_utc": form.release_at_utc.strip()}
     when = now
     if any(raw.values()):
         errors: dict[str, str] = {}
@@ -464,7 +494,7 @@ async def release_results(
     return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
 
 
-@router.post("/exams/{exam_id}/release/withdraw", dependencies=[CsrfChecked])
+@router.post("/exams/{exam_id}/release/withdraw")
 def withdraw_release(
     exam_id: int, session: SessionDep, user: ProctorUser, service: ServiceDep,
 ) -> Response:
@@ -482,15 +512,14 @@ def withdraw_release(
     return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
 
 
-@router.post("/exams/{exam_id}/retakes", dependencies=[CsrfChecked])
-async def grant_retake(
-    exam_id: int, request: Request, viewer: ViewerDep, state: StateDep, session: SessionDep,
-    user: ProctorUser, service: ServiceDep,
+@router.post("/exams/{exam_id}/retakes")
+def grant_retake(
+    exam_id: int, form: Annotated[CandidateForm, Form()], viewer: ViewerDep, state: StateDep,
+    session: SessionDep, user: ProctorUser, service: ServiceDep,
 ) -> Response:
     """Grant a failed candidate their one retake, on the parts they failed."""
     exam = exam_or_404(session, exam_id)
-    form = await request.form()
-    candidate = _candidate(session, exam, form.get("user_id"))
+    candidate = _candidate(session, exam, form.user_id)
     now = service.now()
     found: Standing | None = None
     if candidate is not None:

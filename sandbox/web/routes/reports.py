@@ -23,13 +23,13 @@ from sandbox.exams.reports import (
 )
 from sandbox.storage.exams import Exam, exams_of_cohort
 from sandbox.storage.standings import Standing, standings
-from sandbox.web.deps import SessionDep, StateDep, ViewerDep
+from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
-from sandbox.web.proctoring import ProctorUser, ServiceDep, exam_or_404, page_helpers
+from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
-router = APIRouter(prefix="/proctor", tags=["proctor"])
+router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
 
 BASE_COLUMNS = ("exam", "trainee", "practical", "written", "final", "band", "passed", "status",
                 "retake")
@@ -135,7 +135,7 @@ def _csv_response(text: str, filename: str) -> Response:
 
 @router.get("/exams/{exam_id}/report")
 def read_exam_report(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """Pass rate, histograms and facility of one exam."""
@@ -149,7 +149,7 @@ def read_exam_report(
 
 @router.get("/exams/{exam_id}/grades.csv")
 def read_exam_grades(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """Every candidate's grades in the exam, as CSV."""
@@ -169,7 +169,7 @@ def _cohort_exams(session: Session, cohort: str) -> list[Exam]:
 
 @router.get("/cohorts/{cohort}/report")
 def read_cohort_report(
-    cohort: str, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    cohort: str, viewer: ViewerDep, state: StateDep, session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """The same report over every exam of a cohort."""
@@ -183,7 +183,7 @@ def read_cohort_report(
 
 @router.get("/cohorts/{cohort}/grades.csv")
 def read_cohort_grades(
-    cohort: str, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    cohort: str, viewer: ViewerDep, state: StateDep, session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """Every grade of every exam of a cohort, as CSV."""

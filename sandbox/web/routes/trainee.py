@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
+from sandbox import access
 from sandbox.conversations import live
 from sandbox.scenarios.catalogue import trade_of
 from sandbox.scenarios.models import Pack, Scenario
@@ -17,7 +18,7 @@ from sandbox.storage.attempts import (
     open_attempt,
     scenario_records,
 )
-from sandbox.storage.models import Attempt, AttemptMessage, Mode, Role, User, utcnow
+from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
@@ -40,15 +41,6 @@ def scenario_or_404(state: StateDep, pack_id: str, scenario_id: str) -> tuple[Pa
 def closed_now(state: AppState, session: SessionDep, user: User) -> Closed:
     """The scenarios `user` may not practise now, on the exam service's clock."""
     return closed_for_practice(session, user, state.conversations.now())
-
-
-def may_review(viewer_user: User, owner_id: int, owner_mentor_id: int | None) -> bool:
-    """The owner, the owner's mentor and admins may read an attempt's feedback."""
-    return (
-        viewer_user.id == owner_id
-        or viewer_user.role == Role.ADMIN
-        or (viewer_user.role == Role.MENTOR and viewer_user.id == owner_mentor_id)
-    )
 
 
 @router.get("/")
@@ -90,7 +82,7 @@ def list_scenarios(
         languages=sorted({p.locale for p in state.library.packs.values()}),
         difficulties=DIFFICULTIES,
         filters={"trade": trade, "pack": pack, "language": language, "difficulty": difficulty},
-        pack_errors=state.library.errors if user.role == Role.ADMIN else [],
+        pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
     )
     # htmx asks for the whole page again when it restores history it had not cached.
     wants_block = request.headers.get("hx-request") and not request.headers.get(
@@ -175,7 +167,7 @@ def read_attempt(
     attempt = attempt_or_404(session, attempt_id)
     if attempt.user_id != user.id:
         owner = session.get(User, attempt.user_id)
-        if owner is not None and may_review(user, attempt.user_id, owner.mentor_id):
+        if owner is not None and access.can_read_feedback(user, owner):
             return RedirectResponse(f"/attempts/{attempt_id}/feedback", status_code=303)
         raise Forbidden()
     if attempt.ended:
@@ -207,7 +199,7 @@ def read_feedback(
     """Score, band, every criterion, the highlighted transcript, facts never uncovered."""
     attempt = attempt_or_404(session, attempt_id)
     owner = session.get(User, attempt.user_id)
-    if owner is None or not may_review(user, attempt.user_id, owner.mentor_id):
+    if owner is None or not access.can_read_feedback(user, owner):
         raise Forbidden()
     if attempt.user_id == user.id and not attempt.ended:
         return RedirectResponse(f"/attempts/{attempt_id}", status_code=303)
