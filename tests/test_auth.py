@@ -9,15 +9,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlmodel import Session, select
-from web_support import PASSWORD, add_user, app, client, csrf_token, login, make_settings, settings
+from web_support import PASSWORD, add_user, csrf_token, login, make_settings
 
 from sandbox.config import ConfigError, Settings
 from sandbox.passwords import hash_password, verify_password
 from sandbox.storage.models import LoginSession, User
 from sandbox.web.app import create_app
 from sandbox.web.security import SESSION_COOKIE
-
-__all__ = ["app", "client", "settings"]
 
 
 def test_passwords_are_argon2_and_verified() -> None:
