@@ -52,7 +52,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def database_backend(request: pytest.FixtureRequest) -> str:
-    """"sqlite", or the backend the `backends` marker parametrizes the test with."""
+    """ "sqlite", or the backend the `backends` marker parametrizes the test with."""
     return str(getattr(request, "param", "sqlite"))
 
 
@@ -114,11 +114,18 @@ def clock(app: FastAPI) -> FakeClock:
 @pytest.fixture
 def people(app: FastAPI) -> dict[str, User]:
     """A proctor, an admin, a mentor and three trainees (tao and mei have the mentor)."""
-    cast = [("pat", Role.PROCTOR), ("boss", Role.ADMIN), ("mo", Role.MENTOR),
-            ("tao", Role.TRAINEE), ("mei", Role.TRAINEE), ("kim", Role.TRAINEE)]
+    cast = [
+        ("pat", Role.PROCTOR),
+        ("boss", Role.ADMIN),
+        ("mo", Role.MENTOR),
+        ("tao", Role.TRAINEE),
+        ("mei", Role.TRAINEE),
+        ("kim", Role.TRAINEE),
+    ]
     with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
-        users = {name: User(name=name, role=role, password_hash=password_hash())
-                 for name, role in cast}
+        users = {
+            name: User(name=name, role=role, password_hash=password_hash()) for name, role in cast
+        }
         session.add_all(users.values())
         session.flush()
         for trainee in ("tao", "mei"):
