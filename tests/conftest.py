@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from exam_support import FakeClock, password_hash, service
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -28,6 +29,7 @@ from web_support import (
     postgres_database,
 )
 
+from sandbox import passwords
 from sandbox.config import Settings
 from sandbox.storage.database import make_engine
 from sandbox.storage.models import Role, User
@@ -48,6 +50,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         [pytest.param(name, marks=BACKENDS[name]) for name in marker.args],
         indirect=True,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[PasswordHasher]:
+    """Argon2id at its cheapest for the tests' users and logins: at the app's cost (64 MiB,
+    three passes) each hash or check took a quarter of a second on the shared machine, and
+    the suite makes hundreds. A check reads the cost from the hash, so a served app checks
+    these cheaply too. Yields the app's own hasher (test_auth checks its parameters)."""
+    app_hasher = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield app_hasher
+    passwords._hasher = app_hasher
 
 
 @pytest.fixture

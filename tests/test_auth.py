@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -25,6 +26,18 @@ def test_passwords_are_argon2_and_verified() -> None:
     assert not verify_password(hashed, "another password")
     assert not verify_password(None, "a long password")
     assert not verify_password("not a hash", "a long password")
+
+
+def test_the_apps_hasher_keeps_argon2_cffis_recommended_cost(
+    cheap_password_hashing: PasswordHasher,
+) -> None:
+    """The tests hash cheaply (conftest.py); the app's own hasher is argon2-cffi's default."""
+    recommended = PasswordHasher()
+    app_hasher = cheap_password_hashing
+    assert (app_hasher.time_cost, app_hasher.memory_cost, app_hasher.parallelism) == (
+        recommended.time_cost, recommended.memory_cost, recommended.parallelism
+    )
+    assert app_hasher.hash("a long password").startswith("$argon2id$")
 
 
 def test_pages_need_a_login(client: TestClient) -> None:
