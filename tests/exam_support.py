@@ -1,17 +1,14 @@
 """Helpers of the exam tests: a clock the tests move, exams made through the proctor's form,
-trainees in browsers of their own, chat frames."""
+chat frames. The fixtures (clock, people, proctor, browsers) are in conftest.py."""
 
 from __future__ import annotations
 
 import functools
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -20,43 +17,17 @@ from web_support import (
     PASSWORD,
     SAME_ORIGIN,
     csrf_token,
-    login,
-    make_settings,
-    needs_postgres,
-    postgres_database,
 )
 
-from sandbox.config import Settings
 from sandbox.conversations.service import ConversationService
 from sandbox.passwords import hash_password
 from sandbox.storage.audit import AuditEvent
 from sandbox.storage.exams import Exam
-from sandbox.storage.models import Attempt, AttemptMessage, Role, User
-from sandbox.web.app import create_app
+from sandbox.storage.models import Attempt, AttemptMessage, User
 
 PACK = "pharmacy-basics"
 COLD = f"{PACK}/cold-remedy-hypertension"
 INSULIN = f"{PACK}/late-insulin-delivery"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """The app's settings on SQLite and, when a test database is given, on PostgreSQL."""
-    if request.param == "sqlite":
-        yield make_settings(tmp_path)
-        return
-    with postgres_database() as url:
-        yield make_settings(tmp_path, database_url=url)
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[FastAPI]:
-    """The real app; its database connections are closed afterwards (PostgreSQL drops the
-    test database only then)."""
-    made = create_app(settings)
-    yield made
-    made.state.sandbox.engine.dispose()
-    gc.collect()  # a connection left open shows up in the test that left it
 
 
 @dataclass
@@ -75,13 +46,6 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def clock(app: FastAPI) -> FakeClock:
-    fake = FakeClock()
-    service(app).clock = fake
-    return fake
-
-
 def service(app: FastAPI) -> ConversationService:
     found = app.state.sandbox.conversations
     assert isinstance(found, ConversationService)
@@ -92,45 +56,6 @@ def service(app: FastAPI) -> ConversationService:
 def password_hash() -> str:
     """The shared test password, hashed once (Argon2 is slow on purpose)."""
     return hash_password(PASSWORD)
-
-
-@pytest.fixture
-def people(app: FastAPI) -> dict[str, User]:
-    """A proctor, an admin, a mentor and three trainees (tao and mei have the mentor)."""
-    cast = [("pat", Role.PROCTOR), ("boss", Role.ADMIN), ("mo", Role.MENTOR),
-            ("tao", Role.TRAINEE), ("mei", Role.TRAINEE), ("kim", Role.TRAINEE)]
-    with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
-        users = {name: User(name=name, role=role, password_hash=password_hash())
-                 for name, role in cast}
-        session.add_all(users.values())
-        session.flush()
-        for trainee in ("tao", "mei"):
-            users[trainee].mentor_id = users["mo"].id
-        session.commit()
-    return users
-
-
-@pytest.fixture
-def proctor(client: TestClient, people: dict[str, User]) -> TestClient:
-    """The app's main client (it runs the app's lifespan, so the exam timers), as the proctor."""
-    login(client, "pat")
-    return client
-
-
-@pytest.fixture
-def browsers(app: FastAPI, people: dict[str, User]) -> Iterator[Callable[[str], TestClient]]:
-    """A signed-in browser per user name (made on first use)."""
-    made: dict[str, TestClient] = {}
-
-    def browser(name: str) -> TestClient:
-        if name not in made:
-            made[name] = TestClient(app)
-            login(made[name], name)
-        return made[name]
-
-    yield browser
-    for each in made.values():
-        each.close()
 
 
 def utc_field(moment: datetime) -> str:

@@ -6,14 +6,16 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
-from test_storage import engine  # noqa: F401  (the migrated database on each backend)
 
 from sandbox.storage.audit import events_for, record
 from sandbox.storage.models import Role
 from sandbox.storage.users import create_user
 
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
-def test_events_are_recorded_and_read_back_in_order(engine: Engine) -> None:  # noqa: F811
+
+def test_events_are_recorded_and_read_back_in_order(engine: Engine) -> None:
     with Session(engine) as session:
         mentor = create_user(session=session, name="mentor-a", role=Role.MENTOR, password="a long password 1")
         mentor_id = mentor.id
@@ -31,7 +33,7 @@ def test_events_are_recorded_and_read_back_in_order(engine: Engine) -> None:  # 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET reason = 'rewritten'",
                                        "DELETE FROM audit_events"])
-def test_the_database_refuses_to_change_an_event(engine: Engine, statement: str) -> None:  # noqa: F811
+def test_the_database_refuses_to_change_an_event(engine: Engine, statement: str) -> None:
     with Session(engine) as session:
         record(session, actor_id=None, action="login", subject_type="user", subject_id=1)
         session.commit()

@@ -5,19 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlmodel import Session, select
-from web_support import PASSWORD, add_user, app, client, csrf_token, login, make_settings, settings
+from web_support import PASSWORD, add_user, csrf_token, login, make_settings
 
 from sandbox.config import ConfigError, Settings
 from sandbox.passwords import hash_password, verify_password
 from sandbox.storage.models import LoginSession, User
 from sandbox.web.app import create_app
 from sandbox.web.security import SESSION_COOKIE
-
-__all__ = ["app", "client", "settings"]
 
 
 def test_passwords_are_argon2_and_verified() -> None:
@@ -27,6 +26,18 @@ def test_passwords_are_argon2_and_verified() -> None:
     assert not verify_password(hashed, "another password")
     assert not verify_password(None, "a long password")
     assert not verify_password("not a hash", "a long password")
+
+
+def test_the_apps_hasher_keeps_argon2_cffis_recommended_cost(
+    cheap_password_hashing: PasswordHasher,
+) -> None:
+    """The tests hash cheaply (conftest.py); the app's own hasher is argon2-cffi's default."""
+    recommended = PasswordHasher()
+    app_hasher = cheap_password_hashing
+    assert (app_hasher.time_cost, app_hasher.memory_cost, app_hasher.parallelism) == (
+        recommended.time_cost, recommended.memory_cost, recommended.parallelism
+    )
+    assert app_hasher.hash("a long password").startswith("$argon2id$")
 
 
 def test_pages_need_a_login(client: TestClient) -> None:

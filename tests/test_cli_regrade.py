@@ -1,12 +1,12 @@
-"""`sandbox regrade` run as a subprocess against a real database and a changed pack."""
+"""`sandbox regrade` (in process, through the console script's entry point) against a real
+database and a changed pack."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import run_in_process
 from fastapi import FastAPI
 from review_support import (
     GOOD,
@@ -18,28 +18,21 @@ from review_support import (
     graded_attempt,
 )
 from sqlmodel import Session, select
-from web_support import SHARED_PACKS, add_user, app, settings
+from web_support import SHARED_PACKS, add_user
 
 from sandbox.config import Settings
 from sandbox.storage.models import Role, User
 from sandbox.storage.reviews import current_overrides, override_criterion
 
-__all__ = ["app", "settings"]
-
 
 def run(settings: Settings, packs: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "SANDBOX_DATABASE_URL": settings.database_url,
         "SANDBOX_PACKS": str(packs),
         "SANDBOX_BUILTIN_PACKS": "false",
         "SANDBOX_VAR_DIR": str(settings.var_dir),
     }
-    env.pop("SANDBOX_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "sandbox", "regrade", *args],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )
+    return run_in_process(["regrade", *args], env=env)
 
 
 def test_regrade_dry_run_then_apply_keeps_overrides(app: FastAPI, settings: Settings, tmp_path: Path) -> None:

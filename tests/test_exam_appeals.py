@@ -6,31 +6,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from exam_support import (
     FakeClock,
-    app,
     attempt_row,
     audit_trail,
-    browsers,
     chat,
-    clock,
     frames_until,
     make_exam,
-    people,
-    proctor,
     say,
-    settings,
     start,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
-from web_support import client, csrf_token
+from web_support import csrf_token
 
 from sandbox.storage.exams import Appeal
 from sandbox.storage.models import User
 
-__all__ = ["app", "browsers", "client", "clock", "people", "proctor", "settings"]
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 def _sat(proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,

@@ -11,33 +11,29 @@ import pytest
 from exam_support import (
     COLD,
     FakeClock,
-    app,
     attempt_row,
-    browsers,
     chat,
-    clock,
     frames_until,
     make_exam,
     messages_of,
-    people,
-    proctor,
     say,
     service,
-    settings,
     start,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from starlette.websockets import WebSocketDisconnect
-from web_support import SAME_ORIGIN, client, login
+from web_support import SAME_ORIGIN, login
 
 from sandbox.exams.policy import ExamRules
 from sandbox.storage.exams import create_exam
 from sandbox.storage.models import Attempt, User, utcnow
 from sandbox.web.app import create_app
 
-__all__ = ["app", "browsers", "client", "clock", "people", "proctor", "settings"]
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 
 ASK = "Hello, do you take any other medication?"
 

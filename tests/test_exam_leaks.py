@@ -16,21 +16,15 @@ from exam_support import (
     COLD,
     INSULIN,
     FakeClock,
-    app,
     audit_trail,
-    browsers,
     chat,
-    clock,
     exam_fields,
     exam_row,
     frames_until,
     make_exam,
     messages_of,
-    people,
     post_exam,
-    proctor,
     say,
-    settings,
     start,
     utc_field,
 )
@@ -39,7 +33,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 from web_support import (
-    client,
     csrf_token,
     needs_postgres,
     postgres_database,
@@ -50,7 +43,9 @@ from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, User
 from sandbox.storage.reviews import TeachingCase
 
-__all__ = ["app", "browsers", "client", "clock", "people", "proctor", "settings"]
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 
 CLOSED = "closed for practice"
 EXAM_ONLY = "kept for exams"

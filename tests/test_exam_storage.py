@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
-from test_storage import engine  # noqa: F401  (the migrated database on each backend)
 
 from sandbox.exams.policy import ExamRules
 from sandbox.storage.attempts import append_messages, start_attempt
@@ -38,6 +37,9 @@ from sandbox.storage.exams import (
 from sandbox.storage.models import Mode, Role, Speaker, User, utcnow
 from sandbox.storage.users import create_user
 
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 
 def _people(session: Session) -> tuple[User, User, User]:
     proctor = create_user(session=session, name="pat", role=Role.PROCTOR, password="proctor-pass")
@@ -46,7 +48,7 @@ def _people(session: Session) -> tuple[User, User, User]:
     return proctor, tao, mei
 
 
-def test_an_exam_keeps_its_rules_scenarios_and_candidates(engine: Engine) -> None:  # noqa: F811
+def test_an_exam_keeps_its_rules_scenarios_and_candidates(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as session:
         proctor, tao, mei = _people(session)
         now = utcnow()
@@ -78,7 +80,7 @@ def test_an_exam_keeps_its_rules_scenarios_and_candidates(engine: Engine) -> Non
         assert [u.name for u in trainees(session=session)] == ["mei", "tao"]
 
 
-def test_exam_attempts_carry_their_clock(engine: Engine) -> None:  # noqa: F811
+def test_exam_attempts_carry_their_clock(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as session:
         proctor, tao, mei = _people(session)
         now = utcnow()
@@ -122,7 +124,7 @@ def test_exam_attempts_carry_their_clock(engine: Engine) -> None:  # noqa: F811
         ) == {deadlines[0].id: 2}
 
 
-def test_written_scores_retakes_and_appeals(engine: Engine) -> None:  # noqa: F811
+def test_written_scores_retakes_and_appeals(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as session:
         proctor, tao, mei = _people(session)
         now = utcnow()

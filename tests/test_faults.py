@@ -154,8 +154,8 @@ def start_practice(trainee: Trainee, _engine: Engine) -> int:
 
 
 def start_exam(trainee: Trainee, engine: Engine) -> int:
-    exams = pytest.importorskip("sandbox.storage.exams")
     from sandbox.exams.policy import ExamRules
+    from sandbox.storage import exams
     from sandbox.storage.users import get_user_by_name
 
     with Session(engine) as session:

@@ -76,7 +76,7 @@ def stored_texts(engine: Any, attempt_id: int) -> list[str]:
 
 
 def test_dropped_connections_are_recovered_between_and_within_turns(tmp_path: Path) -> None:
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         database = make_url(url).database
         assert database is not None
         app = create_app(make_settings(tmp_path, database_url=url))

@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from web_support import app, client, make_settings, settings
+from web_support import make_settings
 
 from sandbox.storage.database import make_engine
 from sandbox.web.app import create_app
-
-__all__ = ["app", "client", "settings"]
 
 
 def test_healthz_pings_the_database(client: TestClient) -> None:

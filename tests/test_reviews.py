@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
-from test_storage import engine  # noqa: F401  (the migrated database on each backend)
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.grading import grade_compiled
@@ -37,6 +36,9 @@ from sandbox.storage.reviews import (
     unmark_case,
 )
 from sandbox.storage.users import create_user
+
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 PACK_FILE = Path(__file__).resolve().parents[2] / "shared" / "packs" / "pharmacy-basics.yaml"
 SCENARIO = "cold-remedy-hypertension"
@@ -78,7 +80,7 @@ def people(session: Session) -> tuple[User, User]:
     return mentor, trainee
 
 
-def test_an_override_needs_a_reason_recomputes_and_is_audited(engine: Engine, pack: Pack) -> None:  # noqa: F811
+def test_an_override_needs_a_reason_recomputes_and_is_audited(engine: Engine, pack: Pack) -> None:
     with Session(engine, expire_on_commit=False) as session:
         mentor, trainee = people(session)
         attempt = stored_attempt(session, trainee, pack, REASSURANCE)
@@ -140,7 +142,7 @@ def test_an_override_needs_a_reason_recomputes_and_is_audited(engine: Engine, pa
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET reason = 'rewritten' WHERE action = 'grade.override'",
                                        "DELETE FROM audit_events WHERE action = 'grade.override'"])
-def test_override_events_cannot_be_rewritten(engine: Engine, pack: Pack, statement: str) -> None:  # noqa: F811
+def test_override_events_cannot_be_rewritten(engine: Engine, pack: Pack, statement: str) -> None:
     with Session(engine, expire_on_commit=False) as session:
         mentor, trainee = people(session)
         attempt = stored_attempt(session, trainee, pack, REASSURANCE)
@@ -155,7 +157,7 @@ def test_override_events_cannot_be_rewritten(engine: Engine, pack: Pack, stateme
         assert [e.reason for e in events] == ["Only a bare 'Hi'"]
 
 
-def test_comments_on_messages_and_on_the_attempt(engine: Engine, pack: Pack) -> None:  # noqa: F811
+def test_comments_on_messages_and_on_the_attempt(engine: Engine, pack: Pack) -> None:
     with Session(engine, expire_on_commit=False) as session:
         mentor, trainee = people(session)
         attempt = stored_attempt(session, trainee, pack, REASSURANCE)
@@ -179,7 +181,7 @@ def test_comments_on_messages_and_on_the_attempt(engine: Engine, pack: Pack) -> 
         ]
 
 
-def test_teaching_cases_with_tags(engine: Engine, pack: Pack) -> None:  # noqa: F811
+def test_teaching_cases_with_tags(engine: Engine, pack: Pack) -> None:
     assert parse_tags("Contraindication, complaint  #hypertension,contraindication") == [
         "contraindication", "complaint", "hypertension"
     ]
@@ -220,7 +222,7 @@ def stricter(pack_file: Path) -> Pack:
     return load_pack_text(text, "pharmacy-basics-v2.yaml")
 
 
-def test_regrade_plans_without_storing_and_keeps_overrides(engine: Engine, pack: Pack) -> None:  # noqa: F811
+def test_regrade_plans_without_storing_and_keeps_overrides(engine: Engine, pack: Pack) -> None:
     changed_pack = stricter(PACK_FILE)
     with Session(engine, expire_on_commit=False) as session:
         mentor, trainee = people(session)
@@ -260,7 +262,7 @@ def test_regrade_plans_without_storing_and_keeps_overrides(engine: Engine, pack:
         assert all(e.old["pack_version"] == 1 and e.new["pack_version"] == 2 for e in events)
 
 
-def test_regrade_reports_attempts_whose_pack_is_gone(engine: Engine, pack: Pack) -> None:  # noqa: F811
+def test_regrade_reports_attempts_whose_pack_is_gone(engine: Engine, pack: Pack) -> None:
     with Session(engine, expire_on_commit=False) as session:
         _, trainee = people(session)
         stored_attempt(session, trainee, pack, REASSURANCE)

@@ -20,14 +20,11 @@ from web_support import (
     PASSWORD,
     SHARED_PACKS,
     add_user,
-    app,
-    client,
     csrf_token,
     login,
     make_settings,
     needs_postgres,
     postgres_database,
-    settings,
 )
 
 from sandbox.cli.main import app as cli
@@ -36,8 +33,6 @@ from sandbox.storage.models import Role
 from sandbox.web.app import create_app
 from sandbox.web.limits import LoginLimits
 from sandbox.web.security import ANON_COOKIE, LANG_COOKIE, SESSION_COOKIE
-
-__all__ = ["app", "client", "settings"]
 
 
 def set_cookies(response: httpx.Response) -> dict[str, str]:
@@ -318,7 +313,7 @@ def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FastAPI]
     if request.param == "sqlite":
         yield create_app(make_settings(tmp_path))
         return
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         built = create_app(make_settings(tmp_path, database_url=url))
         try:
             yield built

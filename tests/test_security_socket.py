@@ -13,12 +13,9 @@ from starlette.websockets import WebSocketDisconnect
 from web_support import (
     SAME_ORIGIN,
     add_user,
-    app,
-    client,
     csrf_token,
     login,
     make_settings,
-    settings,
     start_attempt,
 )
 
@@ -26,8 +23,6 @@ from sandbox.storage.models import AttemptMessage
 from sandbox.web.app import create_app
 from sandbox.web.limits import SharedBuckets
 from sandbox.web.security import SESSION_COOKIE
-
-__all__ = ["app", "client", "settings"]
 
 PACK = "pharmacy-basics"
 SCENARIO = "cold-remedy-hypertension"

@@ -25,15 +25,10 @@ from exam_support import (
     COLD,
     PACK,
     FakeClock,
-    app,
-    browsers,
     chat,
-    clock,
     frames_until,
     make_exam,
     messages_of,
-    people,
-    proctor,
     say,
     start,
 )
@@ -46,11 +41,8 @@ from starlette.websockets import WebSocketDisconnect
 from web_support import (
     SAME_ORIGIN,
     SHARED_PACKS,
-    client,
     csrf_token,
     make_settings,
-    needs_postgres,
-    postgres_database,
 )
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -63,7 +55,9 @@ from sandbox.storage.models import LoginSession, Role, User, utcnow
 from sandbox.web.limits import SharedBuckets
 from sandbox.web.security import SESSION_COOKIE, Signer, open_session
 
-__all__ = ["app", "browsers", "client", "clock", "people", "proctor"]
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 
 ASK = "Hello, do you take any other medication?"
 MALFORMED = "The browser sent something the chat did not understand"
@@ -74,14 +68,10 @@ WAIT_S = 15.0  # a frame that does not come within this is not coming
 RECHECK_S = 0.2
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """The app's settings on SQLite and PostgreSQL, re-checking open sockets every 0.2 s."""
-    if request.param == "sqlite":
-        yield make_settings(tmp_path, socket_recheck_s=RECHECK_S)
-        return
-    with postgres_database() as url:
-        yield make_settings(tmp_path, database_url=url, socket_recheck_s=RECHECK_S)
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The app's settings on each backend, re-checking open sockets every 0.2 s."""
+    return make_settings(tmp_path, database_url=database_url, socket_recheck_s=RECHECK_S)
 
 
 # --- reading a socket without waiting forever ---------------------------------------------------

@@ -28,10 +28,14 @@ from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, Speaker, utcnow
 from sandbox.storage.users import authenticate, create_user
 
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated engine on a fresh database that is dropped afterwards."""
+def upgraded_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database brought to head by the real Alembic upgrade (the other
+    tests use conftest's copy of the session's migrated template)."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'storage.db'}")
         upgrade(engine)
@@ -47,9 +51,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
             engine.dispose()
 
 
-def test_migrations_match_the_models(engine: Engine) -> None:
-    upgrade(engine)  # a second run at start is a no-op
-    with engine.connect() as connection:
+def test_migrations_match_the_models(upgraded_engine: Engine) -> None:
+    upgrade(upgraded_engine)  # a second run at start is a no-op
+    with upgraded_engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
 

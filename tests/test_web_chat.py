@@ -16,20 +16,15 @@ from web_support import (
     SAME_ORIGIN,
     SHARED_PACKS,
     add_user,
-    app,
-    client,
     login,
     make_settings,
     needs_postgres,
     postgres_database,
-    settings,
     start_attempt,
 )
 
 from sandbox.storage.models import Attempt, AttemptMessage, Role
 from sandbox.web.app import create_app
-
-__all__ = ["app", "client", "settings"]
 
 PACK = "pharmacy-basics"
 SCENARIO = "cold-remedy-hypertension"
@@ -359,7 +354,7 @@ def test_a_chinese_conversation_runs_and_is_graded(app: FastAPI, client: TestCli
 
 @pytest.mark.parametrize("database", [pytest.param("postgres", marks=needs_postgres)])
 def test_a_conversation_on_postgresql(database: str, tmp_path: Path) -> None:
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         app = create_app(make_settings(tmp_path, database_url=url))
         add_user(app, "tao")
         with TestClient(app, headers=SAME_ORIGIN) as browser:

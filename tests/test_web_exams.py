@@ -15,33 +15,29 @@ from exam_support import (
     COLD,
     INSULIN,
     FakeClock,
-    app,
     attempt_row,
     audit_trail,
-    browsers,
     chat,
-    clock,
     exam_fields,
     exam_row,
     frames_until,
     make_exam,
-    people,
     post_exam,
-    proctor,
     say,
-    settings,
     start,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from starlette.websockets import WebSocketDisconnect
-from web_support import SAME_ORIGIN, client, csrf_token
+from web_support import SAME_ORIGIN, csrf_token
 
 from sandbox.storage.exams import Exam
 from sandbox.storage.models import Attempt, User
 
-__all__ = ["app", "browsers", "client", "clock", "people", "proctor", "settings"]
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 
 # --- the proctor's form ------------------------------------------------------------------
 

@@ -28,22 +28,18 @@ from web_support import (
     SAME_ORIGIN,
     SHARED_PACKS,
     add_user,
-    app,
-    client,
     csrf_token,
     login,
     make_settings,
     needs_postgres,
     postgres_database,
-    settings,
 )
 
 from sandbox.scenarios.library import load_library
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import GradeOverride, ReviewComment, TeachingCase
 from sandbox.web.app import create_app
-
-__all__ = ["app", "client", "settings"]
+from sandbox.web.templating import static_url
 
 
 @contextmanager
@@ -261,7 +257,7 @@ def test_the_review_page_shows_timing_verdicts_and_the_player(client: TestClient
     page = client.get(f"/mentor/attempts/{team['tao_bad']}")
     assert page.status_code == 200
     html = page.text
-    assert '<script src="/static/replay.js" defer></script>' in html
+    assert f'<script src="{static_url("replay.js")}" defer></script>' in html
     assert 'id="replay-player"' in html and 'id="replay-speed"' in html
     assert all(f'<option value="{n}"' in html for n in (1, 2, 4))
     assert 'data-at="12.000"' in html and 'data-at="24.000"' in html
@@ -273,7 +269,7 @@ def test_the_review_page_shows_timing_verdicts_and_the_player(client: TestClient
     assert "Stays courteous throughout" in html  # descriptions come from the pack's rubric
     assert "fact revealed" in html  # why the persona said what it said
     assert '<script>' not in html
-    assert client.get("/static/replay.js").status_code == 200
+    assert client.get(static_url("replay.js")).status_code == 200
     assert client.get("/static/review.css").status_code == 200
 
 
@@ -573,7 +569,7 @@ def test_every_key_the_review_pages_build_exists_in_both_languages() -> None:
 
 @pytest.mark.parametrize("database", [pytest.param("postgres", marks=needs_postgres)])
 def test_the_list_overrides_and_comments_on_postgresql(tmp_path: Path, database: str) -> None:
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         app = create_app(make_settings(tmp_path, database_url=url))
         try:
             with TestClient(app, headers=SAME_ORIGIN) as client:

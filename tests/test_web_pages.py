@@ -11,12 +11,9 @@ from test_web_chat import MODEL_ANSWER, PACK, SCENARIO, say
 from web_support import (
     SHARED_PACKS,
     add_user,
-    app,
-    client,
     csrf_token,
     login,
     make_settings,
-    settings,
     start_attempt,
 )
 
@@ -24,8 +21,6 @@ from sandbox.storage.models import Role
 from sandbox.web.app import create_app
 from sandbox.web.i18n import CATALOGUE, negotiate
 from sandbox.web.templating import paragraphs
-
-__all__ = ["app", "client", "settings"]
 
 
 def finish_with(client: TestClient, attempt_id: int, lines: list[str]) -> None:

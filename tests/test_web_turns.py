@@ -19,13 +19,10 @@ from test_web_chat import MODEL_ANSWER, PACK, SCENARIO, attempt_row, say, seqs, 
 from web_support import (
     SAME_ORIGIN,
     add_user,
-    app,
-    client,
     login,
     make_settings,
     needs_postgres,
     postgres_database,
-    settings,
 )
 from web_support import start_attempt as start_through_page
 
@@ -38,7 +35,7 @@ from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.turns import Head, PendingTurn, TurnLine, store_turns
 from sandbox.web.app import create_app
 
-__all__ = ["app", "client", "settings", "trainee"]
+__all__ = ["trainee"]
 
 
 def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -239,7 +236,7 @@ def test_store_turns_checks_each_turn_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=needs_postgres)])
 def test_store_turns_checks_each_turn_on_postgres(backend: str) -> None:
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         check_store_turns(url)
 
 
@@ -264,7 +261,7 @@ def test_turns_waiting_together_share_one_transaction(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=needs_postgres)])
 def test_fast_turns_on_postgres(backend: str, tmp_path: Path) -> None:
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         app = create_app(make_settings(tmp_path, database_url=url))
         try:
             with TestClient(app, headers=SAME_ORIGIN) as client:

@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for area in (exams, proctor, monitor, reports, appeals):
         app.include_router(area.router)
+    # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on
+    # forms, then the role) is not for a socket, which checks both at its handshake.
+    app.include_router(monitor.socket_router)
     if settings.bench_echo:
         app.include_router(health.bench_router)
     _install_error_pages(app)

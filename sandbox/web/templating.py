@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
 
 # Pages load only their own files: no inline script, no third-party origin, no framing.
 SECURITY_HEADERS = {
@@ -65,6 +68,20 @@ def minutes(seconds: float) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
 
 
+@functools.cache
+def static_url(path: str) -> str:
+    """The URL of a file under static/, versioned by its content (`?v=` and the first 12
+    hex digits of its SHA-256): a deploy never pairs new HTML with an old script or style
+    sheet from a browser's cache. Static files are package files, so each is read once per
+    process; a missing one (vendor files not copied yet) gets its plain URL."""
+    try:
+        digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
+    except FileNotFoundError:
+        return f"/static/{path}"
+    return f"/static/{path}?v={digest}"
+
+
+environment.globals["static_url"] = static_url
 environment.filters["score"] = format_score
 environment.filters["paragraphs"] = paragraphs
 environment.filters["minutes"] = minutes
