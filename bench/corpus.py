@@ -111,14 +111,15 @@ def play(path: Path) -> str:
             extra += f"  [conversation ended: {message.end_reason}]"
         out.append(f"{index:>2} {message.at:>6.0f}s {who}: {message.text}{extra}")
     if conv.ended:
-        out.append(f"-- the conversation has ended ({conv.end_reason}); "
-                   "further trainee lines are refused --")
+        out.append(
+            f"-- the conversation has ended ({conv.end_reason}); "
+            "further trainee lines are refused --"
+        )
     out.append(f"revealed facts: {', '.join(conv.revealed) or 'none'}; final mood: {conv.mood}")
     return "\n".join(out)
 
 
-VARIANTS = {"a": "excellent", "b": "good", "c": "careless", "d": "subtle violation",
-            "e": "tricky"}
+VARIANTS = {"a": "excellent", "b": "good", "c": "careless", "d": "subtle violation", "e": "tricky"}
 
 
 def holdout_variant(full_id: str) -> str:
@@ -146,8 +147,9 @@ def add(path: Path, text: str, gap: float) -> str:
     data.setdefault("trainee", [])
     data["trainee"] = [{"text": t, "at": round(a, 1)} for t, a in lines]
     data["trainee"].append({"text": text, "at": round(last + gap, 1)})
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8"
+    )
     return play(path)
 
 

@@ -128,10 +128,17 @@ def pack_yaml(locale: str, scenarios: int, fmt: int = 1) -> str:
     ask = '["medication*", "take any"]' if locale == "en" else '["哺乳", "怀孕"]'
     v2 = f", format: {fmt}" if fmt == 2 else ""
     # A v2 scenario also says what it is about and answers closing lines by topic.
-    topic = ("\n    topic: [~decongestant, cold medicine]\n    answers: [{when: [~closing], "
-             "say: \"No, that's all.\"}]") if fmt == 2 else ""
-    parts = [f"pack: {{id: bench-{locale.lower()}, title: Bench, locale: {locale}{v2}}}"
-             "\nscenarios:"]
+    topic = (
+        (
+            "\n    topic: [~decongestant, cold medicine]\n    answers: [{when: [~closing], "
+            'say: "No, that\'s all."}]'
+        )
+        if fmt == 2
+        else ""
+    )
+    parts = [
+        f"pack: {{id: bench-{locale.lower()}, title: Bench, locale: {locale}{v2}}}\nscenarios:"
+    ]
     for i in range(scenarios):
         parts.append(f"""
   - id: s{i}{topic}
@@ -211,8 +218,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main() -> None:
@@ -230,14 +239,20 @@ def main() -> None:
     for fmt in (1, 2):
         for locale, target in (("en", 1000), ("zh-CN", 300)):
             cold, warm = throughput(locale, n, fmt)
-            print(f"| grading, v{fmt}, {locale}, new transcripts | {cold:,.0f} transcripts/s "
-                  f"| ≥ {target:,}/s |")
-            print(f"| grading, v{fmt}, {locale}, regrade (same messages) | {warm:,.0f} "
-                  "transcripts/s | |")
+            print(
+                f"| grading, v{fmt}, {locale}, new transcripts | {cold:,.0f} transcripts/s "
+                f"| ≥ {target:,}/s |"
+            )
+            print(
+                f"| grading, v{fmt}, {locale}, regrade (same messages) | {warm:,.0f} "
+                "transcripts/s | |"
+            )
     for fmt in (1, 2):
         seconds, size = load_time(100, 3 if args.quick else 9, fmt)
-        print(f"| load a v{fmt} pack of 100 scenarios ({size / 1024:,.0f} KiB) | "
-              f"{seconds * 1000:,.0f} ms | < 500 ms |")
+        print(
+            f"| load a v{fmt} pack of 100 scenarios ({size / 1024:,.0f} KiB) | "
+            f"{seconds * 1000:,.0f} ms | < 500 ms |"
+        )
     print(f"\nCalibration loop after: {calibration_ms():.0f} ms")
 
 

@@ -106,8 +106,9 @@ def timed(items: list[Any]) -> list[tuple[str, float]]:
     return lines
 
 
-def evaluate(label_set: str, pack_filter: str | None = None
-             ) -> tuple[dict[tuple[str, str], Tally], list[str]]:
+def evaluate(
+    label_set: str, pack_filter: str | None = None
+) -> tuple[dict[tuple[str, str], Tally], list[str]]:
     packs: dict[str, Pack] = {p.id: p for p in load_packs([ROOT / "scenario_packs"]).packs}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     unlabelled: list[str] = []
@@ -120,8 +121,9 @@ def evaluate(label_set: str, pack_filter: str | None = None
         if labels is None:
             unlabelled.append(str(rel))
             continue
-        other = read_labels(CORPUS / "labels" / ("writer" if label_set == "assessor"
-                                                 else "assessor") / rel)
+        other = read_labels(
+            CORPUS / "labels" / ("writer" if label_set == "assessor" else "assessor") / rel
+        )
         pack_id, _, scenario_id = data["scenario"].partition("/")
         pack = packs[pack_id]
         scenario = pack.scenario(scenario_id)
@@ -129,8 +131,13 @@ def evaluate(label_set: str, pack_filter: str | None = None
         for text, at in timed(data.get("trainee") or []):
             conversation.receive(text, at=at)
         transcript = parse_transcript_data(
-            {"pack": pack_id, "scenario": scenario_id,
-             "messages": [m.to_json() for m in conversation.messages]}, str(rel))
+            {
+                "pack": pack_id,
+                "scenario": scenario_id,
+                "messages": [m.to_json() for m in conversation.messages],
+            },
+            str(rel),
+        )
         result = grade(pack, scenario, transcript)
         tally = tallies[(data.get("split", "tune"), pack.locale)]
         tally.transcripts += 1
@@ -162,10 +169,16 @@ def evaluate(label_set: str, pack_filter: str | None = None
                 tally.clear += 1
                 tally.false_violations += item.status == "violated"
             if label != item.status:
-                tally.disagreements.append({
-                    "transcript": str(rel), "criterion": c.id, "kind": c.kind,
-                    "label": label, "grader": item.status,
-                    "evidence": [e.text for e in item.evidence][:2]})
+                tally.disagreements.append(
+                    {
+                        "transcript": str(rel),
+                        "criterion": c.id,
+                        "kind": c.kind,
+                        "label": label,
+                        "grader": item.status,
+                        "evidence": [e.text for e in item.evidence][:2],
+                    }
+                )
             if other is not None and c.id in other:
                 tally.label_pairs += 1
                 tally.label_agree += other[c.id] == label
@@ -177,9 +190,22 @@ def evaluate(label_set: str, pack_filter: str | None = None
 def combine(parts: list[Tally]) -> Tally:
     total = Tally()
     for t in parts:
-        for name in ("transcripts", "criteria", "agree", "passfail_agree", "violations",
-                     "caught", "clear", "false_violations", "trainee_lines", "fallbacks",
-                     "label_pairs", "label_agree", "plain_criteria", "plain_agree"):
+        for name in (
+            "transcripts",
+            "criteria",
+            "agree",
+            "passfail_agree",
+            "violations",
+            "caught",
+            "clear",
+            "false_violations",
+            "trainee_lines",
+            "fallbacks",
+            "label_pairs",
+            "label_agree",
+            "plain_criteria",
+            "plain_agree",
+        ):
             setattr(total, name, getattr(total, name) + getattr(t, name))
         total.disagreements.extend(t.disagreements)
         total.fallback_lines.extend(t.fallback_lines)
@@ -203,20 +229,32 @@ def main() -> int:
         rows[f"{split} all"] = combine([t for (s, _), t in tallies.items() if s == split])
     rows["all"] = combine(list(tallies.values()))
     if args.json:
-        print(json.dumps({"labels": args.labels, "unlabelled": unlabelled,
-                          "parts": {k: v.figures() for k, v in rows.items()}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "labels": args.labels,
+                    "unlabelled": unlabelled,
+                    "parts": {k: v.figures() for k, v in rows.items()},
+                },
+                indent=2,
+            )
+        )
         return 0
     if args.fallbacks:
         print("\n".join(rows["tune all"].fallback_lines), end="\n\n")
     if args.details:
         for d in rows["tune all"].disagreements:
-            print(f"{d['transcript']}\t{d['criterion']} ({d['kind']})\tlabel {d['label']}"
-                  f"\tgrader {d['grader']}\t{' | '.join(d['evidence'])}")
+            print(
+                f"{d['transcript']}\t{d['criterion']} ({d['kind']})\tlabel {d['label']}"
+                f"\tgrader {d['grader']}\t{' | '.join(d['evidence'])}"
+            )
         print()
     if unlabelled:
         print(f"({len(unlabelled)} transcripts without {args.labels} labels left out)")
-    head = (f"{'part':<14}{'n':>4}{'criterion':>11}{'pass/fail':>11}{'violations':>12}"
-            f"{'false viol.':>13}{'fallback':>10}{'labels':>8}")
+    head = (
+        f"{'part':<14}{'n':>4}{'criterion':>11}{'pass/fail':>11}{'violations':>12}"
+        f"{'false viol.':>13}{'fallback':>10}{'labels':>8}"
+    )
     print(f"labels: {args.labels}")
     print(head)
     for name, t in rows.items():
@@ -225,10 +263,12 @@ def main() -> int:
         def pct(value: float | None) -> str:
             return "-" if value is None else f"{value:.1f}%"
 
-        print(f"{name:<14}{t.transcripts:>4}{pct(f['criterion_agreement']):>11}"
-              f"{pct(f['pass_fail_agreement']):>11}{f['violations_caught']:>12}"
-              f"{f['false_violations']:>13}{pct(f['persona_fallback_pct']):>10}"
-              f"{pct(f['label_agreement_pct']):>8}")
+        print(
+            f"{name:<14}{t.transcripts:>4}{pct(f['criterion_agreement']):>11}"
+            f"{pct(f['pass_fail_agreement']):>11}{f['violations_caught']:>12}"
+            f"{f['false_violations']:>13}{pct(f['persona_fallback_pct']):>10}"
+            f"{pct(f['label_agreement_pct']):>8}"
+        )
     return 0
 
 

@@ -121,7 +121,9 @@ def start(browser: TestClient, exam_id: int, scenario: str = COLD) -> int:
     return int(location.rsplit("/", 1)[1])
 
 
-def frames_until(ws: WebSocketTestSession, done: Callable[[str], bool], limit: int = 50) -> list[str]:
+def frames_until(
+    ws: WebSocketTestSession, done: Callable[[str], bool], limit: int = 50
+) -> list[str]:
     frames: list[str] = []
     for _ in range(limit):
         frames.append(ws.receive_text())

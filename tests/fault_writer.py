@@ -60,8 +60,13 @@ def main() -> int:
                 time_limit_s=float(scenario.time_limit_s),
                 opening=scenario.opening,
             )
-            record(session, actor_id=user.id, action="fault.write", subject_type="attempt",
-                   subject_id=attempt.id)
+            record(
+                session,
+                actor_id=user.id,
+                action="fault.write",
+                subject_type="attempt",
+                subject_id=attempt.id,
+            )
             session.commit()
             attempt_id = attempt.id
         for index, line in enumerate(LINES):

@@ -219,7 +219,12 @@ def build_world(
     spoken = FINISHED_LINES if lines is None else lines
     play(owner, attempt_id, spoken)
     world.samples.update(
-        {"attempt_id": str(attempt_id), "pack_id": pack, "scenario_id": scenario, "path": "sandbox.css"}
+        {
+            "attempt_id": str(attempt_id),
+            "pack_id": pack,
+            "scenario_id": scenario,
+            "path": "sandbox.css",
+        }
     )
     comments = "POST /mentor/attempts/{attempt_id}/comments"
     if has_route(app, comments):

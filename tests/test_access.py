@@ -12,8 +12,9 @@ from sandbox.storage.models import Role, User
 
 
 def person(user_id: int, role: Role, mentor_id: int | None = None) -> User:
-    return User(id=user_id, name=f"user-{user_id}", role=role, mentor_id=mentor_id,
-                password_hash="-")
+    return User(
+        id=user_id, name=f"user-{user_id}", role=role, mentor_id=mentor_id, password_hash="-"
+    )
 
 
 MENTOR = person(1, Role.MENTOR)
@@ -55,8 +56,11 @@ def test_nobody_reviews_their_own_attempt_but_everyone_reads_its_feedback() -> N
 
 def test_feedback_is_for_the_owner_and_whoever_may_review() -> None:
     assert who(access.can_read_feedback, TRAINEE) == {"trainee", "mentor", "admin"}
-    assert who(access.can_read_feedback, OTHER_TRAINEE) == {"other_trainee", "other_mentor",
-                                                            "admin"}
+    assert who(access.can_read_feedback, OTHER_TRAINEE) == {
+        "other_trainee",
+        "other_mentor",
+        "admin",
+    }
     for owner in (TRAINEE, OTHER_TRAINEE, UNMENTORED):
         for viewer in EVERYONE.values():
             if access.can_review(viewer, owner):

@@ -35,7 +35,9 @@ def test_the_apps_hasher_keeps_argon2_cffis_recommended_cost(
     recommended = PasswordHasher()
     app_hasher = cheap_password_hashing
     assert (app_hasher.time_cost, app_hasher.memory_cost, app_hasher.parallelism) == (
-        recommended.time_cost, recommended.memory_cost, recommended.parallelism
+        recommended.time_cost,
+        recommended.memory_cost,
+        recommended.parallelism,
     )
     assert app_hasher.hash("a long password").startswith("$argon2id$")
 

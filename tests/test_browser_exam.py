@@ -69,25 +69,38 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         engine.dispose()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update({
-        "SANDBOX_ENV": "development",
-        "SANDBOX_DATABASE_URL": database_url,
-        "SANDBOX_VAR_DIR": str(folder / "var"),
-        "SANDBOX_PACKS": str(PACKS),
-        "SANDBOX_BUILTIN_PACKS": "false",
-        "SANDBOX_REPLY_DELAY_S": "0",
-        "SANDBOX_DEMO_USERS": "false",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "SANDBOX_ENV": "development",
+            "SANDBOX_DATABASE_URL": database_url,
+            "SANDBOX_VAR_DIR": str(folder / "var"),
+            "SANDBOX_PACKS": str(PACKS),
+            "SANDBOX_BUILTIN_PACKS": "false",
+            "SANDBOX_REPLY_DELAY_S": "0",
+            "SANDBOX_DEMO_USERS": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     log_path = folder / "server.log"
     for _ in range(3):  # another process may take the free port before the server binds it
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "sandbox", "serve", "--host", "127.0.0.1",
-                 "--port", str(port)],
-                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "sandbox",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if wait_until_serving(process, url):
             break
@@ -187,12 +200,16 @@ def test_a_proctor_runs_a_timed_exam_and_the_trainee_sees_the_grade(
     expect(absent).to_contain_text("Not started")
     proctor.locator("header.site-header").scroll_into_view_if_needed()
     screenshot(proctor, "monitor.png")
-    auditor.audit_url(f"/proctor/exams/{exam_id}/monitor", "monitor",
-                      ready='#monitor-connection[data-synced="true"]')
+    auditor.audit_url(
+        f"/proctor/exams/{exam_id}/monitor",
+        "monitor",
+        ready='#monitor-connection[data-synced="true"]',
+    )
 
     # The server's clock ends the conversation; the page and the monitor both show it.
-    expect(trainee.locator("#end-reason")).to_contain_text("Time ran out",
-                                                          timeout=WAIT_MS + LIMIT_S * 1000)
+    expect(trainee.locator("#end-reason")).to_contain_text(
+        "Time ran out", timeout=WAIT_MS + LIMIT_S * 1000
+    )
     expect(row).to_contain_text("Finished")
     expect(row.locator(".practical")).to_have_text(re.compile(r"^\d+\.\d$"))
     practical = row.locator(".practical").inner_text()
@@ -237,5 +254,3 @@ def test_a_proctor_runs_a_timed_exam_and_the_trainee_sees_the_grade(
     assert auditor.serious() == [], auditor.summary()
     for context in (proctor_context, trainee_context, auditor.context):
         context.close()
-
-

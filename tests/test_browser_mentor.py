@@ -61,40 +61,72 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     add_user(app, "tao", Role.TRAINEE, mentor="mei")
     ids = {
         "good": graded_attempt(app, "tao", GOOD, gap_s=9.5),
-        "failed": graded_attempt(app, "tao", [*REASSURANCE, "Anything else? Take care!"], gap_s=14.0),
+        "failed": graded_attempt(
+            app, "tao", [*REASSURANCE, "Anything else? Take care!"], gap_s=14.0
+        ),
     }
     with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
         mei = session.exec(select(User).where(User.name == "mei")).one()
         failed = session.get(Attempt, ids["failed"])
         good = session.get(Attempt, ids["good"])
         assert failed is not None and good is not None
-        add_comment(session=session, attempt=failed, author=mei, message_seq=3, message_count=7,
-                    text="This is the moment to warn: pseudoephedrine raises blood pressure.")
-        add_comment(session=session, attempt=failed, author=mei,
-                    text="Good opening question. Next time warn before you reassure.")
-        mark_case(session=session, attempt=good, author=mei, example="good",
-                  tags="contraindication, model-answer", note="Asks, warns, offers a safer option.")
+        add_comment(
+            session=session,
+            attempt=failed,
+            author=mei,
+            message_seq=3,
+            message_count=7,
+            text="This is the moment to warn: pseudoephedrine raises blood pressure.",
+        )
+        add_comment(
+            session=session,
+            attempt=failed,
+            author=mei,
+            text="Good opening question. Next time warn before you reassure.",
+        )
+        mark_case(
+            session=session,
+            attempt=good,
+            author=mei,
+            example="good",
+            tags="contraindication, model-answer",
+            note="Asks, warns, offers a safer option.",
+        )
         session.commit()
     app.state.sandbox.engine.dispose()
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update({
-        "SANDBOX_ENV": "development",
-        "SANDBOX_DATABASE_URL": settings.database_url,
-        "SANDBOX_VAR_DIR": str(settings.var_dir),
-        "SANDBOX_PACKS": str(PACKS),
-        "SANDBOX_BUILTIN_PACKS": "false",
-        "SANDBOX_DEMO_USERS": "false",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "SANDBOX_ENV": "development",
+            "SANDBOX_DATABASE_URL": settings.database_url,
+            "SANDBOX_VAR_DIR": str(settings.var_dir),
+            "SANDBOX_PACKS": str(PACKS),
+            "SANDBOX_BUILTIN_PACKS": "false",
+            "SANDBOX_DEMO_USERS": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     log_path = folder / "server.log"
     for _ in range(3):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "sandbox", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "sandbox",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if wait_until_serving(process, url):
             break
@@ -119,7 +151,9 @@ def shown_rows(page: Page) -> int:
     return page.locator("#review-transcript > li:not([hidden])").count()
 
 
-def test_a_mentor_replays_overrides_and_the_page_is_accessible(browser: Browser, seeded: tuple[str, dict[str, int]]) -> None:
+def test_a_mentor_replays_overrides_and_the_page_is_accessible(
+    browser: Browser, seeded: tuple[str, dict[str, int]]
+) -> None:
     url, ids = seeded
     context = new_context(browser, url, viewport=WIDE)
     page = context.new_page()
@@ -184,7 +218,9 @@ def test_a_mentor_replays_overrides_and_the_page_is_accessible(browser: Browser,
     auditor = Auditor(audit_context)
     auditor.audit_url("/mentor/attempts", "attempts", "#attempts-table")
     auditor.audit_url(f"/mentor/attempts/{ids['failed']}", "review", "#replay-player:not([hidden])")
-    auditor.audit_url("/mentor/attempts?date_from=nonsense", "attempts with an error", "#filter-errors")
+    auditor.audit_url(
+        "/mentor/attempts?date_from=nonsense", "attempts with an error", "#filter-errors"
+    )
     auditor.audit_url("/mentor/regrade?pack=pharmacy-basics", "regrade", "#regrade-plan")
     auditor.audit_url("/cases", "case library", "#case-list")
     page.goto("/cases")

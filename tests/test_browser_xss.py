@@ -58,7 +58,9 @@ WALKED_ROLES = ("trainee", "mentor", "proctor", "admin")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
 ]
 
 
@@ -112,7 +114,9 @@ class Watch:
         page.on("console", on_console)
 
 
-def signed_in(browser: Browser, base_url: str, name: str, *, bypass_csp: bool) -> tuple[BrowserContext, Page, Watch]:
+def signed_in(
+    browser: Browser, base_url: str, name: str, *, bypass_csp: bool
+) -> tuple[BrowserContext, Page, Watch]:
     context = browser.new_context(base_url=base_url, bypass_csp=bypass_csp, locale="en-GB")
     context.set_default_timeout(WAIT_MS)
     context.set_default_navigation_timeout(WAIT_MS)
@@ -128,7 +132,9 @@ def signed_in(browser: Browser, base_url: str, name: str, *, bypass_csp: bool) -
 
 def injected(page: Page) -> list[str]:
     """Ids of payload elements that made it into the DOM as elements."""
-    return [element_id for element_id in INJECTED_IDS if page.locator(f"[id='{element_id}']").count()]
+    return [
+        element_id for element_id in INJECTED_IDS if page.locator(f"[id='{element_id}']").count()
+    ]
 
 
 def walk_urls(world: World) -> list[str]:
@@ -190,7 +196,9 @@ def test_payloads_stay_text_under_the_policy_and_no_page_needs_inline_code(
     server, world = prepared
     watches: list[Watch] = []
     # The other trainee plays (the mentor's practice is still open from the test above).
-    context, page, watch = signed_in(browser, server.url, world.names["other_trainee"], bypass_csp=False)
+    context, page, watch = signed_in(
+        browser, server.url, world.names["other_trainee"], bypass_csp=False
+    )
     watches.append(watch)
     try:
         play_payloads(page)

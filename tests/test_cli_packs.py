@@ -30,8 +30,9 @@ SHARED_PACKS = ROOT.parent / "shared" / "packs"
 INSTALLED = Path(sys.executable).parent / "sandbox"  # the console script of the venv
 
 
-def run(*args: Any, stdin: str | None = None, cwd: Path | None = None,
-        command: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: Any, stdin: str | None = None, cwd: Path | None = None, command: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `sandbox ARGS...` as a user would: through `main`, the console script's entry point
     (its exit code, its "internal error" for a bug), in this process; with `command`, that
     command as a real process (the timeout only guards against a hang)."""
@@ -39,8 +40,13 @@ def run(*args: Any, stdin: str | None = None, cwd: Path | None = None,
     if command is not None:
         env = {k: v for k, v in os.environ.items() if k != "SANDBOX_DEBUG"}
         return subprocess.run(
-            [*command, *argv], input=stdin if stdin is not None else "",
-            capture_output=True, text=True, encoding="utf-8", cwd=cwd or ROOT, env=env,
+            [*command, *argv],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            cwd=cwd or ROOT,
+            env=env,
             timeout=300,
         )
     return run_in_process(argv, stdin=stdin, cwd=cwd or ROOT)
@@ -148,8 +154,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def transcript(messages: list[dict[str, Any]], pack: str = "tiny",
-               scenario: str = "cold") -> str:
+def transcript(messages: list[dict[str, Any]], pack: str = "tiny", scenario: str = "cold") -> str:
     return json.dumps({"pack": pack, "scenario": scenario, "messages": messages}, indent=2)
 
 
@@ -185,11 +190,15 @@ def test_sandbox_test_passes_a_pack_whose_examples_hold(tiny):
 
 
 def test_sandbox_test_reports_each_failing_expectation_and_exits_1(tmp_path):
-    text = changed("          mood: calm\n          persona_says",
-                   "          mood: angry\n          score_max: 50\n          persona_says")
-    text = changed("          met: [ask-medication, greeting, calmed]",
-                   "          met: [ask-medication, greeting, calmed]\n"
-                   "          missed: [no-guarantee]", text)
+    text = changed(
+        "          mood: calm\n          persona_says",
+        "          mood: angry\n          score_max: 50\n          persona_says",
+    )
+    text = changed(
+        "          met: [ask-medication, greeting, calmed]",
+        "          met: [ask-medication, greeting, calmed]\n          missed: [no-guarantee]",
+        text,
+    )
     path = write(tmp_path, "wrong.yaml", text)
     result = run("test", path)
     assert result.returncode == 1, output(result)
@@ -284,23 +293,47 @@ def test_sandbox_grade_json_is_exactly_section_6(tiny, graded_transcript):
         "band": "excellent",
         "passed": True,
         "criteria": [
-            {"id": "ask-medication", "kind": "inquiry", "status": "met", "weight": 2,
-             "evidence": [{"message": 1, "text": "Hello, do you take any medication?"}]},
-            {"id": "greeting", "kind": "etiquette", "status": "met", "weight": 1,
-             "evidence": [{"message": 1, "text": "Hello, do you take any medication?"}]},
+            {
+                "id": "ask-medication",
+                "kind": "inquiry",
+                "status": "met",
+                "weight": 2,
+                "evidence": [{"message": 1, "text": "Hello, do you take any medication?"}],
+            },
+            {
+                "id": "greeting",
+                "kind": "etiquette",
+                "status": "met",
+                "weight": 1,
+                "evidence": [{"message": 1, "text": "Hello, do you take any medication?"}],
+            },
             {"id": "calmed", "kind": "outcome", "status": "met", "weight": 1, "evidence": []},
-            {"id": "no-guarantee", "kind": "forbidden", "status": "violated", "penalty": 10,
-             "evidence": [{"message": 3, "text": "I guarantee saline will work."}]},
+            {
+                "id": "no-guarantee",
+                "kind": "forbidden",
+                "status": "violated",
+                "penalty": 10,
+                "evidence": [{"message": 3, "text": "I guarantee saline will work."}],
+            },
         ],
         "critical_missed": [],
         "critical_violated": [],
         "ignored_messages": [7],
     }
-    assert list(data) == ["scenario", "score", "band", "passed", "criteria",
-                          "critical_missed", "critical_violated", "ignored_messages"]
+    assert list(data) == [
+        "scenario",
+        "score",
+        "band",
+        "passed",
+        "criteria",
+        "critical_missed",
+        "critical_violated",
+        "ignored_messages",
+    ]
     # the same grade as the library's
-    library = grade(load_pack(tiny), "cold",
-                    parse_transcript(graded_transcript.read_text("utf-8"))).to_json()
+    library = grade(
+        load_pack(tiny), "cold", parse_transcript(graded_transcript.read_text("utf-8"))
+    ).to_json()
     assert data == library
 
 
@@ -311,8 +344,9 @@ def test_sandbox_grade_of_a_reference_example_transcript(tmp_path):
         {"role": "trainee", "text": "您好，请问您在哺乳期吗？", "at": 10},
         {"role": "trainee", "text": "我们保证效果。", "at": 20},
     ]
-    path = write(tmp_path, "zh.json",
-                 transcript(messages, "aesthetics-consult-zh", "botox-breastfeeding"))
+    path = write(
+        tmp_path, "zh.json", transcript(messages, "aesthetics-consult-zh", "botox-breastfeeding")
+    )
     result = run("grade", pack_file, path, "--json")
     assert result.returncode == 0, output(result)
     data = json.loads(result.stdout)
@@ -346,8 +380,11 @@ def test_sandbox_packs_lists_every_scenario():
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["scenario", "trade", "locale", "difficulty", "criteria", "title"]
     listed = {line.split()[0]: line.split()[1:5] for line in lines[2:]}
-    expected = {f"{p.id}/{s.id}": [p.locale, s.difficulty, str(len(s.rubric.criteria))]
-                for p in loaded.packs for s in p.scenarios}
+    expected = {
+        f"{p.id}/{s.id}": [p.locale, s.difficulty, str(len(s.rubric.criteria))]
+        for p in loaded.packs
+        for s in p.scenarios
+    }
     assert set(listed) == set(expected)
     for scenario_id, (_trade, locale, difficulty, criteria) in listed.items():
         assert [locale, difficulty, criteria] == expected[scenario_id]
@@ -386,11 +423,10 @@ def test_sandbox_play_then_grade_the_saved_transcript(tmp_path, tiny):
     data = json.loads(saved.read_text("utf-8"))
     assert data["pack"] == "tiny" and data["scenario"] == "cold"
     trainee = [m["text"] for m in data["messages"] if m["role"] == "trainee"]
-    assert trainee == ["Hello, do you take any medication?", "I guarantee saline works",
-                       "Goodbye"]
+    assert trainee == ["Hello, do you take any medication?", "I guarantee saline works", "Goodbye"]
 
     # The grade printed at the end of play is the grade of the saved transcript.
-    printed = out[out.index("\ntiny/cold\n") + 1: out.index("\n\nTranscript saved")]
+    printed = out[out.index("\ntiny/cold\n") + 1 : out.index("\n\nTranscript saved")]
     table = run("grade", tiny, saved)
     assert table.returncode == 0, output(table)
     assert table.stdout.rstrip("\n") == printed
@@ -404,20 +440,25 @@ def test_sandbox_play_then_grade_the_saved_transcript(tmp_path, tiny):
     assert score_line[2] == grade_json["band"]
     assert (score_line[3] == "passed") == grade_json["passed"]
     for c in grade_json["criteria"]:
-        assert re.search(rf"^{re.escape(c['id'])}\s+{c['kind']}\s+{c['status']}\s", printed,
-                         re.M), c
+        assert re.search(
+            rf"^{re.escape(c['id'])}\s+{c['kind']}\s+{c['status']}\s", printed, re.M
+        ), c
         for e in c["evidence"]:
             assert f"  {c['id']}: message {e['message']}: {e['text']}" in printed
             assert data["messages"][e["message"]]["text"] == e["text"]
     assert {c["id"]: c["status"] for c in grade_json["criteria"]} == {
-        "ask-medication": "met", "greeting": "met", "calmed": "met", "no-guarantee": "violated",
+        "ask-medication": "met",
+        "greeting": "met",
+        "calmed": "met",
+        "no-guarantee": "violated",
     }
 
 
 def test_sandbox_play_ends_at_end_of_input(tmp_path, tiny):
     saved = tmp_path / "p.json"
-    result = run("play", tiny, "--scenario", "tiny/cold", "--save", saved,
-                 stdin="Any medication?\n")
+    result = run(
+        "play", tiny, "--scenario", "tiny/cold", "--save", saved, stdin="Any medication?\n"
+    )
     assert result.returncode == 0, output(result)
     data = json.loads(saved.read_text("utf-8"))
     assert data["end_reason"] == "finished"
@@ -437,98 +478,179 @@ def validate_text(tmp_path: Path, text: str, name: str = "bad.yaml") -> tuple[Pa
 # and which occurrence of it; what the message must say)
 BAD_PACKS: dict[str, tuple[str, str, str | tuple[str, int], list[str]]] = {
     "yaml syntax error": (
-        "  title: Tiny pack", "  title: [Tiny pack", "locale: en",
-        ["YAML syntax error", f"starts at line {line_of(PACK, 'title: Tiny pack')}"]),
+        "  title: Tiny pack",
+        "  title: [Tiny pack",
+        "locale: en",
+        ["YAML syntax error", f"starts at line {line_of(PACK, 'title: Tiny pack')}"],
+    ),
     "unknown key with a suggestion": (
-        "      mood: worried", "      mod: worried", "mod: worried",
-        ["unknown key 'mod'", "did you mean 'mood'?"]),
+        "      mood: worried",
+        "      mod: worried",
+        "mod: worried",
+        ["unknown key 'mod'", "did you mean 'mood'?"],
+    ),
     "unknown criterion key with a suggestion": (
-        "          within_first: 1", "          within_frist: 1", "within_frist",
-        ["unknown key 'within_frist'", "did you mean 'within_first'?"]),
+        "          within_first: 1",
+        "          within_frist: 1",
+        "within_frist",
+        ["unknown key 'within_frist'", "did you mean 'within_first'?"],
+    ),
     "wrong type": (
-        "          weight: 2", '          weight: "two"', "weight:",
-        ["criterion 'ask-medication'", "weight", "expected a number, got a string"]),
+        "          weight: 2",
+        '          weight: "two"',
+        "weight:",
+        ["criterion 'ask-medication'", "weight", "expected a number, got a string"],
+    ),
     "wrong type: an unquoted no": (
-        '    fallback: "Sorry?"', "    fallback: no", "fallback:",
-        ["fallback", "got a boolean", "quote"]),
+        '    fallback: "Sorry?"',
+        "    fallback: no",
+        "fallback:",
+        ["fallback", "got a boolean", "quote"],
+    ),
     "number out of range": (
-        "    time_limit_s: 600", "    time_limit_s: 0", "time_limit_s",
-        ["time_limit_s", "greater than 0", "got 0"]),
+        "    time_limit_s: 600",
+        "    time_limit_s: 0",
+        "time_limit_s",
+        ["time_limit_s", "greater than 0", "got 0"],
+    ),
     "missing required key": (
-        '    opening: "Hi, I have a cold. What should I take?"\n', "", "- id: cold",
-        ["scenario 'cold'", "missing required key 'opening'"]),
+        '    opening: "Hi, I have a cold. What should I take?"\n',
+        "",
+        "- id: cold",
+        ["scenario 'cold'", "missing required key 'opening'"],
+    ),
     "duplicate id shared by facts and reactions": (
-        "      - id: calms", "      - id: takes-pills", ("- id: takes-pills", 2),
-        ["duplicate id 'takes-pills'", "facts and reactions share one set of ids"]),
+        "      - id: calms",
+        "      - id: takes-pills",
+        ("- id: takes-pills", 2),
+        ["duplicate id 'takes-pills'", "facts and reactions share one set of ids"],
+    ),
     "duplicate criterion id": (
-        "        - id: greeting", "        - id: ask-medication", ("- id: ask-medication", 2),
-        ["duplicate criterion id 'ask-medication'"]),
+        "        - id: greeting",
+        "        - id: ask-medication",
+        ("- id: ask-medication", 2),
+        ["duplicate criterion id 'ask-medication'"],
+    ),
     "duplicate yaml key": (
         "    title: A customer with a cold",
-        "    title: A customer with a cold\n    brief: Again.", "brief: A customer has",
-        ["duplicate key 'brief'", f"first at line {line_of(PACK, 'brief:')}"]),
+        "    title: A customer with a cold\n    brief: Again.",
+        "brief: A customer has",
+        ["duplicate key 'brief'", f"first at line {line_of(PACK, 'brief:')}"],
+    ),
     "reference to a missing fact in reveals": (
-        "        set_mood: calm", "        set_mood: calm\n        reveals: [take-pills]",
+        "        set_mood: calm",
+        "        set_mood: calm\n        reveals: [take-pills]",
         "reveals: [take-pills]",
-        ["'take-pills' is not the id of any fact", "did you mean 'takes-pills'?"]),
+        ["'take-pills' is not the id of any fact", "did you mean 'takes-pills'?"],
+    ),
     "reference to a missing step in requires": (
         '        reply: "I take pills for my blood pressure."',
         '        reply: "I take pills for my blood pressure."\n        requires: [asked]',
-        "requires: [asked]", ["requires", "'asked' is not the id of any fact or reaction"]),
+        "requires: [asked]",
+        ["requires", "'asked' is not the id of any fact or reaction"],
+    ),
     "reference to a missing fact in applies_if_revealed": (
-        "          weight: 2", "          weight: 2\n          applies_if_revealed: pills",
-        "applies_if_revealed: pills", ["'pills' is not the id of any fact"]),
+        "          weight: 2",
+        "          weight: 2\n          applies_if_revealed: pills",
+        "applies_if_revealed: pills",
+        ["'pills' is not the id of any fact"],
+    ),
     "reference to a missing criterion in an example": (
-        "          violated: []", "          violated: [no-guarantees]",
+        "          violated: []",
+        "          violated: [no-guarantees]",
         "violated: [no-guarantees]",
-        ["'no-guarantees' is not the id of any criterion", "did you mean 'no-guarantee'?"]),
+        ["'no-guarantees' is not the id of any criterion", "did you mean 'no-guarantee'?"],
+    ),
     "reference to a missing fact in an outcome": (
         "          mood: calm\n        - id: no-guarantee",
         "          revealed: no-such-fact\n        - id: no-guarantee",
-        "revealed: no-such-fact", ["'no-such-fact' is not the id of any fact"]),
+        "revealed: no-such-fact",
+        ["'no-such-fact' is not the id of any fact"],
+    ),
     "inquiry without match": (
-        '          kind: inquiry\n          match: ["medication*"]\n', "          kind: inquiry\n",
-        "- id: ask-medication", ["criterion 'ask-medication'", "needs 'match'"]),
+        '          kind: inquiry\n          match: ["medication*"]\n',
+        "          kind: inquiry\n",
+        "- id: ask-medication",
+        ["criterion 'ask-medication'", "needs 'match'"],
+    ),
     "etiquette with neither match nor check": (
-        '          match: ["hello"]\n', "", "- id: greeting",
-        ["criterion 'greeting'", "etiquette criterion needs 'match'", "or 'check'"]),
+        '          match: ["hello"]\n',
+        "",
+        "- id: greeting",
+        ["criterion 'greeting'", "etiquette criterion needs 'match'", "or 'check'"],
+    ),
     "etiquette with both match and check": (
-        '          match: ["hello"]\n', '          match: ["hello"]\n          check: tone\n',
-        "check: tone", ["criterion 'greeting'", "'match' or 'check', not both"]),
+        '          match: ["hello"]\n',
+        '          match: ["hello"]\n          check: tone\n',
+        "check: tone",
+        ["criterion 'greeting'", "'match' or 'check', not both"],
+    ),
     "outcome with neither mood nor revealed": (
-        "          mood: calm\n        - id: no-guarantee", "        - id: no-guarantee",
-        "- id: calmed", ["criterion 'calmed'", "outcome criterion needs 'mood", "'revealed"]),
+        "          mood: calm\n        - id: no-guarantee",
+        "        - id: no-guarantee",
+        "- id: calmed",
+        ["criterion 'calmed'", "outcome criterion needs 'mood", "'revealed"],
+    ),
     "outcome with both mood and revealed": (
         "          mood: calm\n        - id: no-guarantee",
         "          mood: calm\n          revealed: takes-pills\n        - id: no-guarantee",
-        "revealed: takes-pills", ["criterion 'calmed'", "'mood' or 'revealed', not both"]),
+        "revealed: takes-pills",
+        ["criterion 'calmed'", "'mood' or 'revealed', not both"],
+    ),
     "weight on forbidden": (
-        '          match: ["guarantee*"]', '          match: ["guarantee*"]\n          weight: 3',
-        "weight: 3", ["criterion 'no-guarantee'", "'penalty', not a 'weight'"]),
+        '          match: ["guarantee*"]',
+        '          match: ["guarantee*"]\n          weight: 3',
+        "weight: 3",
+        ["criterion 'no-guarantee'", "'penalty', not a 'weight'"],
+    ),
     "penalty on a required kind": (
-        "          weight: 2", "          penalty: 2", "penalty: 2",
-        ["criterion 'ask-medication'", "'penalty' belongs to forbidden criteria"]),
+        "          weight: 2",
+        "          penalty: 2",
+        "penalty: 2",
+        ["criterion 'ask-medication'", "'penalty' belongs to forbidden criteria"],
+    ),
     "misplaced star in an en phrase": (
-        '        when: ["saline"]', '        when: ["sal*ine"]', "sal*ine",
-        ["reaction 'calms'", "'*' may stand only at the end", "sal*ine"]),
+        '        when: ["saline"]',
+        '        when: ["sal*ine"]',
+        "sal*ine",
+        ["reaction 'calms'", "'*' may stand only at the end", "sal*ine"],
+    ),
     "misplaced star in a criterion's all group": (
-        '          match: ["guarantee*"]', '          match: {all: [["guaran*tee"]]}',
-        "guaran*tee", ["criterion 'no-guarantee'", "'*' may stand only at the end"]),
+        '          match: ["guarantee*"]',
+        '          match: {all: [["guaran*tee"]]}',
+        "guaran*tee",
+        ["criterion 'no-guarantee'", "'*' may stand only at the end"],
+    ),
     "a star alone": (
-        '        when: ["saline"]', '        when: ["saline", "*"]', 'when: ["saline", "*"]',
-        ["'*'"]),
+        '        when: ["saline"]',
+        '        when: ["saline", "*"]',
+        'when: ["saline", "*"]',
+        ["'*'"],
+    ),
     "a not-only matcher": (
-        '        when: ["saline"]', '        when: {not: ["saline"]}', "when: {not:",
-        ["reaction 'calms'", "needs 'any' or 'all'"]),
+        '        when: ["saline"]',
+        '        when: {not: ["saline"]}',
+        "when: {not:",
+        ["reaction 'calms'", "needs 'any' or 'all'"],
+    ),
     "unsupported locale": (
-        "  locale: en", "  locale: fr", "locale: fr",
-        ["locale", "'fr' is not allowed", "'en' or 'zh-CN'"]),
+        "  locale: en",
+        "  locale: fr",
+        "locale: fr",
+        ["locale", "'fr' is not allowed", "'en' or 'zh-CN'"],
+    ),
     "python object tag": (
-        "      name: Ann", "      name: !!python/object/apply:os.system ['echo pwned']",
-        "name: !!python", ["python/object/apply:os.system", "not allowed"]),
+        "      name: Ann",
+        "      name: !!python/object/apply:os.system ['echo pwned']",
+        "name: !!python",
+        ["python/object/apply:os.system", "not allowed"],
+    ),
     "a date where a string belongs": (
-        "    title: A customer with a cold", "    title: 2024-01-01", "title: 2024-01-01",
-        ["2024-01-01", "quote it"]),
+        "    title: A customer with a cold",
+        "    title: 2024-01-01",
+        "title: 2024-01-01",
+        ["2024-01-01", "quote it"],
+    ),
 }
 
 
@@ -550,7 +672,7 @@ def test_a_bad_pack_is_refused_with_file_line_and_message(tmp_path, case):
 
 
 def test_duplicate_scenario_id(tmp_path):
-    scenario = PACK[PACK.index("  - id: cold"):]
+    scenario = PACK[PACK.index("  - id: cold") :]
     text = PACK + scenario
     path, out = validate_text(tmp_path, text)
     assert f"{path}:{line_of(text, '- id: cold', 2)}: " in out
@@ -560,8 +682,11 @@ def test_duplicate_scenario_id(tmp_path):
 def test_duplicate_pack_id_across_files(tmp_path, tiny):
     again = write(tmp_path, "zz-again.yaml", PACK)
     result = run("validate", tiny, again)
-    assert_refused(result, f"{again}:{line_of(PACK, 'id: tiny')}: ",
-                   f"pack id 'tiny' is already used by {tiny}")
+    assert_refused(
+        result,
+        f"{again}:{line_of(PACK, 'id: tiny')}: ",
+        f"pack id 'tiny' is already used by {tiny}",
+    )
 
 
 def test_an_alias_bomb_is_refused(tmp_path):
@@ -574,9 +699,9 @@ def test_an_alias_bomb_is_refused(tmp_path):
 
 
 def test_an_alias_bomb_inside_a_real_pack_is_refused(tmp_path):
-    bomb = ('x-lol: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
-            + "".join(f"x-{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 8) + "]\n"
-                      for i in range(1, 9)))
+    bomb = 'x-lol: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + "".join(
+        f"x-{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 8) + "]\n" for i in range(1, 9)
+    )
     path, out = validate_text(tmp_path, bomb + PACK)
     assert f"{path}:" in out and "aliases" in out
 
@@ -592,8 +717,9 @@ def test_a_file_that_is_not_utf8_is_refused_with_its_line(tmp_path):
     raw = changed("  title: Tiny pack", "  title: Tiny pack café").encode("latin-1")
     path = tmp_path / "latin1.yaml"
     path.write_bytes(raw)
-    out = assert_refused(run("validate", path),
-                         f"{path}:{line_of(PACK, 'title: Tiny pack')}: ", "not UTF-8")
+    out = assert_refused(
+        run("validate", path), f"{path}:{line_of(PACK, 'title: Tiny pack')}: ", "not UTF-8"
+    )
     assert "0xe9" in out
 
 
@@ -619,7 +745,7 @@ def test_every_problem_in_a_file_is_reported(tmp_path):
 
 def test_several_files_at_once(tmp_path, tiny):
     one = write(tmp_path, "one.yaml", changed("  locale: en", "  locale: fr"))
-    two = write(tmp_path, "two.yaml", changed("    fallback: \"Sorry?\"\n", ""))
+    two = write(tmp_path, "two.yaml", changed('    fallback: "Sorry?"\n', ""))
     result = run("validate", one, tiny, two)
     assert_refused(result, "2 problems in 2 files")
     assert len(problem_lines(result, str(one))) == 1
@@ -632,8 +758,12 @@ def test_several_files_at_once(tmp_path, tiny):
 @pytest.mark.parametrize("command", ["test", "grade", "play", "packs"])
 def test_every_command_refuses_a_bad_pack(tmp_path, command, graded_transcript):
     bad = write(tmp_path, "bad.yaml", changed("  locale: en", "  locale: fr"))
-    args = {"test": [bad], "grade": [bad, graded_transcript],
-            "play": [bad, "--scenario", "cold"], "packs": [bad]}[command]
+    args = {
+        "test": [bad],
+        "grade": [bad, graded_transcript],
+        "play": [bad, "--scenario", "cold"],
+        "packs": [bad],
+    }[command]
     assert_refused(run(command, *args), f"{bad}:{line_of(PACK, 'locale: en')}: ", "'fr'")
 
 
@@ -679,8 +809,9 @@ def test_a_link_out_of_a_pack_folder_is_skipped_and_its_target_never_shown(tmp_p
         for word in SECRET_WORDS:
             assert word not in out, out
         for name in ("secrets.yaml", "outside.yaml"):
-            assert (f"{folder / name}: a symbolic link that leads out of the pack folder; "
-                    "skipped") in out, out
+            assert (
+                f"{folder / name}: a symbolic link that leads out of the pack folder; skipped"
+            ) in out, out
         assert f"{folder / 'gone.yaml'}: a symbolic link to nothing" in out
         assert "inside.yaml" not in out  # a link within the folder is an ordinary pack
     listed = run("packs", folder).stdout
@@ -714,34 +845,41 @@ BAD_TRANSCRIPTS: dict[str, tuple[str, list[str]]] = {
         '  {"role": "trainee", "text": "Hello", "at": 5},\n'
         "  {role: trainee}\n"
         "]}\n",
-        [":3: ", "not valid JSON"]),
+        [":3: ", "not valid JSON"],
+    ),
     "wrong role": (
         transcript([GOOD_MESSAGE, {"role": "customer", "text": "Hi", "at": 6}]),
-        ["messages[1].role", "'persona' or 'trainee'", "'customer'"]),
+        ["messages[1].role", "'persona' or 'trainee'", "'customer'"],
+    ),
     "missing at": (
         transcript([{"role": "trainee", "text": "Hello"}]),
-        ["messages[0]", "missing 'at'"]),
+        ["messages[0]", "missing 'at'"],
+    ),
     "negative at": (
         transcript([{"role": "trainee", "text": "Hello", "at": -3}]),
-        ["messages[0].at", "must not be negative", "-3"]),
+        ["messages[0].at", "must not be negative", "-3"],
+    ),
     "at not a number": (
         transcript([{"role": "trainee", "text": "Hello", "at": "soon"}]),
-        ["messages[0].at", "number of seconds", "'soon'"]),
+        ["messages[0].at", "number of seconds", "'soon'"],
+    ),
     "text not a string": (
         transcript([{"role": "trainee", "text": 42, "at": 1}]),
-        ["messages[0].text", "must be a string"]),
+        ["messages[0].text", "must be a string"],
+    ),
     "trainee going back in time": (
         transcript([GOOD_MESSAGE, {"role": "trainee", "text": "Hi", "at": 2}]),
-        ["messages[1].at", "back in time"]),
-    "not an object": (
-        json.dumps([GOOD_MESSAGE]),
-        ["a transcript is a JSON object"]),
+        ["messages[1].at", "back in time"],
+    ),
+    "not an object": (json.dumps([GOOD_MESSAGE]), ["a transcript is a JSON object"]),
     "a message that is not an object": (
         transcript(["Hello"]),  # type: ignore[list-item]
-        ["messages[0]", "a message is an object"]),
+        ["messages[0]", "a message is an object"],
+    ),
     "messages not a list": (
         json.dumps({"pack": "tiny", "scenario": "cold", "messages": "Hello"}),
-        ["'messages' must be a list"]),
+        ["'messages' must be a list"],
+    ),
     "empty file": ("", ["not valid JSON"]),
 }
 

@@ -35,7 +35,9 @@ def run(settings: Settings, packs: Path, *args: str) -> subprocess.CompletedProc
     return run_in_process(["regrade", *args], env=env)
 
 
-def test_regrade_dry_run_then_apply_keeps_overrides(app: FastAPI, settings: Settings, tmp_path: Path) -> None:
+def test_regrade_dry_run_then_apply_keeps_overrides(
+    app: FastAPI, settings: Settings, tmp_path: Path
+) -> None:
     add_user(app, "mei", Role.MENTOR)
     add_user(app, "tao", Role.TRAINEE, mentor="mei")
     hello = graded_attempt(app, "tao", GOOD)
@@ -45,13 +47,21 @@ def test_regrade_dry_run_then_apply_keeps_overrides(app: FastAPI, settings: Sett
         mei = session.exec(select(User).where(User.name == "mei")).one()
         attempt = attempt_of(app, overridden)
         session.add(attempt)
-        override_criterion(session=session, attempt=attempt, author=mei,
-                           criterion_id="decongestant-warning", status="met", reason="Warned later")
+        override_criterion(
+            session=session,
+            attempt=attempt,
+            author=mei,
+            criterion_id="decongestant-warning",
+            status="met",
+            reason="Warned later",
+        )
         session.commit()
     before = {i: attempt_of(app, i).grade for i in (hello, hi, overridden)}
     changed = changed_pack_folder(
-        SHARED_PACKS / "pharmacy-basics.yaml", tmp_path / "changed",
-        old='match: ["hello", "hi", "good morning"', new='match: ["hello", "good morning"',
+        SHARED_PACKS / "pharmacy-basics.yaml",
+        tmp_path / "changed",
+        old='match: ["hello", "hi", "good morning"',
+        new='match: ["hello", "good morning"',
     )
 
     dry = run(settings, changed, "--pack", PACK, "--dry-run")
@@ -73,7 +83,9 @@ def test_regrade_dry_run_then_apply_keeps_overrides(app: FastAPI, settings: Sett
     entry = next(c for c in kept.grade["criteria"] if c["id"] == "decongestant-warning")
     assert (entry["status"], entry["automatic_status"]) == ("met", "missed")
     with Session(app.state.sandbox.engine) as session:
-        assert current_overrides(session=session, attempt_id=overridden) == {"decongestant-warning": "met"}
+        assert current_overrides(session=session, attempt_id=overridden) == {
+            "decongestant-warning": "met"
+        }
     events = audit_rows(app, "grade.regrade")
     assert sorted(int(e.subject_id or 0) for e in events) == [hi, overridden]
     assert all(e.actor_id is None and e.reason == "sandbox regrade (command line)" for e in events)

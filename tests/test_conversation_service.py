@@ -118,14 +118,26 @@ def exam_attempt(
     with Session(service.engine, expire_on_commit=False) as session:
         assert user.id is not None
         exam = create_exam(
-            session=session, name="Spring", time_limit_s=limit_s, opens_at=now,
-            closes_at=now + timedelta(days=1), rules=rules, scenarios=[(PACK, SCENARIO)],
-            candidate_ids=[user.id], cohort=None, created_by=None,
+            session=session,
+            name="Spring",
+            time_limit_s=limit_s,
+            opens_at=now,
+            closes_at=now + timedelta(days=1),
+            rules=rules,
+            scenarios=[(PACK, SCENARIO)],
+            candidate_ids=[user.id],
+            cohort=None,
+            created_by=None,
         )
         session.flush()
         attempt = service.start_exam(
-            session, exam=exam, user=user, pack_id=PACK, pack_version=found[0].version,
-            scenario=found[1], retake=False,
+            session,
+            exam=exam,
+            user=user,
+            pack_id=PACK,
+            pack_version=found[0].version,
+            scenario=found[1],
+            retake=False,
         )
         session.commit()
         assert attempt.id is not None
@@ -193,9 +205,10 @@ def test_two_endings_race_and_only_one_claims_the_attempt(
 ) -> None:
     attempt_id = practice(service, trainee)
     clock.advance(5)
-    with Session(service.engine, expire_on_commit=False) as one, Session(
-        service.engine, expire_on_commit=False
-    ) as two:
+    with (
+        Session(service.engine, expire_on_commit=False) as one,
+        Session(service.engine, expire_on_commit=False) as two,
+    ):
         first, second = one.get(Attempt, attempt_id), two.get(Attempt, attempt_id)
         assert first is not None and second is not None
         assert service.finish(one, first).ended_now is True
@@ -255,9 +268,7 @@ def test_the_server_expires_an_exam_after_its_deadline_only(
     assert len(service.locks) == 0  # the lock went with its last user
 
 
-def test_hints_are_for_practice_only(
-    service: ConversationService, trainee: User
-) -> None:
+def test_hints_are_for_practice_only(service: ConversationService, trainee: User) -> None:
     hints = call(service, practice(service, trainee), "hints")
     assert isinstance(hints, list) and hints
     other = User(name="mei", role=Role.TRAINEE, password_hash="-")
@@ -268,7 +279,9 @@ def test_hints_are_for_practice_only(
 
 
 def test_the_socket_path_keeps_the_state_while_watched_and_drops_it_after(
-    service: ConversationService, clock: FakeClock, trainee: User,
+    service: ConversationService,
+    clock: FakeClock,
+    trainee: User,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     attempt_id = practice(service, trainee)
@@ -300,8 +313,16 @@ def test_the_socket_path_keeps_the_state_while_watched_and_drops_it_after(
 
 
 def test_the_policies_differ_only_where_the_modes_do() -> None:
-    exam = Attempt(user_id=1, pack_id=PACK, pack_version=1, scenario_id=SCENARIO,
-                   time_limit_s=80, grace_s=20, mode=Mode.EXAM, end_reason="timeout")
+    exam = Attempt(
+        user_id=1,
+        pack_id=PACK,
+        pack_version=1,
+        scenario_id=SCENARIO,
+        time_limit_s=80,
+        grace_s=20,
+        mode=Mode.EXAM,
+        end_reason="timeout",
+    )
     assert ExamPolicy().refuses(exam, [], 60.0) is False
     assert ExamPolicy().refuses(exam, [], 70.0) is False  # the one grace message
     assert ExamPolicy().refuses(exam, [65.0], 70.0) is True  # grace already used
@@ -328,4 +349,3 @@ def test_attempt_locks_serialise_one_attempt_and_are_pruned() -> None:
     asyncio.run(both())
     assert order == ["a in", "a out", "b in", "b out"]
     assert len(locks) == 0
-

@@ -63,7 +63,11 @@ def test_the_opening_is_the_first_message_at_zero() -> None:
     conversation = talk("persona: {name: Ann, mood: worried}")
     [opening] = conversation.messages
     assert (opening.role, opening.text, opening.at, opening.kind) == (
-        "persona", "Hi, I need help.", 0.0, "opening")
+        "persona",
+        "Hi, I need help.",
+        0.0,
+        "opening",
+    )
     assert conversation.mood == "worried"
     assert not conversation.ended and conversation.revealed == []
 
@@ -265,10 +269,13 @@ def test_a_reaction_that_ends_without_a_farewell_ends_after_its_line() -> None:
 
 
 def test_no_fallback_when_a_fact_or_a_reaction_answered() -> None:
-    fragment = FACTS + """
+    fragment = (
+        FACTS
+        + """
 reactions:
   - {id: price, when: ["price"], say: "Price is fine."}
 """
+    )
     conversation = talk(fragment, "allergies?", "price?", "weather?")
     assert persona(conversation) == ["No allergies.", "Price is fine.", "fallback one"]
 
@@ -281,8 +288,9 @@ def test_fallback_lines_rotate_and_wrap_and_wait_while_unused() -> None:
     """
     conversation = talk(fragment, "a", "b", "hello", "c", "d", "e")
     assert persona(conversation) == ["one", "two", "Hello!", "three", "one", "two"]
-    assert {m.kind for m in conversation.messages[1:] if m.text != "Hello!" and
-            m.role == "persona"} == {"fallback"}
+    assert {
+        m.kind for m in conversation.messages[1:] if m.text != "Hello!" and m.role == "persona"
+    } == {"fallback"}
 
 
 def test_a_single_string_fallback_is_one_line() -> None:
@@ -292,10 +300,13 @@ def test_a_single_string_fallback_is_one_line() -> None:
 
 # --- 4. the end ------------------------------------------------------------------------------
 
-ENDS = FACTS + """
+ENDS = (
+    FACTS
+    + """
 ends_when: ["bye"]
 farewell: "Thanks, bye."
 """
+)
 
 
 def test_ends_when_says_the_farewell_and_no_fallback() -> None:
@@ -339,7 +350,11 @@ def test_an_empty_message_is_refused_and_changes_nothing(text: str) -> None:
     conversation = Conversation(scenario(FACTS))
     turn = conversation.receive(text, 10)
     assert (turn.accepted, turn.refused_reason, turn.index, turn.replies) == (
-        False, "empty", None, [])
+        False,
+        "empty",
+        None,
+        [],
+    )
     assert len(conversation.messages) == 1 and not conversation.ended
     # The fallback rotation did not move either.
     assert said(conversation.receive("hm", 20)) == ["fallback one"]
@@ -357,7 +372,11 @@ def test_a_message_past_the_time_limit_is_refused_and_ends_by_timeout() -> None:
     conversation.receive("hm", 30)
     turn = conversation.receive("hm", 60.5)
     assert (turn.accepted, turn.refused_reason, turn.ended, turn.replies) == (
-        False, "timeout", True, [])
+        False,
+        "timeout",
+        True,
+        [],
+    )
     assert conversation.ended and conversation.end_reason == "timeout"
     assert len(conversation.messages) == 3
     assert conversation.transcript("p")["end_reason"] == "timeout"
@@ -501,15 +520,25 @@ def test_a_refused_message_does_not_bring_a_nudge() -> None:
 
 
 def test_replay_gives_the_messages_of_the_live_run() -> None:
-    fragment = FACTS + NUDGE + """
+    fragment = (
+        FACTS
+        + NUDGE
+        + """
 reactions:
   - {id: price, when: ["price"], say: "Price is fine."}
 ends_when: ["bye"]
 farewell: "Bye then."
 """
+    )
     compiled = scenario(fragment)
-    trainee = [("hello", 70.0), ("allergies?", 90.0), ("price?", 200.0), ("  ", 205.0),
-               ("medication?", 210.0), ("bye", 400.0)]
+    trainee = [
+        ("hello", 70.0),
+        ("allergies?", 90.0),
+        ("price?", 200.0),
+        ("  ", 205.0),
+        ("medication?", 210.0),
+        ("bye", 400.0),
+    ]
     live = Conversation(compiled)
     for text, at in trainee:
         # A live engine polls the clock and sends the nudge when it falls due.
@@ -567,13 +596,26 @@ def test_the_transcript_carries_reveals_kinds_and_the_end() -> None:
 def test_the_same_messages_always_give_the_same_replies() -> None:
     fragment = FACTS + NUDGE + REACTIONS
     lines: list[str | tuple[str, float]] = [
-        "hello", ("price and medication", 100), "thanks", ("???", 300), "dose"]
+        "hello",
+        ("price and medication", 100),
+        "thanks",
+        ("???", 300),
+        "dose",
+    ]
     first = talk(fragment, *lines).transcript("p")
     second = talk(fragment, *lines).transcript("p")
     assert first == second
     from_scenario = Conversation.replay(
-        scenario(fragment).scenario, "en", [("hello", 10), ("price and medication", 100),
-                                            ("thanks", 110), ("???", 300), ("dose", 310)])
+        scenario(fragment).scenario,
+        "en",
+        [
+            ("hello", 10),
+            ("price and medication", 100),
+            ("thanks", 110),
+            ("???", 300),
+            ("dose", 310),
+        ],
+    )
     assert from_scenario.transcript("p") == first
 
 

@@ -29,8 +29,13 @@ from sandbox.storage.models import User
 pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
-def _sat(proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
-         people: dict[str, User], release: bool = True) -> tuple[int, int]:
+def _sat(
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
+    people: dict[str, User],
+    release: bool = True,
+) -> tuple[int, int]:
     """tao sat an exam: greeted and asked about medicines, then handed in."""
     exam_id = make_exam(proctor, clock, people)
     tao = browsers("tao")
@@ -41,22 +46,29 @@ def _sat(proctor: TestClient, browsers: Callable[[str], TestClient], clock: Fake
         frames_until(ws, lambda f: 'id="feedback-link"' in f)
     if release:
         page = proctor.get(f"/proctor/exams/{exam_id}")
-        proctor.post(f"/proctor/exams/{exam_id}/release",
-                     data={"csrf_token": csrf_token(page.text), "confirm": "1"})
+        proctor.post(
+            f"/proctor/exams/{exam_id}/release",
+            data={"csrf_token": csrf_token(page.text), "confirm": "1"},
+        )
     return exam_id, attempt_id
 
 
 def _appeal(browser: TestClient, exam_id: int, attempt_id: int, reason: str) -> Any:
     page = browser.get(f"/exams/{exam_id}/results")
-    return browser.post(f"/exams/{exam_id}/appeals", data={
-        "csrf_token": csrf_token(page.text), "attempt_id": str(attempt_id), "reason": reason},
-        follow_redirects=False)
+    return browser.post(
+        f"/exams/{exam_id}/appeals",
+        data={"csrf_token": csrf_token(page.text), "attempt_id": str(attempt_id), "reason": reason},
+        follow_redirects=False,
+    )
 
 
 def _resolve(browser: TestClient, appeal_id: int, **fields: str) -> Any:
     page = browser.get(f"/appeals/{appeal_id}")
-    return browser.post(f"/appeals/{appeal_id}", data={
-        "csrf_token": csrf_token(page.text), **fields}, follow_redirects=False)
+    return browser.post(
+        f"/appeals/{appeal_id}",
+        data={"csrf_token": csrf_token(page.text), **fields},
+        follow_redirects=False,
+    )
 
 
 def _only_appeal(app: FastAPI) -> Appeal:
@@ -67,7 +79,10 @@ def _only_appeal(app: FastAPI) -> Appeal:
 
 
 def test_a_trainee_appeals_and_a_proctor_changes_the_grade(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id, attempt_id = _sat(proctor, browsers, clock, people)
@@ -88,8 +103,13 @@ def test_a_trainee_appeals_and_a_proctor_changes_the_grade(
     # A change needs a decision, at least one criterion and a note.
     assert _resolve(proctor, 1, decision="change", note="").status_code == 400
     assert _resolve(proctor, 1, decision="change", note="Checked.").status_code == 400
-    response = _resolve(proctor, 1, decision="change", note="It was asked in message 3.",
-                        **{"status-ask-allergies": "met"})
+    response = _resolve(
+        proctor,
+        1,
+        decision="change",
+        note="It was asked in message 3.",
+        **{"status-ask-allergies": "met"},
+    )
     assert response.status_code == 303
     after = attempt_row(app, attempt_id)
     assert after.score is not None and after.score > before.score
@@ -113,7 +133,10 @@ def test_a_trainee_appeals_and_a_proctor_changes_the_grade(
 
 
 def test_a_mentor_keeps_the_grade_of_their_own_trainee(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id, attempt_id = _sat(proctor, browsers, clock, people)
@@ -126,7 +149,10 @@ def test_a_mentor_keeps_the_grade_of_their_own_trainee(
 
 
 def test_who_may_appeal_and_who_may_resolve(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id, attempt_id = _sat(proctor, browsers, clock, people, release=False)
@@ -134,8 +160,10 @@ def test_who_may_appeal_and_who_may_resolve(
     early = _appeal(tao, exam_id, attempt_id, "Too early")
     assert early.status_code == 400 and "The results are not released yet." in early.text
     page = proctor.get(f"/proctor/exams/{exam_id}")
-    proctor.post(f"/proctor/exams/{exam_id}/release",
-                 data={"csrf_token": csrf_token(page.text), "confirm": "1"})
+    proctor.post(
+        f"/proctor/exams/{exam_id}/release",
+        data={"csrf_token": csrf_token(page.text), "confirm": "1"},
+    )
     assert _appeal(tao, exam_id, attempt_id, "   ").status_code == 400
     assert _appeal(tao, exam_id, attempt_id, "x" * 2001).status_code == 400
     # Another trainee cannot appeal tao's attempt, nor see it.

@@ -43,7 +43,10 @@ def started_at(app: FastAPI, attempt_id: int) -> object:
 
 
 def test_a_message_a_moment_before_the_deadline_counts_and_one_after_is_refused(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, time_limit_s="60")
@@ -69,7 +72,10 @@ def test_a_message_a_moment_before_the_deadline_counts_and_one_after_is_refused(
 
 
 def test_a_message_at_exactly_the_limit_still_counts(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, time_limit_s="60")
@@ -83,11 +89,13 @@ def test_a_message_at_exactly_the_limit_still_counts(
 
 
 def test_the_grace_period_takes_one_last_message_then_ends(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
-    exam_id = make_exam(proctor, clock, people, time_limit_s="60", on_timeout="grace",
-                        grace_s="20")
+    exam_id = make_exam(proctor, clock, people, time_limit_s="60", on_timeout="grace", grace_s="20")
     tao = browsers("tao")
     attempt_id = start(tao, exam_id)
     attempt = attempt_row(app, attempt_id)
@@ -100,8 +108,7 @@ def test_the_grace_period_takes_one_last_message_then_ends(
         clock.set(begun, 30)
         say(ws, ASK, "g-1")
         clock.set(begun, 75)  # after the limit, inside the grace period
-        last = say(ws, "Decongestants can raise your blood pressure, so please avoid them.",
-                   "g-2")
+        last = say(ws, "Decongestants can raise your blood pressure, so please avoid them.", "g-2")
         assert "your last message was counted and the conversation has ended" in last
         assert 'id="feedback-link"' in last
         clock.set(begun, 76)
@@ -116,11 +123,13 @@ def test_the_grace_period_takes_one_last_message_then_ends(
 
 
 def test_after_the_grace_period_nothing_counts(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
-    exam_id = make_exam(proctor, clock, people, time_limit_s="60", on_timeout="grace",
-                        grace_s="20")
+    exam_id = make_exam(proctor, clock, people, time_limit_s="60", on_timeout="grace", grace_s="20")
     tao = browsers("tao")
     attempt_id = start(tao, exam_id)
     begun = attempt_row(app, attempt_id).started_at
@@ -132,7 +141,10 @@ def test_after_the_grace_period_nothing_counts(
 
 
 def test_the_server_timer_ends_and_grades_with_no_browser_connected(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, time_limit_s="60")
@@ -161,7 +173,9 @@ def test_the_server_timer_ends_and_grades_with_no_browser_connected(
 
 
 def test_a_page_left_open_sees_the_end_when_the_deadline_passes(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient],
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
     people: dict[str, User],
 ) -> None:
     # Real time here, on a short exam made directly in storage (the form's minimum is 10 s).
@@ -177,7 +191,9 @@ def test_a_page_left_open_sees_the_end_when_the_deadline_passes(
 
 
 def test_the_real_timer_ends_an_attempt_nobody_is_looking_at(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient],
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
     people: dict[str, User],
 ) -> None:
     tao = browsers("tao")
@@ -219,7 +235,10 @@ def test_a_restarted_server_ends_what_ran_out_while_it_was_down(
 
 
 def test_ending_is_claimed_once_even_when_two_timers_race(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, time_limit_s="60")
@@ -237,7 +256,10 @@ def test_ending_is_claimed_once_even_when_two_timers_race(
 
 
 def test_the_monitor_shows_each_candidate_live_and_resyncs_on_connect(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, time_limit_s="120")
@@ -247,8 +269,9 @@ def test_the_monitor_shows_each_candidate_live_and_resyncs_on_connect(
     assert f'ws-connect="/proctor/exams/{exam_id}/monitor/ws"' in page.text
     assert f'id="candidate-{tao.id}"' in page.text and "Not started" in page.text
     row = f'id="candidate-{tao.id}"'
-    with proctor.websocket_connect(f"/proctor/exams/{exam_id}/monitor/ws",
-                                   headers=SAME_ORIGIN) as monitor:
+    with proctor.websocket_connect(
+        f"/proctor/exams/{exam_id}/monitor/ws", headers=SAME_ORIGIN
+    ) as monitor:
         everything = monitor.receive_text()
         assert 'id="monitor-rows" hx-swap-oob="true"' in everything
         assert row in everything and f'id="candidate-{mei.id}"' in everything
@@ -269,25 +292,32 @@ def test_the_monitor_shows_each_candidate_live_and_resyncs_on_connect(
         score = attempt_row(app, attempt_id).score
         assert score is not None and f"{score:.1f}" in done
     # A monitor that (re)connects reads everything from the database again.
-    with proctor.websocket_connect(f"/proctor/exams/{exam_id}/monitor/ws",
-                                   headers=SAME_ORIGIN) as again:
+    with proctor.websocket_connect(
+        f"/proctor/exams/{exam_id}/monitor/ws", headers=SAME_ORIGIN
+    ) as again:
         fresh = again.receive_text()
         assert "Finished" in fresh and "Not started" in fresh  # tao done, mei not yet
 
 
 def test_the_monitor_is_for_proctors_only(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people)
     url = f"/proctor/exams/{exam_id}/monitor/ws"
     refused = [(browsers(name), url, SAME_ORIGIN) for name in ("tao", "mo")]
-    refused += [(proctor, url, {"origin": "http://evil.example"}),
-                (proctor, "/proctor/exams/999/monitor/ws", SAME_ORIGIN),
-                (proctor, f"/proctor/exams/{2**70}/monitor/ws", SAME_ORIGIN)]
+    refused += [
+        (proctor, url, {"origin": "http://evil.example"}),
+        (proctor, "/proctor/exams/999/monitor/ws", SAME_ORIGIN),
+        (proctor, f"/proctor/exams/{2**70}/monitor/ws", SAME_ORIGIN),
+    ]
     for browser, target, headers in refused:
-        with pytest.raises(WebSocketDisconnect) as closed, browser.websocket_connect(
-            target, headers=headers
+        with (
+            pytest.raises(WebSocketDisconnect) as closed,
+            browser.websocket_connect(target, headers=headers),
         ):
             pass
         assert closed.value.code == 1008
@@ -314,4 +344,3 @@ def _short_exam(app: FastAPI, people: dict[str, User], limit_s: float) -> int:
         session.commit()
         assert exam.id is not None
         return exam.id
-

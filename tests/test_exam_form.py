@@ -67,9 +67,16 @@ def test_a_valid_form_gives_the_rules() -> None:
     form = read()
     assert form.errors == {}
     assert form.rules == ExamRules(
-        written_pass=60, practical_pass=70, written_weight=0.4, practical_weight=0.6,
-        bands=[(90, "excellent"), (70, "good"), (60, "pass")], attempts_allowed=2,
-        on_timeout="grace", grace_s=45, retake_days=7, pass_rate_target=90,
+        written_pass=60,
+        practical_pass=70,
+        written_weight=0.4,
+        practical_weight=0.6,
+        bands=[(90, "excellent"), (70, "good"), (60, "pass")],
+        attempts_allowed=2,
+        on_timeout="grace",
+        grace_s=45,
+        retake_days=7,
+        pass_rate_target=90,
     )
 
 

@@ -33,17 +33,18 @@ def test_defaults_are_the_policies() -> None:
 @pytest.mark.parametrize(
     ("practical", "written", "final", "band", "passed"),
     [
-        ([80, 90], 70, 79.0, "good", True),          # 0.4*70 + 0.6*85
-        ([70], 60, 66.0, "pass", True),              # both lines met exactly
-        ([69.9], 100, 81.9, "good", False),          # practical line missed, total high
-        ([100], 59.9, 84.0, "good", False),          # written line missed
+        ([80, 90], 70, 79.0, "good", True),  # 0.4*70 + 0.6*85
+        ([70], 60, 66.0, "pass", True),  # both lines met exactly
+        ([69.9], 100, 81.9, "good", False),  # practical line missed, total high
+        ([100], 59.9, 84.0, "good", False),  # written line missed
         ([95, 95], 95, 95.0, "excellent", True),
         ([40], 50, 44.0, "fail", False),
-        ([70.25], 60, 66.2, "pass", True),           # 24 + 42.15 = 66.15 -> 66.2 half up
+        ([70.25], 60, 66.2, "pass", True),  # 24 + 42.15 = 66.15 -> 66.2 half up
     ],
 )
-def test_final_grade_weights_lines_and_bands(practical: list[float], written: float,
-                                             final: float, band: str, passed: bool) -> None:
+def test_final_grade_weights_lines_and_bands(
+    practical: list[float], written: float, final: float, band: str, passed: bool
+) -> None:
     result = exam_result(practical, written, RULES)
     assert (result.final, result.band, result.passed) == (final, band, passed)
 
@@ -61,8 +62,13 @@ def test_pending_until_every_part_is_there() -> None:
 
 
 def test_rules_are_configurable_and_checked() -> None:
-    strict = ExamRules(written_pass=80, practical_pass=80, written_weight=0.5,
-                       practical_weight=0.5, bands=[(95, "distinction"), (80, "merit")])
+    strict = ExamRules(
+        written_pass=80,
+        practical_pass=80,
+        written_weight=0.5,
+        practical_weight=0.5,
+        bands=[(95, "distinction"), (80, "merit")],
+    )
     result = exam_result([85], 80, strict)
     assert (result.final, result.band, result.passed) == (82.5, "merit", True)
     with pytest.raises(ValidationError, match="add up to 1"):
@@ -110,8 +116,22 @@ def test_written_scores_csv_reports_every_bad_row_and_imports_none() -> None:
     ]
 
 
-@pytest.mark.parametrize("raw", ["1_0", "1_000", "7_5.5", "1e1", "1E1", "inf", "nan",
-                                 "\u0661\u0660", "\uff11\uff10", "1 0", "1.2.3"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1_0",
+        "1_000",
+        "7_5.5",
+        "1e1",
+        "1E1",
+        "inf",
+        "nan",
+        "\u0661\u0660",
+        "\uff11\uff10",
+        "1 0",
+        "1.2.3",
+    ],
+)
 def test_a_written_score_is_a_plain_decimal(raw: str) -> None:
     with pytest.raises(ScoreError) as refused:
         read_written_score(raw)
@@ -123,7 +143,13 @@ def test_a_written_score_is_a_plain_decimal(raw: str) -> None:
 
 def test_plain_decimals_are_read_and_ranged() -> None:
     assert [read_written_score(raw) for raw in ("0", "75", "82.5", " 100 ", "99.", ".5")] == [
-        0.0, 75.0, 82.5, 100.0, 99.0, 0.5]
+        0.0,
+        75.0,
+        82.5,
+        100.0,
+        99.0,
+        0.5,
+    ]
     for raw in ("-1", "100.01", "101"):
         with pytest.raises(ScoreError) as refused:
             read_written_score(raw)
@@ -135,7 +161,8 @@ def test_written_scores_csv_good_file_and_bad_header() -> None:
     assert good.ok and good.scores == {"ana": 88.5, "bo": 60.0}
     assert parse_written_scores("name,points\n", ["ana"]).errors[0].startswith("line 1:")
     assert parse_written_scores("", ["ana"]).errors == [
-        "line 1: the file is empty; expected a header: trainee,score"]
+        "line 1: the file is empty; expected a header: trainee,score"
+    ]
 
 
 def test_pass_rate_histogram_and_facility() -> None:
@@ -148,9 +175,27 @@ def test_pass_rate_histogram_and_facility() -> None:
     assert [bar.count for bar in chart.bars if bar.count] == [1, 1]
     assert chart.pass_x == chart.left + (chart.right - chart.left) * 0.7
     records = [
-        {"scenario": "p/s", "criteria": [{"id": "a", "status": "met"}, {"id": "f", "kind": "forbidden", "status": "violated"}]},
-        {"scenario": "p/s", "criteria": [{"id": "a", "status": "missed"}, {"id": "f", "kind": "forbidden", "status": "clear"}]},
-        {"scenario": "p/s", "criteria": [{"id": "a", "status": "not_applicable"}, {"id": "f", "kind": "forbidden", "status": "clear"}]},
+        {
+            "scenario": "p/s",
+            "criteria": [
+                {"id": "a", "status": "met"},
+                {"id": "f", "kind": "forbidden", "status": "violated"},
+            ],
+        },
+        {
+            "scenario": "p/s",
+            "criteria": [
+                {"id": "a", "status": "missed"},
+                {"id": "f", "kind": "forbidden", "status": "clear"},
+            ],
+        },
+        {
+            "scenario": "p/s",
+            "criteria": [
+                {"id": "a", "status": "not_applicable"},
+                {"id": "f", "kind": "forbidden", "status": "clear"},
+            ],
+        },
     ]
     by_id = {f.criterion: f for f in facility(records)}
     assert (by_id["p/s#a"].met, by_id["p/s#a"].applicable, by_id["p/s#a"].percent) == (1, 2, 50.0)
@@ -158,6 +203,7 @@ def test_pass_rate_histogram_and_facility() -> None:
 
 
 def test_csv_export_defuses_formulas() -> None:
-    text = grades_csv([{"name": "=HYPERLINK(1)", "score": -5.0}, {"name": "ana", "score": 88}],
-                      ["name", "score"])
+    text = grades_csv(
+        [{"name": "=HYPERLINK(1)", "score": -5.0}, {"name": "ana", "score": 88}], ["name", "score"]
+    )
     assert text == "name,score\n'=HYPERLINK(1),-5.0\nana,88\n"

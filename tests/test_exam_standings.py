@@ -60,28 +60,46 @@ class Retake:
 SCENARIOS = [ExamScenarioRow("p", "a"), ExamScenarioRow("p", "b")]
 
 
-def attempt(n: int, scenario: str, score: float | None, minutes: int | None = 30,
-            retake: bool = False) -> Row:
+def attempt(
+    n: int, scenario: str, score: float | None, minutes: int | None = 30, retake: bool = False
+) -> Row:
     ended = None if minutes is None else START + timedelta(minutes=minutes + n)
     return Row(n, "p", scenario, score, ended, retake, START + timedelta(minutes=n))
 
 
-def judge(attempts: list[Row], *, now: datetime, written: float | None = 80.0,
-          retake: Retake | None = None, retake_written: float | None = None,
-          rules: ExamRules = RULES):
+def judge(
+    attempts: list[Row],
+    *,
+    now: datetime,
+    written: float | None = 80.0,
+    retake: Retake | None = None,
+    retake_written: float | None = None,
+    rules: ExamRules = RULES,
+):
     scores = {}
     if written is not None:
         scores[(7, False)] = Written(written)
     if retake_written is not None:
         scores[(7, True)] = Written(retake_written, START + timedelta(days=2))
-    return standing(user=Candidate(), closes_at=CLOSES, rules=rules, scenarios=SCENARIOS,
-                    attempts=attempts, written=scores, retake=retake, now=now)
+    return standing(
+        user=Candidate(),
+        closes_at=CLOSES,
+        rules=rules,
+        scenarios=SCENARIOS,
+        attempts=attempts,
+        written=scores,
+        retake=retake,
+        now=now,
+    )
 
 
 def test_the_best_graded_attempt_of_a_scenario_counts() -> None:
     rules = ExamRules(attempts_allowed=3)
-    found = judge([attempt(1, "a", 60), attempt(2, "a", 90), attempt(3, "b", 80)],
-                  now=START + timedelta(hours=1), rules=rules)
+    found = judge(
+        [attempt(1, "a", 60), attempt(2, "a", 90), attempt(3, "b", 80)],
+        now=START + timedelta(hours=1),
+        rules=rules,
+    )
     by_key = {p.scenario.key: p for p in found.first}
     assert by_key["p/a"].best is not None and by_key["p/a"].best.id == 2
     assert by_key["p/a"].attempts_left == 1
@@ -149,7 +167,8 @@ def test_a_retaken_written_part_needs_its_new_score() -> None:
     found = judge(first, now=CLOSES + timedelta(days=1), written=40.0, retake=retake)
     assert found.result.status == "failed"
     assert found.retake_result is not None and found.retake_result.status == "pending"
-    passed = judge(first, now=CLOSES + timedelta(days=3), written=40.0, retake=retake,
-                   retake_written=75.0)
+    passed = judge(
+        first, now=CLOSES + timedelta(days=3), written=40.0, retake=retake, retake_written=75.0
+    )
     assert passed.retake_result is not None and passed.retake_result.written == 75.0
     assert passed.final.status == "passed"

@@ -58,7 +58,9 @@ class Trainee:
         return csrf_token(self.http.get("/login").text)
 
     def post(self, path: str, **data: str) -> httpx.Response:
-        return self.http.post(path, data={"csrf_token": self.token(), **data}, follow_redirects=False)
+        return self.http.post(
+            path, data={"csrf_token": self.token(), **data}, follow_redirects=False
+        )
 
     def elapsed_shown(self, attempt_id: int) -> float:
         """The seconds since the start the chat page shows (its clock starts from this)."""
@@ -249,8 +251,15 @@ def test_four_writer_processes_never_see_database_is_locked(tmp_path: Path) -> N
     script = Path(__file__).with_name("fault_writer.py")
     processes = [
         subprocess.Popen(
-            [sys.executable, str(script), database_url, str(SHARED_PACKS), name, str(go),
-             str(conversations)],
+            [
+                sys.executable,
+                str(script),
+                database_url,
+                str(SHARED_PACKS),
+                name,
+                str(go),
+                str(conversations),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -270,11 +279,15 @@ def test_four_writer_processes_never_see_database_is_locked(tmp_path: Path) -> N
             assert len(attempts) == 4 * conversations
             assert all(a.ended and a.grade is not None for a in attempts)
             trainee_lines = session.exec(
-                select(func.count()).select_from(AttemptMessage).where(AttemptMessage.role == "trainee")
+                select(func.count())
+                .select_from(AttemptMessage)
+                .where(AttemptMessage.role == "trainee")
             ).one()
             assert trainee_lines == 4 * conversations * 4
             events = session.exec(
-                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "fault.write")
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "fault.write")
             ).one()
             assert events == 4 * conversations
     finally:

@@ -51,7 +51,9 @@ def terminate(database: str, pid: int | None = None) -> int:
     try:
         with admin.connect() as connection:
             if pid is not None:
-                ended = connection.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+                ended = connection.execute(
+                    text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}
+                )
                 return int(bool(ended.scalar()))
             rows = connection.execute(
                 text(

@@ -113,8 +113,9 @@ def zh() -> Pack:
 
 def statuses(pack: Pack, lines: list[str]) -> dict[str, str]:
     scenario = pack.scenarios[0]
-    conv = Conversation.replay(pack.compiled[scenario.id], pack.locale,
-                               [(t, 10.0 * (i + 1)) for i, t in enumerate(lines)])
+    conv = Conversation.replay(
+        pack.compiled[scenario.id], pack.locale, [(t, 10.0 * (i + 1)) for i, t in enumerate(lines)]
+    )
     transcript = parse_transcript_data(conv.transcript(pack.id), "t")
     return {c.id: c.status for c in grade(pack, scenario, transcript).criteria}
 
@@ -122,20 +123,26 @@ def statuses(pack: Pack, lines: list[str]) -> dict[str, str]:
 # --- lemmas and concepts ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line", [
-    "It can make you bleed more easily.",  # the topic by pronoun, bleed as a verb
-    "Naproxen thins the blood, so bruising and bleeding get likelier",
-    "I'd give the naproxen a miss: with apixaban you'd bleed more",
-    "aspirin and apixaban together = bleeding risk",  # another NSAID of the topic's class
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "It can make you bleed more easily.",  # the topic by pronoun, bleed as a verb
+        "Naproxen thins the blood, so bruising and bleeding get likelier",
+        "I'd give the naproxen a miss: with apixaban you'd bleed more",
+        "aspirin and apixaban together = bleeding risk",  # another NSAID of the topic's class
+    ],
+)
 def test_a_paraphrased_warning_counts(en: Pack, line: str) -> None:
     assert statuses(en, [line])["bleeding-warning"] == "met"
 
 
-@pytest.mark.parametrize("line", [
-    "It won't cause any bleeding.",
-    "naproxen doesn't really make people bleed",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "It won't cause any bleeding.",
+        "naproxen doesn't really make people bleed",
+    ],
+)
 def test_a_denial_is_no_warning(en: Pack, line: str) -> None:
     assert statuses(en, [line])["bleeding-warning"] == "missed"
 
@@ -150,30 +157,39 @@ def test_inflections_match_through_lemmas() -> None:
 # --- negation v2 -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line", [
-    "Nobody can promise that.",
-    "No clinic can honestly give you a written guarantee.",
-    "I can't promise it will work for you",
-    "Anyone who tells you it's 100% safe isn't being straight with you.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Nobody can promise that.",
+        "No clinic can honestly give you a written guarantee.",
+        "I can't promise it will work for you",
+        "Anyone who tells you it's 100% safe isn't being straight with you.",
+    ],
+)
 def test_rejecting_a_claim_is_not_making_it(en: Pack, line: str) -> None:
     assert statuses(en, [line])["promise"] == "clear"
 
 
-@pytest.mark.parametrize("line", [
-    "It's completely safe, honestly.",
-    "You'll definitely love it!",
-    "I guarantee it works.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "It's completely safe, honestly.",
+        "You'll definitely love it!",
+        "I guarantee it works.",
+    ],
+)
 def test_a_claim_is_a_violation(en: Pack, line: str) -> None:
     assert statuses(en, [line])["promise"] == "violated"
 
 
 def test_negation_stops_at_a_new_clause_or_and(en: Pack) -> None:
-    assert statuses(en, ["Don't take naproxen, take paracetamol instead"])[
-        "suggests-paracetamol"] == "met"
-    assert statuses(en, ["Don't take naproxen and use paracetamol"])[
-        "suggests-paracetamol"] == "met"
+    assert (
+        statuses(en, ["Don't take naproxen, take paracetamol instead"])["suggests-paracetamol"]
+        == "met"
+    )
+    assert (
+        statuses(en, ["Don't take naproxen and use paracetamol"])["suggests-paracetamol"] == "met"
+    )
 
 
 def test_litotes_and_comparisons_do_not_negate() -> None:
@@ -183,12 +199,15 @@ def test_litotes_and_comparisons_do_not_negate() -> None:
     assert reading.negation_at(reading.text.find("8")) is None
 
 
-@pytest.mark.parametrize("line", [
-    "我没办法跟您说它没问题",
-    "没人能保证效果",
-    "谁跟您说百分百安全都是忽悠您的",
-    "不能保证一定有效",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "我没办法跟您说它没问题",
+        "没人能保证效果",
+        "谁跟您说百分百安全都是忽悠您的",
+        "不能保证一定有效",
+    ],
+)
 def test_chinese_rejected_claims_are_clear(zh: Pack, line: str) -> None:
     assert statuses(zh, [line])["promise"] == "clear"
 
@@ -258,7 +277,8 @@ def test_the_persona_answers_by_topic_before_falling_back(en: Pack) -> None:
     first = conv.receive("Is there anything else I can help with?", 10)
     second = conv.receive("The weather is nice today.", 20)
     assert [(m.kind, m.text) for m in first.replies] == [
-        ("answer", "No, that's everything, thank you.")]
+        ("answer", "No, that's everything, thank you.")
+    ]
     assert [m.kind for m in second.replies] == ["fallback"]
     assert conv.fired == {} and conv.mood == "calm"
 
@@ -268,8 +288,9 @@ def test_v2_keys_are_errors_in_a_v1_pack() -> None:
     with pytest.raises(PackErrors) as caught:
         load_pack_text(text, "v1.yaml")
     messages = [str(e) for e in caught.value.errors]
-    assert any(m.startswith("v1.yaml:2:") and "'concepts' belongs to format 2" in m
-               for m in messages)
+    assert any(
+        m.startswith("v1.yaml:2:") and "'concepts' belongs to format 2" in m for m in messages
+    )
     assert any(m.startswith("v1.yaml:10:") and "'topic'" in m for m in messages)
     assert any("'negation'" in m for m in messages)
     assert any("'answers'" in m for m in messages)
@@ -301,7 +322,8 @@ def test_lexicon_errors_name_file_and_line(tmp_path: Path) -> None:
         "  loop: {en: [~loop]}\n"
         "  starry: {en: ['in*ject']}\n"
         "  extra: {en: [a], colour: blue}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     with pytest.raises(PackErrors) as caught:
         load_lexicon([path])
     lines = {e.line for e in caught.value.errors}
@@ -318,22 +340,25 @@ def test_the_bundled_lexicon_loads_and_expands() -> None:
 # --- speech acts and quotes, as real lines read (found while moving the packs to v2) -------
 
 
-@pytest.mark.parametrize(("line", "asks"), [
-    ("要是过几天还没好就去医院看看哈", False),  # 几 as "a few"
-    ("我们没有什么买三送一的活动", False),  # 什么 after a negation
-    ("我没法保证具体哪天", False),
-    ("别家怎么卖的我不清楚", False),
-    ("我不敢跟您说下周三一定有", False),  # 说下 inside 说下周三
-    ("建议您和医生确认一下", False),  # a suggestion, not a question to the customer
-    ("理解您的担心", False),
-    ("多少钱都可以", False),
-    ("您平时吃什么药", True),  # no question mark, still a question
-    ("有没有什么老毛病", True),
-    ("麻烦提供一下订单号", True),  # a request
-    ("订单号发我一下", True),
-    ("您吃了几天了", True),
-    ("有吃别的药吗", True),
-])
+@pytest.mark.parametrize(
+    ("line", "asks"),
+    [
+        ("要是过几天还没好就去医院看看哈", False),  # 几 as "a few"
+        ("我们没有什么买三送一的活动", False),  # 什么 after a negation
+        ("我没法保证具体哪天", False),
+        ("别家怎么卖的我不清楚", False),
+        ("我不敢跟您说下周三一定有", False),  # 说下 inside 说下周三
+        ("建议您和医生确认一下", False),  # a suggestion, not a question to the customer
+        ("理解您的担心", False),
+        ("多少钱都可以", False),
+        ("您平时吃什么药", True),  # no question mark, still a question
+        ("有没有什么老毛病", True),
+        ("麻烦提供一下订单号", True),  # a request
+        ("订单号发我一下", True),
+        ("您吃了几天了", True),
+        ("有吃别的药吗", True),
+    ],
+)
 def test_a_chinese_clause_asks_only_when_it_asks(line: str, asks: bool) -> None:
     assert Reading(line, "zh-CN").asks_at(0) is asks
 
@@ -344,23 +369,29 @@ def test_a_statement_before_a_question_tag_in_chinese_still_tells() -> None:
     assert reading.asks_at(reading.text.find("可以"))
 
 
-@pytest.mark.parametrize(("line", "word", "asks"), [
-    ("You're not on anything else, right?", "else", True),  # a tag makes it a question
-    ("You take warfarin, don't you?", "warfarin", True),
-    ("Ibuprofen can raise bleeding risk, did you know?", "bleed", False),  # no tag: tells
-    ("Have you had filler before, because it can cause bruising", "bruise", False),
-    ("Don't take ibuprofen, it thins the blood.", "ibuprofen", False),
-    ("I need to know what else you take.", "take", True),
-])
+@pytest.mark.parametrize(
+    ("line", "word", "asks"),
+    [
+        ("You're not on anything else, right?", "else", True),  # a tag makes it a question
+        ("You take warfarin, don't you?", "warfarin", True),
+        ("Ibuprofen can raise bleeding risk, did you know?", "bleed", False),  # no tag: tells
+        ("Have you had filler before, because it can cause bruising", "bruise", False),
+        ("Don't take ibuprofen, it thins the blood.", "ibuprofen", False),
+        ("I need to know what else you take.", "take", True),
+    ],
+)
 def test_an_english_clause_asks_only_when_it_asks(line: str, word: str, asks: bool) -> None:
     reading = Reading(line, "en")
     assert reading.asks_at(reading.text.find(word)) is asks
 
 
-@pytest.mark.parametrize(("line", "locale", "word"), [
-    ('"Totally safe" is not something I would ever say.', "en", "safe"),
-    ("“应该没事”这种话我不能跟您说", "zh-CN", "没事"),
-])
+@pytest.mark.parametrize(
+    ("line", "locale", "word"),
+    [
+        ('"Totally safe" is not something I would ever say.', "en", "safe"),
+        ("“应该没事”这种话我不能跟您说", "zh-CN", "没事"),
+    ],
+)
 def test_a_quoted_claim_the_sentence_rejects_is_not_made(line: str, locale: str, word: str) -> None:
     reading = Reading(line, locale)
     assert reading.negation_at(reading.text.find(word)) is not None
@@ -378,34 +409,43 @@ def test_no_filler_after_a_one_character_negation() -> None:
     assert compiler.compile(["不用担心"], [], []).matches(Reading("不用太担心", "zh-CN"))
 
 
-@pytest.mark.parametrize(("line", "word", "negated"), [
-    ("We don't do botox for anyone who's pregnant or breastfeeding.", "pregnan", False),
-    ("Anyone who tells you it's 100% safe isn't being straight with you.", "safe", True),
-    ("Any clinic promising a guaranteed result isn't being straight.", "guarantee", True),
-    ("Some clinics might offer a tiny dose, but with myasthenia it can spread.", "spread", False),
-    ("Normally we'd say wait a while, but our laser is gentle.", "wait", True),  # conceded
-    ("Normally we'd say wait six months.", "wait", False),  # no "but": it stands
-    ("we cant do botox while ur pregnant, it isnt safe", "safe", True),  # no apostrophes
-    ("the pale patch isn't - our doctor needs to see you today", "doctor", False),
-])
-def test_reported_claims_concessions_and_chat_spelling(line: str, word: str,
-                                                       negated: bool) -> None:
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        ("We don't do botox for anyone who's pregnant or breastfeeding.", "pregnan", False),
+        ("Anyone who tells you it's 100% safe isn't being straight with you.", "safe", True),
+        ("Any clinic promising a guaranteed result isn't being straight.", "guarantee", True),
+        (
+            "Some clinics might offer a tiny dose, but with myasthenia it can spread.",
+            "spread",
+            False,
+        ),
+        ("Normally we'd say wait a while, but our laser is gentle.", "wait", True),  # conceded
+        ("Normally we'd say wait six months.", "wait", False),  # no "but": it stands
+        ("we cant do botox while ur pregnant, it isnt safe", "safe", True),  # no apostrophes
+        ("the pale patch isn't - our doctor needs to see you today", "doctor", False),
+    ],
+)
+def test_reported_claims_concessions_and_chat_spelling(line: str, word: str, negated: bool) -> None:
     reading = Reading(line, "en")
     assert (reading.negation_at(reading.text.find(word)) is not None) is negated
 
 
-@pytest.mark.parametrize(("line", "word", "act", "fits"), [
-    ("What I can do is set up a chat with one of our doctors.", "doctor", "tell", True),
-    ("When the baby's here, come back and see us.", "come back", "tell", True),
-    ("Would you like me to book you a consultation?", "consultation", "tell", True),
-    ("Can you come in now so the doctor can check it?", "doctor", "tell", True),
-    ("Have a chat with your GP if it gets worse.", "gp", "tell", True),  # an imperative
-    ("I'll need to ask about any medicines you take.", "medicine", "ask", True),
-    ("Could you have a look at the number on the screen for me?", "number", "ask", True),
-    ("What meds are you on?", "medicine", "ask", True),
-    ("When do you fly?", "fly", "ask", True),
-    ("Have you taken anything for it?", "take", "ask", True),
-])
+@pytest.mark.parametrize(
+    ("line", "word", "act", "fits"),
+    [
+        ("What I can do is set up a chat with one of our doctors.", "doctor", "tell", True),
+        ("When the baby's here, come back and see us.", "come back", "tell", True),
+        ("Would you like me to book you a consultation?", "consultation", "tell", True),
+        ("Can you come in now so the doctor can check it?", "doctor", "tell", True),
+        ("Have a chat with your GP if it gets worse.", "gp", "tell", True),  # an imperative
+        ("I'll need to ask about any medicines you take.", "medicine", "ask", True),
+        ("Could you have a look at the number on the screen for me?", "number", "ask", True),
+        ("What meds are you on?", "medicine", "ask", True),
+        ("When do you fly?", "fly", "ask", True),
+        ("Have you taken anything for it?", "take", "ask", True),
+    ],
+)
 def test_offers_directives_and_statements_that_open_like_questions(
     line: str, word: str, act: str, fits: bool
 ) -> None:
@@ -419,40 +459,55 @@ def test_a_topic_marker_is_no_question() -> None:
     assert Reading("您平时吃什么药呢。", "zh-CN").asks_at(0)
 
 
-@pytest.mark.parametrize(("line", "word", "negated"), [
-    ("I can't tell u which of the two for sure", "for sure", True),
-    ("I can't confirm if it's arriving tomorrow", "arrive", True),
-    ("I'm not going to tell you the bundle boosts your immune system", "immune", True),
-    ("We don't sell it to people who take warfarin", "warfarin", False),
-    ("Swelling takes months to settle, so five weeks is not realistic.", "swell", False),
-    ("A result exactly like the photo isn't realistic.", "exactly", True),
-    ("Ibuprofen isn't safe with your warfarin.", "ibuprofen", False),  # a warning, not a rejection
-])
-def test_negation_reaches_what_it_should_and_no_further(line: str, word: str,
-                                                        negated: bool) -> None:
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        ("I can't tell u which of the two for sure", "for sure", True),
+        ("I can't confirm if it's arriving tomorrow", "arrive", True),
+        ("I'm not going to tell you the bundle boosts your immune system", "immune", True),
+        ("We don't sell it to people who take warfarin", "warfarin", False),
+        ("Swelling takes months to settle, so five weeks is not realistic.", "swell", False),
+        ("A result exactly like the photo isn't realistic.", "exactly", True),
+        (
+            "Ibuprofen isn't safe with your warfarin.",
+            "ibuprofen",
+            False,
+        ),  # a warning, not a rejection
+    ],
+)
+def test_negation_reaches_what_it_should_and_no_further(
+    line: str, word: str, negated: bool
+) -> None:
     reading = Reading(line, "en")
     assert (reading.negation_at(reading.text.find(word)) is not None) is negated
 
 
-@pytest.mark.parametrize(("line", "word", "negated"), [
-    ("永久是不可能的", "永久", True),
-    ("一模一样这种承诺谁都给不了", "一模一样", True),
-    ("我们不能保证效果永久、不留疤", "不留疤", True),  # 、 lists, it does not end the clause
-    ("谁拍胸脯说能永久，你反而要小心", "永久", True),
-])
-def test_chinese_rejections_after_the_claim_and_across_a_list(line: str, word: str,
-                                                              negated: bool) -> None:
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        ("永久是不可能的", "永久", True),
+        ("一模一样这种承诺谁都给不了", "一模一样", True),
+        ("我们不能保证效果永久、不留疤", "不留疤", True),  # 、 lists, it does not end the clause
+        ("谁拍胸脯说能永久，你反而要小心", "永久", True),
+    ],
+)
+def test_chinese_rejections_after_the_claim_and_across_a_list(
+    line: str, word: str, negated: bool
+) -> None:
     reading = Reading(line, "zh-CN")
     assert (reading.negation_at(reading.text.find(word)) is not None) is negated
 
 
-@pytest.mark.parametrize(("line", "word", "act", "fits"), [
-    ("The order number would be...?", "number", "ask", True),
-    ("I'll just need the order number from your confirmation email", "number", "ask", True),
-    ("Let your GP know today - they may want to check it.", "gp", "tell", True),
-    ("Or I can refund them if you prefer?", "refund", "tell", True),
-    ("I can drop you an email, if that's useful?", "email", "tell", True),
-])
+@pytest.mark.parametrize(
+    ("line", "word", "act", "fits"),
+    [
+        ("The order number would be...?", "number", "ask", True),
+        ("I'll just need the order number from your confirmation email", "number", "ask", True),
+        ("Let your GP know today - they may want to check it.", "gp", "tell", True),
+        ("Or I can refund them if you prefer?", "refund", "tell", True),
+        ("I can drop you an email, if that's useful?", "email", "tell", True),
+    ],
+)
 def test_requests_and_offers_in_chat_form(line: str, word: str, act: str, fits: bool) -> None:
     reading = Reading(line, "en")
     assert reading.act_fits(reading.text.find(word), act) is fits

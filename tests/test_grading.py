@@ -50,8 +50,9 @@ def crit(criterion_id: str, kind: str = "inquiry", **options: Any) -> dict[str, 
     return {"id": criterion_id, "kind": kind, **options}
 
 
-def scenario(*criteria: dict[str, Any], pass_mark: float | None = None,
-             **overrides: Any) -> dict[str, Any]:
+def scenario(
+    *criteria: dict[str, Any], pass_mark: float | None = None, **overrides: Any
+) -> dict[str, Any]:
     rubric: dict[str, Any] = {"criteria": list(criteria)}
     if pass_mark is not None:
         rubric["pass_mark"] = pass_mark
@@ -78,8 +79,9 @@ def scenario(*criteria: dict[str, Any], pass_mark: float | None = None,
     return data
 
 
-def make_pack(*criteria: dict[str, Any], locale: str = "en", pass_mark: float | None = None,
-              **overrides: Any) -> Pack:
+def make_pack(
+    *criteria: dict[str, Any], locale: str = "en", pass_mark: float | None = None, **overrides: Any
+) -> Pack:
     data = {
         "pack": {"id": "tests", "title": "Test pack", "locale": locale},
         "scenarios": [scenario(*criteria, pass_mark=pass_mark, **overrides)],
@@ -117,8 +119,11 @@ def graded(pack: Pack, *lines: Line) -> dict[str, Any]:
 
 def handwritten(pack: Pack, *messages: tuple[str, str, float]) -> dict[str, Any]:
     """The grade JSON of a transcript written out by hand: (role, text, at) each."""
-    data = {"pack": pack.id, "scenario": "s",
-            "messages": [{"role": r, "text": t, "at": a} for r, t, a in messages]}
+    data = {
+        "pack": pack.id,
+        "scenario": "s",
+        "messages": [{"role": r, "text": t, "at": a} for r, t, a in messages],
+    }
     return grade(pack, "s", transcript_of(data)).to_json()
 
 
@@ -138,7 +143,10 @@ def test_disclosure_is_met_by_a_trainee_message_that_says_it_with_that_message_a
     result = graded(pack, "Hello there.", "It may cause some swelling.")
     # 0 opening, 1 "Hello there.", 2 fallback, 3 the disclosure
     assert criterion(result, "swelling") == {
-        "id": "swelling", "kind": "disclosure", "status": "met", "weight": 1,
+        "id": "swelling",
+        "kind": "disclosure",
+        "status": "met",
+        "weight": 1,
         "evidence": [{"message": 3, "text": "It may cause some swelling."}],
     }
 
@@ -161,8 +169,7 @@ def test_inquiry_has_no_negation_rule_while_disclosure_of_the_same_phrase_has():
 
 
 def test_contraindication_is_met_by_a_warning_and_not_by_its_negation():
-    warn = crit("warn", "contraindication",
-                match={"all": [["decongestant*"], ["raise*"]]})
+    warn = crit("warn", "contraindication", match={"all": [["decongestant*"], ["raise*"]]})
     pack = make_pack(warn)
     assert status(graded(pack, "Decongestants can raise your blood pressure."), "warn") == "met"
     assert status(graded(pack, "Decongestants won't raise your blood pressure."), "warn") == (
@@ -198,7 +205,10 @@ def test_forbidden_is_violated_when_said_clear_when_not_and_is_negation_aware():
     pack = make_pack(crit("no-guarantee", "forbidden", match=["guarantee*"]))
     violated = graded(pack, "I guarantee it works.")
     assert criterion(violated, "no-guarantee") == {
-        "id": "no-guarantee", "kind": "forbidden", "status": "violated", "penalty": 10,
+        "id": "no-guarantee",
+        "kind": "forbidden",
+        "status": "violated",
+        "penalty": 10,
         "evidence": [{"message": 1, "text": "I guarantee it works."}],
     }
     assert status(graded(pack, "I can't guarantee results."), "no-guarantee") == "clear"
@@ -217,8 +227,12 @@ def test_within_first_counts_only_the_first_messages():
 def test_within_first_counts_accepted_messages_only():
     pack = make_pack(crit("greet", "etiquette", match=["hello"], within_first=1))
     # The first message is empty after normalisation: refused, so "Hello" is the first.
-    result = handwritten(pack, ("persona", "Hi, I have a cold.", 0), ("trainee", "  \n ", 5),
-                         ("trainee", "Hello!", 10))
+    result = handwritten(
+        pack,
+        ("persona", "Hi, I have a cold.", 0),
+        ("trainee", "  \n ", 5),
+        ("trainee", "Hello!", 10),
+    )
     assert result["ignored_messages"] == [1]
     assert criterion(result, "greet")["evidence"] == [{"message": 2, "text": "Hello!"}]
 
@@ -231,16 +245,19 @@ def test_within_last_counts_only_the_last_messages():
 
 def test_within_last_counts_accepted_messages_only():
     pack = make_pack(crit("close", "etiquette", match=["take care"], within_last=1))
-    result = handwritten(pack, ("persona", "Hi, I have a cold.", 0),
-                         ("trainee", "Take care.", 10), ("trainee", "   ", 20))
+    result = handwritten(
+        pack,
+        ("persona", "Hi, I have a cold.", 0),
+        ("trainee", "Take care.", 10),
+        ("trainee", "   ", 20),
+    )
     assert result["ignored_messages"] == [2]
     assert status(result, "close") == "met"
 
 
 @pytest.mark.parametrize(("position", "expected"), [(0, "missed"), (1, "met"), (2, "missed")])
 def test_within_first_and_within_last_together_need_a_message_in_both(position, expected):
-    pack = make_pack(crit("greet", "etiquette", match=["hello"],
-                          within_first=2, within_last=2))
+    pack = make_pack(crit("greet", "etiquette", match=["hello"], within_first=2, within_last=2))
     lines = ["Right.", "Okay.", "Fine."]
     lines[position] = "Hello."
     assert status(graded(pack, *lines), "greet") == expected
@@ -249,15 +266,22 @@ def test_within_first_and_within_last_together_need_a_message_in_both(position, 
 def test_applies_if_revealed_makes_required_and_forbidden_criteria_not_applicable():
     pack = make_pack(
         crit("warn", "contraindication", match=["raise*"], applies_if_revealed="takes-pills"),
-        crit("no-decongestant", "forbidden", match=["decongestant*"],
-             applies_if_revealed="takes-pills"),
+        crit(
+            "no-decongestant",
+            "forbidden",
+            match=["decongestant*"],
+            applies_if_revealed="takes-pills",
+        ),
         crit("greet", "etiquette", match=["hello"]),
     )
     result = graded(pack, "Hello, just take a decongestant.")
     assert criterion(result, "warn")["status"] == "not_applicable"
     assert criterion(result, "no-decongestant") == {
-        "id": "no-decongestant", "kind": "forbidden", "status": "not_applicable",
-        "penalty": 10, "evidence": [],
+        "id": "no-decongestant",
+        "kind": "forbidden",
+        "status": "not_applicable",
+        "penalty": 10,
+        "evidence": [],
     }
     assert result["score"] == 100.0
 
@@ -265,8 +289,12 @@ def test_applies_if_revealed_makes_required_and_forbidden_criteria_not_applicabl
 def test_applies_if_revealed_applies_once_the_fact_is_revealed():
     pack = make_pack(
         crit("warn", "contraindication", match=["raise*"], applies_if_revealed="takes-pills"),
-        crit("no-decongestant", "forbidden", match=["decongestant*"],
-             applies_if_revealed="takes-pills"),
+        crit(
+            "no-decongestant",
+            "forbidden",
+            match=["decongestant*"],
+            applies_if_revealed="takes-pills",
+        ),
     )
     result = graded(pack, "Do you take any medication?", "Then take a decongestant.")
     assert status(result, "warn") == "missed"
@@ -297,8 +325,11 @@ REQUIRED_KINDS_NEVER_MET = [
 ]
 
 
-@pytest.mark.parametrize("missed", REQUIRED_KINDS_NEVER_MET,
-                         ids=lambda c: f"{c['kind']}-{c.get('check') or c.get('mood') or 'x'}")
+@pytest.mark.parametrize(
+    "missed",
+    REQUIRED_KINDS_NEVER_MET,
+    ids=lambda c: f"{c['kind']}-{c.get('check') or c.get('mood') or 'x'}",
+)
 def test_a_critical_required_criterion_missed_fails_whatever_the_score(missed):
     heavy = crit("heavy", "etiquette", match=["hello"], weight=99)
     passing = graded(make_pack(heavy, {**missed, "critical": False}), "Hello.")
@@ -331,8 +362,13 @@ def test_a_critical_forbidden_criterion_violated_fails_whatever_the_score():
 def test_a_critical_criterion_not_applicable_does_not_fail():
     pack = make_pack(
         crit("greet", "etiquette", match=["hello"]),
-        crit("warn", "contraindication", match=["raise*"], applies_if_revealed="takes-pills",
-             critical=True),
+        crit(
+            "warn",
+            "contraindication",
+            match=["raise*"],
+            applies_if_revealed="takes-pills",
+            critical=True,
+        ),
     )
     result = graded(pack, "Hello.")
     assert status(result, "warn") == "not_applicable"
@@ -344,8 +380,10 @@ def test_a_critical_criterion_not_applicable_does_not_fail():
 
 
 def response_time_pack(max_s: float) -> Pack:
-    return make_pack(crit("quick", "etiquette", check="response_time", max_s=max_s),
-                     nudge={"after_s": 20, "say": NUDGE})
+    return make_pack(
+        crit("quick", "etiquette", check="response_time", max_s=max_s),
+        nudge={"after_s": 20, "say": NUDGE},
+    )
 
 
 def test_response_time_is_measured_from_the_persona_last_line_not_from_a_nudge():
@@ -416,14 +454,17 @@ def test_tone_custom_min_is_a_floor_that_the_mean_may_reach():
     assert status(graded(tone_pack(0), NEUTRAL, SAD), "tone") == "missed"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("爱买不买", "missed"),
-    ("爱买不买，就这个价。", "missed"),
-    ("你是不是傻", "missed"),
-    ("你是不是傻？说了多少遍了。", "missed"),
-    ("不好意思，让您久等了", "met"),
-    ("不好意思，让您久等了。您的订单明天送到。", "met"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("爱买不买", "missed"),
+        ("爱买不买，就这个价。", "missed"),
+        ("你是不是傻", "missed"),
+        ("你是不是傻？说了多少遍了。", "missed"),
+        ("不好意思，让您久等了", "met"),
+        ("不好意思，让您久等了。您的订单明天送到。", "met"),
+    ],
+)
 def test_tone_in_chinese_tells_rudeness_from_courtesy(text, expected):
     result = graded(tone_pack(locale="zh-CN"), text)
     assert status(result, "tone") == expected
@@ -435,21 +476,24 @@ def test_tone_in_chinese_takes_a_custom_min_on_its_own_scale():
     assert status(graded(tone_pack(0.5, locale="zh-CN"), courteous), "tone") == "met"
 
 
-@pytest.mark.parametrize(("text", "shouting"), [
-    ("Please hold on!!!", True),
-    ("Where is it?!!!?", True),
-    ("WHERE IS YOUR ORDER", True),
-    ("OKAY", True),  # 4 cased letters, all capitals
-    ("ABCd", True),  # 3 of 4 capitals: more than half
-    ("ABcd", False),  # 2 of 4: not more than half
-    ("ABCdef", False),  # 3 of 6: exactly half is not more than half
-    ("ABCDef", True),
-    ("OK", False),  # fewer than 4 cased letters
-    ("NHS!", False),
-    ("Hello!!", False),
-    ("I checked the NHS guidance for you.", False),
-    ("您好，订单明天到。", False),
-])
+@pytest.mark.parametrize(
+    ("text", "shouting"),
+    [
+        ("Please hold on!!!", True),
+        ("Where is it?!!!?", True),
+        ("WHERE IS YOUR ORDER", True),
+        ("OKAY", True),  # 4 cased letters, all capitals
+        ("ABCd", True),  # 3 of 4 capitals: more than half
+        ("ABcd", False),  # 2 of 4: not more than half
+        ("ABCdef", False),  # 3 of 6: exactly half is not more than half
+        ("ABCDef", True),
+        ("OK", False),  # fewer than 4 cased letters
+        ("NHS!", False),
+        ("Hello!!", False),
+        ("I checked the NHS guidance for you.", False),
+        ("您好，订单明天到。", False),
+    ],
+)
 def test_no_shouting(text, shouting):
     pack = make_pack(crit("calm-voice", "etiquette", check="no_shouting"))
     result = graded(pack, "Hello.", text)
@@ -483,11 +527,14 @@ def test_shouting_is_counted_as_the_rule_counts_on_ascii_and_other_text() -> Non
     assert results == {True, False}
 
 
-@pytest.mark.parametrize("check", [
-    {"check": "response_time", "max_s": 30},
-    {"check": "tone"},
-    {"check": "no_shouting"},
-])
+@pytest.mark.parametrize(
+    "check",
+    [
+        {"check": "response_time", "max_s": 30},
+        {"check": "tone"},
+        {"check": "no_shouting"},
+    ],
+)
 def test_a_check_with_no_trainee_message_in_scope_is_not_applicable(check):
     pack = make_pack(crit("check", "etiquette", **check), crit("ask", match=["allerg*"]))
     nothing = graded(pack)
@@ -503,8 +550,9 @@ def test_a_check_with_no_trainee_message_in_scope_is_not_applicable(check):
 # --- score, passed, band --------------------------------------------------------------------
 
 
-def weighted(met: float, missed: float, *extra: dict[str, Any],
-             pass_mark: float | None = None) -> Pack:
+def weighted(
+    met: float, missed: float, *extra: dict[str, Any], pass_mark: float | None = None
+) -> Pack:
     """A pack where "Hello." meets a criterion of weight `met` and misses one of `missed`."""
     return make_pack(
         crit("met", "etiquette", match=["hello"], weight=met),
@@ -514,32 +562,47 @@ def weighted(met: float, missed: float, *extra: dict[str, Any],
     )
 
 
-@pytest.mark.parametrize(("met", "missed", "score"), [
-    (3, 1, 75.0),
-    (2, 1, 66.7),
-    (1, 2, 33.3),
-    (5, 11, 31.3),  # 31.25 rounds half up
-    (1, 15, 6.3),  # 6.25 rounds half up, not to even
-    (1, 1, 50.0),
-    (0.1, 0.2, 33.3),
-])
+@pytest.mark.parametrize(
+    ("met", "missed", "score"),
+    [
+        (3, 1, 75.0),
+        (2, 1, 66.7),
+        (1, 2, 33.3),
+        (5, 11, 31.3),  # 31.25 rounds half up
+        (1, 15, 6.3),  # 6.25 rounds half up, not to even
+        (1, 1, 50.0),
+        (0.1, 0.2, 33.3),
+    ],
+)
 def test_score_is_100_times_met_weights_over_applicable_weights(met, missed, score):
     assert graded(weighted(met, missed), "Hello.")["score"] == score
 
 
-@pytest.mark.parametrize(("met", "missed", "penalty", "score"), [
-    (1, 7, 10.05, 2.5),  # 12.5 - 10.05 = 2.45 exactly; floats would give 2.4499...
-    (0.3, 1.7, 10.05, 5.0),  # 15 - 10.05 = 4.95 exactly
-    (1, 1, 0.35, 49.7),  # 49.65 rounds half up
-])
+@pytest.mark.parametrize(
+    ("met", "missed", "penalty", "score"),
+    [
+        (1, 7, 10.05, 2.5),  # 12.5 - 10.05 = 2.45 exactly; floats would give 2.4499...
+        (0.3, 1.7, 10.05, 5.0),  # 15 - 10.05 = 4.95 exactly
+        (1, 1, 0.35, 49.7),  # 49.65 rounds half up
+    ],
+)
 def test_score_is_computed_exactly_then_rounded_half_up(met, missed, penalty, score):
     forbidden = crit("no-guarantee", "forbidden", match=["guarantee*"], penalty=penalty)
     assert graded(weighted(met, missed, forbidden), "Hello, I guarantee it.")["score"] == score
 
 
 def test_score_ignores_not_applicable_criteria():
-    pack = weighted(1, 0.5, crit("warn", "contraindication", match=["raise*"], weight=100,
-                                 applies_if_revealed="takes-pills"))
+    pack = weighted(
+        1,
+        0.5,
+        crit(
+            "warn",
+            "contraindication",
+            match=["raise*"],
+            weight=100,
+            applies_if_revealed="takes-pills",
+        ),
+    )
     assert graded(pack, "Hello.")["score"] == 66.7
 
 
@@ -553,8 +616,10 @@ def test_score_is_100_when_no_required_criterion_applies():
 
 
 def test_a_forbidden_penalty_defaults_to_10_and_counts_once_however_often_it_is_said():
-    pack = make_pack(crit("greet", "etiquette", match=["hello"]),
-                     crit("no-guarantee", "forbidden", match=["guarantee*"]))
+    pack = make_pack(
+        crit("greet", "etiquette", match=["hello"]),
+        crit("no-guarantee", "forbidden", match=["guarantee*"]),
+    )
     result = graded(pack, "Hello, I guarantee it.", "Guaranteed, really.", "I guarantee it.")
     assert criterion(result, "no-guarantee")["penalty"] == 10
     assert len(criterion(result, "no-guarantee")["evidence"]) == 3
@@ -597,17 +662,20 @@ def test_pass_mark_defaults_to_70():
     assert graded(weighted(699, 301), "Hello.")["passed"] is False
 
 
-@pytest.mark.parametrize(("met", "missed", "score", "band"), [
-    (1, 0.0001, 100.0, "excellent"),
-    (9, 1, 90.0, "excellent"),
-    (1799, 201, 90.0, "excellent"),  # 89.95 rounds to 90.0: bands use the rounded score
-    (899, 101, 89.9, "good"),
-    (7, 3, 70.0, "good"),
-    (699, 301, 69.9, "pass"),
-    (6, 4, 60.0, "pass"),
-    (599, 401, 59.9, "fail"),
-    (1, 9, 10.0, "fail"),
-])
+@pytest.mark.parametrize(
+    ("met", "missed", "score", "band"),
+    [
+        (1, 0.0001, 100.0, "excellent"),
+        (9, 1, 90.0, "excellent"),
+        (1799, 201, 90.0, "excellent"),  # 89.95 rounds to 90.0: bands use the rounded score
+        (899, 101, 89.9, "good"),
+        (7, 3, 70.0, "good"),
+        (699, 301, 69.9, "pass"),
+        (6, 4, 60.0, "pass"),
+        (599, 401, 59.9, "fail"),
+        (1, 9, 10.0, "fail"),
+    ],
+)
 def test_bands(met, missed, score, band):
     result = graded(weighted(met, missed), "Hello.")
     assert (result["score"], result["band"]) == (score, band)
@@ -625,20 +693,37 @@ def test_grade_json_has_exactly_the_shape_of_section_6():
     )
     transcript = played(pack, "Hello, do you take any medication?", "I guarantee it.")
     result = grade(pack, "s", transcript_of(transcript)).to_json()
-    assert list(result) == ["scenario", "score", "band", "passed", "criteria",
-                            "critical_missed", "critical_violated", "ignored_messages"]
+    assert list(result) == [
+        "scenario",
+        "score",
+        "band",
+        "passed",
+        "criteria",
+        "critical_missed",
+        "critical_violated",
+        "ignored_messages",
+    ]
     assert result["scenario"] == "tests/s"
     assert isinstance(result["score"], float)
     assert result["band"] in {"excellent", "good", "pass", "fail"}
     assert [c["id"] for c in result["criteria"]] == ["ask", "soft", "no-guarantee", "no-cure"]
     assert result["criteria"] == [
-        {"id": "ask", "kind": "inquiry", "status": "met", "weight": 2,
-         "evidence": [{"message": 1, "text": "Hello, do you take any medication?"}]},
+        {
+            "id": "ask",
+            "kind": "inquiry",
+            "status": "met",
+            "weight": 2,
+            "evidence": [{"message": 1, "text": "Hello, do you take any medication?"}],
+        },
         {"id": "soft", "kind": "etiquette", "status": "missed", "weight": 1.5, "evidence": []},
-        {"id": "no-guarantee", "kind": "forbidden", "status": "violated", "penalty": 10,
-         "evidence": [{"message": 3, "text": "I guarantee it."}]},
-        {"id": "no-cure", "kind": "forbidden", "status": "clear", "penalty": 7.5,
-         "evidence": []},
+        {
+            "id": "no-guarantee",
+            "kind": "forbidden",
+            "status": "violated",
+            "penalty": 10,
+            "evidence": [{"message": 3, "text": "I guarantee it."}],
+        },
+        {"id": "no-cure", "kind": "forbidden", "status": "clear", "penalty": 7.5, "evidence": []},
     ]
     # 100 × 2 / 3.5 = 57.142..., minus 10
     assert result["score"] == 47.1
@@ -674,8 +759,9 @@ def test_evidence_indexes_count_every_message_of_the_transcript_as_given():
 
 
 def test_refused_trainee_messages_are_not_graded_and_are_listed_as_ignored():
-    pack = make_pack(crit("ask", match=["medication*"]),
-                     crit("no-guarantee", "forbidden", match=["guarantee*"]))
+    pack = make_pack(
+        crit("ask", match=["medication*"]), crit("no-guarantee", "forbidden", match=["guarantee*"])
+    )
     result = handwritten(
         pack,
         ("persona", "Hi, I have a cold.", 0),
@@ -692,8 +778,9 @@ def test_refused_trainee_messages_are_not_graded_and_are_listed_as_ignored():
 
 
 def test_messages_past_the_time_limit_are_ignored_and_one_at_the_limit_is_graded():
-    pack = make_pack(crit("ask", match=["medication*"]),
-                     crit("no-guarantee", "forbidden", match=["guarantee*"]))
+    pack = make_pack(
+        crit("ask", match=["medication*"]), crit("no-guarantee", "forbidden", match=["guarantee*"])
+    )
     result = handwritten(
         pack,
         ("persona", "Hi, I have a cold.", 0),
@@ -752,8 +839,7 @@ def example_pack(expect: dict[str, Any], trainee: list[Any] | None = None) -> Pa
         crit("ask", match=["medication*"]),
         crit("warn", "contraindication", match=["raise*"], applies_if_revealed="takes-pills"),
         crit("forb", "forbidden", match=["guarantee*"]),
-        examples=[{"name": "the example", "trainee": trainee or EXAMPLE_LINES,
-                   "expect": expect}],
+        examples=[{"name": "the example", "trainee": trainee or EXAMPLE_LINES, "expect": expect}],
     )
 
 
@@ -764,38 +850,49 @@ def failures(expect: dict[str, Any], trainee: list[Any] | None = None) -> dict[s
     return {f.expectation: f for f in result.failures}
 
 
-@pytest.mark.parametrize(("expect", "failing"), [
-    ({}, []),
-    ({"met": ["greet", "ask"]}, []),
-    ({"met": ["greet"]}, []),  # need not name every met criterion
-    ({"met": ["warn"]}, ["met: warn"]),
-    ({"met": ["greet", "forb"]}, ["met: forb"]),
-    ({"missed": ["warn"]}, []),
-    ({"missed": []}, ["missed"]),  # an empty list: no criterion missed
-    ({"missed": ["ask"]}, ["missed: ask"]),
-    ({"violated": []}, []),
-    ({"violated": ["forb"]}, ["violated: forb"]),
-    ({"not_applicable": []}, []),
-    ({"not_applicable": ["warn"]}, ["not_applicable: warn"]),
-    ({"revealed": ["takes-pills"]}, []),
-    ({"revealed": []}, ["revealed"]),
-    ({"revealed": ["takes-pills", "no-allergies"]}, ["revealed"]),
-    ({"mood": "calm"}, []),
-    ({"mood": "worried"}, ["mood"]),
-    ({"score_min": 66.7, "score_max": 66.7}, []),
-    ({"score_min": 66.8}, ["score_min"]),
-    ({"score_max": 66.6}, ["score_max"]),
-    ({"passed": False}, []),
-    ({"passed": True}, ["passed"]),
-    ({"passed": True, "mood": "angry", "met": ["warn"]}, ["passed", "mood", "met: warn"]),
-])
+@pytest.mark.parametrize(
+    ("expect", "failing"),
+    [
+        ({}, []),
+        ({"met": ["greet", "ask"]}, []),
+        ({"met": ["greet"]}, []),  # need not name every met criterion
+        ({"met": ["warn"]}, ["met: warn"]),
+        ({"met": ["greet", "forb"]}, ["met: forb"]),
+        ({"missed": ["warn"]}, []),
+        ({"missed": []}, ["missed"]),  # an empty list: no criterion missed
+        ({"missed": ["ask"]}, ["missed: ask"]),
+        ({"violated": []}, []),
+        ({"violated": ["forb"]}, ["violated: forb"]),
+        ({"not_applicable": []}, []),
+        ({"not_applicable": ["warn"]}, ["not_applicable: warn"]),
+        ({"revealed": ["takes-pills"]}, []),
+        ({"revealed": []}, ["revealed"]),
+        ({"revealed": ["takes-pills", "no-allergies"]}, ["revealed"]),
+        ({"mood": "calm"}, []),
+        ({"mood": "worried"}, ["mood"]),
+        ({"score_min": 66.7, "score_max": 66.7}, []),
+        ({"score_min": 66.8}, ["score_min"]),
+        ({"score_max": 66.6}, ["score_max"]),
+        ({"passed": False}, []),
+        ({"passed": True}, ["passed"]),
+        ({"passed": True, "mood": "angry", "met": ["warn"]}, ["passed", "mood", "met: warn"]),
+    ],
+)
 def test_examples_runner_checks_each_expectation(expect, failing):
     assert sorted(failures(expect)) == sorted(failing)
 
 
 def test_examples_runner_reports_expected_and_actual():
-    found = failures({"met": ["warn"], "missed": [], "revealed": [], "mood": "angry",
-                      "score_min": 90, "passed": True})
+    found = failures(
+        {
+            "met": ["warn"],
+            "missed": [],
+            "revealed": [],
+            "mood": "angry",
+            "score_min": 90,
+            "passed": True,
+        }
+    )
     assert (found["met: warn"].expected, found["met: warn"].actual) == ("met", "missed")
     assert "warn" in found["missed"].actual
     assert "takes-pills" in found["revealed"].actual
@@ -819,17 +916,20 @@ def test_examples_revealed_is_an_exact_set_in_any_order():
     assert sorted(failures({"revealed": ["takes-pills"]}, lines)) == ["revealed"]
 
 
-@pytest.mark.parametrize(("says", "failing"), [
-    (["Hi, I have", "take pills", CALMS], []),  # the opening counts; across lines in order
-    (["take pills", "blood pressure"], []),  # two within one line, in order
-    (["cold.", "I take"], []),  # across lines
-    (["Hi", "Saline"], []),  # other lines between them
-    (["pills", "Hi"], ["persona_says[1]"]),  # out of order
-    (["blood pressure", "take pills"], ["persona_says[1]"]),  # out of order within a line
-    (["pills", "pills"], ["persona_says[1]"]),  # each after the end of the one before
-    (["hi, i have"], ["persona_says[0]"]),  # case-sensitive
-    (["Do you take"], ["persona_says[0]"]),  # the trainee's lines do not count
-])
+@pytest.mark.parametrize(
+    ("says", "failing"),
+    [
+        (["Hi, I have", "take pills", CALMS], []),  # the opening counts; across lines in order
+        (["take pills", "blood pressure"], []),  # two within one line, in order
+        (["cold.", "I take"], []),  # across lines
+        (["Hi", "Saline"], []),  # other lines between them
+        (["pills", "Hi"], ["persona_says[1]"]),  # out of order
+        (["blood pressure", "take pills"], ["persona_says[1]"]),  # out of order within a line
+        (["pills", "pills"], ["persona_says[1]"]),  # each after the end of the one before
+        (["hi, i have"], ["persona_says[0]"]),  # case-sensitive
+        (["Do you take"], ["persona_says[0]"]),  # the trainee's lines do not count
+    ],
+)
 def test_examples_persona_says_in_order(says, failing):
     assert sorted(failures({"persona_says": says})) == failing
 
@@ -847,9 +947,11 @@ def test_examples_use_given_times_and_default_to_ten_seconds_after_the_previous(
         crit("quick", "etiquette", check="response_time", max_s=10),
         examples=[
             {"name": "defaults", "trainee": ["Hello.", "Okay."], "expect": {"met": ["quick"]}},
-            {"name": "slow", "trainee": [{"text": "Hello.", "at": 5}, "Okay.",
-                                         {"text": "Late.", "at": 26}],
-             "expect": {"missed": ["quick"]}},
+            {
+                "name": "slow",
+                "trainee": [{"text": "Hello.", "at": 5}, "Okay.", {"text": "Late.", "at": 26}],
+                "expect": {"missed": ["quick"]},
+            },
         ],
     )
     assert [r.failures for r in run_pack(pack)] == [[], []]
@@ -865,10 +967,42 @@ def test_examples_use_given_times_and_default_to_ten_seconds_after_the_previous(
 
 PACK_DIRS = [Path(__file__).resolve().parents[1] / "scenario_packs"]
 FILLERS = {
-    "en": ["not", "no", "never", "don't", "no more than", "but", "without", "Hello", "Thanks",
-           ",", ".", "!", "?", "it's", "really", "can't", "doctor's", "ＡＢＣ", "—"],
-    "zh-CN": ["不", "没有", "不能", "但是", "但", "不超过", "您好", "谢谢", "，", "。", "！",
-              "不是", "无"],
+    "en": [
+        "not",
+        "no",
+        "never",
+        "don't",
+        "no more than",
+        "but",
+        "without",
+        "Hello",
+        "Thanks",
+        ",",
+        ".",
+        "!",
+        "?",
+        "it's",
+        "really",
+        "can't",
+        "doctor's",
+        "ＡＢＣ",
+        "—",
+    ],
+    "zh-CN": [
+        "不",
+        "没有",
+        "不能",
+        "但是",
+        "但",
+        "不超过",
+        "您好",
+        "谢谢",
+        "，",
+        "。",
+        "！",
+        "不是",
+        "无",
+    ],
 }
 
 
@@ -917,7 +1051,11 @@ def plain_evidence(compiled: CompiledScenario, grade: Grade, transcript: Transcr
     ignored = set(grade.ignored_messages)
     graded = [
         # No universe: literals tested one by one (a v2 scenario reads its messages its way).
-        (index, text, Reading(text, compiled.locale) if compiled.v2 else Text(text, compiled.locale))
+        (
+            index,
+            text,
+            Reading(text, compiled.locale) if compiled.v2 else Text(text, compiled.locale),
+        )
         for index, text, _ in transcript.trainee_lines()
         if index not in ignored
     ]
@@ -972,10 +1110,15 @@ def test_grading_through_the_screen_equals_trying_every_matcher_on_every_message
         for scenario in pack.scenarios:
             compiled = pack.compiled[scenario.id]
             for lines in corpus(pack, scenario):
-                transcript = Transcript(pack.id, scenario.id, [
-                    TranscriptMessage(role, text, at)
-                    for text, at in lines for role in ("persona", "trainee")
-                ])
+                transcript = Transcript(
+                    pack.id,
+                    scenario.id,
+                    [
+                        TranscriptMessage(role, text, at)
+                        for text, at in lines
+                        for role in ("persona", "trainee")
+                    ],
+                )
                 for limit in (None, 150.0):
                     fast = grade_compiled(pack.id, compiled, transcript, limit)
                     with monkeypatch.context() as patch:
@@ -1019,14 +1162,16 @@ def test_the_kept_verdicts_are_the_results_own() -> None:
     for scenario in pack.scenarios:
         compiled = pack.compiled[scenario.id]
         for lines in corpus(pack, scenario):
-            transcript = Transcript(pack.id, scenario.id, [
-                TranscriptMessage("trainee", text, at) for text, at in lines
-            ])
+            transcript = Transcript(
+                pack.id, scenario.id, [TranscriptMessage("trainee", text, at) for text, at in lines]
+            )
             result = grade_compiled(pack.id, compiled, transcript)
             own = score_verdicts([r.verdict for r in result.criteria], result.pass_mark)
             assert (result.score, result.band, result.passed) == (own.score, own.band, own.passed)
             assert (result.critical_missed, result.critical_violated) == (
-                own.critical_missed, own.critical_violated)
+                own.critical_missed,
+                own.critical_violated,
+            )
         kept = kept_verdicts(compiled)
         for (i, status), verdict in kept.items():
             assert verdict == CriterionResult(compiled.criteria[i][0], status).verdict  # type: ignore[arg-type]

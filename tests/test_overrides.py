@@ -24,15 +24,24 @@ def stored_grade() -> dict[str, Any]:
         "criteria": [
             {"id": "ask", "kind": "inquiry", "status": "met", "weight": 1, "critical": False},
             {"id": "warn", "kind": "disclosure", "status": "missed", "weight": 1, "critical": True},
-            {"id": "promise", "kind": "forbidden", "status": "clear", "penalty": 20,
-             "critical": False},
+            {
+                "id": "promise",
+                "kind": "forbidden",
+                "status": "clear",
+                "penalty": 20,
+                "critical": False,
+            },
         ],
     }
 
 
 def refusal(**given: Any) -> ReviewError:
-    change: dict[str, Any] = {"criterion_id": "warn", "status": "met", "reason": "said it",
-                              "in_force": {}}
+    change: dict[str, Any] = {
+        "criterion_id": "warn",
+        "status": "met",
+        "reason": "said it",
+        "in_force": {},
+    }
     change.update(given)
     grade = change.pop("grade", stored_grade())
     with pytest.raises(ReviewError) as refused:
@@ -42,21 +51,30 @@ def refusal(**given: Any) -> ReviewError:
 
 def test_a_refused_change_names_its_field_and_message_key() -> None:
     assert (refusal(grade=None).field, refusal(grade=None).key) == (
-        "criterion", "review.error.not_graded")
+        "criterion",
+        "review.error.not_graded",
+    )
     assert refusal(reason="  ").key == "review.error.reason_required"
     long = refusal(reason="x" * (REASON_MAX_CHARS + 1))
     assert (long.field, long.key, long.fields) == (
-        "reason", "review.error.too_long", {"limit": REASON_MAX_CHARS})
+        "reason",
+        "review.error.too_long",
+        {"limit": REASON_MAX_CHARS},
+    )
     assert refusal(criterion_id="nope").key == "review.error.no_criterion"
     bad = refusal(criterion_id="promise", status="met")  # forbidden: clear or violated
     assert (bad.field, bad.key) == ("status", "review.error.bad_status")
 
 
 def test_an_override_recomputes_and_says_what_changed() -> None:
-    change = override(stored_grade(), criterion_id="warn", status="met", reason=" said it ",
-                      in_force={})
+    change = override(
+        stored_grade(), criterion_id="warn", status="met", reason=" said it ", in_force={}
+    )
     assert (change.automatic_status, change.old_status, change.new_status) == (
-        "missed", "missed", "met")
+        "missed",
+        "missed",
+        "met",
+    )
     assert change.reason == "said it"
     assert change.before == Headline(50.0, "fail", False)
     assert change.after == Headline(100.0, "excellent", True)
@@ -65,11 +83,21 @@ def test_an_override_recomputes_and_says_what_changed() -> None:
 
 
 def test_the_overrides_in_force_stay_and_none_hands_a_criterion_back() -> None:
-    both = override(stored_grade(), criterion_id="promise", status="violated", reason="r",
-                    in_force={"warn": "met"})
+    both = override(
+        stored_grade(),
+        criterion_id="promise",
+        status="violated",
+        reason="r",
+        in_force={"warn": "met"},
+    )
     assert both.after == Headline(80.0, "good", True)  # 100 less the promise's 20
-    back = override(both.record, criterion_id="warn", status=None, reason="r",
-                    in_force={"warn": "met", "promise": "violated"})
+    back = override(
+        both.record,
+        criterion_id="warn",
+        status=None,
+        reason="r",
+        in_force={"warn": "met", "promise": "violated"},
+    )
     assert back.old_status == "met" and back.new_status == "missed"
     assert back.after == Headline(30.0, "fail", False)  # 50 less 20, the warning missed again
     statuses = {c["id"]: c["status"] for c in back.record["criteria"]}

@@ -460,8 +460,31 @@ FILLERS = (
 ).split()
 ABBREVIATIONS = [*sorted(_text.ABBREVIATIONS), "Mr.", "Dr.", "Mrs.", "St.", "U.S.", "A.", "ok."]
 EMOTICONS = sorted(face for faces in _text.EMOTICONS.values() for face in faces)
-PUNCTUATION = [*_text.PUNCTUATION, "...", "..", "....", "(!)", "( ! )", "!!", "?!", "'s", "n't",
-               "“", "”", "‘", "’", "…", "—", "/", "%", "<", ">", "\\", "°", "♥"]
+PUNCTUATION = [
+    *_text.PUNCTUATION,
+    "...",
+    "..",
+    "....",
+    "(!)",
+    "( ! )",
+    "!!",
+    "?!",
+    "'s",
+    "n't",
+    "“",
+    "”",
+    "‘",
+    "’",
+    "…",
+    "—",
+    "/",
+    "%",
+    "<",
+    ">",
+    "\\",
+    "°",
+    "♥",
+]
 SEPARATORS = [" "] * 12 + ["", "", "  ", "\n", "\n\n", "\t", "\r\n"]
 
 
@@ -500,8 +523,27 @@ NOISE_CHARACTERS = (
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789      .,;:!?()[]{}`'\"@#$^&*"
     "+-|=~_<>/\\%\n\r\t“”‘’°♥…éΣİ\u00a0"
 )
-NOISE_WORDS = ["good", "bad", "not", "very", "really", "great", "n't", "...", "Mr", "e.g", "8)",
-               ":)", ":-(", "(!)", "xD", "o.O", "END-OF-SENTENCE", "never", "!"]
+NOISE_WORDS = [
+    "good",
+    "bad",
+    "not",
+    "very",
+    "really",
+    "great",
+    "n't",
+    "...",
+    "Mr",
+    "e.g",
+    "8)",
+    ":)",
+    ":-(",
+    "(!)",
+    "xD",
+    "o.O",
+    "END-OF-SENTENCE",
+    "never",
+    "!",
+]
 
 
 def noise(rng: random.Random) -> str:

@@ -36,9 +36,10 @@ def test_an_override_recomputes_and_keeps_the_automatic_verdict(reassurance) -> 
     assert "decongestant-warning" not in changed["critical_missed"]
     assert changed["automatic"]["critical_missed"] == record["critical_missed"]
     # The evidence the evaluator found stays as it was.
-    assert entry["evidence"] == next(
-        c for c in record["criteria"] if c["id"] == "decongestant-warning"
-    )["evidence"]
+    assert (
+        entry["evidence"]
+        == next(c for c in record["criteria"] if c["id"] == "decongestant-warning")["evidence"]
+    )
 
 
 def test_automatic_gives_the_evaluators_record_back(reassurance) -> None:
@@ -47,7 +48,10 @@ def test_automatic_gives_the_evaluators_record_back(reassurance) -> None:
     assert records.automatic(changed) == record
     # Re-applying from an already overridden record starts from the automatic verdict.
     again = records.overridden(changed, {"greeting": "missed"})
-    assert next(c for c in again["criteria"] if c["id"] == "decongestant-warning")["status"] == "missed"
+    assert (
+        next(c for c in again["criteria"] if c["id"] == "decongestant-warning")["status"]
+        == "missed"
+    )
     assert records.overridden(changed, {}) == record
 
 
@@ -77,15 +81,18 @@ def test_complete_fills_what_an_older_web_grade_lacks(reassurance) -> None:
     filled = records.complete(old_style, scenario)
     assert filled["pass_mark"] == 70
     assert {c["id"] for c in filled["criteria"] if c["critical"]} == {
-        "ask-medication", "decongestant-warning", "recommends-decongestant"
+        "ask-medication",
+        "decongestant-warning",
+        "recommends-decongestant",
     }
     # Without the rubric, the critical misses listed in the record are still critical.
     guessed = records.complete(old_style, None)
     assert {c["id"] for c in guessed["criteria"] if c["critical"]} == {"decongestant-warning"}
     assert guessed["pass_mark"] == records.DEFAULT_PASS_MARK
     # So overriding a critical miss passes the grade only if nothing else holds it back.
-    assert records.overridden(filled, {"decongestant-warning": "met"})["passed"] == (
-        records.overridden(record, {"decongestant-warning": "met"})["passed"]
+    assert (
+        records.overridden(filled, {"decongestant-warning": "met"})["passed"]
+        == (records.overridden(record, {"decongestant-warning": "met"})["passed"])
     )
 
 
@@ -100,9 +107,13 @@ def test_applicable_drops_overrides_a_new_rubric_cannot_take(reassurance) -> Non
 
 def test_exam_bands_in_a_record_are_used() -> None:
     record = {
-        "score": 50.0, "band": "fail", "passed": False, "pass_mark": 50,
+        "score": 50.0,
+        "band": "fail",
+        "passed": False,
+        "pass_mark": 50,
         "bands": [[95, "distinction"], [40, "ok"]],
-        "critical_missed": [], "critical_violated": [],
+        "critical_missed": [],
+        "critical_violated": [],
         "criteria": [
             {"id": "a", "kind": "inquiry", "status": "met", "weight": 1, "evidence": []},
             {"id": "b", "kind": "inquiry", "status": "missed", "weight": 1, "evidence": []},

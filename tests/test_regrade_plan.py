@@ -30,9 +30,15 @@ def regraded(attempt_id: int, *statuses: tuple[str, str, str]) -> Regraded:
     required = [c for c in criteria if c["kind"] != "forbidden" and c["status"] != "not_applicable"]
     met = sum(c["status"] == "met" for c in required)
     score = 100.0 * met / len(required) if required else 100.0
-    record = {"score": score, "band": band_of(score), "passed": score >= 70,
-              "critical_missed": [], "critical_violated": [], "pass_mark": 70.0,
-              "criteria": criteria}
+    record = {
+        "score": score,
+        "band": band_of(score),
+        "passed": score >= 70,
+        "critical_missed": [],
+        "critical_violated": [],
+        "pass_mark": 70.0,
+        "criteria": criteria,
+    }
     return Regraded(attempt_id, record)
 
 
@@ -43,8 +49,9 @@ def test_changes_keep_the_overrides_that_still_fit_and_list_the_dropped() -> Non
         regraded(1, ("ask", "inquiry", "met"), ("warn", "disclosure", "missed")),
     ]
     overrides = {1: {"warn": "met", "gone": "met"}, 2: {}}
-    found = plan(attempts=attempts, results=results, overrides=overrides,
-                 names={10: "ana", 11: "bo"})
+    found = plan(
+        attempts=attempts, results=results, overrides=overrides, names={10: "ana", 11: "bo"}
+    )
     assert found.checked == 2 and not found.problems
     [kept] = found.unchanged
     assert (kept.attempt_id, kept.user_name, kept.dropped_overrides) == (1, "ana", ["gone"])
@@ -59,12 +66,17 @@ def test_changes_keep_the_overrides_that_still_fit_and_list_the_dropped() -> Non
 def test_a_grade_that_moves_is_a_change_and_problems_are_listed_apart() -> None:
     attempts = [Stored(1, 10, 50.0, "fail", False), Stored(2, 10, 80.0, "good", True)]
     problem = Regraded(2, None, "pack-missing")
-    results = [regraded(1, ("ask", "inquiry", "met"), ("warn", "disclosure", "met")), problem,
-               regraded(99, ("ask", "inquiry", "met"))]  # not among the attempts: ignored
+    results = [
+        regraded(1, ("ask", "inquiry", "met"), ("warn", "disclosure", "met")),
+        problem,
+        regraded(99, ("ask", "inquiry", "met")),
+    ]  # not among the attempts: ignored
     found = plan(attempts=attempts, results=results, overrides={}, names={})
     [change] = found.changes
-    assert (change.old, change.new) == (Headline(50.0, "fail", False),
-                                        Headline(100.0, "excellent", True))
+    assert (change.old, change.new) == (
+        Headline(50.0, "fail", False),
+        Headline(100.0, "excellent", True),
+    )
     assert change.user_name == "" and change.dropped_overrides == []
     assert found.problems == [problem] and found.checked == 2
 
@@ -77,6 +89,7 @@ def test_a_job_whose_pack_is_not_loaded_is_a_problem() -> None:
 
 def test_stored_attempts_without_an_id_are_not_planned() -> None:
     results: list[Any] = [regraded(1, ("ask", "inquiry", "met"))]
-    found = plan(attempts=[Stored(None, 1, 0.0, "fail", False)], results=results, overrides={},
-                 names={})
+    found = plan(
+        attempts=[Stored(None, 1, 0.0, "fail", False)], results=results, overrides={}, names={}
+    )
     assert found.checked == 0

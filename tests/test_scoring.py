@@ -25,7 +25,9 @@ from sandbox.scenarios.loader import load_pack
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "packs"
 
 
-def v(id: str, status: str, amount: float = 1, kind: str = "inquiry", critical: bool = False) -> Verdict:
+def v(
+    id: str, status: str, amount: float = 1, kind: str = "inquiry", critical: bool = False
+) -> Verdict:
     return Verdict(id, kind, status, amount, critical)  # type: ignore[arg-type]
 
 
@@ -41,7 +43,14 @@ def v(id: str, status: str, amount: float = 1, kind: str = "inquiry", critical: 
         ([v("a", "met", 0.1), v("b", "missed", 0.2)], 33.3),
         ([v("a", "met"), v("f", "violated", 15, "forbidden")], 85.0),
         ([v("a", "met"), v("f", "violated", 150, "forbidden")], 0.0),
-        ([v("a", "met"), v("f", "clear", 15, "forbidden"), v("g", "not_applicable", 5, "forbidden")], 100.0),
+        (
+            [
+                v("a", "met"),
+                v("f", "clear", 15, "forbidden"),
+                v("g", "not_applicable", 5, "forbidden"),
+            ],
+            100.0,
+        ),
     ],
 )
 def test_score_arithmetic(verdicts: list[Verdict], score: float) -> None:
@@ -57,8 +66,18 @@ def test_passed_needs_pass_mark_and_no_critical_failure() -> None:
     assert (violated.score, violated.passed, violated.critical_violated) == (100.0, False, ["f"])
 
 
-@pytest.mark.parametrize(("score", "band"), [(100, "excellent"), (90, "excellent"), (89.9, "good"),
-                                             (70, "good"), (69.9, "pass"), (60, "pass"), (59.9, "fail")])
+@pytest.mark.parametrize(
+    ("score", "band"),
+    [
+        (100, "excellent"),
+        (90, "excellent"),
+        (89.9, "good"),
+        (70, "good"),
+        (69.9, "pass"),
+        (60, "pass"),
+        (59.9, "fail"),
+    ],
+)
 def test_bands(score: float, band: str) -> None:
     assert band_of(score) == band
 
@@ -99,8 +118,9 @@ def fraction_score(verdicts: list[Verdict], pass_mark: float) -> tuple[float, bo
     total = sum((exact(x.amount) for x in applicable), Fraction(0))
     met = sum((exact(x.amount) for x in applicable if x.status == "met"), Fraction(0))
     value = Fraction(100) if total == 0 else 100 * met / total
-    value -= sum((exact(x.amount) for x in verdicts if x.forbidden and x.status == "violated"),
-                 Fraction(0))
+    value -= sum(
+        (exact(x.amount) for x in verdicts if x.forbidden and x.status == "violated"), Fraction(0)
+    )
     rounded = round_half_up(max(value, Fraction(0)))
     critical = any(x.critical and x.status in ("missed", "violated") for x in verdicts)
     return float(rounded), rounded >= Decimal(repr(pass_mark)) and not critical
@@ -110,10 +130,14 @@ def test_whole_weights_score_in_integers_exactly_as_in_fractions() -> None:
     # Every split of up to 40 weight points into met and missed, with and without penalties,
     # whole weights given as int and as float: rounding halves and the floor at 0 included.
     checked = 0
-    for met, missed, penalty, pass_mark in product(range(13), range(41), (0, 1, 7, 15, 120),
-                                                   (0, 33.3, 70, 70.0, 85.5)):
-        verdicts = [v("a", "met", met), v("b", "missed", float(missed)),
-                    v("f", "violated" if penalty else "clear", penalty, "forbidden")]
+    for met, missed, penalty, pass_mark in product(
+        range(13), range(41), (0, 1, 7, 15, 120), (0, 33.3, 70, 70.0, 85.5)
+    ):
+        verdicts = [
+            v("a", "met", met),
+            v("b", "missed", float(missed)),
+            v("f", "violated" if penalty else "clear", penalty, "forbidden"),
+        ]
         if not met:
             verdicts[0] = v("a", "not_applicable", 3)
         score = score_verdicts(verdicts, pass_mark)

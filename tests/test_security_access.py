@@ -112,7 +112,9 @@ def test_each_role_opens_exactly_its_pages(world: World) -> None:
             assert response.status_code < 500, f"{role} GET {url}: {response.status_code}"
             passed = not denied(response)
             if passed != (role in allowed):
-                wrong.append(f"{role} GET {url}: {response.status_code} (expected {'in' if role in allowed else 'out'})")
+                wrong.append(
+                    f"{role} GET {url}: {response.status_code} (expected {'in' if role in allowed else 'out'})"
+                )
     assert wrong == []
     assert snapshot(world.app) == before
 
@@ -190,7 +192,11 @@ def test_a_trainees_own_pages_list_nobody_elses_attempts(tmp_path: Path) -> None
     try:
         other = world.client("other_trainee")
         secret_line = "Mei's own words about zqxprivate matters"
-        play(other, start_attempt(other, "pharmacy-basics", "cold-remedy-hypertension"), [secret_line])
+        play(
+            other,
+            start_attempt(other, "pharmacy-basics", "cold-remedy-hypertension"),
+            [secret_line],
+        )
         owner = world.client("trainee")
         for endpoint in endpoints(world.app):
             if endpoint.method != "GET" or endpoint.path.startswith("/static"):
@@ -249,7 +255,9 @@ def test_trainees_never_receive_the_answer_key(payload_world: World) -> None:
     leaked = [name for name, word in SECRETS.items() if word in everything]
     assert leaked == []
     # The mentor's review shows the background (the format says: for mentors).
-    review = payload_world.client("mentor").get(f"/mentor/attempts/{payload_world.samples['attempt_id']}")
+    review = payload_world.client("mentor").get(
+        f"/mentor/attempts/{payload_world.samples['attempt_id']}"
+    )
     assert review.status_code == 200, review.text
     assert SECRETS["example"] not in review.text
 
@@ -285,8 +293,13 @@ def test_an_exam_gives_no_hints_and_shows_no_rubric_while_it_runs(tmp_path: Path
             trainee = session.get(User, done.user_id)
             assert trainee is not None
             attempt = store_attempt(
-                session=session, user=trainee, pack_id=PAYLOAD_PACK, pack_version=1,
-                scenario_id=PAYLOAD_SCENARIO, time_limit_s=600, mode=Mode.EXAM,
+                session=session,
+                user=trainee,
+                pack_id=PAYLOAD_PACK,
+                pack_version=1,
+                scenario_id=PAYLOAD_SCENARIO,
+                time_limit_s=600,
+                mode=Mode.EXAM,
                 opening=app.state.sandbox.library.find(PAYLOAD_PACK, PAYLOAD_SCENARIO)[1].opening,
             )
             attempt.exam_id = int(exam_id)

@@ -56,7 +56,11 @@ def sessions(fuzzed: tuple[FastAPI, World]) -> Iterator[dict[str, tuple[ASGIClie
             if role == "trainee":
                 response = client.post(
                     "/login",
-                    data={"csrf_token": token[1], "name": world.names["trainee"], "password": PASSWORD},
+                    data={
+                        "csrf_token": token[1],
+                        "name": world.names["trainee"],
+                        "password": PASSWORD,
+                    },
                     allow_redirects=False,
                 )
                 assert response.status_code == 303

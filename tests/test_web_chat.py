@@ -256,8 +256,9 @@ def test_sockets_of_other_users_are_refused(app: FastAPI, client: TestClient, tr
         anonymous.websocket_connect(url),
     ):
         pass
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect(
-        url, headers={"origin": "http://evil.example"}
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(url, headers={"origin": "http://evil.example"}),
     ):
         pass
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/attempts/999/ws"):

@@ -42,9 +42,7 @@ WAIT_S = 10.0
 def serving(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on a free local port, in a thread of this process."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + WAIT_S
@@ -85,22 +83,30 @@ def test_a_slow_csv_import_does_not_stall_a_chat_turn(
     monkeypatch.setattr(proctor_routes, "parse_written_scores", slow_parse)
     with serving(app) as url, signed_in(url, "pat") as pat, signed_in(url, "kim") as kim:
         page = pat.get("/proctor/exams/new")
-        made = pat.post("/proctor/exams", data={**exam_fields(clock, people),
-                                                "csrf_token": csrf_token(page.text)})
+        made = pat.post(
+            "/proctor/exams",
+            data={**exam_fields(clock, people), "csrf_token": csrf_token(page.text)},
+        )
         exam_id = int(str(made.url).rsplit("/", 1)[1])
         brief = kim.get(f"/scenarios/{PACK}/late-insulin-delivery")
-        opened = kim.post(f"/scenarios/{PACK}/late-insulin-delivery/attempts",
-                          data={"csrf_token": csrf_token(brief.text)})
+        opened = kim.post(
+            f"/scenarios/{PACK}/late-insulin-delivery/attempts",
+            data={"csrf_token": csrf_token(brief.text)},
+        )
         attempt_id = int(str(opened.url).rsplit("/", 1)[1])
         exam_page = pat.get(f"/proctor/exams/{exam_id}")
         responses: list[httpx.Response] = []
 
         def post_import() -> None:
-            responses.append(pat.post(
-                f"/proctor/exams/{exam_id}/written/import",
-                data={"csrf_token": csrf_token(exam_page.text),
-                      "csv_text": "trainee,score\ntao,81\nmei,77\n"},
-            ))
+            responses.append(
+                pat.post(
+                    f"/proctor/exams/{exam_id}/written/import",
+                    data={
+                        "csrf_token": csrf_token(exam_page.text),
+                        "csv_text": "trainee,score\ntao,81\nmei,77\n",
+                    },
+                )
+            )
 
         importer = threading.Thread(target=post_import)
         importer.start()

@@ -48,8 +48,15 @@ def test_a_proctor_creates_and_edits_an_exam_and_both_are_audited(
     form = proctor.get("/proctor/exams/new")
     assert form.status_code == 200
     assert 'value="60"' in form.text and 'value="70"' in form.text  # the policies' defaults
-    exam_id = make_exam(proctor, clock, people, scenario=[COLD, INSULIN], cohort="2026-A",
-                        on_timeout="grace", grace_s="45")
+    exam_id = make_exam(
+        proctor,
+        clock,
+        people,
+        scenario=[COLD, INSULIN],
+        cohort="2026-A",
+        on_timeout="grace",
+        grace_s="45",
+    )
     page = proctor.get(f"/proctor/exams/{exam_id}")
     assert page.status_code == 200 and "Pharmacy practical, cohort A" in page.text
     exam = exam_row(app, exam_id)
@@ -63,8 +70,11 @@ def test_a_proctor_creates_and_edits_an_exam_and_both_are_audited(
     assert created[0].new["scenarios"] == [COLD, INSULIN]
     assert created[0].new["candidates"] == ["mei", "tao"]
 
-    edited = post_exam(proctor, exam_fields(clock, people, name="Renamed", time_limit_s="300",
-                                            scenario=[COLD, INSULIN]), exam_id)
+    edited = post_exam(
+        proctor,
+        exam_fields(clock, people, name="Renamed", time_limit_s="300", scenario=[COLD, INSULIN]),
+        exam_id,
+    )
     assert edited.status_code == 303
     update = audit_trail(app, "exam.update")
     assert len(update) == 1
@@ -72,8 +82,11 @@ def test_a_proctor_creates_and_edits_an_exam_and_both_are_audited(
     assert update[0].new["name"] == "Renamed" and update[0].new["time_limit_s"] == 300
     assert exam_row(app, exam_id).name == "Renamed"
     # Saving without a change writes no audit event.
-    post_exam(proctor, exam_fields(clock, people, name="Renamed", time_limit_s="300",
-                                   scenario=[COLD, INSULIN]), exam_id)
+    post_exam(
+        proctor,
+        exam_fields(clock, people, name="Renamed", time_limit_s="300", scenario=[COLD, INSULIN]),
+        exam_id,
+    )
     assert len(audit_trail(app, "exam.update")) == 1
 
 
@@ -99,8 +112,13 @@ def test_a_proctor_creates_and_edits_an_exam_and_both_are_audited(
     ],
 )
 def test_a_bad_exam_form_comes_back_with_the_problem_marked(
-    app: FastAPI, proctor: TestClient, clock: FakeClock, people: dict[str, User],
-    changes: dict[str, Any], field: str, message: str,
+    app: FastAPI,
+    proctor: TestClient,
+    clock: FakeClock,
+    people: dict[str, User],
+    changes: dict[str, Any],
+    field: str,
+    message: str,
 ) -> None:
     response = post_exam(proctor, exam_fields(clock, people, **changes))
     assert response.status_code == 400
@@ -122,13 +140,22 @@ def test_the_form_keeps_what_was_typed(
 
 
 def test_only_proctors_and_admins_run_exams(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people)
-    pages = ["/proctor/exams", "/proctor/exams/new", f"/proctor/exams/{exam_id}",
-             f"/proctor/exams/{exam_id}/edit", f"/proctor/exams/{exam_id}/report",
-             f"/proctor/exams/{exam_id}/grades.csv", f"/proctor/exams/{exam_id}/monitor"]
+    pages = [
+        "/proctor/exams",
+        "/proctor/exams/new",
+        f"/proctor/exams/{exam_id}",
+        f"/proctor/exams/{exam_id}/edit",
+        f"/proctor/exams/{exam_id}/report",
+        f"/proctor/exams/{exam_id}/grades.csv",
+        f"/proctor/exams/{exam_id}/monitor",
+    ]
     for name in ("tao", "mo"):
         for url in pages:
             assert browsers(name).get(url).status_code == 403, (name, url)
@@ -149,7 +176,10 @@ def test_only_proctors_and_admins_run_exams(
 
 
 def test_a_trainee_sees_their_exams_and_takes_one(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, scenario=[COLD, INSULIN], attempts_allowed="2")
@@ -166,8 +196,9 @@ def test_a_trainee_sees_their_exams_and_takes_one(
     # Another scenario waits until this conversation is handed in; resuming is fine, and
     # asking for another scenario leads back to the conversation in progress.
     assert start(tao, exam_id) == attempt_id
-    assert "Finish the conversation you have in progress first." in tao.get(
-        f"/exams/{exam_id}").text
+    assert (
+        "Finish the conversation you have in progress first." in tao.get(f"/exams/{exam_id}").text
+    )
     assert start(tao, exam_id, INSULIN) == attempt_id
     # A trainee who is not a candidate sees nothing of the exam.
     kim = browsers("kim")
@@ -177,21 +208,31 @@ def test_a_trainee_sees_their_exams_and_takes_one(
 
 
 def test_the_window_decides_when_a_scenario_may_start(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(
-        proctor, clock, people,
+        proctor,
+        clock,
+        people,
         opens_at=(clock.now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
         closes_at=(clock.now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
     )
     tao = browsers("tao")
     page = tao.get(f"/exams/{exam_id}").text
     assert "Not open yet" in page and "The exam is not open yet." in page
-    response = tao.post(f"/exams/{exam_id}/attempts", data={
-        "csrf_token": csrf_token(page), "scenario": COLD}, follow_redirects=False)
-    assert response.status_code == 303 and "refused=exam.refused.not_open" in response.headers[
-        "location"]
+    response = tao.post(
+        f"/exams/{exam_id}/attempts",
+        data={"csrf_token": csrf_token(page), "scenario": COLD},
+        follow_redirects=False,
+    )
+    assert (
+        response.status_code == 303
+        and "refused=exam.refused.not_open" in response.headers["location"]
+    )
     clock.advance(3 * 3600)
     assert "The exam window has closed." in tao.get(f"/exams/{exam_id}").text
     with Session(app.state.sandbox.engine) as session:
@@ -199,7 +240,10 @@ def test_the_window_decides_when_a_scenario_may_start(
 
 
 def test_no_trainee_sees_rubric_content_during_an_exam(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, time_limit_s="120")
@@ -241,36 +285,44 @@ def test_no_trainee_sees_rubric_content_during_an_exam(
     mei = browsers("mei")
     assert mei.get(f"/attempts/{attempt_id}").status_code == 403
     assert mei.get(f"/attempts/{attempt_id}/feedback").status_code == 403
-    with pytest.raises(WebSocketDisconnect) as closed, mei.websocket_connect(
-        f"/attempts/{attempt_id}/ws", headers=SAME_ORIGIN
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        mei.websocket_connect(f"/attempts/{attempt_id}/ws", headers=SAME_ORIGIN),
     ):
         pass
     assert closed.value.code == 1008
     # Staff still read the whole feedback: the mentor of the trainee does.
-    assert "criterion-ask-medication" in browsers("mo").get(
-        f"/attempts/{attempt_id}/feedback").text
+    assert "criterion-ask-medication" in browsers("mo").get(f"/attempts/{attempt_id}/feedback").text
 
 
 def release(proctor: TestClient, exam_id: int) -> None:
     page = proctor.get(f"/proctor/exams/{exam_id}")
-    response = proctor.post(f"/proctor/exams/{exam_id}/release",
-                            data={"csrf_token": csrf_token(page.text), "confirm": "1"},
-                            follow_redirects=False)
+    response = proctor.post(
+        f"/proctor/exams/{exam_id}/release",
+        data={"csrf_token": csrf_token(page.text), "confirm": "1"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
 
 
 # --- written scores ----------------------------------------------------------------------
 
 
-def _import(proctor: TestClient, exam_id: int, text: str | None = None,
-            upload: bytes | None = None, retake: bool = False) -> Any:
+def _import(
+    proctor: TestClient,
+    exam_id: int,
+    text: str | None = None,
+    upload: bytes | None = None,
+    retake: bool = False,
+) -> Any:
     page = proctor.get(f"/proctor/exams/{exam_id}")
     data = {"csrf_token": csrf_token(page.text), "csv_text": text or ""}
     if retake:
         data["retake"] = "1"
     files = {"csv_file": ("scores.csv", upload or b"", "text/csv")}
-    return proctor.post(f"/proctor/exams/{exam_id}/written/import", data=data, files=files,
-                        follow_redirects=False)
+    return proctor.post(
+        f"/proctor/exams/{exam_id}/written/import", data=data, files=files, follow_redirects=False
+    )
 
 
 def test_a_bad_csv_reports_every_bad_row_and_imports_nothing(
@@ -281,16 +333,21 @@ def test_a_bad_csv_reports_every_bad_row_and_imports_nothing(
     response = _import(proctor, exam_id, bad)
     assert response.status_code == 400
     assert "Nothing was imported: 4 problem(s)." in response.text
-    for line in ("line 3: unknown trainee &#39;ghost&#39;", "line 4: score 120 is out of range",
-                 "line 5: duplicate: &#39;tao&#39; is already on line 2",
-                 "line 6: score &#39;abc&#39; is not a number"):
+    for line in (
+        "line 3: unknown trainee &#39;ghost&#39;",
+        "line 4: score 120 is out of range",
+        "line 5: duplicate: &#39;tao&#39; is already on line 2",
+        "line 6: score &#39;abc&#39; is not a number",
+    ):
         assert line in response.text, line
     assert "tao,88" in response.text  # the text comes back to be corrected
     assert audit_trail(app, "written.import") == []
     assert "Pending" in proctor.get(f"/proctor/exams/{exam_id}").text
-    for bad_file, problem in ((b"\xff\xfe\x00bad", "not UTF-8"),
-                              (b"name,points\ntao,1\n", "header must name the columns"),
-                              (b"trainee,score\n", "no scores")):
+    for bad_file, problem in (
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+        (b"name,points\ntao,1\n", "header must name the columns"),
+        (b"trainee,score\n", "no scores"),
+    ):
         response = _import(proctor, exam_id, upload=bad_file)
         assert response.status_code == 400 and problem in response.text
 
@@ -305,16 +362,23 @@ def test_written_scores_are_imported_or_entered_and_audited(
     assert event.new == {"scores": {"tao": 88.0, "mei": 59.5}, "retake": False}
     assert event.actor_id == people["pat"].id
     page = proctor.get(f"/proctor/exams/{exam_id}")
-    response = proctor.post(f"/proctor/exams/{exam_id}/written", data={
-        "csrf_token": csrf_token(page.text), "user_id": str(people["mei"].id), "score": "61"},
-        follow_redirects=False)
+    response = proctor.post(
+        f"/proctor/exams/{exam_id}/written",
+        data={"csrf_token": csrf_token(page.text), "user_id": str(people["mei"].id), "score": "61"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     update = audit_trail(app, "written.update")[-1]
     assert update.old == {"mei": 59.5} and update.new == {"mei": 61.0, "retake": False}
-    for score, user in (("101", people["mei"].id), ("x", people["mei"].id),
-                        ("50", people["kim"].id)):
-        response = proctor.post(f"/proctor/exams/{exam_id}/written", data={
-            "csrf_token": csrf_token(page.text), "user_id": str(user), "score": score})
+    for score, user in (
+        ("101", people["mei"].id),
+        ("x", people["mei"].id),
+        ("50", people["kim"].id),
+    ):
+        response = proctor.post(
+            f"/proctor/exams/{exam_id}/written",
+            data={"csrf_token": csrf_token(page.text), "user_id": str(user), "score": score},
+        )
         assert response.status_code == 400 and 'id="page-error"' in response.text
 
 
@@ -326,8 +390,14 @@ def test_a_written_score_must_be_a_plain_decimal_typed_or_imported(
     exam_id = make_exam(proctor, clock, people)
     page = proctor.get(f"/proctor/exams/{exam_id}")
     for raw in ("1_0", "7_5.5", "1e1", "\u0661\u0660", "1_0 "):
-        response = proctor.post(f"/proctor/exams/{exam_id}/written", data={
-            "csrf_token": csrf_token(page.text), "user_id": str(people["tao"].id), "score": raw})
+        response = proctor.post(
+            f"/proctor/exams/{exam_id}/written",
+            data={
+                "csrf_token": csrf_token(page.text),
+                "user_id": str(people["tao"].id),
+                "score": raw,
+            },
+        )
         assert response.status_code == 400, raw
         error = re.search(r'id="page-error"[^>]*>([^<]*)<', response.text)
         assert error is not None, raw
@@ -336,32 +406,60 @@ def test_a_written_score_must_be_a_plain_decimal_typed_or_imported(
     assert response.status_code == 400
     assert "line 2: score &#39;1_0&#39; is not a plain decimal number" in response.text
     assert "line 4: unknown trainee &#39;kim&#39;; score &#39;1e2&#39; is not a plain" in (
-        response.text)
+        response.text
+    )
     assert audit_trail(app, "written.update") == [] and audit_trail(app, "written.import") == []
     # Plain decimals still go in.
     assert _import(proctor, exam_id, "trainee,score\ntao,75\nmei,82.5\n").status_code == 303
     assert audit_trail(app, "written.import")[-1].new == {
-        "scores": {"tao": 75.0, "mei": 82.5}, "retake": False}
+        "scores": {"tao": 75.0, "mei": 82.5},
+        "retake": False,
+    }
 
 
 # --- results, retakes, reports -----------------------------------------------------------
 
 
-def _graded(app: FastAPI, exam_id: int, user: User, scenario: str, score: float,
-            clock: FakeClock, retake: bool = False, criteria: list[dict[str, Any]] | None = None
-            ) -> int:
+def _graded(
+    app: FastAPI,
+    exam_id: int,
+    user: User,
+    scenario: str,
+    score: float,
+    clock: FakeClock,
+    retake: bool = False,
+    criteria: list[dict[str, Any]] | None = None,
+) -> int:
     """A graded exam attempt, stored as the chat would have stored it."""
     pack_id, scenario_id = scenario.split("/")
     with Session(app.state.sandbox.engine) as session:
         attempt = Attempt(
-            user_id=user.id or 0, pack_id=pack_id, pack_version=1, scenario_id=scenario_id,
-            mode="exam", time_limit_s=120, started_at=clock.now, exam_id=exam_id,
-            retake=retake, deadline_at=clock.now + timedelta(seconds=120),
-            ended_at=clock.now + timedelta(seconds=60), end_reason="finished", score=score,
-            band="good", passed=score >= 70, graded_at=clock.now,
-            grade={"scenario": scenario, "score": score, "band": "good", "passed": score >= 70,
-                   "criteria": criteria or [], "critical_missed": [], "critical_violated": [],
-                   "ignored_messages": []},
+            user_id=user.id or 0,
+            pack_id=pack_id,
+            pack_version=1,
+            scenario_id=scenario_id,
+            mode="exam",
+            time_limit_s=120,
+            started_at=clock.now,
+            exam_id=exam_id,
+            retake=retake,
+            deadline_at=clock.now + timedelta(seconds=120),
+            ended_at=clock.now + timedelta(seconds=60),
+            end_reason="finished",
+            score=score,
+            band="good",
+            passed=score >= 70,
+            graded_at=clock.now,
+            grade={
+                "scenario": scenario,
+                "score": score,
+                "band": "good",
+                "passed": score >= 70,
+                "criteria": criteria or [],
+                "critical_missed": [],
+                "critical_violated": [],
+                "ignored_messages": [],
+            },
         )
         session.add(attempt)
         session.commit()
@@ -404,7 +502,10 @@ def test_results_need_both_pass_lines_and_use_the_weights_and_bands(
 
 
 def test_a_failed_candidate_gets_one_retake_on_the_failed_scenarios_within_the_window(
-    app: FastAPI, proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people, scenario=[COLD, INSULIN], retake_days="7")
@@ -414,13 +515,18 @@ def test_a_failed_candidate_gets_one_retake_on_the_failed_scenarios_within_the_w
     _written(proctor, exam_id, "tao,80\nmei,80\n")
     assert "May be granted" in _row(proctor, exam_id, tao)
     page = proctor.get(f"/proctor/exams/{exam_id}")
-    grant = proctor.post(f"/proctor/exams/{exam_id}/retakes", data={
-        "csrf_token": csrf_token(page.text), "user_id": str(tao.id)}, follow_redirects=False)
+    grant = proctor.post(
+        f"/proctor/exams/{exam_id}/retakes",
+        data={"csrf_token": csrf_token(page.text), "user_id": str(tao.id)},
+        follow_redirects=False,
+    )
     assert grant.status_code == 303
     event = audit_trail(app, "retake.grant")[-1]
     assert event.new["scenarios"] == [INSULIN] and event.new["written"] is False
-    again = proctor.post(f"/proctor/exams/{exam_id}/retakes", data={
-        "csrf_token": csrf_token(page.text), "user_id": str(tao.id)})
+    again = proctor.post(
+        f"/proctor/exams/{exam_id}/retakes",
+        data={"csrf_token": csrf_token(page.text), "user_id": str(tao.id)},
+    )
     assert again.status_code == 400  # one retake only
     # The trainee may retake the failed scenario only, even after the window closed.
     browser = browsers("tao")
@@ -452,8 +558,10 @@ def test_the_retake_window_is_counted_from_the_result(
     row = _row(proctor, exam_id, mei)
     assert "Window passed" in row and "Grant retake" not in row
     page = proctor.get(f"/proctor/exams/{exam_id}")
-    late = proctor.post(f"/proctor/exams/{exam_id}/retakes", data={
-        "csrf_token": csrf_token(page.text), "user_id": str(mei.id)})
+    late = proctor.post(
+        f"/proctor/exams/{exam_id}/retakes",
+        data={"csrf_token": csrf_token(page.text), "user_id": str(mei.id)},
+    )
     assert late.status_code == 400
 
 
@@ -470,8 +578,7 @@ def test_a_candidate_who_never_came_fails_once_the_window_closes(
 
 CRITERIA = [
     {"id": "greeting", "kind": "required", "status": "met", "weight": 1, "evidence": []},
-    {"id": "ask-allergies", "kind": "required", "status": "missed", "weight": 1,
-     "evidence": []},
+    {"id": "ask-allergies", "kind": "required", "status": "missed", "weight": 1, "evidence": []},
 ]
 
 
@@ -489,7 +596,7 @@ def test_the_report_shows_pass_rate_histogram_facility_and_exports_csv(
     assert report.count('<svg xmlns="http://www.w3.org/2000/svg"') == 2
     assert 'aria-labelledby="final-title final-desc"' in report
     assert 'id="h-title"' not in report  # each histogram has ids of its own
-    facility = report[report.index('id="facility-table"'):]
+    facility = report[report.index('id="facility-table"') :]
     # Hardest first: allergies met by nobody, then the greeting by one of two.
     assert facility.index("Asks about allergies") < facility.index("Greets the customer")
     assert "0/2" in facility and "1/2" in facility
@@ -515,7 +622,9 @@ def test_csv_cells_that_look_like_formulas_are_defused(
 
 
 def test_exam_pages_speak_chinese(
-    proctor: TestClient, browsers: Callable[[str], TestClient], clock: FakeClock,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
     people: dict[str, User],
 ) -> None:
     exam_id = make_exam(proctor, clock, people)
@@ -532,11 +641,15 @@ def test_every_exam_message_exists_in_both_languages() -> None:
     from sandbox.web.i18n import CATALOGUE
 
     assert set(EXAM_TEXT["en"]) == set(EXAM_TEXT["zh-CN"])
-    dynamic = [f"{prefix}.{name}" for prefix, names in {
-        "window": ["upcoming", "open", "closed"],
-        "progress": ["not_started", "in_progress", "partial", "finished"],
-        "result": ["pending", "passed", "failed"],
-        "retake": ["not_needed", "eligible", "expired", "passed", "retraining", "pending"],
-        "appeal_status": ["open", "changed", "kept"],
-    }.items() for name in names]
+    dynamic = [
+        f"{prefix}.{name}"
+        for prefix, names in {
+            "window": ["upcoming", "open", "closed"],
+            "progress": ["not_started", "in_progress", "partial", "finished"],
+            "result": ["pending", "passed", "failed"],
+            "retake": ["not_needed", "eligible", "expired", "passed", "retraining", "pending"],
+            "appeal_status": ["open", "changed", "kept"],
+        }.items()
+        for name in names
+    ]
     assert [key for key in dynamic if key not in CATALOGUE["en"]] == []

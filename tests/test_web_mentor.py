@@ -82,28 +82,41 @@ def listed(html: str) -> set[int]:
 
 
 def test_anonymous_visitors_are_sent_to_login(client: TestClient, team: dict[str, int]) -> None:
-    for url in ("/mentor", "/mentor/attempts", f"/mentor/attempts/{team['tao_bad']}",
-                "/mentor/regrade", "/cases"):
+    for url in (
+        "/mentor",
+        "/mentor/attempts",
+        f"/mentor/attempts/{team['tao_bad']}",
+        "/mentor/regrade",
+        "/cases",
+    ):
         response = client.get(url, follow_redirects=False)
         assert response.status_code == 303, url
         assert response.headers["location"].startswith("/login?next=")
 
 
-def test_trainees_cannot_reach_mentor_pages(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
+def test_trainees_cannot_reach_mentor_pages(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "tao")
     for url in ("/mentor/attempts", f"/mentor/attempts/{team['tao_bad']}", "/mentor/regrade"):
         response = client.get(url)
         assert response.status_code == 403, url
         assert 'id="error-message"' in response.text
     # Not even on their own attempt, and not by posting.
-    response = post_form(client, "/cases", f"/mentor/attempts/{team['tao_bad']}/overrides",
-                         {"criterion": "decongestant-warning", "status": "met", "reason": "me"})
+    response = post_form(
+        client,
+        "/cases",
+        f"/mentor/attempts/{team['tao_bad']}/overrides",
+        {"criterion": "decongestant-warning", "status": "met", "reason": "me"},
+    )
     assert response.status_code == 403
     assert attempt_of(app, team["tao_bad"]).grade.get("automatic") is None  # type: ignore[union-attr]
     assert client.get("/cases").status_code == 200
 
 
-def test_a_mentor_sees_only_their_own_trainees(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
+def test_a_mentor_sees_only_their_own_trainees(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     page = client.get("/mentor/attempts")
     assert page.status_code == 200
@@ -111,8 +124,12 @@ def test_a_mentor_sees_only_their_own_trainees(app: FastAPI, client: TestClient,
     assert ">lin<" not in page.text
     assert client.get(f"/mentor/attempts/{team['tao_bad']}").status_code == 200
     assert client.get(f"/mentor/attempts/{team['lin_bad']}").status_code == 403
-    refused = post_form(client, "/mentor/attempts", f"/mentor/attempts/{team['lin_bad']}/comments",
-                        {"text": "hello"})
+    refused = post_form(
+        client,
+        "/mentor/attempts",
+        f"/mentor/attempts/{team['lin_bad']}/comments",
+        {"text": "hello"},
+    )
     assert refused.status_code == 403
     # Asking for another mentor's trainee by id is a marked filter, not a leak.
     with Session(app.state.sandbox.engine) as session:
@@ -139,8 +156,12 @@ def test_filters_narrow_the_list(app: FastAPI, client: TestClient, team: dict[st
     with Session(app.state.sandbox.engine) as session:
         yun = session.exec(select(Attempt.user_id).where(Attempt.id == march)).one()
     assert listed(client.get(f"/mentor/attempts?trainee={yun}").text) == {march, other}
-    assert listed(client.get(f"/mentor/attempts?scenario={PACK}/late-insulin-delivery").text) == {other}
-    assert listed(client.get("/mentor/attempts?date_from=2026-03-01&date_to=2026-03-10").text) == {march}
+    assert listed(client.get(f"/mentor/attempts?scenario={PACK}/late-insulin-delivery").text) == {
+        other
+    }
+    assert listed(client.get("/mentor/attempts?date_from=2026-03-01&date_to=2026-03-10").text) == {
+        march
+    }
     assert march not in listed(client.get("/mentor/attempts?date_from=2026-03-11").text)
     assert listed(client.get("/mentor/attempts?passed=yes").text) == {team["tao_good"], march}
     assert team["tao_bad"] in listed(client.get("/mentor/attempts?passed=no").text)
@@ -164,7 +185,9 @@ def test_filters_narrow_the_list(app: FastAPI, client: TestClient, team: dict[st
         ("trainee=abc", "trainee"),
     ],
 )
-def test_bad_filter_values_come_back_marked(client: TestClient, team: dict[str, int], query: str, field: str) -> None:
+def test_bad_filter_values_come_back_marked(
+    client: TestClient, team: dict[str, int], query: str, field: str
+) -> None:
     login(client, "mei")
     response = client.get(f"/mentor/attempts?{query}")
     assert response.status_code == 400
@@ -220,7 +243,9 @@ def test_a_page_number_that_cannot_be_followed_says_so(
         assert library.status_code == 200 and 'id="page-problem"' in library.text, query
 
 
-def test_the_list_reads_a_fixed_number_of_queries_with_fifty_attempts(app: FastAPI, client: TestClient) -> None:
+def test_the_list_reads_a_fixed_number_of_queries_with_fifty_attempts(
+    app: FastAPI, client: TestClient
+) -> None:
     add_user(app, "mei", Role.MENTOR)
     add_user(app, "tao", Role.TRAINEE, mentor="mei")
     login(client, "mei")
@@ -252,7 +277,9 @@ def test_the_list_reads_a_fixed_number_of_queries_with_fifty_attempts(app: FastA
 # --- the review page ----------------------------------------------------------------------
 
 
-def test_the_review_page_shows_timing_verdicts_and_the_player(client: TestClient, team: dict[str, int]) -> None:
+def test_the_review_page_shows_timing_verdicts_and_the_player(
+    client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     page = client.get(f"/mentor/attempts/{team['tao_bad']}")
     assert page.status_code == 200
@@ -263,12 +290,12 @@ def test_the_review_page_shows_timing_verdicts_and_the_player(client: TestClient
     assert 'data-at="12.000"' in html and 'data-at="24.000"' in html
     assert "+12.0 s after the previous line" in html and "answered after 12.0 s" in html
     # Each message carries the verdicts it is evidence of.
-    row = html[html.index('id="msg-1"'): html.index('id="msg-2"')]
+    row = html[html.index('id="msg-1"') : html.index('id="msg-2"')]
     assert "Asks about other medicines" in row and "Met" in row
     assert 'id="criterion-decongestant-warning"' in html
     assert "Stays courteous throughout" in html  # descriptions come from the pack's rubric
     assert "fact revealed" in html  # why the persona said what it said
-    assert '<script>' not in html
+    assert "<script>" not in html
     assert client.get(static_url("replay.js")).status_code == 200
     assert client.get("/static/review.css").status_code == 200
 
@@ -278,11 +305,18 @@ def test_an_override_needs_a_reason(app: FastAPI, client: TestClient, team: dict
     url = f"/mentor/attempts/{team['tao_bad']}"
     before = attempt_of(app, team["tao_bad"])
     for reason in ("", "   "):
-        response = post_form(client, url, f"{url}/overrides",
-                             {"criterion": "decongestant-warning", "status": "met", "reason": reason})
+        response = post_form(
+            client,
+            url,
+            f"{url}/overrides",
+            {"criterion": "decongestant-warning", "status": "met", "reason": reason},
+        )
         assert response.status_code == 400
         assert 'id="override-reason-error-decongestant-warning"' in response.text
-        assert 'aria-invalid="true" aria-describedby="override-reason-error-decongestant-warning"' in response.text
+        assert (
+            'aria-invalid="true" aria-describedby="override-reason-error-decongestant-warning"'
+            in response.text
+        )
         assert "Give a reason for the change." in response.text
     after = attempt_of(app, team["tao_bad"])
     assert (after.score, after.grade) == (before.score, before.grade)
@@ -294,13 +328,18 @@ def test_an_override_needs_a_reason(app: FastAPI, client: TestClient, team: dict
 @pytest.mark.parametrize(
     ("data", "marker"),
     [
-        ({"criterion": "no-such-thing", "status": "met", "reason": "x"}, "There is no such criterion"),
+        (
+            {"criterion": "no-such-thing", "status": "met", "reason": "x"},
+            "There is no such criterion",
+        ),
         ({"criterion": "no-guarantee", "status": "met", "reason": "x"}, "Choose a status"),
         ({"criterion": "greeting", "status": "", "reason": "x"}, "Choose a status"),
         ({"criterion": "", "status": "", "reason": ""}, "Choose a status"),
     ],
 )
-def test_bad_overrides_come_back_marked(app: FastAPI, client: TestClient, team: dict[str, int], data: dict[str, str], marker: str) -> None:
+def test_bad_overrides_come_back_marked(
+    app: FastAPI, client: TestClient, team: dict[str, int], data: dict[str, str], marker: str
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_bad']}"
     response = post_form(client, url, f"{url}/overrides", data)
@@ -309,14 +348,23 @@ def test_bad_overrides_come_back_marked(app: FastAPI, client: TestClient, team: 
     assert audit_rows(app, "grade.override") == []
 
 
-def test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
+def test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_bad']}"
     automatic = attempt_of(app, team["tao_bad"])
     assert automatic.passed is False
-    response = post_form(client, url, f"{url}/overrides",
-                         {"criterion": "decongestant-warning", "status": "met",
-                          "reason": "The reassurance was a typo, corrected by phone"})
+    response = post_form(
+        client,
+        url,
+        f"{url}/overrides",
+        {
+            "criterion": "decongestant-warning",
+            "status": "met",
+            "reason": "The reassurance was a typo, corrected by phone",
+        },
+    )
     assert response.status_code == 303
     assert response.headers["location"] == f"{url}#criterion-decongestant-warning"
     changed = attempt_of(app, team["tao_bad"])
@@ -326,8 +374,10 @@ def test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(app: F
     page = client.get(url).text
     assert f"automatic: {automatic.score:.1f}" in page
     assert "automatic: Missed" in page and "overridden" in page
-    history = page[page.index('id="override-table"'):]
-    assert "mei" in history and "The reassurance was a typo" in history and "Missed → Met" in history
+    history = page[page.index('id="override-table"') :]
+    assert (
+        "mei" in history and "The reassurance was a typo" in history and "Missed → Met" in history
+    )
     (row,) = audit_rows(app, "grade.override")
     with Session(app.state.sandbox.engine) as session:
         mei = session.exec(select(User).where(User.name == "mei")).one()
@@ -343,7 +393,9 @@ def test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(app: F
         assert "The reassurance was a typo" in feedback
 
 
-def test_state_changes_need_a_post_with_a_csrf_token(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
+def test_state_changes_need_a_post_with_a_csrf_token(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_bad']}"
     for path, data in (
@@ -353,8 +405,12 @@ def test_state_changes_need_a_post_with_a_csrf_token(app: FastAPI, client: TestC
         ("case/delete", {}),
     ):
         assert client.post(f"{url}/{path}", data=data, follow_redirects=False).status_code == 403
-        assert client.post(f"{url}/{path}", data={**data, "csrf_token": "forged"},
-                           follow_redirects=False).status_code == 403
+        assert (
+            client.post(
+                f"{url}/{path}", data={**data, "csrf_token": "forged"}, follow_redirects=False
+            ).status_code
+            == 403
+        )
         assert client.get(f"{url}/{path}", params=data).status_code == 404
     assert client.post("/mentor/regrade", data={"pack": PACK, "attempt": "1"}).status_code == 403
     assert audit_rows(app) == [e for e in audit_rows(app) if e.action.startswith("login")]
@@ -366,22 +422,28 @@ def test_state_changes_need_a_post_with_a_csrf_token(app: FastAPI, client: TestC
 # --- comments -------------------------------------------------------------------------------
 
 
-def test_comments_are_shown_to_the_trainee(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
+def test_comments_are_shown_to_the_trainee(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_bad']}"
-    on_message = post_form(client, url, f"{url}/comments",
-                           {"text": "Never reassure about a decongestant.", "message_seq": "3"})
+    on_message = post_form(
+        client,
+        url,
+        f"{url}/comments",
+        {"text": "Never reassure about a decongestant.", "message_seq": "3"},
+    )
     assert on_message.status_code == 303 and on_message.headers["location"].endswith("#msg-3")
     whole = post_form(client, url, f"{url}/comments", {"text": "Ask first, then warn."})
     assert whole.status_code == 303
     page = client.get(url).text
-    row = page[page.index('id="msg-3"'): page.index('id="msg-4"')]
+    row = page[page.index('id="msg-3"') : page.index('id="msg-4"')]
     assert "Never reassure about a decongestant." in row
-    assert "Ask first, then warn." in page[page.index('id="attempt-comments"'):]
+    assert "Ask first, then warn." in page[page.index('id="attempt-comments"') :]
     with signed_in(app, "tao") as trainee:
         feedback = trainee.get(f"/attempts/{team['tao_bad']}/feedback")
         assert feedback.status_code == 200
-        notes = feedback.text[feedback.text.index('id="mentor-review"'):]
+        notes = feedback.text[feedback.text.index('id="mentor-review"') :]
         assert "Never reassure about a decongestant." in notes and "On message #4" in notes
         assert "Ask first, then warn." in notes and "mei" in notes
     # Another trainee sees none of it.
@@ -389,10 +451,19 @@ def test_comments_are_shown_to_the_trainee(app: FastAPI, client: TestClient, tea
         assert stranger.get(f"/attempts/{team['tao_bad']}/feedback").status_code == 403
 
 
-@pytest.mark.parametrize("data", [{"text": "  "}, {"text": "x", "message_seq": "99"},
-                                  {"text": "x", "message_seq": "-1"}, {"text": "x", "message_seq": "abc"},
-                                  {"text": "x" * 4001}])
-def test_bad_comments_come_back_marked(app: FastAPI, client: TestClient, team: dict[str, int], data: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"text": "  "},
+        {"text": "x", "message_seq": "99"},
+        {"text": "x", "message_seq": "-1"},
+        {"text": "x", "message_seq": "abc"},
+        {"text": "x" * 4001},
+    ],
+)
+def test_bad_comments_come_back_marked(
+    app: FastAPI, client: TestClient, team: dict[str, int], data: dict[str, str]
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_bad']}"
     response = post_form(client, url, f"{url}/comments", data)
@@ -409,16 +480,26 @@ def test_the_case_library_hides_names(app: FastAPI, client: TestClient) -> None:
     add_user(app, "mei", Role.MENTOR)
     add_user(app, "zhang.wei", Role.TRAINEE, mentor="mei")
     add_user(app, "tao", Role.TRAINEE, mentor="mei")
-    attempt = graded_attempt(app, "zhang.wei", [
-        "Hi, I'm Zhang Wei from the pharmacy. Are you on any medication? Tao says hi too.",
-        "Pseudoephedrine won't affect your blood pressure, don't worry, ZHANG.WEI promises.",
-    ])
+    attempt = graded_attempt(
+        app,
+        "zhang.wei",
+        [
+            "Hi, I'm Zhang Wei from the pharmacy. Are you on any medication? Tao says hi too.",
+            "Pseudoephedrine won't affect your blood pressure, don't worry, ZHANG.WEI promises.",
+        ],
+    )
     login(client, "mei")
     url = f"/mentor/attempts/{attempt}"
-    marked = post_form(client, url, f"{url}/case", {
-        "example": "bad", "tags": "reassurance, contraindication",
-        "note": "Wei reassures instead of warning.",
-    })
+    marked = post_form(
+        client,
+        url,
+        f"{url}/case",
+        {
+            "example": "bad",
+            "tags": "reassurance, contraindication",
+            "note": "Wei reassures instead of warning.",
+        },
+    )
     assert marked.status_code == 303
     assert "in the case library as a bad example" in client.get(url).text
     with Session(app.state.sandbox.engine) as session:
@@ -452,7 +533,9 @@ def test_the_case_library_hides_names(app: FastAPI, client: TestClient) -> None:
     assert 'id="case-review-link"' in client.get(f"/cases/{case.id}").text
 
 
-def test_marking_a_case_checks_its_form(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
+def test_marking_a_case_checks_its_form(
+    app: FastAPI, client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_good']}"
     missing = post_form(client, url, f"{url}/case", {"example": "", "tags": "x", "note": ""})
@@ -460,7 +543,9 @@ def test_marking_a_case_checks_its_form(app: FastAPI, client: TestClient, team: 
     bad_tag = post_form(client, url, f"{url}/case", {"example": "good", "tags": "<b>", "note": ""})
     assert bad_tag.status_code == 400 and 'aria-invalid="true"' in bad_tag.text
     assert 'value="&lt;b&gt;"' in bad_tag.text  # what was typed comes back, escaped
-    ok = post_form(client, url, f"{url}/case", {"example": "good", "tags": "model-answer", "note": ""})
+    ok = post_form(
+        client, url, f"{url}/case", {"example": "good", "tags": "model-answer", "note": ""}
+    )
     assert ok.status_code == 303
     page = client.get(url).text
     assert "good example" in page and 'value="model-answer"' in page
@@ -468,7 +553,10 @@ def test_marking_a_case_checks_its_form(app: FastAPI, client: TestClient, team: 
     assert removed.status_code == 303
     with Session(app.state.sandbox.engine) as session:
         assert session.exec(select(TeachingCase)).all() == []
-    assert [e.action for e in audit_rows(app) if e.action.startswith("case.")] == ["case.mark", "case.unmark"]
+    assert [e.action for e in audit_rows(app) if e.action.startswith("case.")] == [
+        "case.mark",
+        "case.unmark",
+    ]
 
 
 # --- regrade --------------------------------------------------------------------------------
@@ -477,18 +565,26 @@ def test_marking_a_case_checks_its_form(app: FastAPI, client: TestClient, team: 
 def use_changed_pack(app: FastAPI, tmp_path: Path) -> None:
     """Swap in the pack as it is after an edit: a bare 'Hi' no longer counts as a greeting."""
     folder = changed_pack_folder(
-        SHARED_PACKS / "pharmacy-basics.yaml", tmp_path / "changed",
-        old='match: ["hello", "hi", "good morning"', new='match: ["hello", "good morning"',
+        SHARED_PACKS / "pharmacy-basics.yaml",
+        tmp_path / "changed",
+        old='match: ["hello", "hi", "good morning"',
+        new='match: ["hello", "good morning"',
     )
     app.state.sandbox.library = load_library(make_settings(tmp_path, packs=str(folder)))
     assert app.state.sandbox.library.packs[PACK].version == 2
 
 
-def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(app: FastAPI, client: TestClient, team: dict[str, int], tmp_path: Path) -> None:
+def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(
+    app: FastAPI, client: TestClient, team: dict[str, int], tmp_path: Path
+) -> None:
     login(client, "mei")
     url = f"/mentor/attempts/{team['tao_bad']}"
-    kept = post_form(client, url, f"{url}/overrides",
-                     {"criterion": "decongestant-warning", "status": "met", "reason": "Warned by phone"})
+    kept = post_form(
+        client,
+        url,
+        f"{url}/overrides",
+        {"criterion": "decongestant-warning", "status": "met", "reason": "Warned by phone"},
+    )
     assert kept.status_code == 303
     before = {i: attempt_of(app, i).grade for i in team.values()}
     use_changed_pack(app, tmp_path)
@@ -498,13 +594,23 @@ def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(app: FastAP
     # The model answer says "Hello" (unchanged); the reassurance says "Hi" (changes); the
     # other mentor's trainee is not this mentor's to regrade.
     assert planned == {team["tao_bad"]}
-    assert "3 attempts checked" not in page.text and "2 attempts checked; 1 would change." in page.text
+    assert (
+        "3 attempts checked" not in page.text and "2 attempts checked; 1 would change." in page.text
+    )
     assert {i: attempt_of(app, i).grade for i in team.values()} == before
     assert audit_rows(app, "grade.regrade") == []
 
-    applied = post_form(client, f"/mentor/regrade?pack={PACK}", "/mentor/regrade",
-                        {"pack": PACK, "scenario": "", "attempt": str(team["tao_bad"]),
-                         "reason": "greeting tightened"})
+    applied = post_form(
+        client,
+        f"/mentor/regrade?pack={PACK}",
+        "/mentor/regrade",
+        {
+            "pack": PACK,
+            "scenario": "",
+            "attempt": str(team["tao_bad"]),
+            "reason": "greeting tightened",
+        },
+    )
     assert applied.status_code == 200 and f'id="applied-{team["tao_bad"]}"' in applied.text
     after = attempt_of(app, team["tao_bad"])
     assert after.grade is not None and after.grade["pack_version"] == 2
@@ -524,7 +630,9 @@ def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(app: FastAP
         assert {int(i) for i in re.findall(r'<tr id="plan-(\d+)"', admin_plan)} == {team["lin_bad"]}
 
 
-def test_regrade_forms_with_problems_come_back_marked(client: TestClient, team: dict[str, int]) -> None:
+def test_regrade_forms_with_problems_come_back_marked(
+    client: TestClient, team: dict[str, int]
+) -> None:
     login(client, "mei")
     unknown = client.get("/mentor/regrade?pack=no-such-pack")
     assert unknown.status_code == 400 and 'id="regrade-error"' in unknown.text
@@ -539,7 +647,12 @@ def test_regrade_forms_with_problems_come_back_marked(client: TestClient, team: 
 def test_mentor_pages_speak_chinese(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:
     login(client, "mei")
     post_form(client, "/mentor/attempts", "/language", {"locale": "zh-CN", "next": "/"})
-    for url in ("/mentor/attempts", f"/mentor/attempts/{team['tao_bad']}", "/mentor/regrade", "/cases"):
+    for url in (
+        "/mentor/attempts",
+        f"/mentor/attempts/{team['tao_bad']}",
+        "/mentor/regrade",
+        "/cases",
+    ):
         html = client.get(url).text
         assert 'lang="zh-CN"' in html
         assert not re.search(r">\s*(mentor|review|case)\.[a-z_.]+", html), url
@@ -554,16 +667,33 @@ def test_every_key_the_review_pages_build_exists_in_both_languages() -> None:
     from sandbox.web.i18n import CATALOGUE
 
     built = {f"case_example.{e}" for e in EXAMPLES} | {f"case_is.{e}" for e in EXAMPLES}
-    built |= {f"persona_line.{k}" for k in ("opening", "fact", "reaction", "fallback", "nudge", "farewell")}
-    built |= {f"criterion_kind.{k}" for k in ("disclosure", "inquiry", "contraindication",
-                                              "etiquette", "outcome", "forbidden")}
+    built |= {
+        f"persona_line.{k}"
+        for k in ("opening", "fact", "reaction", "fallback", "nudge", "farewell")
+    }
+    built |= {
+        f"criterion_kind.{k}"
+        for k in ("disclosure", "inquiry", "contraindication", "etiquette", "outcome", "forbidden")
+    }
     built |= {f"regrade_problem.{p}" for p in PROBLEMS}
     built |= {f"status.{s}" for s in {*REQUIRED_STATUSES, *FORBIDDEN_STATUSES}}
     for locale in ("en", "zh-CN"):
         assert sorted(built - set(CATALOGUE[locale])) == [], locale
-    mentor_keys = {k for k in CATALOGUE["en"] if k.split(".")[0] in (
-        "mentor", "review", "case", "case_example", "case_is", "persona_line", "criterion_kind",
-        "regrade_problem")}
+    mentor_keys = {
+        k
+        for k in CATALOGUE["en"]
+        if k.split(".")[0]
+        in (
+            "mentor",
+            "review",
+            "case",
+            "case_example",
+            "case_is",
+            "persona_line",
+            "criterion_kind",
+            "regrade_problem",
+        )
+    }
     assert sorted(mentor_keys - set(CATALOGUE["zh-CN"])) == []
 
 
@@ -575,7 +705,9 @@ def test_the_list_overrides_and_comments_on_postgresql(tmp_path: Path, database:
             with TestClient(app, headers=SAME_ORIGIN) as client:
                 team = make_team(app)
                 test_filters_narrow_the_list(app, client, team)
-                test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(app, client, team)
+                test_an_override_recomputes_the_score_and_keeps_the_automatic_verdict(
+                    app, client, team
+                )
                 test_comments_are_shown_to_the_trainee(app, client, team)
         finally:
             app.state.sandbox.engine.dispose()

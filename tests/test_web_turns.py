@@ -278,7 +278,10 @@ def test_fast_turns_on_postgres(backend: str, tmp_path: Path) -> None:
                 messages = stored(app, attempt_id)
                 assert [m.seq for m in messages] == list(range(then[-1] + 1))
                 assert [m.client_id for m in messages if m.client_id] == [
-                    "p-0", "elsewhere", "p-1", "p-2"
+                    "p-0",
+                    "elsewhere",
+                    "p-1",
+                    "p-2",
                 ]
         finally:
             app.state.sandbox.engine.dispose()

@@ -40,9 +40,12 @@ def _plural(n: int, word: str) -> str:
 
 LexiconOpt = Annotated[
     list[Path] | None,
-    typer.Option("--lexicon", envvar="SANDBOX_LEXICON",
-                 help="An organisation's lexicon file or folder, added to the bundled concepts "
-                      "for v2 packs (repeatable; default: $SANDBOX_LEXICON)."),
+    typer.Option(
+        "--lexicon",
+        envvar="SANDBOX_LEXICON",
+        help="An organisation's lexicon file or folder, added to the bundled concepts "
+        "for v2 packs (repeatable; default: $SANDBOX_LEXICON).",
+    ),
 ]
 
 
@@ -52,8 +55,10 @@ def _is_lexicon(path: Path) -> bool:
         head = path.read_bytes()[: 1 << 20]
     except OSError:
         return False
-    return (re.search(rb"(?m)^concepts:", head) is not None
-            and re.search(rb"(?m)^scenarios:", head) is None)
+    return (
+        re.search(rb"(?m)^concepts:", head) is not None
+        and re.search(rb"(?m)^scenarios:", head) is None
+    )
 
 
 def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | None:
@@ -101,8 +106,10 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
     scenarios = sum(len(p.scenarios) for p in loaded.packs)
     examples = sum(len(s.examples) for p in loaded.packs for s in p.scenarios)
     also = f", {_plural(lexicons, 'lexicon file')}" if lexicons else ""
-    typer.echo(f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
-               f"{_plural(examples, 'example')}{also}: valid")
+    typer.echo(
+        f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
+        f"{_plural(examples, 'example')}{also}: valid"
+    )
 
 
 def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
@@ -186,13 +193,16 @@ def _pack_and_transcript(
         transcript = parse_transcript(raw.decode("utf-8"), str(transcript_path))
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise fail(f"{transcript_path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} "
-                   f"at offset {exc.start})") from None
+        raise fail(
+            f"{transcript_path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} "
+            f"at offset {exc.start})"
+        ) from None
     except TranscriptError as exc:
         raise fail(str(exc)) from None
     if transcript.pack and transcript.pack != pack.id:
-        raise fail(f"{transcript_path}: the transcript is for pack {transcript.pack!r}, "
-                   f"not {pack.id!r}")
+        raise fail(
+            f"{transcript_path}: the transcript is for pack {transcript.pack!r}, not {pack.id!r}"
+        )
     _, chosen = _find_scenario([pack], scenario or transcript.scenario or None)
     return pack, chosen, transcript
 
@@ -205,8 +215,12 @@ ScenarioOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def replay(pack_path: PackArg, transcript_path: TranscriptArg, scenario: ScenarioOpt = None,
-           as_json: JsonOpt = False) -> None:
+def replay(
+    pack_path: PackArg,
+    transcript_path: TranscriptArg,
+    scenario: ScenarioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Play a transcript's trainee lines through the current engine, with each persona
     line's kind (fact, reaction, answer, fallback, nudge, farewell) and the rule behind it."""
     from sandbox.evaluator.explain import replay_lines
@@ -214,8 +228,13 @@ def replay(pack_path: PackArg, transcript_path: TranscriptArg, scenario: Scenari
     pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
     lines = replay_lines(pack.compiled[chosen.id], transcript)
     if as_json:
-        typer.echo(json.dumps({"scenario": f"{pack.id}/{chosen.id}", "messages": lines},
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {"scenario": f"{pack.id}/{chosen.id}", "messages": lines},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     for line in lines:
         who = "trainee"
@@ -278,8 +297,10 @@ def format_grade(result: Grade) -> str:
     if result.critical_violated:
         lines.append(f"Critical criteria violated: {', '.join(result.critical_violated)}")
     if result.ignored_messages:
-        lines.append("Ignored messages (refused by the engine): "
-                     + ", ".join(map(str, result.ignored_messages)))
+        lines.append(
+            "Ignored messages (refused by the engine): "
+            + ", ".join(map(str, result.ignored_messages))
+        )
     return "\n".join(lines)
 
 
@@ -348,13 +369,11 @@ def packs(
         typer.echo(scenarios_markdown(loaded.packs), nl=False)
     else:
         rows = [
-            [f"{p.id}/{s.id}", trade_of(p), p.locale, s.difficulty, len(s.rubric.criteria),
-             s.title]
+            [f"{p.id}/{s.id}", trade_of(p), p.locale, s.difficulty, len(s.rubric.criteria), s.title]
             for p in loaded.packs
             for s in p.scenarios
         ]
-        typer.echo(table(["scenario", "trade", "locale", "difficulty", "criteria", "title"],
-                         rows))
+        typer.echo(table(["scenario", "trade", "locale", "difficulty", "criteria", "title"], rows))
     if loaded.errors:
         raise typer.Exit(2)
 
@@ -390,9 +409,18 @@ def lexicon_show(
         raise fail(str(exc)) from None
     entry = found.concepts[name]
     if as_json:
-        typer.echo(json.dumps({"concept": name, "description": entry.description,
-                               "source": entry.source, "phrases": expanded},
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "concept": name,
+                    "description": entry.description,
+                    "source": entry.source,
+                    "phrases": expanded,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     typer.echo(f"~{name}: {entry.description} ({entry.source})")
     for loc, phrases in expanded.items():

@@ -96,7 +96,10 @@ class Resume:
         lines: list[TurnLine] = []
         for offset, message in enumerate(conversation.messages[before:]):
             line = TurnLine(
-                self.head.count + offset, str(message.role), message.text, float(message.at),
+                self.head.count + offset,
+                str(message.role),
+                message.text,
+                float(message.at),
                 message.kind,
             )
             if client_id is not None and message.role == "trainee":

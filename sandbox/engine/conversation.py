@@ -73,9 +73,7 @@ class Conversation:
         self._time_limit_s = time_limit_s
         self.scenario = self.compiled.scenario
         self.locale = self.compiled.locale
-        self.messages: list[Message] = [
-            Message("persona", self.scenario.opening, 0.0, "opening")
-        ]
+        self.messages: list[Message] = [Message("persona", self.scenario.opening, 0.0, "opening")]
         self.mood: str = self.scenario.persona.mood
         self.revealed: list[str] = []
         self.fired: dict[str, int] = {}
@@ -224,11 +222,15 @@ class Conversation:
         #    a v2 persona first answers by topic (`answers`, the first that matches).
         answer = None
         if not revealed_now and fired is None and not ends and self.compiled.answers:
-            answer = next((i for i, (_, m) in enumerate(self.compiled.answers)
-                           if m.matches(text, True)), None)
+            answer = next(
+                (i for i, (_, m) in enumerate(self.compiled.answers) if m.matches(text, True)), None
+            )
             if answer is not None:
-                said.append(Message("persona", self.compiled.answers[answer][0].say, at,
-                                    "answer", str(answer)))
+                said.append(
+                    Message(
+                        "persona", self.compiled.answers[answer][0].say, at, "answer", str(answer)
+                    )
+                )
         if not revealed_now and fired is None and not ends and answer is None:
             lines = self.scenario.fallback
             said.append(Message("persona", lines[self._fallback % len(lines)], at, "fallback"))

@@ -67,10 +67,17 @@ def check_expectations(
     if expect.passed is not None and expect.passed != result.passed:
         why = ""
         if result.critical_missed or result.critical_violated:
-            why = (f" (critical missed: {_ids(result.critical_missed)}, "
-                   f"critical violated: {_ids(result.critical_violated)})")
-        failures.append(Failure("passed", str(expect.passed).lower(),
-                                f"{str(result.passed).lower()} with score {result.score}{why}"))
+            why = (
+                f" (critical missed: {_ids(result.critical_missed)}, "
+                f"critical violated: {_ids(result.critical_violated)})"
+            )
+        failures.append(
+            Failure(
+                "passed",
+                str(expect.passed).lower(),
+                f"{str(result.passed).lower()} with score {result.score}{why}",
+            )
+        )
     if expect.score_min is not None and result.score < expect.score_min:
         failures.append(Failure("score_min", f">= {expect.score_min:g}", f"{result.score}"))
     if expect.score_max is not None and result.score > expect.score_max:
@@ -87,8 +94,9 @@ def check_expectations(
             if actual != status:
                 failures.append(Failure(f"{status}: {criterion_id}", status, str(actual)))
     if expect.revealed is not None and set(expect.revealed) != set(conversation.revealed):
-        failures.append(Failure("revealed", _ids(sorted(expect.revealed)),
-                                _ids(sorted(conversation.revealed))))
+        failures.append(
+            Failure("revealed", _ids(sorted(expect.revealed)), _ids(sorted(conversation.revealed)))
+        )
     if expect.mood is not None and expect.mood != conversation.mood:
         failures.append(Failure("mood", expect.mood, conversation.mood))
     if expect.persona_says is not None:
@@ -111,6 +119,9 @@ def _check_persona_says(wanted: list[str], conversation: Conversation) -> Failur
             line, pos = line + 1, 0
         else:
             said = " | ".join(lines)
-            return Failure(f"persona_says[{i}]", repr(needle),
-                           f"not found in order in the persona's lines: {said}")
+            return Failure(
+                f"persona_says[{i}]",
+                repr(needle),
+                f"not found in order in the persona's lines: {said}",
+            )
     return None

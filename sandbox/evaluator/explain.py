@@ -25,8 +25,13 @@ class MessageExplanation:
     findings: list[Finding] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "text": self.text, "in_scope": self.in_scope,
-                "matched": self.matched, "findings": [f.to_json() for f in self.findings]}
+        return {
+            "message": self.message,
+            "text": self.text,
+            "in_scope": self.in_scope,
+            "matched": self.matched,
+            "findings": [f.to_json() for f in self.findings],
+        }
 
 
 @dataclass
@@ -38,8 +43,13 @@ class CriterionExplanation:
 
     def to_json(self) -> dict[str, Any]:
         c = self.criterion
-        return {"id": c.id, "kind": c.kind, "status": self.status, "reason": self.reason,
-                "messages": [m.to_json() for m in self.messages]}
+        return {
+            "id": c.id,
+            "kind": c.kind,
+            "status": self.status,
+            "reason": self.reason,
+            "messages": [m.to_json() for m in self.messages],
+        }
 
 
 def explain_criterion(
@@ -56,10 +66,14 @@ def explain_criterion(
     if matcher is not None:
         act = compiled.act(criterion)
         for position, (msg_index, text) in enumerate(graded):
-            matched, findings = explain(matcher, compiled.read(text), criterion.negation_aware,
-                                        act, compiled.origins)
-            messages.append(MessageExplanation(msg_index, text, position in scope,
-                                               matched and position in scope, findings))
+            matched, findings = explain(
+                matcher, compiled.read(text), criterion.negation_aware, act, compiled.origins
+            )
+            messages.append(
+                MessageExplanation(
+                    msg_index, text, position in scope, matched and position in scope, findings
+                )
+            )
     return CriterionExplanation(criterion, status, reason(result, index, messages), messages)
 
 
@@ -80,8 +94,9 @@ def reason(result: Grade, index: int, messages: list[MessageExplanation], first:
         return f"'{c.revealed}' was {told}"
     if c.check is not None:
         broken = [e.message + first for e in item.evidence]
-        return (f"check {c.check}: " + ("passed" if not broken
-                                        else f"broken by message(s) {', '.join(map(str, broken))}"))
+        return f"check {c.check}: " + (
+            "passed" if not broken else f"broken by message(s) {', '.join(map(str, broken))}"
+        )
     hits = [m for m in messages if m.matched]
     if hits:
         hit = hits[0]
@@ -90,7 +105,8 @@ def reason(result: Grade, index: int, messages: list[MessageExplanation], first:
         if counted and counted.concept:
             what += f" ({counted.concept})"
         return f"message {hit.message + first} says {what}" + (
-            f", and {len(hits) - 1} more" if len(hits) > 1 else "")
+            f", and {len(hits) - 1} more" if len(hits) > 1 else ""
+        )
     cancelled = [(m, f) for m in messages if m.in_scope for f in m.findings if not f.counts]
     if cancelled:
         m, f = cancelled[0]
@@ -125,9 +141,12 @@ def replay_lines(compiled: CompiledScenario, transcript: Transcript) -> list[dic
 
 def _rule(kind: str, ref: str | None) -> str:
     return {
-        "fact": f"facts.{ref}", "reaction": f"reactions.{ref}",
-        "answer": f"answers.{ref}" if ref else "answers", "opening": "opening",
-        "fallback": "fallback (nothing else matched)", "nudge": "nudge (silence)",
+        "fact": f"facts.{ref}",
+        "reaction": f"reactions.{ref}",
+        "answer": f"answers.{ref}" if ref else "answers",
+        "opening": "opening",
+        "fallback": "fallback (nothing else matched)",
+        "nudge": "nudge (silence)",
         "farewell": "farewell",
     }.get(kind, kind)
 
@@ -151,31 +170,38 @@ def verdict_reasons(
             scope = _scope(criterion, len(graded))
             act = compiled.act(criterion)
             for position, (msg_index, text) in enumerate(graded):
-                matched, findings = explain(matcher, compiled.read(text),
-                                            criterion.negation_aware, act, compiled.origins)
-                messages.append(MessageExplanation(msg_index, text, position in scope,
-                                                   matched and position in scope, findings))
+                matched, findings = explain(
+                    matcher, compiled.read(text), criterion.negation_aware, act, compiled.origins
+                )
+                messages.append(
+                    MessageExplanation(
+                        msg_index, text, position in scope, matched and position in scope, findings
+                    )
+                )
         line = reason(result, index, messages, first=1)
         reasons[criterion.id] = line if staff else _for_trainee(result, index, messages, line)
     return reasons
 
 
-def _for_trainee(result: Grade, index: int, messages: list[MessageExplanation],
-                 staff_line: str) -> str:
+def _for_trainee(
+    result: Grade, index: int, messages: list[MessageExplanation], staff_line: str
+) -> str:
     item = result.criteria[index]
     c = item.criterion
     if item.status == "not_applicable":
         return "not applicable here"
     if c.kind == "outcome":
-        return ("the customer ended the way this asks" if item.status == "met"
-                else "the customer did not end the way this asks")
+        return (
+            "the customer ended the way this asks"
+            if item.status == "met"
+            else "the customer did not end the way this asks"
+        )
     if c.check is not None:
         return staff_line
     hits = [m.message + 1 for m in messages if m.matched]
     if hits:
         return "said in message " + ", ".join(map(str, hits[:3]))
-    cancelled = next((f for m in messages if m.in_scope for f in m.findings if not f.counts),
-                     None)
+    cancelled = next((f for m in messages if m.in_scope for f in m.findings if not f.counts), None)
     if cancelled is not None:
         where = next(m.message + 1 for m in messages if cancelled in m.findings)
         why = cancelled.why.split(" (")[0]

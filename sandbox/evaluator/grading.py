@@ -16,9 +16,7 @@ from sandbox.text.tone import DEFAULT_MIN, is_shouting, tone
 #: Each compiled scenario's criterion verdicts per status, by index: a verdict is frozen and
 #: depends on nothing else, so one is shared by every grade (kept here, not on the scenario,
 #: so that the pack layer knows nothing of scoring).
-_VERDICTS: WeakKeyDictionary[CompiledScenario, dict[tuple[int, str], Verdict]] = (
-    WeakKeyDictionary()
-)
+_VERDICTS: WeakKeyDictionary[CompiledScenario, dict[tuple[int, str], Verdict]] = WeakKeyDictionary()
 
 
 def kept_verdicts(compiled: CompiledScenario) -> dict[tuple[int, str], Verdict]:

@@ -46,8 +46,9 @@ def parse_transcript(text: str, source: str = "<transcript>") -> Transcript:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TranscriptError(source, f"not valid JSON: {exc.msg} (column {exc.colno})",
-                              exc.lineno) from None
+        raise TranscriptError(
+            source, f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno
+        ) from None
     return parse_transcript_data(data, source)
 
 
@@ -68,13 +69,17 @@ def parse_transcript_data(data: Any, source: str) -> Transcript:
             raise TranscriptError(source, f"{where}: a message is an object with role, text, at")
         missing = [k for k in ("role", "text", "at") if k not in item]
         if missing:
-            raise TranscriptError(source, f"{where}: missing {', '.join(map(repr, missing))} "
-                                          "(a message has role, text and at, the seconds "
-                                          "since the conversation started)")
+            raise TranscriptError(
+                source,
+                f"{where}: missing {', '.join(map(repr, missing))} "
+                "(a message has role, text and at, the seconds "
+                "since the conversation started)",
+            )
         role, text, at = item.get("role"), item.get("text"), item.get("at")
         if role not in ("persona", "trainee"):
-            raise TranscriptError(source, f"{where}.role: must be 'persona' or 'trainee', "
-                                          f"got {role!r}")
+            raise TranscriptError(
+                source, f"{where}.role: must be 'persona' or 'trainee', got {role!r}"
+            )
         if not isinstance(text, str):
             raise TranscriptError(source, f"{where}.text: must be a string, got {text!r}")
         if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
@@ -83,8 +88,11 @@ def parse_transcript_data(data: Any, source: str) -> Transcript:
             raise TranscriptError(source, f"{where}.at: must not be negative, got {at!r}")
         if role == "trainee":
             if at < last_trainee_at:
-                raise TranscriptError(source, f"{where}.at: trainee messages must not go back in "
-                                              f"time ({at:g} after {last_trainee_at:g})")
+                raise TranscriptError(
+                    source,
+                    f"{where}.at: trainee messages must not go back in "
+                    f"time ({at:g} after {last_trainee_at:g})",
+                )
             last_trainee_at = at
         parsed.append(TranscriptMessage(role, text, float(at)))
     return Transcript(str(data.get("pack", "")), str(data.get("scenario", "")), parsed)

@@ -159,8 +159,15 @@ def exam_result(
         )
     )
     passed = bool(practical_passed and written_passed)
-    return ExamResult(practical, written, final, band_of(final, rules.band_table),
-                      practical_passed, written_passed, passed)
+    return ExamResult(
+        practical,
+        written,
+        final,
+        band_of(final, rules.band_table),
+        practical_passed,
+        written_passed,
+        passed,
+    )
 
 
 RetakeState = Literal["not_needed", "eligible", "expired", "passed", "retraining", "pending"]

@@ -38,8 +38,9 @@ def histogram(scores: Iterable[float], width: int = 10) -> list[tuple[str, int]]
     for score in scores:
         index = min(int(score // width), len(edges) - 1)
         counts[max(index, 0)] += 1
-    labels = [f"{lo}–{min(lo + width, 100) if lo + width >= 100 else lo + width - 1}"
-              for lo in edges]
+    labels = [
+        f"{lo}–{min(lo + width, 100) if lo + width >= 100 else lo + width - 1}" for lo in edges
+    ]
     return list(zip(labels, counts, strict=True))
 
 
@@ -72,8 +73,12 @@ class HistogramLayout:
     pass_x: float | None  # the pass line, if any
 
 
-def histogram_layout(bins: Sequence[tuple[str, int]], pass_line: float | None = None,
-                     width: int = 560, height: int = 240) -> HistogramLayout:
+def histogram_layout(
+    bins: Sequence[tuple[str, int]],
+    pass_line: float | None = None,
+    width: int = 560,
+    height: int = 240,
+) -> HistogramLayout:
     """Bars scaled to the tallest band (at least 1), the pass line placed on the 0-100 axis."""
     pad_l, pad_b, pad_t = 36, 36, 12
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
@@ -85,8 +90,17 @@ def histogram_layout(bins: Sequence[tuple[str, int]], pass_line: float | None = 
         x = pad_l + i * bar_w
         bars.append(Bar(label, count, x + 2, pad_t + plot_h - h, bar_w - 4, h, x + bar_w / 2))
     pass_x = None if pass_line is None else pad_l + plot_w * pass_line / 100
-    return HistogramLayout(width, height, pad_l, pad_t, pad_t + plot_h, width - 8,
-                           height - pad_b + 16, tuple(bars), pass_x)
+    return HistogramLayout(
+        width,
+        height,
+        pad_l,
+        pad_t,
+        pad_t + plot_h,
+        width - 8,
+        height - pad_b + 16,
+        tuple(bars),
+        pass_x,
+    )
 
 
 @dataclass(frozen=True)

@@ -228,9 +228,7 @@ def standing(
         scenarios=len(scenarios),
     )
     finished_at = (
-        None
-        if result.status == "pending"
-        else _decided_at(first, first_written, closes_at)
+        None if result.status == "pending" else _decided_at(first, first_written, closes_at)
     )
     found = Standing(user, first, first_written, result, finished_at)
     if retake is not None:

@@ -7,8 +7,10 @@ from pathlib import Path as FsPath
 
 from sandbox.scenarios.errors import PackError
 
-LINK_OUT = ("a symbolic link that leads out of the pack folder; skipped "
-            "(copy the pack into the folder instead)")
+LINK_OUT = (
+    "a symbolic link that leads out of the pack folder; skipped "
+    "(copy the pack into the folder instead)"
+)
 LINK_BROKEN = "a symbolic link to nothing (or a loop of links); skipped"
 
 
@@ -37,4 +39,3 @@ def pack_files(paths: Iterable[str | FsPath]) -> Iterator[tuple[FsPath, PackErro
         for q in sorted(q for q in p.glob("*.yaml") if q.is_file() or q.is_symlink()):
             problem = _link_problem(q, p)
             yield q, PackError(str(q), None, None, problem) if problem else None
-

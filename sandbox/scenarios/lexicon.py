@@ -53,8 +53,15 @@ def load_lexicon(paths: Iterable[str | FsPath], base: Lexicon | None = None) -> 
             errors.append(PackError(source, None, None, f"cannot read: {exc.strerror}"))
             continue
         if len(raw) > MAX_LEXICON_BYTES:
-            errors.append(PackError(source, None, None, f"file is {len(raw):,} bytes; a "
-                                    f"lexicon file may be at most {MAX_LEXICON_BYTES:,}"))
+            errors.append(
+                PackError(
+                    source,
+                    None,
+                    None,
+                    f"file is {len(raw):,} bytes; a "
+                    f"lexicon file may be at most {MAX_LEXICON_BYTES:,}",
+                )
+            )
             continue
         try:
             found, problems = read_lexicon_text(raw.decode("utf-8"), source)
@@ -79,15 +86,26 @@ def read_lexicon_text(text: str, source: str) -> tuple[list[Concept], list[PackE
     errors = [PackError(source, p.line, p.key, p.message) for p in doc.problems]
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("concepts"), dict):
-        errors.append(PackError(source, doc.line_of(()), "concepts",
-                                "a lexicon is a mapping with 'concepts' (id: {description, "
-                                "en, zh}) and an optional 'lexicon' (description)"))
+        errors.append(
+            PackError(
+                source,
+                doc.line_of(()),
+                "concepts",
+                "a lexicon is a mapping with 'concepts' (id: {description, "
+                "en, zh}) and an optional 'lexicon' (description)",
+            )
+        )
         return [], errors
     for key in data:
         if key not in ("lexicon", "concepts"):
-            errors.append(PackError(source, doc.line_of((key,)), str(key),
-                                    f"unknown key {key!r} (a lexicon has 'lexicon' and "
-                                    "'concepts')"))
+            errors.append(
+                PackError(
+                    source,
+                    doc.line_of((key,)),
+                    str(key),
+                    f"unknown key {key!r} (a lexicon has 'lexicon' and 'concepts')",
+                )
+            )
     concepts, problems = read_concepts(data["concepts"], source, doc.line_of, ("concepts",))
     return concepts, errors + problems
 
@@ -139,8 +157,15 @@ def read_concepts(
         if not phrases.get("en") and not phrases.get("zh"):
             add(path, "a concept needs phrases in 'en' or 'zh'")
         line = line_of(path)
-        concepts.append(Concept(cid, description, phrases.get("en", ()), phrases.get("zh", ()),
-                                f"{source}:{line}" if line else source))
+        concepts.append(
+            Concept(
+                cid,
+                description,
+                phrases.get("en", ()),
+                phrases.get("zh", ()),
+                f"{source}:{line}" if line else source,
+            )
+        )
     return concepts, errors
 
 
@@ -153,9 +178,14 @@ def check_references(lexicon: Lexicon) -> list[PackError]:
                 lexicon.expand([f"~{concept.id}"], locale)
             except ConceptError as exc:
                 file, _, line = concept.source.rpartition(":")
-                errors.append(PackError(file or concept.source,
-                                        int(line) if line.isdigit() else None,
-                                        f"concepts.{concept.id}", str(exc)))
+                errors.append(
+                    PackError(
+                        file or concept.source,
+                        int(line) if line.isdigit() else None,
+                        f"concepts.{concept.id}",
+                        str(exc),
+                    )
+                )
                 break
     return errors
 

@@ -87,8 +87,10 @@ def load_library(settings: Settings) -> PackLibrary:
         message = f"{folder}: pack folder does not exist"
         library.errors.append(message)
         log.warning("%s", message)
-    loaded = load_packs([folder for folder in folders if folder.exists()],
-                        organisation_lexicon(settings, library.errors))
+    loaded = load_packs(
+        [folder for folder in folders if folder.exists()],
+        organisation_lexicon(settings, library.errors),
+    )
     for pack in loaded.packs:
         library.packs[pack.id] = pack
     for error in loaded.errors:

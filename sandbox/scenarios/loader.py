@@ -40,22 +40,36 @@ def load_pack_bytes(raw: bytes, source: str, lexicon: Lexicon | None = None) -> 
     """Load a pack from the bytes of a file: at most 1 MiB, UTF-8."""
     if len(raw) > MAX_PACK_BYTES:
         raise PackErrors(
-            [PackError(source, None, None,
-                       f"file is {len(raw):,} bytes; a pack may be at most {MAX_PACK_BYTES:,}")]
+            [
+                PackError(
+                    source,
+                    None,
+                    None,
+                    f"file is {len(raw):,} bytes; a pack may be at most {MAX_PACK_BYTES:,}",
+                )
+            ]
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PackErrors(
-            [PackError(source, line, None,
-                       f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]
+            [
+                PackError(
+                    source,
+                    line,
+                    None,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                )
+            ]
         ) from None
     return load_pack_text(text.removeprefix("\ufeff"), source, lexicon)
 
 
-NOT_A_PACK = ("not a pack: a pack is a mapping with the keys 'pack' and 'scenarios' "
-              "(nothing of this file is shown)")
+NOT_A_PACK = (
+    "not a pack: a pack is a mapping with the keys 'pack' and 'scenarios' "
+    "(nothing of this file is shown)"
+)
 # A top-level `pack:` or `scenarios:` key, at the start of a line, quoted or not.
 _PACK_KEY_LINE = re.compile(r"""^(["']?)(pack|scenarios)\1[ \t]*:""", re.MULTILINE)
 
@@ -99,8 +113,9 @@ def load_pack_text(text: str, source: str = "<pack>", lexicon: Lexicon | None = 
     return pack
 
 
-def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError],
-                given: Lexicon | None) -> Lexicon:
+def _v2_lexicon(
+    pack: Pack, doc: Document, source: str, errors: list[PackError], given: Lexicon | None
+) -> Lexicon:
     """A v2 pack's lexicon (the bundled one and its own `concepts`); every `~id` checked."""
     from sandbox.scenarios.lexicon import bundled_lexicon, check_references, read_concepts
     from sandbox.text.concepts import ConceptError
@@ -110,7 +125,10 @@ def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError],
     if pack.concepts:
         own, problems = read_concepts(
             {k: v.model_dump(exclude_none=True) for k, v in pack.concepts.items()},
-            source, doc.line_of, ("concepts",))
+            source,
+            doc.line_of,
+            ("concepts",),
+        )
         errors.extend(problems)
         lexicon = lexicon.merged(own, local=True)
         errors.extend(e for e in check_references(lexicon) if e.path == source)
@@ -121,8 +139,11 @@ def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError],
                 for plain in lexicon.expand([phrase], pack.locale, local):
                     compile_phrase(plain, pack.locale)
             except (ConceptError, PhraseError) as exc:
-                errors.append(PackError(source, doc.line_of((*path, k)),
-                                        ".".join(map(str, (*path, k))), str(exc)))
+                errors.append(
+                    PackError(
+                        source, doc.line_of((*path, k)), ".".join(map(str, (*path, k))), str(exc)
+                    )
+                )
 
     for si, scenario in enumerate(pack.scenarios):
         base: Path = ("scenarios", si)
@@ -130,14 +151,19 @@ def _v2_lexicon(pack: Pack, doc: Document, source: str, errors: list[PackError],
         if scenario.topic:
             check((*base, "topic"), scenario.topic, {})
         specs: list[tuple[Path, MatcherSpec | None]] = [((*base, "ends_when"), scenario.ends_when)]
-        specs += [((*base, "facts", i, "asked_by"), f.asked_by)
-                  for i, f in enumerate(scenario.facts)]
-        specs += [((*base, "reactions", i, "when"), r.when)
-                  for i, r in enumerate(scenario.reactions)]
-        specs += [((*base, "rubric", "criteria", i, "match"), c.match)
-                  for i, c in enumerate(scenario.rubric.criteria)]
-        specs += [((*base, "answers", i, "when"), a.when)
-                  for i, a in enumerate(scenario.answers or ())]
+        specs += [
+            ((*base, "facts", i, "asked_by"), f.asked_by) for i, f in enumerate(scenario.facts)
+        ]
+        specs += [
+            ((*base, "reactions", i, "when"), r.when) for i, r in enumerate(scenario.reactions)
+        ]
+        specs += [
+            ((*base, "rubric", "criteria", i, "match"), c.match)
+            for i, c in enumerate(scenario.rubric.criteria)
+        ]
+        specs += [
+            ((*base, "answers", i, "when"), a.when) for i, a in enumerate(scenario.answers or ())
+        ]
         for path, spec in specs:
             if spec is None:
                 continue
@@ -216,8 +242,14 @@ _BOUNDS = {
 def _yaml_type(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> Path:
@@ -230,8 +262,9 @@ def _model_at(names: Iterable[str]) -> type[BaseModel] | None:
     for name in names:
         if model is None:
             return None
-        info = next((f for n, f in model.model_fields.items()
-                     if n == name or f.alias == name), None)
+        info = next(
+            (f for n, f in model.model_fields.items() if n == name or f.alias == name), None
+        )
         model = _model_in(info.annotation) if info is not None else None
     return model
 
@@ -256,8 +289,13 @@ def _keys_of(model: type[BaseModel] | None) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
-_SINGULAR = {"scenarios": "scenario", "facts": "fact", "reactions": "reaction",
-             "criteria": "criterion", "examples": "example"}
+_SINGULAR = {
+    "scenarios": "scenario",
+    "facts": "fact",
+    "reactions": "reaction",
+    "criteria": "criterion",
+    "examples": "example",
+}
 
 
 def _describe(path: Path, data: Any) -> str:
@@ -294,8 +332,11 @@ def _from_validation(exc: ValidationError, doc: Document, source: str) -> list[P
             key = str(path[-1])
             allowed = _keys_of(_model_at(names[:-1]))
             near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {near[0]!r}?)" if near else (
-                f" (expected one of: {', '.join(allowed)})" if allowed else "")
+            hint = (
+                f" (did you mean {near[0]!r}?)"
+                if near
+                else (f" (expected one of: {', '.join(allowed)})" if allowed else "")
+            )
             message = f"{where}: unknown key {key!r}{hint}"
             line = doc.line_of(path)
         elif kind in _TYPE_NAMES:
@@ -342,8 +383,14 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
     errors: list[PackError] = []
 
     def add(path: Path, message: str) -> None:
-        errors.append(PackError(source, doc.line_of(path), ".".join(map(str, path)),
-                                f"{_describe(path, doc.data)}: {message}"))
+        errors.append(
+            PackError(
+                source,
+                doc.line_of(path),
+                ".".join(map(str, path)),
+                f"{_describe(path, doc.data)}: {message}",
+            )
+        )
 
     if pack.format == 1:
         # What v2 adds is an error in a v1 pack, as any key the format does not know.
@@ -375,8 +422,10 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
     steps += [("reactions", i, r.id) for i, r in enumerate(scenario.reactions)]
     for key, i, step_id in steps:
         if step_id in step_ids:
-            add((*base, key, i, "id"),
-                f"duplicate id {step_id!r} (facts and reactions share one set of ids)")
+            add(
+                (*base, key, i, "id"),
+                f"duplicate id {step_id!r} (facts and reactions share one set of ids)",
+            )
         step_ids.add(step_id)
     all_steps = facts | {r.id for r in scenario.reactions}
 
@@ -385,14 +434,18 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
             if ref not in allowed:
                 known = difflib.get_close_matches(ref, sorted(allowed), n=1)
                 hint = f" (did you mean {known[0]!r}?)" if known else ""
-                add(path if isinstance(ids, str) else (*path, j),
-                    f"{ref!r} is not the id of any {what} in this scenario{hint}")
+                add(
+                    path if isinstance(ids, str) else (*path, j),
+                    f"{ref!r} is not the id of any {what} in this scenario{hint}",
+                )
 
     def matcher(path: Path, spec: MatcherSpec | None) -> None:
         if spec is None:
             return
-        groups: list[tuple[Path, list[str]]] = [((*path, "any"), spec.any),
-                                                ((*path, "not"), spec.not_)]
+        groups: list[tuple[Path, list[str]]] = [
+            ((*path, "any"), spec.any),
+            ((*path, "not"), spec.not_),
+        ]
         groups += [((*path, "all", g), group) for g, group in enumerate(spec.all)]
         for gpath, phrases in groups:
             for k, phrase in enumerate(phrases):
@@ -429,8 +482,10 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
         for j, line in enumerate(example.trainee):
             if line.at is not None:
                 if line.at < last:
-                    add((*path, "trainee", j, "at"),
-                        f"times must not decrease ({line.at:g} comes after {last:g})")
+                    add(
+                        (*path, "trainee", j, "at"),
+                        f"times must not decrease ({line.at:g} comes after {last:g})",
+                    )
                 last = line.at
             else:
                 last = last + 10 if last >= 0 else 10
@@ -441,4 +496,3 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
                 refs((*path, "expect", key), ids, criteria, "criterion")
         if expect.revealed:
             refs((*path, "expect", "revealed"), expect.revealed, facts, "fact")
-

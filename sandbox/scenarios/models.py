@@ -127,6 +127,7 @@ class Nudge(Model):
 
 # --- rubric -----------------------------------------------------------------------------
 
+
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
@@ -158,31 +159,47 @@ class Criterion(Model):
         problems: list[tuple[str | None, str]] = []
         if self.kind == "etiquette":
             if self.match is None and self.check is None:
-                problems.append((None, "an etiquette criterion needs 'match' (phrases) or "
-                                       "'check' (response_time, tone or no_shouting)"))
+                problems.append(
+                    (
+                        None,
+                        "an etiquette criterion needs 'match' (phrases) or "
+                        "'check' (response_time, tone or no_shouting)",
+                    )
+                )
             elif self.match is not None and self.check is not None:
-                problems.append(("check", "an etiquette criterion takes 'match' or 'check', "
-                                          "not both"))
+                problems.append(
+                    ("check", "an etiquette criterion takes 'match' or 'check', not both")
+                )
         elif self.kind == "outcome":
             if self.mood is None and self.revealed is None:
-                problems.append((None, "an outcome criterion needs 'mood: WORD' or "
-                                       "'revealed: FACT'"))
+                problems.append(
+                    (None, "an outcome criterion needs 'mood: WORD' or 'revealed: FACT'")
+                )
             elif self.mood is not None and self.revealed is not None:
-                problems.append(("revealed", "an outcome criterion takes 'mood' or "
-                                             "'revealed', not both"))
+                problems.append(
+                    ("revealed", "an outcome criterion takes 'mood' or 'revealed', not both")
+                )
             if self.match is not None:
-                problems.append(("match", "an outcome criterion takes 'mood' or 'revealed', "
-                                          "not 'match'"))
+                problems.append(
+                    ("match", "an outcome criterion takes 'mood' or 'revealed', not 'match'")
+                )
             if self.check is not None:
-                problems.append(("check", "an outcome criterion takes 'mood' or 'revealed', "
-                                          "not 'check'"))
+                problems.append(
+                    ("check", "an outcome criterion takes 'mood' or 'revealed', not 'check'")
+                )
         else:
             if self.match is None:
-                problems.append((None, f"{_article(self.kind)} {self.kind} criterion needs "
-                                       "'match'"))
+                problems.append(
+                    (None, f"{_article(self.kind)} {self.kind} criterion needs 'match'")
+                )
             if self.check is not None:
-                problems.append(("check", f"{_article(self.kind)} {self.kind} criterion takes "
-                                          "no 'check' (checks are for etiquette criteria)"))
+                problems.append(
+                    (
+                        "check",
+                        f"{_article(self.kind)} {self.kind} criterion takes "
+                        "no 'check' (checks are for etiquette criteria)",
+                    )
+                )
         if self.kind != "outcome":
             for key in ("mood", "revealed"):
                 if getattr(self, key) is not None:
@@ -201,8 +218,10 @@ class Criterion(Model):
             raise PydanticCustomError(
                 "criterion_rule",
                 "{message}",
-                {"message": "; ".join(m for _, m in problems),
-                 "key": next((k for k, _ in problems if k is not None), None)},
+                {
+                    "message": "; ".join(m for _, m in problems),
+                    "key": next((k for k, _ in problems if k is not None), None),
+                },
             )
         return self
 
@@ -369,6 +388,7 @@ class CompiledScenario:
         #: v2: for each phrase that came from a concept, the concepts it came through.
         self.origins: dict[str, str] = {}
         if lexicon is None:
+
             def compile(spec: MatcherSpec) -> CompiledMatcher:
                 return spec.compile(locale)
         else:
@@ -378,17 +398,15 @@ class CompiledScenario:
 
             def compile(spec: MatcherSpec) -> CompiledMatcher:
                 return v2.compile(spec.any, spec.all, spec.not_)
+
         self.facts = [(f, compile(f.asked_by)) for f in scenario.facts]
         self.reactions = [(r, compile(r.when)) for r in scenario.reactions]
         #: Whether each reaction ignores negated mentions (v2; v1 reactions never do).
-        self.reaction_negation = [
-            self.v2 and r.negation is not False for r in scenario.reactions
-        ]
+        self.reaction_negation = [self.v2 and r.negation is not False for r in scenario.reactions]
         self.ends_when = compile(scenario.ends_when) if scenario.ends_when else None
         self.answers = [(a, compile(a.when)) for a in scenario.answers or ()]
         self.criteria = [
-            (c, compile(c.match) if c.match is not None else None)
-            for c in scenario.rubric.criteria
+            (c, compile(c.match) if c.match is not None else None) for c in scenario.rubric.criteria
         ]
         matchers = [m for _, m in self.facts] + [m for _, m in self.reactions]
         matchers += [m for _, m in self.answers]
@@ -435,7 +453,8 @@ class CompiledScenario:
                 tuple(m.admits(present) for _, m in self.reactions),
                 self.ends_when is not None and self.ends_when.admits(present),
                 tuple(
-                    i for i, (_, m) in enumerate(self.criteria)
+                    i
+                    for i, (_, m) in enumerate(self.criteria)
                     if m is not None and m.admits(present)
                 ),
             )

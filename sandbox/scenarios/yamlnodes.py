@@ -156,8 +156,12 @@ class _Builder:
                 )
             if key in result and (*path, key) in self.doc.lines:
                 self.doc.problems.append(
-                    YamlError(key_line, f"duplicate key {key!r} (first at line "
-                              f"{self.doc.lines[(*path, key)]})", key, quotes=True)
+                    YamlError(
+                        key_line,
+                        f"duplicate key {key!r} (first at line {self.doc.lines[(*path, key)]})",
+                        key,
+                        quotes=True,
+                    )
                 )
                 continue
             self.doc.lines[(*path, key)] = key_line

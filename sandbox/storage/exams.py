@@ -256,9 +256,7 @@ def exams_for(*, session: Session, user_id: int) -> list[Exam]:
     return list(session.exec(statement))
 
 
-def exam_attempts(
-    *, session: Session, exam_id: int, user_id: int | None = None
-) -> list[Attempt]:
+def exam_attempts(*, session: Session, exam_id: int, user_id: int | None = None) -> list[Attempt]:
     """The exam's attempts (of one candidate, if given), oldest first."""
     statement = select(Attempt).where(Attempt.exam_id == exam_id, Attempt.mode == Mode.EXAM)
     if user_id is not None:
@@ -403,9 +401,9 @@ def exams_of_cohort(*, session: Session, cohort: str) -> list[Exam]:
 def trainees(*, session: Session) -> list[User]:
     """Active trainees, by name: who can be a candidate."""
     statement = (
-        select(User).where(User.role == Role.TRAINEE, col(User.active).is_(True)).order_by(
-            col(User.name)
-        )
+        select(User)
+        .where(User.role == Role.TRAINEE, col(User.active).is_(True))
+        .order_by(col(User.name))
     )
     return list(session.exec(statement))
 

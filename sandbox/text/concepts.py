@@ -49,9 +49,13 @@ class Lexicon:
         for concept in others:
             old = result.get(concept.id)
             if old is not None:
-                concept = Concept(concept.id, concept.description or old.description,
-                                  _unique(old.en + concept.en), _unique(old.zh + concept.zh),
-                                  concept.source)
+                concept = Concept(
+                    concept.id,
+                    concept.description or old.description,
+                    _unique(old.en + concept.en),
+                    _unique(old.zh + concept.zh),
+                    concept.source,
+                )
             result[concept.id] = concept
         added = self.local
         if local:
@@ -59,8 +63,12 @@ class Lexicon:
             added = added | ({p for c in others for p in (*c.en, *c.zh)} - before)
         return Lexicon(result, added)
 
-    def expand(self, phrases: Iterable[str], locale: str,
-               local: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    def expand(
+        self,
+        phrases: Iterable[str],
+        locale: str,
+        local: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> tuple[str, ...]:
         """The phrases with every `~concept` replaced by its phrases for `locale`.
 
         `local` holds concepts of one scenario (its `~topic`), which come first.
@@ -70,16 +78,26 @@ class Lexicon:
             out.extend(self._expand(phrase, locale, local or {}, ()))
         return _unique(tuple(out))
 
-    def origins(self, phrases: Iterable[str], locale: str,
-                local: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+    def origins(
+        self,
+        phrases: Iterable[str],
+        locale: str,
+        local: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> dict[str, str]:
         """For each plain phrase of the expansion, the concepts it came through ("~a > ~b")."""
         found: dict[str, str] = {}
         for phrase in phrases:
             self._expand(phrase, locale, local or {}, (), found)
         return found
 
-    def _expand(self, phrase: str, locale: str, local: Mapping[str, tuple[str, ...]],
-                trail: tuple[str, ...], origins: dict[str, str] | None = None) -> list[str]:
+    def _expand(
+        self,
+        phrase: str,
+        locale: str,
+        local: Mapping[str, tuple[str, ...]],
+        trail: tuple[str, ...],
+        origins: dict[str, str] | None = None,
+    ) -> list[str]:
         if not phrase.startswith("~"):
             if origins is not None and trail and phrase not in origins:
                 origins[phrase] = " > ".join(f"~{t}" for t in trail)
@@ -100,8 +118,12 @@ class Lexicon:
 
     def words(self, locale: str) -> frozenset[str]:
         """Every plain phrase of the locale: the v2 Chinese segmenter's extra words."""
-        return frozenset(p for c in self.concepts.values() for p in c.phrases(locale)
-                         if not p.startswith("~") and p not in self.local)
+        return frozenset(
+            p
+            for c in self.concepts.values()
+            for p in c.phrases(locale)
+            if not p.startswith("~") and p not in self.local
+        )
 
 
 def _unique(items: tuple[str, ...]) -> tuple[str, ...]:

@@ -25,8 +25,14 @@ class Finding:
     why: str  # one line: "counts", "negated by 'not'", "in a question", ...
 
     def to_json(self) -> dict[str, object]:
-        return {"group": self.group, "phrase": self.phrase, "concept": self.concept,
-                "found": self.found, "counts": self.counts, "why": self.why}
+        return {
+            "group": self.group,
+            "phrase": self.phrase,
+            "concept": self.concept,
+            "found": self.found,
+            "counts": self.counts,
+            "why": self.why,
+        }
 
 
 def explain(
@@ -48,17 +54,36 @@ def explain(
                 found = text.text[start:end]
                 concept = origins.get(phrase.source)
                 if blocking:
-                    findings.append(Finding(group, phrase.source, concept, found, False,
-                                            "a 'not' phrase: blocks the match"))
+                    findings.append(
+                        Finding(
+                            group,
+                            phrase.source,
+                            concept,
+                            found,
+                            False,
+                            "a 'not' phrase: blocks the match",
+                        )
+                    )
                     continue
                 if act is not None and not text.act_fits(start, act):
-                    why = ("in a statement: an inquiry must ask" if act == "ask"
-                           else "in a question: a disclosure must tell")
+                    why = (
+                        "in a statement: an inquiry must ask"
+                        if act == "ask"
+                        else "in a question: a disclosure must tell"
+                    )
                     findings.append(Finding(group, phrase.source, concept, found, False, why))
                     continue
                 if negation and text.may_negate() and text.negated(start, own):
-                    findings.append(Finding(group, phrase.source, concept, found, False,
-                                            _negation_reason(text, start, own)))
+                    findings.append(
+                        Finding(
+                            group,
+                            phrase.source,
+                            concept,
+                            found,
+                            False,
+                            _negation_reason(text, start, own),
+                        )
+                    )
                     continue
                 findings.append(Finding(group, phrase.source, concept, found, True, "counts"))
                 holds = True
@@ -67,8 +92,9 @@ def explain(
     blocked = look("not", matcher.none, blocking=True)
     any_holds = look("any", matcher.any) if matcher.any else True
     all_hold = [look(f"all {i + 1}", group) for i, group in enumerate(matcher.all)]
-    matched = ((bool(matcher.any) or bool(matcher.all)) and not blocked and any_holds
-               and all(all_hold))
+    matched = (
+        (bool(matcher.any) or bool(matcher.all)) and not blocked and any_holds and all(all_hold)
+    )
     return matched, findings
 
 
@@ -80,5 +106,5 @@ def _negation_reason(text: Text, start: int, own: list[Span]) -> str:
     word = negation_at(start, own)
     if word is None:  # pragma: no cover - negated() said it was
         return "negated"
-    reach = text.text[word.start:start].strip()
+    reach = text.text[word.start : start].strip()
     return f"negated by '{word.text}' (its reach: '{reach} …')"

@@ -18,9 +18,22 @@ LOCALES: tuple[str, ...] = ("en", "zh-CN")
 
 _PLAIN = str.maketrans(
     {
-        "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'",
-        "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"',
-        "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-",
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "″": '"',
+        "‐": "-",
+        "‑": "-",
+        "‒": "-",
+        "–": "-",
+        "—": "-",
+        "−": "-",
     }
 )
 _SPACE = re.compile(r"\s+")  # what `normalize` collapses; the tests compare with it
@@ -376,8 +389,15 @@ class Matcher:
         all_ = tuple(tuple(Phrase.compile(p, locale) for p in group) for group in all)
         none_ = tuple(Phrase.compile(p, locale) for p in none)
         positives = any_ + tuple(p for group in all_ for p in group)
-        return cls(any_, all_, none_, positives, _literals(any_),
-                   tuple(_literals(group) for group in all_), _literals(none_))
+        return cls(
+            any_,
+            all_,
+            none_,
+            positives,
+            _literals(any_),
+            tuple(_literals(group) for group in all_),
+            _literals(none_),
+        )
 
     @property
     def literals(self) -> frozenset[str]:

@@ -51,12 +51,19 @@ NEGATORS_EN = frozenset(
     "nowhere hardly".split()
 )
 # Two-word negators, read on lemmas.
-NEGATOR_PAIRS_EN = frozenset({("no", "one"), ("instead", "of"), ("rather", "than"),
-                              ("steer", "clear"), ("stay", "away"), ("far", "from")})
+NEGATOR_PAIRS_EN = frozenset(
+    {
+        ("no", "one"),
+        ("instead", "of"),
+        ("rather", "than"),
+        ("steer", "clear"),
+        ("stay", "away"),
+        ("far", "from"),
+    }
+)
 # "no"/"not" that do not negate what follows: comparisons and litotes.
 _NOT_NEGATING_NEXT_EN = frozenset(
-    "more less later longer only just unusual uncommon unheard rare unlikely "
-    "always".split()
+    "more less later longer only just unusual uncommon unheard rare unlikely always".split()
 )
 # Words that end a negation's reach before the clause ends.
 _SCOPE_BREAK_EN = frozenset(
@@ -77,16 +84,25 @@ _REPORTERS_EN = frozenset(
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market".split()
 )
-_DISBELIEF_EN = (("do", "not", "believe"), ("do", "not", "trust"), ("never", "believe"),
-                 ("beware",), ("myth",), ("be", "wary"), ("do", "not", "listen"))
+_DISBELIEF_EN = (
+    ("do", "not", "believe"),
+    ("do", "not", "trust"),
+    ("never", "believe"),
+    ("beware",),
+    ("myth",),
+    ("be", "wary"),
+    ("do", "not", "listen"),
+)
 # "I can't tell you which...", "I can't confirm if...": a question word that completes a
 # verb of saying or knowing stays in the negation's reach.
 _COMPLEMENT_EN = frozenset("which if whether when who".split())
-_KNOWING_EN = frozenset("tell say know confirm promise guarantee sure check predict decide see "
-                        "you me u".split())
+_KNOWING_EN = frozenset(
+    "tell say know confirm promise guarantee sure check predict decide see you me u".split()
+)
 _DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
-_CONCEDERS_EN = frozenset("normally usually typically officially technically strictly "
-                          "generally often".split())
+_CONCEDERS_EN = frozenset(
+    "normally usually typically officially technically strictly generally often".split()
+)
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
@@ -94,41 +110,109 @@ _QUESTION_OPENERS_EN = frozenset(
     "whom whose how when where why may might shall should ever".split()
 )
 _WH_EN = frozenset("what which who whom whose how why".split())
-_SUBJECTS_EN = frozenset("you u i we it they he she there that this these those your my our "
-                         "his her their the anyone anybody anything any someone something "
-                         "everything everyone ya yall".split())
+_SUBJECTS_EN = frozenset(
+    "you u i we it they he she there that this these those your my our "
+    "his her their the anyone anybody anything any someone something "
+    "everything everyone ya yall".split()
+)
 _WH_SUBORDINATE_EN = frozenset("when where".split())
 _AUX_EN = frozenset("do be have can could would will shall should may might must".split())
 # Offers and directives put as questions: they tell rather than ask.
 # "I'll just need the order number", "we'd need your date of birth": a request.
 _NEED_EN = re.compile(r" (i|we)( will| would)?( just)? need (the|your|a|to know|to see) ")
-_OFFER_FRAMES_EN = tuple(f" {frame} " for frame in (
-    "would you like me", "would you like us", "would you like to", "do you want me",
-    "do you want us", "shall i", "shall we", "should i book", "can i book", "can i get you",
-    "can i offer", "want me to", "how about", "what about booking", "would it help if",
-    "if you prefer", "if you like", "if you would like", "if you want", "if that be useful",
-    "if that help", "if that work", "if that suit", "i can", "we can", "i could", "we could",
-    "i will", "we will", "let me",
-))
+_OFFER_FRAMES_EN = tuple(
+    f" {frame} "
+    for frame in (
+        "would you like me",
+        "would you like us",
+        "would you like to",
+        "do you want me",
+        "do you want us",
+        "shall i",
+        "shall we",
+        "should i book",
+        "can i book",
+        "can i get you",
+        "can i offer",
+        "want me to",
+        "how about",
+        "what about booking",
+        "would it help if",
+        "if you prefer",
+        "if you like",
+        "if you would like",
+        "if you want",
+        "if that be useful",
+        "if that help",
+        "if that work",
+        "if that suit",
+        "i can",
+        "we can",
+        "i could",
+        "we could",
+        "i will",
+        "we will",
+        "let me",
+    )
+)
 _DIRECTIVE_EN = re.compile(r" (can|could|would|will) you (please )?(\w+)")
-_ASKING_VERBS_EN = frozenset("tell let confirm share say list describe explain check remind "
-                             "give send show".split())
-_REQUEST_FRAMES_EN = tuple(f" {frame} " for frame in (
-    "tell me", "let me know", "let us know", "can you", "could you", "would you",
-    "will you", "please share", "like to know", "need to know", "want to know",
-    "may i ask", "mind tell", "wonder if", "wonder whether", "check if",
-    "check whether", "just to check", "quick question", "please confirm", "confirm for me",
-    "please list", "please describe", "describe", "let me ask", "can i ask", "could i ask",
-    "can i have", "can i get", "could i have", "could i get", "please send", "please provide",
-    "please give", "i need the", "i need your", "i will need", "i would need",
-    # The trainee's own need to ask or check ("they may want to check it" is no request).
-    *(f"{who} {need} to {verb}" for who in ("i", "we", "i just", "we just", "i would")
-      for need in ("need", "have", "want", "like", "must", "got")
-      for verb in ("ask", "check", "confirm", "know")),
-    *(f"{who} must {verb}" for who in ("i", "we") for verb in ("ask", "check")),
-))
+_ASKING_VERBS_EN = frozenset(
+    "tell let confirm share say list describe explain check remind give send show".split()
+)
+_REQUEST_FRAMES_EN = tuple(
+    f" {frame} "
+    for frame in (
+        "tell me",
+        "let me know",
+        "let us know",
+        "can you",
+        "could you",
+        "would you",
+        "will you",
+        "please share",
+        "like to know",
+        "need to know",
+        "want to know",
+        "may i ask",
+        "mind tell",
+        "wonder if",
+        "wonder whether",
+        "check if",
+        "check whether",
+        "just to check",
+        "quick question",
+        "please confirm",
+        "confirm for me",
+        "please list",
+        "please describe",
+        "describe",
+        "let me ask",
+        "can i ask",
+        "could i ask",
+        "can i have",
+        "can i get",
+        "could i have",
+        "could i get",
+        "please send",
+        "please provide",
+        "please give",
+        "i need the",
+        "i need your",
+        "i will need",
+        "i would need",
+        # The trainee's own need to ask or check ("they may want to check it" is no request).
+        *(
+            f"{who} {need} to {verb}"
+            for who in ("i", "we", "i just", "we just", "i would")
+            for need in ("need", "have", "want", "like", "must", "got")
+            for verb in ("ask", "check", "confirm", "know")
+        ),
+        *(f"{who} must {verb}" for who in ("i", "we") for verb in ("ask", "check")),
+    )
+)
 _REQUEST_EN = re.compile(
-    "|".join(re.escape(f) for f in sorted(_REQUEST_FRAMES_EN, key=len, reverse=True)))
+    "|".join(re.escape(f) for f in sorted(_REQUEST_FRAMES_EN, key=len, reverse=True))
+)
 
 # -- Chinese -----------------------------------------------------------------------------
 
@@ -142,37 +226,95 @@ NEGATORS_ZH = frozenset(
     ).split()
 )
 _LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len, reverse=True))
-_NOT_NEGATING_ZH = ("不超过", "不多于", "不少于", "不低于", "不高于", "不大于", "不小于",
-                    "不得超过", "不错", "不少", "不仅", "不但", "不管", "不过", "无论",
-                    "不止", "没错")
+_NOT_NEGATING_ZH = (
+    "不超过",
+    "不多于",
+    "不少于",
+    "不低于",
+    "不高于",
+    "不大于",
+    "不小于",
+    "不得超过",
+    "不错",
+    "不少",
+    "不仅",
+    "不但",
+    "不管",
+    "不过",
+    "无论",
+    "不止",
+    "没错",
+)
 _REJECTED_AFTER_EN = re.compile(
     r"\bbe (not|never) (realistic|true|possible|guarantee|real|the case|how it work)\b"
     r"|\bbe (unrealistic|impossible|untrue|a myth|nonsense|rubbish|a lie)\b"
-    r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b")
+    r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b"
+)
 _REJECTED_AFTER_ZH = re.compile(
     "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
-    "忽悠|谁都给不了|谁也给不了|不敢保证|没人能保证|谁也保证不了")
+    "忽悠|谁都给不了|谁也给不了|不敢保证|没人能保证|谁也保证不了"
+)
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
-_SCOPE_BREAK_ZH = frozenset("而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 "
-                            "建议 可以".split())
+_SCOPE_BREAK_ZH = frozenset(
+    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以".split()
+)
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
 _SENTENCE_MARKS_ZH = frozenset(".;!?。；！？")
-_REPORT_FRAMES_ZH = ("有人说", "别人说", "谁说", "谁跟您说", "谁跟你说", "谁保证", "谁和您说",
-                     "谁拍胸脯", "谁敢说", "谁敢保证", "谁要是说", "谁要跟您说",
-                     "别信", "不要信", "不要相信", "别相信", "别听", "不要听", "号称",
-                     "所谓的", "宣传说", "忽悠")
+_REPORT_FRAMES_ZH = (
+    "有人说",
+    "别人说",
+    "谁说",
+    "谁跟您说",
+    "谁跟你说",
+    "谁保证",
+    "谁和您说",
+    "谁拍胸脯",
+    "谁敢说",
+    "谁敢保证",
+    "谁要是说",
+    "谁要跟您说",
+    "别信",
+    "不要信",
+    "不要相信",
+    "别相信",
+    "别听",
+    "不要听",
+    "号称",
+    "所谓的",
+    "宣传说",
+    "忽悠",
+)
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
 # or a request, or a question word that is not an indefinite ("过几天", "没有什么",
 # "什么都", "哪天都行" are statements).
-_ASK_FORMS_ZH = ("有没有", "是不是", "能不能", "可不可以", "会不会", "要不要", "用不用", "吃没吃",
-                 "对不对", "行不行", "在不在", "有无", "是否", "请问", "有吃过", "有在吃",
-                 "有没吃", "吃过没", "用过没")
+_ASK_FORMS_ZH = (
+    "有没有",
+    "是不是",
+    "能不能",
+    "可不可以",
+    "会不会",
+    "要不要",
+    "用不用",
+    "吃没吃",
+    "对不对",
+    "行不行",
+    "在不在",
+    "有无",
+    "是否",
+    "请问",
+    "有吃过",
+    "有在吃",
+    "有没吃",
+    "吃过没",
+    "用过没",
+)
 _REQUEST_ZH = re.compile(
     r"(麻烦|请|方便)[您你]?(再)?(提供|告诉|说|发|报|确认|留|讲|拍|截图|描述)"
     r"|告诉我|跟我说|和我说|给我说|发我|发给我|[您你](说|讲|报|发|确认)一下"
     r"|让我了解|我想了解|我了解一下|我确认一下|[跟和]您确认|[跟和]你确认|我问一下|我问下"
-    r"|想问|问问您|问问你|想知道|我得知道|需要知道|需要了解|我先了解")
+    r"|想问|问问您|问问你|想知道|我得知道|需要知道|需要了解|我先了解"
+)
 _WH_ZH = re.compile("什么|啥|哪|多少|几|怎么|如何|咋|谁")
 _WH_INDEFINITE_ZH = re.compile(
     r"[没不无别]有?(什么|啥|哪|多少|几|怎么|谁)"
@@ -180,16 +322,20 @@ _WH_INDEFINITE_ZH = re.compile(
     r"|(什么|啥|哪[天个种里]?|多少|几[天个次]?|怎么|谁)[^，,。！？]{0,2}[都也]"
     r"|[这过前好那十头最近]几|几乎|什么的|怎么样[的地]|为什么"
     r"|(什么|啥|哪|多少|几|怎么|谁).{0,8}(不清楚|不知道|不了解|不确定|不好说)"
-    r"|谁[^，,。！？]{0,8}(说|保证|承诺|讲|吹)")
+    r"|谁[^，,。！？]{0,8}(说|保证|承诺|讲|吹)"
+)
 # A question put to someone else inside a statement: 让医生评估有没有其他方式.
 _EMBEDDED_ZH = re.compile(
     r"(让|请|由|等|叫)(医生|大夫|药师|专家|主任)|(医生|大夫|药师)(会|来|帮您|帮你|给您)"
-    r"|(评估|判断|检查|决定)(一下)?(看看)?(有没有|是否|适合|能不能|要不要|什么)")
+    r"|(评估|判断|检查|决定)(一下)?(看看)?(有没有|是否|适合|能不能|要不要|什么)"
+)
 _QUESTION_ENDS_ZH = ("吗", "呢", "么", "嘛", "没")
 # Offers and directives put as questions (要不要我帮您约, 您看可以吗 after an offer is its own
 # clause): they tell rather than ask.
-_OFFER_ZH = re.compile(r"要不要我|需不需要我|要不我|我帮您.{0,8}(吗|呢|？|\?)|帮您.{0,6}好吗|"
-                       r"您看.{0,4}(可以|行)吗|给您.{0,8}(好吗|可以吗)")
+_OFFER_ZH = re.compile(
+    r"要不要我|需不需要我|要不我|我帮您.{0,8}(吗|呢|？|\?)|帮您.{0,6}好吗|"
+    r"您看.{0,4}(可以|行)吗|给您.{0,8}(好吗|可以吗)"
+)
 _ZH_CLAUSE_SPLIT = re.compile(r"(?<=[，,;；。！？!?\n])")
 
 
@@ -235,8 +381,7 @@ class Literals(tuple[str, ...]):
         """The literals that occur in `text`."""
         by_key = self.by_key
         keys = {text[i : i + _KEY] for i in range(len(text) - _KEY + 1)}
-        found = [lit for key in keys.intersection(by_key) for lit in by_key[key]
-                 if lit in text]
+        found = [lit for key in keys.intersection(by_key) for lit in by_key[key] if lit in text]
         found.extend(lit for lit in self.short if lit in text)
         return frozenset(found)
 
@@ -265,8 +410,11 @@ class Reading(Text):
 
     def present(self) -> frozenset[str]:
         """`Text.present`, through the scenario's index of literals when it has one."""
-        if (self._present is None and isinstance(self.universe, Literals)
-                and len(self.universe) > _INDEXED):
+        if (
+            self._present is None
+            and isinstance(self.universe, Literals)
+            and len(self.universe) > _INDEXED
+        ):
             self._present = self.universe.present_in(self.text)
         return super().present()
 
@@ -290,12 +438,15 @@ class Reading(Text):
         if self._negating is None:
             if self.locale == "en":
                 texts = {w.text for w in self._tokens}
-                self._negating = (not texts.isdisjoint(NEGATORS_EN)
-                                  or not texts.isdisjoint(_PAIR_HEADS_EN)
-                                  or bool(self._frame_starts()))
+                self._negating = (
+                    not texts.isdisjoint(NEGATORS_EN)
+                    or not texts.isdisjoint(_PAIR_HEADS_EN)
+                    or bool(self._frame_starts())
+                )
             else:
-                self._negating = (_ZH_NEGATION_CHARS.search(self.text) is not None
-                                  or bool(self._frame_starts()))
+                self._negating = _ZH_NEGATION_CHARS.search(self.text) is not None or bool(
+                    self._frame_starts()
+                )
         return self._negating
 
     def _frame_starts(self) -> list[int]:
@@ -357,8 +508,9 @@ class Reading(Text):
                 return w
             j -= 1
             seen += 1
-        return (self._reported(i) or self._quoted_and_rejected(at)
-                or self._rejected_after(at, inside))
+        return (
+            self._reported(i) or self._quoted_and_rejected(at) or self._rejected_after(at, inside)
+        )
 
     def _rejected_after(self, at: int, inside: Sequence[Span]) -> Word | None:
         """A claim its own sentence then calls unreal: "a result exactly like the photo isn't
@@ -411,8 +563,10 @@ class Reading(Text):
 
     def _says_after(self, j: int) -> bool:
         """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
-        return any(w.text in _SAYING_EN or w.text in ("pretend", "suggest")
-                   for w in self._tokens[j + 1 : j + 5])
+        return any(
+            w.text in _SAYING_EN or w.text in ("pretend", "suggest")
+            for w in self._tokens[j + 1 : j + 5]
+        )
 
     def _negates_en(self, j: int) -> bool:
         words = self._tokens
@@ -459,7 +613,7 @@ class Reading(Text):
         if self.locale == "en":
             # A frame reaches to the end of its sentence or to a "but", not past it.
             for j in reversed([j for j in frames if start <= j <= i]):
-                if all(w.text != "but" for w in words[j:i + 1]):
+                if all(w.text != "but" for w in words[j : i + 1]):
                     return words[j]
             return None
         begin, end = words[start].start, words[i].end
@@ -560,8 +714,10 @@ def _en_frames(words: list[Word]) -> list[int]:
             ahead = texts[j + 1 : j + 5]
             rest = texts[j + 1 :]
             ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
-            if any(v in _SAYING_EN or v in ("recommend", "advise", "suggest") for v in ahead) \
-                    and "but" in rest[:ends]:
+            if (
+                any(v in _SAYING_EN or v in ("recommend", "advise", "suggest") for v in ahead)
+                and "but" in rest[:ends]
+            ):
                 frames.append(j)
         elif word in _DISBELIEF_HEADS_EN:
             for frame in _DISBELIEF_EN:
@@ -641,10 +797,53 @@ def _zh_tokens(text: str) -> list[Word]:
 
 
 # Words a Chinese phrase tolerates between its own words (不用太担心 reads as 不用担心).
-ZH_FILLERS = ("太", "很", "那么", "这么", "再", "都", "也", "就", "了", "的", "过", "着", "给",
-              "您", "你", "一下", "先", "还", "真的", "特别", "非常", "有点", "这个", "那个",
-              "啊", "哈", "呀", "哦", "去", "来", "会", "要", "得", "是", "他", "她", "它",
-              "咱们", "我们", "这", "那", "一定", "千万", "暂时", "最好")
+ZH_FILLERS = (
+    "太",
+    "很",
+    "那么",
+    "这么",
+    "再",
+    "都",
+    "也",
+    "就",
+    "了",
+    "的",
+    "过",
+    "着",
+    "给",
+    "您",
+    "你",
+    "一下",
+    "先",
+    "还",
+    "真的",
+    "特别",
+    "非常",
+    "有点",
+    "这个",
+    "那个",
+    "啊",
+    "哈",
+    "呀",
+    "哦",
+    "去",
+    "来",
+    "会",
+    "要",
+    "得",
+    "是",
+    "他",
+    "她",
+    "它",
+    "咱们",
+    "我们",
+    "这",
+    "那",
+    "一定",
+    "千万",
+    "暂时",
+    "最好",
+)
 _ZH_FILLER = "(?:" + "|".join(map(re.escape, sorted(ZH_FILLERS, key=len, reverse=True))) + ")"
 _ZH_TIGHT = frozenset("不 没 别 无 未 非 莫 勿".split())
 _ZH_GAP = "[^.,;:!?。、，；：！？]{0,8}?"
@@ -714,8 +913,15 @@ class V2Compiler:
         all_ = tuple(self.phrases(group) for group in all)
         none_ = self.phrases(none)
         positives = any_ + tuple(p for group in all_ for p in group)
-        return Matcher(any_, all_, none_, positives, _literals(any_),
-                       tuple(_literals(group) for group in all_), _literals(none_))
+        return Matcher(
+            any_,
+            all_,
+            none_,
+            positives,
+            _literals(any_),
+            tuple(_literals(group) for group in all_),
+            _literals(none_),
+        )
 
 
 def compile_phrase(source: str, locale: str) -> Phrase:

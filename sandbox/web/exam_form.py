@@ -93,8 +93,9 @@ def blank_values(now: datetime) -> dict[str, Any]:
     }
 
 
-def exam_values(exam: Exam, scenarios: Sequence[ExamScenario], candidate_ids: Sequence[int]
-                ) -> dict[str, Any]:
+def exam_values(
+    exam: Exam, scenarios: Sequence[ExamScenario], candidate_ids: Sequence[int]
+) -> dict[str, Any]:
     """An existing exam's form."""
     return _rule_values(exam.exam_rules) | {
         "name": exam.name,
@@ -210,13 +211,26 @@ def _read_candidates(
 #: in percent, the model holds fractions. Their bounds are the model's.
 PERCENT_FIELDS = ("written_weight", "practical_weight")
 RULE_FIELDS = (
-    "attempts_allowed", "grace_s", "written_pass", "practical_pass", *PERCENT_FIELDS,
-    "retake_days", "pass_rate_target",
+    "attempts_allowed",
+    "grace_s",
+    "written_pass",
+    "practical_pass",
+    *PERCENT_FIELDS,
+    "retake_days",
+    "pass_rate_target",
 )
-RANGE_ERRORS = frozenset({
-    "greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_from_float",
-    "finite_number", "int_parsing", "float_parsing",
-})
+RANGE_ERRORS = frozenset(
+    {
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+        "int_from_float",
+        "finite_number",
+        "int_parsing",
+        "float_parsing",
+    }
+)
 
 
 def _bounds(metadata: Sequence[Any], scale: float = 1) -> tuple[float, float]:
@@ -315,8 +329,10 @@ def _number(
     except ValueError:
         errors[key] = t("exam.error.number")
         return None
-    if not math.isfinite(number) or not low <= number <= high or (
-        whole and not number.is_integer()
+    if (
+        not math.isfinite(number)
+        or not low <= number <= high
+        or (whole and not number.is_integer())
     ):
         errors[key] = t("exam.error.range", low=_number_text(low), high=_number_text(high))
         return None

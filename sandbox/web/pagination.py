@@ -101,5 +101,6 @@ def paginate(
 def paginate_list(items: Sequence[T], request: PageRequest, size: int = PAGE_SIZE) -> Page[T]:
     """One page of a list already in memory (what SQL could not filter: text as shown)."""
     number, pages, problem = _place(request, len(items), size)
-    return Page(list(items[(number - 1) * size : number * size]), number, pages, len(items),
-                problem)
+    return Page(
+        list(items[(number - 1) * size : number * size]), number, pages, len(items), problem
+    )

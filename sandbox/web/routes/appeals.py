@@ -58,18 +58,21 @@ class AppealDecision(BaseModel):
 
 
 @router.get("")
-def list_appeals_page(
-    viewer: ViewerDep, session: SessionDep, user: AppealJudge
-) -> Response:
+def list_appeals_page(viewer: ViewerDep, session: SessionDep, user: AppealJudge) -> Response:
     """Open appeals first, then resolved ones, of the trainees this user may judge."""
     rows: list[dict[str, Any]] = []
     for appeal in list_appeals(session=session):
         trainee = session.get(User, appeal.user_id)
         if not access.can_resolve_appeal(user, trainee):
             continue
-        rows.append({"appeal": appeal, "trainee": trainee,
-                     "exam": session.get(Exam, appeal.exam_id),
-                     "open": appeal.status == AppealStatus.OPEN})
+        rows.append(
+            {
+                "appeal": appeal,
+                "trainee": trainee,
+                "exam": session.get(Exam, appeal.exam_id),
+                "open": appeal.status == AppealStatus.OPEN,
+            }
+        )
     rows.sort(key=lambda row: not row["open"])
     return render("appeals.html", viewer.context(rows=rows, **page_helpers()))
 
@@ -88,8 +91,15 @@ def _appeal_parts(session: Session, appeal_id: int, user: User) -> tuple[Appeal,
 
 
 def _page(
-    viewer: ViewerDep, state: AppState, session: Session, appeal: Appeal, attempt: Attempt,
-    trainee: User, *, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    appeal: Appeal,
+    attempt: Attempt,
+    trainee: User,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
@@ -126,8 +136,13 @@ def read_appeal(
 
 @router.post("/{appeal_id}")
 def resolve_appeal(
-    appeal_id: int, form: Annotated[AppealDecision, Form()], viewer: ViewerDep, state: StateDep,
-    session: SessionDep, user: AppealJudge, service: ServiceDep,
+    appeal_id: int,
+    form: Annotated[AppealDecision, Form()],
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: AppealJudge,
+    service: ServiceDep,
 ) -> Response:
     """Keep the grade, or override criteria and recompute; a note is required either way."""
     appeal, attempt, trainee = _appeal_parts(session, appeal_id, user)
@@ -147,25 +162,52 @@ def resolve_appeal(
         errors["note"] = viewer.t("appeal.error.note_required")
     elif len(note) > NOTE_MAX_CHARS:
         errors["note"] = viewer.t("appeal.error.too_long", limit=NOTE_MAX_CHARS)
-    values = {"decision": decision, "note": note,
-              **{STATUS_PREFIX + k: v for k, v in wanted.items()}}
+    values = {
+        "decision": decision,
+        "note": note,
+        **{STATUS_PREFIX + k: v for k, v in wanted.items()},
+    }
     if errors:
-        return _page(viewer, state, session, appeal, attempt, trainee, errors=errors,
-                     values=values, status_code=400)
+        return _page(
+            viewer,
+            state,
+            session,
+            appeal,
+            attempt,
+            trainee,
+            errors=errors,
+            values=values,
+            status_code=400,
+        )
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
     scenario = found[1] if found and found[0].version == attempt.pack_version else None
     old_score = attempt.score
     if decision == "change":
         try:
             for criterion, status in changes.items():
-                override_criterion(session=session, attempt=attempt, author=user,
-                                   criterion_id=criterion, status=status,
-                                   reason=f"appeal {appeal.id}: {note}", scenario=scenario)
+                override_criterion(
+                    session=session,
+                    attempt=attempt,
+                    author=user,
+                    criterion_id=criterion,
+                    status=status,
+                    reason=f"appeal {appeal.id}: {note}",
+                    scenario=scenario,
+                )
         except (ReviewError, records.OverrideError):
             session.rollback()
             errors["decision"] = viewer.t("appeal.error.bad_status")
-            return _page(viewer, state, session, appeal, attempt, trainee, errors=errors,
-                         values=values, status_code=400)
+            return _page(
+                viewer,
+                state,
+                session,
+                appeal,
+                attempt,
+                trainee,
+                errors=errors,
+                values=values,
+                status_code=400,
+            )
     appeal.status = AppealStatus.CHANGED if decision == "change" else AppealStatus.KEPT
     appeal.note = note
     appeal.overrides = changes if decision == "change" else None
@@ -174,12 +216,16 @@ def resolve_appeal(
     appeal.resolved_by = user.id
     appeal.resolved_at = service.now()
     session.add(appeal)
-    record(session, actor_id=user.id, action="appeal.resolve", subject_type="appeal",
-           subject_id=appeal.id,
-           old={"status": AppealStatus.OPEN.value, "score": old_score},
-           new={"status": appeal.status.value, "score": attempt.score,
-                "overrides": appeal.overrides},
-           reason=note)
+    record(
+        session,
+        actor_id=user.id,
+        action="appeal.resolve",
+        subject_type="appeal",
+        subject_id=appeal.id,
+        old={"status": AppealStatus.OPEN.value, "score": old_score},
+        new={"status": appeal.status.value, "score": attempt.score, "overrides": appeal.overrides},
+        reason=note,
+    )
     service.bus.publish(session, ExamEvent(appeal.exam_id, appeal.user_id))
     session.commit()
     return RedirectResponse(f"/appeals/{appeal_id}", status_code=303)

@@ -111,9 +111,7 @@ class Hidden:
         ).all()
         running = [(p, s) for p, s in exam_keys if self.exam_running((p, s))]
         if running:
-            statement = statement.where(
-                or_(col(Attempt.exam_id).is_(None), key.not_in(running))
-            )
+            statement = statement.where(or_(col(Attempt.exam_id).is_(None), key.not_in(running)))
         return statement
 
 
@@ -233,8 +231,13 @@ def list_teaching_cases(
         shown = Page([], 1, 1, 0)
     elif not raw["tag"] and not raw["q"]:
         listed = paginate(session, found, request)
-        shown = Page(case_rows(session, listed.items), listed.number, listed.pages,
-                     listed.total, listed.problem)
+        shown = Page(
+            case_rows(session, listed.items),
+            listed.number,
+            listed.pages,
+            listed.total,
+            listed.problem,
+        )
     else:
         rows = case_rows(session, session.exec(found).all())
         masks.load([r.attempt.id for r in rows])

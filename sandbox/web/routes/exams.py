@@ -57,8 +57,9 @@ def candidate_exam(session: Session, exam_id: int, user: User) -> Exam:
     return exam
 
 
-def start_refusal(standing: Standing, exam: Exam, progress: ScenarioProgress,
-                  now: datetime) -> str | None:
+def start_refusal(
+    standing: Standing, exam: Exam, progress: ScenarioProgress, now: datetime
+) -> str | None:
     """Why the candidate may not start this scenario now (a message key), or None."""
     if progress.open_attempt is not None:
         return None  # resuming is always allowed; the server ends it at its deadline
@@ -83,20 +84,26 @@ def _rows(state: AppState, standing: Standing, exam: Exam, now: datetime) -> lis
     rows = []
     for progress in standing.sitting:
         found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
-        rows.append({
-            "progress": progress,
-            "title": scenario_title(state, progress.scenario),
-            "pack": found[0] if found else None,
-            "scenario": found[1] if found else None,
-            "refusal": start_refusal(standing, exam, progress, now) if found else
-            "exam.refused.unavailable",
-        })
+        rows.append(
+            {
+                "progress": progress,
+                "title": scenario_title(state, progress.scenario),
+                "pack": found[0] if found else None,
+                "scenario": found[1] if found else None,
+                "refusal": start_refusal(standing, exam, progress, now)
+                if found
+                else "exam.refused.unavailable",
+            }
+        )
     return rows
 
 
 @router.get("")
 def list_my_exams(
-    viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
     service: ServiceDep,
 ) -> Response:
     """The exams the trainee sits, with their windows and attempts left."""
@@ -105,21 +112,28 @@ def list_my_exams(
     items = []
     for exam in exams_for(session=session, user_id=user.id):
         standing = standing_of(session=session, exam=exam, user=user, now=now)
-        items.append({
-            "exam": exam,
-            "window": exam.window(now),
-            "scenarios": len(standing.first),
-            "attempts_left": sum(p.attempts_left for p in standing.sitting),
-            "standing": standing,
-            "released": exam.results_visible(now),
-        })
+        items.append(
+            {
+                "exam": exam,
+                "window": exam.window(now),
+                "scenarios": len(standing.first),
+                "attempts_left": sum(p.attempts_left for p in standing.sitting),
+                "standing": standing,
+                "released": exam.results_visible(now),
+            }
+        )
     return render("trainee_exams.html", viewer.context(items=items, now=now, **page_helpers()))
 
 
 @router.get("/{exam_id}")
 def read_my_exam(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
-    service: ServiceDep, refused: str = "",
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    service: ServiceDep,
+    refused: str = "",
 ) -> Response:
     """An exam's scenarios with their briefs, and what the trainee may do now."""
     exam = candidate_exam(session, exam_id, user)
@@ -140,7 +154,11 @@ def read_my_exam(
 
 @router.post("/{exam_id}/attempts", dependencies=[CsrfChecked])
 def start_exam_attempt(
-    exam_id: int, state: StateDep, session: SessionDep, user: CurrentUser, service: ServiceDep,
+    exam_id: int,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    service: ServiceDep,
     scenario: Annotated[str, Form()] = "",
 ) -> Response:
     """Start an exam conversation on the server's clock (or resume the one running)."""
@@ -156,8 +174,9 @@ def start_exam_attempt(
     if running is not None:
         return RedirectResponse(f"/attempts/{running.id}", status_code=303)
     found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
-    refusal = start_refusal(standing, exam, progress, now) if found else (
-        "exam.refused.unavailable")
+    refusal = (
+        start_refusal(standing, exam, progress, now) if found else ("exam.refused.unavailable")
+    )
     if refusal is not None or found is None:
         return RedirectResponse(f"/exams/{exam_id}?refused={refusal}", status_code=303)
     pack, found_scenario = found
@@ -187,8 +206,10 @@ def _results_context(
 ) -> dict[str, Any]:
     graded = [a for a in standing.attempts if a.score is not None and a.id is not None]
     appeals = appeals_for_attempts(session=session, attempt_ids=[a.id for a in graded if a.id])
-    titles = {row.key: scenario_title(state, row) for row in exam_scenarios(
-        session=session, exam_id=exam.id or 0)}
+    titles = {
+        row.key: scenario_title(state, row)
+        for row in exam_scenarios(session=session, exam_id=exam.id or 0)
+    }
     return {
         "exam": exam,
         "rules": exam.exam_rules,
@@ -197,8 +218,11 @@ def _results_context(
         # withdrawn one shows nothing again.
         "released": exam.results_visible(now),
         "graded": [
-            {"attempt": a, "title": titles.get(f"{a.pack_id}/{a.scenario_id}", a.scenario_id),
-             "appeal": appeals.get(a.id or 0)}
+            {
+                "attempt": a,
+                "title": titles.get(f"{a.pack_id}/{a.scenario_id}", a.scenario_id),
+                "appeal": appeals.get(a.id or 0),
+            }
             for a in graded
         ],
     }
@@ -206,7 +230,11 @@ def _results_context(
 
 @router.get("/{exam_id}/results")
 def read_my_results(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
     service: ServiceDep,
 ) -> Response:
     """Scores, bands and passed of the trainee's exam, once released; appeals."""
@@ -224,8 +252,15 @@ def read_my_results(
 
 
 def _appeal_refused(
-    viewer: Viewer, state: AppState, session: Session, exam: Exam, user: User,
-    attempt_id: int | None, reason: str, problem: str, now: datetime,
+    viewer: Viewer,
+    state: AppState,
+    session: Session,
+    exam: Exam,
+    user: User,
+    attempt_id: int | None,
+    reason: str,
+    problem: str,
+    now: datetime,
 ) -> Response:
     """The results page again, with the appeal's problem and the reason as typed."""
     standing = standing_of(session=session, exam=exam, user=user, now=now)
@@ -241,7 +276,11 @@ def _appeal_refused(
 
 @router.post("/{exam_id}/appeals", dependencies=[CsrfChecked])
 def open_appeal(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: CurrentUser,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
     service: ServiceDep,
     attempt_id: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
@@ -268,19 +307,39 @@ def open_appeal(
     elif len(reason) > REASON_MAX_CHARS:
         problem = "appeal.error.too_long"
     if problem is not None:
-        return _appeal_refused(viewer, state, session, exam, user, attempt.id, reason, problem,
-                               now)
+        return _appeal_refused(viewer, state, session, exam, user, attempt.id, reason, problem, now)
     assert user.id is not None and attempt.id is not None
     try:
-        appeal = add_appeal(session=session, exam_id=exam_id, attempt_id=attempt.id,
-                             user_id=user.id, reason=reason, opened_at=service.now())
+        appeal = add_appeal(
+            session=session,
+            exam_id=exam_id,
+            attempt_id=attempt.id,
+            user_id=user.id,
+            reason=reason,
+            opened_at=service.now(),
+        )
     except AppealExists:
         # Sent twice at once: the other request stored it.
-        return _appeal_refused(viewer, state, session, exam, user, attempt.id, reason,
-                               "appeal.error.already", service.now())
-    record(session, actor_id=user.id, action="appeal.open", subject_type="appeal",
-           subject_id=appeal.id, new={"attempt": attempt.id, "exam": exam_id,
-                                      "score": attempt.score}, reason=reason)
+        return _appeal_refused(
+            viewer,
+            state,
+            session,
+            exam,
+            user,
+            attempt.id,
+            reason,
+            "appeal.error.already",
+            service.now(),
+        )
+    record(
+        session,
+        actor_id=user.id,
+        action="appeal.open",
+        subject_type="appeal",
+        subject_id=appeal.id,
+        new={"attempt": attempt.id, "exam": exam_id, "score": attempt.score},
+        reason=reason,
+    )
     service.bus.publish(session, ExamEvent(exam_id, user.id))
     session.commit()
     return RedirectResponse(f"/exams/{exam_id}/results#attempt-{attempt.id}", status_code=303)

@@ -170,9 +170,7 @@ def page_of_attempts(
         return paginate(session, statement, request)
     # "Criterion missed" looks inside the stored grades: read ids and grades only, then
     # the page's attempts.
-    graded = session.exec(
-        statement.with_only_columns(col(Attempt.id), col(Attempt.grade))
-    ).all()
+    graded = session.exec(statement.with_only_columns(col(Attempt.id), col(Attempt.grade))).all()
     wanted = [i for i, grade in graded if filters.criterion in reviews.missed_criteria(grade)]
     chosen = paginate_list(wanted, request)
     found = session.exec(
@@ -440,9 +438,7 @@ def update_case(
 
 
 @router.post("/attempts/{attempt_id}/case/delete")
-def delete_case(
-    attempt_id: int, session: SessionDep, reviewer: MentorUser
-) -> Response:
+def delete_case(attempt_id: int, session: SessionDep, reviewer: MentorUser) -> Response:
     """Take the attempt out of the case library."""
     attempt, _ = reviewable_attempt(session, reviewer, attempt_id)
     unmark_case(session=session, attempt=attempt, author=reviewer)

@@ -90,8 +90,12 @@ def exam_snapshot(session: Session, exam: Exam) -> dict[str, Any]:
 
 
 def _form_context(
-    viewer: ViewerDep, state: AppState, session: Session, form: ExamForm | None,
-    values: dict[str, Any], exam: Exam | None,
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    form: ExamForm | None,
+    values: dict[str, Any],
+    exam: Exam | None,
 ) -> dict[str, Any]:
     scenario_choices = [
         {"key": f"{p.id}/{s.id}", "title": s.title, "pack": p.pack.title, "locale": p.locale}
@@ -141,7 +145,10 @@ def list_exams_page(
 
 @router.get("/exams/new")
 def read_new_exam(
-    viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
     service: ServiceDep,
 ) -> Response:
     """The form for a new exam, with the policies' defaults."""
@@ -151,8 +158,11 @@ def read_new_exam(
 
 @router.post("/exams")
 def create_exam_page(
-    posted: Annotated[ExamFormInput, Form()], viewer: ViewerDep, state: StateDep,
-    session: SessionDep, user: ProctorUser,
+    posted: Annotated[ExamFormInput, Form()],
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
 ) -> Response:
     """Create an exam, or show the form again with every problem marked."""
     form = _read_form(posted, viewer, state, session)
@@ -174,8 +184,14 @@ def create_exam_page(
         created_by=user.id,
         exam_only=form.exam_only,
     )
-    record(session, actor_id=user.id, action="exam.create", subject_type="exam",
-           subject_id=exam.id, new=exam_snapshot(session, exam))
+    record(
+        session,
+        actor_id=user.id,
+        action="exam.create",
+        subject_type="exam",
+        subject_id=exam.id,
+        new=exam_snapshot(session, exam),
+    )
     session.commit()
     return RedirectResponse(f"/proctor/exams/{exam.id}", status_code=303)
 
@@ -196,8 +212,13 @@ def read_edit_exam(
 
 @router.post("/exams/{exam_id}/edit")
 def update_exam_page(
-    exam_id: int, posted: Annotated[ExamFormInput, Form()], viewer: ViewerDep, state: StateDep,
-    session: SessionDep, user: ProctorUser, service: ServiceDep,
+    exam_id: int,
+    posted: Annotated[ExamFormInput, Form()],
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
 ) -> Response:
     """Change an exam; scenarios and candidates that already have attempts stay."""
     exam = exam_or_404(session, exam_id)
@@ -211,11 +232,12 @@ def update_exam_page(
         )
     sitting = {a.user_id for a in attempted}
     if form.ok and sitting - form.candidate_ids:
-        names = [u.name for u in exam_candidates(session=session, exam_id=exam_id)
-                 if u.id in sitting - form.candidate_ids]
-        form.errors["candidate"] = viewer.t(
-            "exam.error.candidate_in_use", names=", ".join(names)
-        )
+        names = [
+            u.name
+            for u in exam_candidates(session=session, exam_id=exam_id)
+            if u.id in sitting - form.candidate_ids
+        ]
+        form.errors["candidate"] = viewer.t("exam.error.candidate_in_use", names=", ".join(names))
     if not form.ok or form.rules is None or form.opens_at is None or form.closes_at is None:
         context = _form_context(viewer, state, session, form, form.values, exam)
         return render("exam_form.html", context, status_code=400)
@@ -235,15 +257,27 @@ def update_exam_page(
     set_candidates(session=session, exam=exam, user_ids=form.candidate_ids)
     new = exam_snapshot(session, exam)
     if new != old:
-        record(session, actor_id=user.id, action="exam.update", subject_type="exam",
-               subject_id=exam.id, old=old, new=new)
+        record(
+            session,
+            actor_id=user.id,
+            action="exam.update",
+            subject_type="exam",
+            subject_id=exam.id,
+            old=old,
+            new=new,
+        )
     session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
 
 
 def _exam_page(
-    viewer: ViewerDep, state: AppState, session: Session, exam: Exam, now: datetime,
-    status_code: int = 200, **extra: Any,
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    exam: Exam,
+    now: datetime,
+    status_code: int = 200,
+    **extra: Any,
 ) -> Response:
     assert exam.id is not None
     rows = exam_scenarios(session=session, exam_id=exam.id)
@@ -266,8 +300,13 @@ def _exam_page(
 
 @router.get("/exams/{exam_id}")
 def read_exam(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
-    service: ServiceDep, imported: int = 0,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
+    imported: int = 0,
 ) -> Response:
     """An exam: its rules, and each candidate's parts, result and retake state."""
     exam = exam_or_404(session, exam_id)
@@ -295,8 +334,13 @@ def _candidate(session: Session, exam: Exam, raw: Any) -> User | None:
 
 @router.post("/exams/{exam_id}/written")
 def update_written_score(
-    exam_id: int, form: Annotated[CandidateForm, Form()], viewer: ViewerDep, state: StateDep,
-    session: SessionDep, user: ProctorUser, service: ServiceDep,
+    exam_id: int,
+    form: Annotated[CandidateForm, Form()],
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
 ) -> Response:
     """Enter (or correct) one candidate's written score."""
     exam = exam_or_404(session, exam_id)
@@ -311,15 +355,38 @@ def update_written_score(
         plain = error.problem != "not_plain"
         problem = problem or ("written.error.score" if plain else "written.error.not_decimal")
     if candidate is None or score is None:
-        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
-                          written_error=viewer.t(problem or "written.error.score", score=raw,
-                                                 name=candidate.name if candidate else ""))
+        return _exam_page(
+            viewer,
+            state,
+            session,
+            exam,
+            service.now(),
+            status_code=400,
+            written_error=viewer.t(
+                problem or "written.error.score",
+                score=raw,
+                name=candidate.name if candidate else "",
+            ),
+        )
     assert candidate.id is not None
-    old = set_written_score(session=session, exam_id=exam_id, user_id=candidate.id,
-                            score=score, entered_by=user.id, retake=retake, at=service.now())
-    record(session, actor_id=user.id, action="written.update", subject_type="exam",
-           subject_id=exam_id, old=None if old is None else {candidate.name: old},
-           new={candidate.name: score, "retake": retake})
+    old = set_written_score(
+        session=session,
+        exam_id=exam_id,
+        user_id=candidate.id,
+        score=score,
+        entered_by=user.id,
+        retake=retake,
+        at=service.now(),
+    )
+    record(
+        session,
+        actor_id=user.id,
+        action="written.update",
+        subject_type="exam",
+        subject_id=exam_id,
+        old=None if old is None else {candidate.name: old},
+        new={candidate.name: score, "retake": retake},
+    )
     service.bus.publish(session, ExamEvent(exam_id, candidate.id))
     session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}#candidate-{candidate.id}", status_code=303)
@@ -327,8 +394,13 @@ def update_written_score(
 
 @router.post("/exams/{exam_id}/written/import")
 def import_written_scores(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
-    service: ServiceDep, retake_flag: Annotated[str, Form(alias="retake")] = "",
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
+    retake_flag: Annotated[str, Form(alias="retake")] = "",
     csv_text: Annotated[str, Form()] = "",
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
@@ -349,31 +421,68 @@ def import_written_scores(
             except UnicodeDecodeError:
                 problem = "written.error.encoding"
     if problem is not None:
-        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
-                          import_errors=[viewer.t(problem)])
+        return _exam_page(
+            viewer,
+            state,
+            session,
+            exam,
+            service.now(),
+            status_code=400,
+            import_errors=[viewer.t(problem)],
+        )
     people = {u.name: u for u in exam_candidates(session=session, exam_id=exam_id)}
     parsed = parse_written_scores(text, list(people))
     if not parsed.ok:
-        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
-                          import_errors=parsed.errors, csv_text=text)
+        return _exam_page(
+            viewer,
+            state,
+            session,
+            exam,
+            service.now(),
+            status_code=400,
+            import_errors=parsed.errors,
+            csv_text=text,
+        )
     if not parsed.scores:
-        return _exam_page(viewer, state, session, exam, service.now(), status_code=400,
-                          import_errors=[viewer.t("written.error.no_rows")], csv_text=text)
+        return _exam_page(
+            viewer,
+            state,
+            session,
+            exam,
+            service.now(),
+            status_code=400,
+            import_errors=[viewer.t("written.error.no_rows")],
+            csv_text=text,
+        )
     old: dict[str, float] = {}
     for name, score in parsed.scores.items():
         candidate = people[name]
         assert candidate.id is not None
-        previous = set_written_score(session=session, exam_id=exam_id, user_id=candidate.id,
-                                     score=score, entered_by=user.id, retake=retake,
-                                     at=service.now())
+        previous = set_written_score(
+            session=session,
+            exam_id=exam_id,
+            user_id=candidate.id,
+            score=score,
+            entered_by=user.id,
+            retake=retake,
+            at=service.now(),
+        )
         if previous is not None:
             old[name] = previous
         service.bus.publish(session, ExamEvent(exam_id, candidate.id))
-    record(session, actor_id=user.id, action="written.import", subject_type="exam",
-           subject_id=exam_id, old=old or None, new={"scores": parsed.scores, "retake": retake})
+    record(
+        session,
+        actor_id=user.id,
+        action="written.import",
+        subject_type="exam",
+        subject_id=exam_id,
+        old=old or None,
+        new={"scores": parsed.scores, "retake": retake},
+    )
     session.commit()
-    return RedirectResponse(f"/proctor/exams/{exam_id}?imported={len(parsed.scores)}",
-                            status_code=303)
+    return RedirectResponse(
+        f"/proctor/exams/{exam_id}?imported={len(parsed.scores)}", status_code=303
+    )
 
 
 @dataclass
@@ -389,8 +498,12 @@ class Pending:
 
     def __bool__(self) -> bool:
         return bool(
-            self.window_open or self.not_started or self.in_progress or self.written_missing
-            or self.results_pending or self.open_appeals
+            self.window_open
+            or self.not_started
+            or self.in_progress
+            or self.written_missing
+            or self.results_pending
+            or self.open_appeals
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -410,9 +523,9 @@ def release_pending(session: Session, exam: Exam, now: datetime) -> Pending:
     assert exam.id is not None
     found = standings(session=session, exam=exam, now=now)
     appeals = session.exec(
-        select(func.count()).select_from(Appeal).where(
-            Appeal.exam_id == exam.id, Appeal.status == AppealStatus.OPEN
-        )
+        select(func.count())
+        .select_from(Appeal)
+        .where(Appeal.exam_id == exam.id, Appeal.status == AppealStatus.OPEN)
     ).one()
     return Pending(
         window_open=exam.window(now) != "closed",
@@ -425,8 +538,14 @@ def release_pending(session: Session, exam: Exam, now: datetime) -> Pending:
 
 
 def _release_page(
-    viewer: ViewerDep, state: AppState, session: Session, exam: Exam, now: datetime,
-    status_code: int = 200, error: str | None = None, release_at: str = "",
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    exam: Exam,
+    now: datetime,
+    status_code: int = 200,
+    error: str | None = None,
+    release_at: str = "",
 ) -> Response:
     context = viewer.context(
         exam=exam,
@@ -444,7 +563,11 @@ def _release_page(
 
 @router.get("/exams/{exam_id}/release")
 def read_release(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
     service: ServiceDep,
 ) -> Response:
     """The confirmation of a release: what is still pending, now or at a chosen time."""
@@ -462,8 +585,13 @@ class ReleaseForm(BaseModel):
 
 @router.post("/exams/{exam_id}/release")
 def release_results(
-    exam_id: int, form: Annotated[ReleaseForm, Form()], viewer: ViewerDep, state: StateDep,
-    session: SessionDep, user: ProctorUser, service: ServiceDep,
+    exam_id: int,
+    form: Annotated[ReleaseForm, Form()],
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
 ) -> Response:
     """Let the candidates see their results (score, band, passed; never the rubric), now or
     from a chosen moment; only once confirmed on the page that lists what is pending."""
@@ -479,24 +607,43 @@ def release_results(
         errors: dict[str, str] = {}
         moment = read_moment(raw, "release_at", errors, viewer.t)
         if moment is None:
-            return _release_page(viewer, state, session, exam, now, status_code=400,
-                                 error=errors.get("release_at"), release_at=raw["release_at"])
+            return _release_page(
+                viewer,
+                state,
+                session,
+                exam,
+                now,
+                status_code=400,
+                error=errors.get("release_at"),
+                release_at=raw["release_at"],
+            )
         when = max(moment, now)  # a moment already past releases now
     old = exam.results_released_at
     exam.results_released_at = when
     session.add(exam)
-    record(session, actor_id=user.id, action="exam.release", subject_type="exam",
-           subject_id=exam_id,
-           old=None if old is None else {"released_at": old.isoformat()},
-           new={"released_at": when.isoformat(), "scheduled": when > now,
-                "pending": release_pending(session, exam, now).as_dict()})
+    record(
+        session,
+        actor_id=user.id,
+        action="exam.release",
+        subject_type="exam",
+        subject_id=exam_id,
+        old=None if old is None else {"released_at": old.isoformat()},
+        new={
+            "released_at": when.isoformat(),
+            "scheduled": when > now,
+            "pending": release_pending(session, exam, now).as_dict(),
+        },
+    )
     session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
 
 
 @router.post("/exams/{exam_id}/release/withdraw")
 def withdraw_release(
-    exam_id: int, session: SessionDep, user: ProctorUser, service: ServiceDep,
+    exam_id: int,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
 ) -> Response:
     """Take a release (shown or scheduled) back: the candidates no longer see their results."""
     exam = exam_or_404(session, exam_id)
@@ -505,17 +652,27 @@ def withdraw_release(
         now = service.now()
         exam.results_released_at = None
         session.add(exam)
-        record(session, actor_id=user.id, action="exam.release_withdraw", subject_type="exam",
-               subject_id=exam_id,
-               old={"released_at": old.isoformat(), "was_visible": old <= now})
+        record(
+            session,
+            actor_id=user.id,
+            action="exam.release_withdraw",
+            subject_type="exam",
+            subject_id=exam_id,
+            old={"released_at": old.isoformat(), "was_visible": old <= now},
+        )
         session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}", status_code=303)
 
 
 @router.post("/exams/{exam_id}/retakes")
 def grant_retake(
-    exam_id: int, form: Annotated[CandidateForm, Form()], viewer: ViewerDep, state: StateDep,
-    session: SessionDep, user: ProctorUser, service: ServiceDep,
+    exam_id: int,
+    form: Annotated[CandidateForm, Form()],
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    service: ServiceDep,
 ) -> Response:
     """Grant a failed candidate their one retake, on the parts they failed."""
     exam = exam_or_404(session, exam_id)
@@ -524,13 +681,23 @@ def grant_retake(
     found: Standing | None = None
     if candidate is not None:
         found = next(
-            (s for s in standings(session=session, exam=exam, now=now)
-             if s.user.id == candidate.id),
+            (
+                s
+                for s in standings(session=session, exam=exam, now=now)
+                if s.user.id == candidate.id
+            ),
             None,
         )
     if found is None or found.state != "eligible" or found.finished_at is None:
-        return _exam_page(viewer, state, session, exam, now, status_code=400,
-                          written_error=viewer.t("retake.error.not_eligible"))
+        return _exam_page(
+            viewer,
+            state,
+            session,
+            exam,
+            now,
+            status_code=400,
+            written_error=viewer.t("retake.error.not_eligible"),
+        )
     assert candidate is not None and candidate.id is not None
     rules = exam.exam_rules
     scores = {p.scenario.key: p.score or 0.0 for p in found.first}
@@ -545,10 +712,19 @@ def grant_retake(
         expires_at=found.finished_at + timedelta(days=rules.retake_days),
     )
     session.add(retake)
-    record(session, actor_id=user.id, action="retake.grant", subject_type="exam",
-           subject_id=exam_id,
-           new={"trainee": candidate.name, "scenarios": retake.scenarios,
-                "written": written_failed, "expires_at": retake.expires_at.isoformat()})
+    record(
+        session,
+        actor_id=user.id,
+        action="retake.grant",
+        subject_type="exam",
+        subject_id=exam_id,
+        new={
+            "trainee": candidate.name,
+            "scenarios": retake.scenarios,
+            "written": written_failed,
+            "expires_at": retake.expires_at.isoformat(),
+        },
+    )
     service.bus.publish(session, ExamEvent(exam_id, candidate.id))
     session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}#candidate-{candidate.id}", status_code=303)

@@ -31,8 +31,17 @@ from sandbox.web.templating import render
 
 router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
 
-BASE_COLUMNS = ("exam", "trainee", "practical", "written", "final", "band", "passed", "status",
-                "retake")
+BASE_COLUMNS = (
+    "exam",
+    "trainee",
+    "practical",
+    "written",
+    "final",
+    "band",
+    "passed",
+    "status",
+    "retake",
+)
 
 
 @dataclass
@@ -61,7 +70,12 @@ def _records(found: Sequence[Standing]) -> list[dict[str, Any]]:
 
 
 def build_report(
-    *, t: Translate, state: AppState, session: Session, exams: list[Exam], title: str,
+    *,
+    t: Translate,
+    state: AppState,
+    session: Session,
+    exams: list[Exam],
+    title: str,
     now: datetime,
 ) -> tuple[Report, list[tuple[Exam, Standing]]]:
     everyone = [(exam, s) for exam in exams for s in standings(session=session, exam=exam, now=now)]
@@ -82,8 +96,12 @@ def build_report(
     shown = []
     for item in items:
         scenario_key = item.criterion.partition("#")[0]
-        described = Facility(item.criterion, descriptions.get(item.criterion, item.criterion),
-                             item.met, item.applicable)
+        described = Facility(
+            item.criterion,
+            descriptions.get(item.criterion, item.criterion),
+            item.met,
+            item.applicable,
+        )
         shown.append((described, titles.get(scenario_key, scenario_key)))
     report = Report(
         title=title,
@@ -135,27 +153,40 @@ def _csv_response(text: str, filename: str) -> Response:
 
 @router.get("/exams/{exam_id}/report")
 def read_exam_report(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """Pass rate, histograms and facility of one exam."""
     exam = exam_or_404(session, exam_id)
-    report, _ = build_report(t=viewer.t, state=state, session=session, exams=[exam],
-                             title=exam.name, now=service.now())
-    context = viewer.context(report=report, exam=exam, cohort=None,
-                             csv_url=f"/proctor/exams/{exam_id}/grades.csv", **page_helpers())
+    report, _ = build_report(
+        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=service.now()
+    )
+    context = viewer.context(
+        report=report,
+        exam=exam,
+        cohort=None,
+        csv_url=f"/proctor/exams/{exam_id}/grades.csv",
+        **page_helpers(),
+    )
     return render("report.html", context)
 
 
 @router.get("/exams/{exam_id}/grades.csv")
 def read_exam_grades(
-    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """Every candidate's grades in the exam, as CSV."""
     exam = exam_or_404(session, exam_id)
-    _, everyone = build_report(t=viewer.t, state=state, session=session, exams=[exam],
-                               title=exam.name, now=service.now())
+    _, everyone = build_report(
+        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=service.now()
+    )
     rows, columns = grade_rows(everyone, state)
     return _csv_response(grades_csv(rows, columns), f"exam-{exam_id}-grades.csv")
 
@@ -169,26 +200,39 @@ def _cohort_exams(session: Session, cohort: str) -> list[Exam]:
 
 @router.get("/cohorts/{cohort}/report")
 def read_cohort_report(
-    cohort: str, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    cohort: str,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """The same report over every exam of a cohort."""
     exams = _cohort_exams(session, cohort)
-    report, _ = build_report(t=viewer.t, state=state, session=session, exams=exams,
-                             title=cohort, now=service.now())
-    context = viewer.context(report=report, exam=None, cohort=cohort,
-                             csv_url=f"/proctor/cohorts/{cohort}/grades.csv", **page_helpers())
+    report, _ = build_report(
+        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=service.now()
+    )
+    context = viewer.context(
+        report=report,
+        exam=None,
+        cohort=cohort,
+        csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
+        **page_helpers(),
+    )
     return render("report.html", context)
 
 
 @router.get("/cohorts/{cohort}/grades.csv")
 def read_cohort_grades(
-    cohort: str, viewer: ViewerDep, state: StateDep, session: SessionDep,
+    cohort: str,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
     service: ServiceDep,
 ) -> Response:
     """Every grade of every exam of a cohort, as CSV."""
     exams = _cohort_exams(session, cohort)
-    _, everyone = build_report(t=viewer.t, state=state, session=session, exams=exams,
-                               title=cohort, now=service.now())
+    _, everyone = build_report(
+        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=service.now()
+    )
     rows, columns = grade_rows(everyone, state)
     return _csv_response(grades_csv(rows, columns), "cohort-grades.csv")

@@ -211,7 +211,9 @@ def read_feedback(
     details = feedback_details(attempt, found, messages)
     # Why each verdict: the trainee's own words only; a mentor sees the deciding phrase.
     details["reasons"] = reviews.verdict_reasons(
-        reviews.graded_view(state.library, attempt), attempt, messages,
+        reviews.graded_view(state.library, attempt),
+        attempt,
+        messages,
         staff=user.id != attempt.user_id,
     )
     notes = reviews.feedback_notes(session, attempt)

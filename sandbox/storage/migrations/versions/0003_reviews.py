@@ -43,9 +43,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index(
-        "ix_grade_overrides_attempt", "grade_overrides", ["attempt_id", "criterion_id"]
-    )
+    op.create_index("ix_grade_overrides_attempt", "grade_overrides", ["attempt_id", "criterion_id"])
 
     op.create_table(
         "teaching_cases",
@@ -61,9 +59,7 @@ def upgrade() -> None:
 
     op.create_table(
         "teaching_case_tags",
-        sa.Column(
-            "case_id", sa.Integer(), sa.ForeignKey("teaching_cases.id"), primary_key=True
-        ),
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("teaching_cases.id"), primary_key=True),
         sa.Column("tag", sa.String(32), primary_key=True),
     )
     op.create_index("ix_teaching_case_tags_tag", "teaching_case_tags", ["tag"])
