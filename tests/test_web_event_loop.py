@@ -15,15 +15,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from exam_support import (
-    PACK,
-    FakeClock,
-    app,
-    clock,
-    exam_fields,
-    people,
-    settings,
-)
+from exam_support import PACK, FakeClock, exam_fields
 from fastapi import FastAPI
 from server_support import free_port
 from web_support import csrf_token, login
@@ -32,8 +24,6 @@ from websockets.sync.client import connect
 from sandbox.storage.models import User
 from sandbox.web.routes import proctor as proctor_routes
 from sandbox.web.security import SESSION_COOKIE
-
-__all__ = ["app", "clock", "people", "settings"]  # fixtures
 
 WAIT_S = 10.0
 
