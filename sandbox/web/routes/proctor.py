@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from sandbox.conversations.events import ExamEvent
+from sandbox.conversations.service import ConversationService
 from sandbox.exams.policy import (
     ScoreError,
     parse_written_scores,
@@ -368,16 +369,7 @@ def update_written_score(
                 name=candidate.name if candidate else "",
             ),
         )
-    assert candidate.id is not None
-    old = set_written_score(
-        session=session,
-        exam_id=exam_id,
-        user_id=candidate.id,
-        score=score,
-        entered_by=user.id,
-        retake=retake,
-        at=service.now(),
-    )
+    old = enter_written_score(session, service, exam_id, candidate, score, user, retake)
     record(
         session,
         actor_id=user.id,
@@ -387,9 +379,32 @@ def update_written_score(
         old=None if old is None else {candidate.name: old},
         new={candidate.name: score, "retake": retake},
     )
-    service.bus.publish(session, ExamEvent(exam_id, candidate.id))
     session.commit()
     return RedirectResponse(f"/proctor/exams/{exam_id}#candidate-{candidate.id}", status_code=303)
+
+
+def enter_written_score(
+    session: Session,
+    service: ConversationService,
+    exam_id: int,
+    candidate: User,
+    score: float,
+    user: User,
+    retake: bool,
+) -> float | None:
+    """Store one candidate's written score and tell the monitor; the score it replaced."""
+    assert candidate.id is not None
+    previous = set_written_score(
+        session=session,
+        exam_id=exam_id,
+        user_id=candidate.id,
+        score=score,
+        entered_by=user.id,
+        retake=retake,
+        at=service.now(),
+    )
+    service.bus.publish(session, ExamEvent(exam_id, candidate.id))
+    return previous
 
 
 @router.post("/exams/{exam_id}/written/import")
@@ -456,20 +471,9 @@ def import_written_scores(
         )
     old: dict[str, float] = {}
     for name, score in parsed.scores.items():
-        candidate = people[name]
-        assert candidate.id is not None
-        previous = set_written_score(
-            session=session,
-            exam_id=exam_id,
-            user_id=candidate.id,
-            score=score,
-            entered_by=user.id,
-            retake=retake,
-            at=service.now(),
-        )
+        previous = enter_written_score(session, service, exam_id, people[name], score, user, retake)
         if previous is not None:
             old[name] = previous
-        service.bus.publish(session, ExamEvent(exam_id, candidate.id))
     record(
         session,
         actor_id=user.id,
