@@ -119,12 +119,27 @@ def play(path: Path) -> str:
     return "\n".join(out)
 
 
-VARIANTS = {"a": "excellent", "b": "good", "c": "careless", "d": "subtle violation", "e": "tricky"}
+VARIANTS = {
+    "a": "excellent",
+    "b": "good",
+    "c": "careless",
+    "d": "subtle violation",
+    "e": "tricky",
+    # The second round, written blind by new writers: two more conversations per scenario
+    # of the kinds the grader found hardest.
+    "f": "subtle violation (round 2)",
+    "g": "tricky (round 2)",
+}
 
 
 def holdout_variant(full_id: str) -> str:
-    """The variant of a scenario kept aside (a fifth of the corpus), fixed by its id."""
+    """The first round's variant of a scenario kept aside (a fifth), fixed by its id."""
     return "abcde"[sum(full_id.encode("utf-8")) % 5]
+
+
+def holdout_variants(full_id: str) -> set[str]:
+    """Every variant of a scenario kept aside: one of the first five, one of the second two."""
+    return {holdout_variant(full_id), "fg"[sum(full_id.encode("utf-8")) % 2]}
 
 
 def new(path: Path, full_id: str, variant: str) -> str:
@@ -133,7 +148,7 @@ def new(path: Path, full_id: str, variant: str) -> str:
         raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}")
     if path.exists():
         raise SystemExit(f"{path} exists already")
-    split = "holdout" if holdout_variant(full_id) == variant else "tune"
+    split = "holdout" if variant in holdout_variants(full_id) else "tune"
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"scenario": full_id, "variant": variant, "split": split, "trainee": []}
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
