@@ -54,9 +54,7 @@ def test_statistics_match_the_hand_computation() -> None:
 
 def test_partial_credit_is_cronbach_alpha_and_flags_extremes() -> None:
     rows = [(2.0, 1.0), (1.0, 1.0), (0.0, 1.0), (2.0, 1.0)]
-    report = item_statistics(
-        [{"a": Response(x, 2.0), "b": Response(y, 1.0)} for x, y in rows]
-    )
+    report = item_statistics([{"a": Response(x, 2.0), "b": Response(y, 1.0)} for x, y in rows])
     assert report.reliability_kind == "alpha"
     by = {s.item: s for s in report.items}
     assert by["b"].facility == 1.0 and "easy" in by["b"].flags

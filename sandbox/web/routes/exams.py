@@ -29,6 +29,7 @@ from sandbox.storage.exams import (
     is_candidate,
 )
 from sandbox.storage.models import Attempt, Mode, User
+from sandbox.storage.questions import written_part, written_sitting
 from sandbox.storage.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.deps import (
     CsrfChecked,
@@ -146,7 +147,9 @@ def read_my_exam(
         standing=standing,
         released=exam.results_visible(now),
         rows=_rows(state, standing, exam, now),
-        refused=refused if refused.startswith("exam.refused.") else "",
+        refused=refused if refused.startswith(("exam.refused.", "written.refused.")) else "",
+        written_part=written_part(session, exam_id),
+        written_sitting=written_sitting(session, exam_id, user.id or 0),
         **page_helpers(),
     )
     return render("trainee_exam.html", context)
