@@ -235,6 +235,20 @@ DYNAMIC = {
     "difficulty": ["easy", "medium", "hard"],
     "trade": ["pharmacy", "aesthetics", "other"],
     "role": ["trainee", "mentor", "proctor", "admin"],
+    "items.flag": ["hard", "easy", "weak", "negative"],
+    "written.handed_in": ["submitted", "deadline"],
+    "quiz.refused": ["empty", "weak_none"],
+    "marking.refused": ["bad_mark", "not_submitted"],
+    "written.refused": [
+        "submitted",
+        "time_up",
+        "answered",
+        "bad_answer",
+        "no_answer",
+        "no_question",
+        "closed",
+        "empty",
+    ],
 }
 
 

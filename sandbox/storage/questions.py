@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, update
 from sqlmodel import Field, Session, SQLModel, String, col, select
 
 from sandbox.questions.models import Question
@@ -419,8 +419,16 @@ def submit(
     """Hand the sitting in (once): every answer is marked, unanswered ones earn nothing."""
     if sitting.submitted:
         return sitting
-    sitting.submitted_at = now
-    sitting.submit_reason = reason
+    # One atomic claim: of a candidate's click and a timer's sweep (in any worker), only
+    # the first hands the paper in; the other finds it handed in.
+    claimed = session.execute(
+        update(QuestionSitting)
+        .where(col(QuestionSitting.id) == sitting.id, col(QuestionSitting.submitted_at).is_(None))
+        .values(submitted_at=now, submit_reason=reason)
+    )
+    session.refresh(sitting)
+    if getattr(claimed, "rowcount", 1) != 1:
+        return sitting
     for response in responses(session, sitting.id or 0):
         question = bank.get(response.question_id)
         if response.answer is None or question is None:
