@@ -54,7 +54,8 @@ TEMPLATE_ROWS = [
         "difficulty": "easy",
         "tags": "interactions hypertension",
         "points": "1",
-        "prompt": "A customer with high blood pressure asks for a cold remedy. Which ingredient do you warn about?",
+        "prompt": "A customer with high blood pressure asks for a cold remedy. "
+        "Which ingredient do you warn about?",
         "options": "Pseudoephedrine | Saline spray | Honey lozenges",
         "correct": "1",
         "explanation": "Decongestants can raise blood pressure.",
