@@ -20,7 +20,7 @@ from web_support import csrf_token, make_settings
 
 from sandbox.config import Settings
 from sandbox.storage import questions as store
-from sandbox.storage.exams import Exam
+from sandbox.storage.exams import Exam, ExamRetake, written_scores
 from sandbox.storage.models import User
 from sandbox.storage.standings import standing_of
 
@@ -251,6 +251,32 @@ def test_handing_in_early_and_answers_after_that_are_refused(
     with Session(app.state.sandbox.engine) as session:
         sitting = store.written_sitting(session, exam_id, people["mei"].id or 0)
         assert sitting is not None and sitting.percent == 50.0
+    # A retake of the written part, once granted, is a paper of its own (the same draw).
+    exam_page = mei.get(f"/exams/{exam_id}").text
+    assert 'id="written-done"' in exam_page and 'id="start-written"' not in exam_page
+    with Session(app.state.sandbox.engine) as session:
+        session.add(
+            ExamRetake(
+                exam_id=exam_id,
+                user_id=people["mei"].id or 0,
+                scenarios=[],
+                written=True,
+                expires_at=clock.now + timedelta(days=7),
+            )
+        )
+        session.commit()
+    assert 'id="start-written"' in mei.get(f"/exams/{exam_id}").text
+    _post(mei, f"/exams/{exam_id}", f"/exams/{exam_id}/written", {})
+    retake_page = mei.get(url).text
+    assert 'id="written-submitted"' not in retake_page
+    answer(mei, url, f"{url}/answer", where["tw-tf"], "false")
+    _post(mei, url, f"{url}/submit", {})
+    with Session(app.state.sandbox.engine) as session:
+        retake = store.written_sitting(session, exam_id, people["mei"].id or 0, retake=True)
+        assert retake is not None and retake.percent == 50.0
+        scores = written_scores(session=session, exam_id=exam_id)
+    assert scores[(people["mei"].id or 0, True)].score == 50.0
+    assert scores[(people["mei"].id or 0, False)].score == 50.0
     # Not a candidate: no paper.
     assert browsers("kim").get(url).status_code == 404
     # The proctor reads the item statistics and their CSV.

@@ -29,7 +29,7 @@ from sandbox.storage.exams import (
     is_candidate,
 )
 from sandbox.storage.models import Attempt, Mode, User
-from sandbox.storage.questions import written_part, written_sitting
+from sandbox.storage.questions import written_part
 from sandbox.storage.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.deps import (
     CsrfChecked,
@@ -41,6 +41,7 @@ from sandbox.web.deps import (
     ViewerDep,
 )
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
+from sandbox.web.routes.questions import current_paper, retake_open
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -149,7 +150,8 @@ def read_my_exam(
         rows=_rows(state, standing, exam, now),
         refused=refused if refused.startswith(("exam.refused.", "written.refused.")) else "",
         written_part=written_part(session, exam_id),
-        written_sitting=written_sitting(session, exam_id, user.id or 0),
+        written_sitting=current_paper(session, exam_id, user.id or 0),
+        written_retake=retake_open(session, exam_id, user.id or 0, now),
         **page_helpers(),
     )
     return render("trainee_exam.html", context)

@@ -28,7 +28,7 @@ from sandbox.questions.models import DIFFICULTIES, Question
 from sandbox.questions.scoring import correct_answer
 from sandbox.questions.stats import item_statistics, report_csv_rows
 from sandbox.storage import questions as store
-from sandbox.storage.exams import Exam, is_candidate
+from sandbox.storage.exams import Exam, is_candidate, retake_for
 from sandbox.storage.models import Role, User
 from sandbox.web.deps import (
     CsrfChecked,
@@ -240,19 +240,41 @@ def _candidate_exam(session: Session, exam_id: int, user: User) -> Exam:
     return exam
 
 
+def current_paper(session: Session, exam_id: int, user_id: int) -> store.QuestionSitting | None:
+    """The candidate's written paper: the retake's once it was started, else the first."""
+    retake = store.written_sitting(session, exam_id, user_id, retake=True)
+    return retake or store.written_sitting(session, exam_id, user_id)
+
+
+def retake_open(session: Session, exam_id: int, user_id: int, now: datetime) -> bool:
+    """A retake of the written part was granted and may still be taken."""
+    granted = retake_for(session=session, exam_id=exam_id, user_id=user_id)
+    return granted is not None and granted.written and now < granted.expires_at
+
+
 @router.post("/exams/{exam_id}/written", dependencies=[CsrfChecked])
 def start_written(
     exam_id: int, state: StateDep, session: SessionDep, user: CurrentUser, service: ServiceDep
 ) -> Response:
-    """Start the written part, or go back to the one already started (resume)."""
+    """Start the written part, or go back to the one already started (resume); after a
+    handed-in first paper, the retake's paper when a retake of the written part is open."""
     exam = _candidate_exam(session, exam_id, user)
     part = store.written_part(session, exam_id)
     if part is None:
         raise HTTPException(status_code=404)
     assert user.id is not None
+    now = service.now()
+    first = store.written_sitting(session, exam_id, user.id)
+    retake = first is not None and first.submitted and retake_open(session, exam_id, user.id, now)
     try:
         store.start_written(
-            session, exam=exam, part=part, user_id=user.id, bank=bank(state), now=service.now()
+            session,
+            exam=exam,
+            part=part,
+            user_id=user.id,
+            bank=bank(state),
+            now=now,
+            retake=retake,
         )
     except store.SittingError as exc:
         return RedirectResponse(f"/exams/{exam_id}?refused=written.refused.{exc.code}", 303)
@@ -274,7 +296,7 @@ def read_written(
     assert user.id is not None
     now = service.now()
     _expire(session, state, now)
-    sitting = store.written_sitting(session, exam_id, user.id)
+    sitting = current_paper(session, exam_id, user.id)
     if sitting is None:
         return RedirectResponse(f"/exams/{exam_id}", status_code=303)
     context = viewer.context(
@@ -315,7 +337,7 @@ def _save_written(
     with Session(state.engine) as session:
         _candidate_exam(session, exam_id, user)
         assert user.id is not None
-        sitting = store.written_sitting(session, exam_id, user.id)
+        sitting = current_paper(session, exam_id, user.id)
         if sitting is None:
             raise HTTPException(status_code=404)
         target = f"/exams/{exam_id}/written"
@@ -345,7 +367,7 @@ def submit_written(
 ) -> Response:
     _candidate_exam(session, exam_id, user)
     assert user.id is not None
-    sitting = store.written_sitting(session, exam_id, user.id)
+    sitting = current_paper(session, exam_id, user.id)
     if sitting is None:
         raise HTTPException(status_code=404)
     store.submit(session, sitting=sitting, bank=bank(state), now=service.now())
