@@ -302,3 +302,39 @@ def test_a_written_part_must_be_valid(
         response = _post(proctor, url, url, fields)
         assert response.headers["location"].endswith(f"?error={error}")
         assert "form-error" in proctor.get(response.headers["location"]).text
+
+
+@pytest.fixture
+def fast_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paper timer looks every 50 ms (set before the app's lifespan starts it)."""
+    from sandbox.web.routes import questions as routes
+
+    monkeypatch.setattr(routes, "PAPER_SWEEP_S", 0.05)
+
+
+def test_the_server_hands_a_paper_in_at_the_deadline_with_nobody_looking(
+    fast_sweep: None,
+    app: FastAPI,
+    proctor: TestClient,
+    clock: FakeClock,
+    people: dict[str, User],
+    browsers: Callable[[str], TestClient],
+) -> None:
+    import time
+
+    exam_id = _written_exam(proctor, clock, people, questions="tw-tf", count="0", grace_s="0")
+    tao = browsers("tao")
+    _post(tao, f"/exams/{exam_id}", f"/exams/{exam_id}/written", {})
+    with Session(app.state.sandbox.engine) as session:
+        sitting = store.written_sitting(session, exam_id, people["tao"].id or 0)
+        assert sitting is not None
+    clock.now = sitting.deadline_at
+    time.sleep(0.3)
+    assert _sitting(app, sitting.id or 0).submitted_at is None  # at the deadline: still open
+    clock.now = sitting.deadline_at + timedelta(seconds=1)
+    for _ in range(100):  # the timer's next sweeps, no page opened
+        if _sitting(app, sitting.id or 0).submitted_at is not None:
+            break
+        time.sleep(0.05)
+    done = _sitting(app, sitting.id or 0)
+    assert done.submit_reason == "deadline" and done.percent == 0.0

@@ -593,10 +593,10 @@ def choice_of(response: QuestionResponse, question: Question | None) -> str:
         return "none"
     if isinstance(answer, bool):
         return "true" if answer else "false"
-    if isinstance(answer, int):
-        return str(answer)
+    if isinstance(answer, int):  # option numbers as people count them: 1 is the first
+        return str(answer + 1)
     if isinstance(answer, list):
-        return "+".join(str(a) for a in answer)
+        return "+".join(str(a + 1) for a in answer)
     return "answered"
 
 

@@ -421,6 +421,8 @@ def mark_answer(
     score: Annotated[str, Form()] = "",
 ) -> Response:
     assert mentor.id is not None
+    if session.get(store.QuestionResponse, response_id) is None:
+        raise HTTPException(status_code=404)  # before the form: an id names something or not
     try:
         value = float(score)
     except ValueError:
@@ -490,6 +492,8 @@ def _save_part(
         return (fields.get(name) or [""])[0].strip()
 
     back = f"/proctor/exams/{exam_id}/written-part"
+    with Session(state.engine) as session:
+        _proctor_exam(session, exam_id, proctor)  # 404 first: an id names something or not
     questions = [q for q in one("questions").replace(",", " ").split() if q]
     unknown = [q for q in questions if q not in bank(state)]
     try:
