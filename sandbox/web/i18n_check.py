@@ -38,8 +38,10 @@ from babel.messages.pofile import read_po, write_po
 from sandbox.web.i18n import DOMAIN, LOCALE_DIR, LOCALES, catalogue_name
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The calls whose first argument is a message id (`pybabel extract -k ...` spelled as
-#: Babel's keyword specs): `tn:1,1` is a plural message whose two ids are the one key.
+#: The calls that name a message id (`pybabel extract -k ...` as Babel's keyword specs: the
+#: first argument unless numbered; `tn:1,1` is a plural whose two ids are the one key). The
+#: last three are the places that hand a key on to be worded later: a refused review
+#: (`ReviewError(field, key)`, from the core), a socket's notice, an error page.
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "t": None,
     "_": None,
@@ -47,6 +49,9 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "N_": None,
     "tn": (1, 1),
     "ngettext": (1, 2),
+    "ReviewError": (2,),
+    "notice": None,
+    "_error_page": (3,),
 }
 POT = "messages.pot"
 # A %-format directive: `%%`, or `%(name)` with flags, width, precision and a conversion.
