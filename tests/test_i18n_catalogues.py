@@ -118,7 +118,7 @@ def test_the_checker_catches_a_message_missing_from_a_catalogue(tmp_path: Path) 
     templates.mkdir(parents=True)
     (templates / "new.html").write_text(
         "<p>{{ t('nav.login') }}</p>\n<p>{{ t('report.brand_new_heading') }}</p>\n"
-        "<p>{{ tn('nav.logout', 2) }}</p>\n",
+        "<p>{{ tn('nav.logout', 2) }}</p>\n<p>{{ t('exam.times_local') }}</p>\n",
         encoding="utf-8",
     )
     (tmp_path / "sandbox" / "web" / "new.py").write_text(
@@ -130,6 +130,7 @@ def test_the_checker_catches_a_message_missing_from_a_catalogue(tmp_path: Path) 
         "nav.login",
         "report.brand_new_heading",
         "nav.logout",
+        "exam.times_local",
         "error.brand_new_refusal",
     }
     problems = i18n_check.check(tmp_path, used=used, template=False)
@@ -145,8 +146,21 @@ def test_the_checker_catches_a_message_missing_from_a_catalogue(tmp_path: Path) 
     )
     assert "nav.logout: the en catalogue has it singular (t)" in text
     assert "nav.login" not in text
+    assert (
+        "exam.times_local: its text has the fields ['zone'], but t('exam.times_local') at "
+        "sandbox/web/templates/new.html:4 gives none"
+    ) in text
+    assert "error.brand_new_refusal: its text" not in text
     # The .pot no longer matches what the source uses.
     assert "messages.pot is out of date" in "\n".join(i18n_check.check(tmp_path, used=used))
+
+
+def test_a_call_without_the_fields_of_its_message_shows_the_text_and_does_not_fail() -> None:
+    t = translator("en")
+    assert t("exam.times_local") == "Times are in your time zone (%(zone)s)."
+    assert t("exam.times_local", zone="UTC") == "Times are in your time zone (UTC)."
+    assert t("exam.written_weight") == "Written weight (%)"
+    assert t("no.such.key") == "no.such.key"
 
 
 def test_update_adds_new_ids_untranslated_and_the_check_asks_for_them(tmp_path: Path) -> None:

@@ -108,7 +108,12 @@ class Translator:
 
     def __call__(self, key: str, **fields: object) -> str:
         text: str = self.translations.gettext(key)
-        return text % fields
+        if fields:
+            return text % fields
+        try:
+            return text % {}
+        except (KeyError, ValueError, TypeError):
+            return text  # a call that gives no fields never fails a page (scripts/i18n warns)
 
     def tn(self, key: str, count: int, **fields: object) -> str:
         text: str = self.translations.ngettext(key, key, count)

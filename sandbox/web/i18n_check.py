@@ -22,6 +22,7 @@ the .pot holds what extraction finds.
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import sys
@@ -34,6 +35,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
+from jinja2 import Environment, nodes
 
 from sandbox.web.i18n import DOMAIN, LOCALE_DIR, LOCALES, catalogue_name
 
@@ -83,6 +85,40 @@ def extract(root: Path = ROOT, mapping: Path | None = None) -> dict[str, Used]:
             used.places.append(f"{place} (as {'plural' if plural else 'singular'})")
         else:
             used.places.append(place)
+    return found
+
+
+def bare_calls(root: Path = ROOT) -> list[tuple[str, str]]:
+    """Each `t('key')` call with no fields, in the templates and the Python code under
+    `root`, as (key, where): a message with fields that such a call shows would print its
+    `%(name)s` instead of a value."""
+    found: list[tuple[str, str]] = []
+    parser = Environment(extensions=["jinja2.ext.i18n"])
+    for path in sorted((root / "sandbox" / "web" / "templates").glob("**/*.html")):
+        tree = parser.parse(path.read_text(encoding="utf-8"))
+        for call in tree.find_all(nodes.Call):
+            if (
+                isinstance(call.node, nodes.Name)
+                and call.node.name == "t"
+                and len(call.args) == 1
+                and isinstance(call.args[0], nodes.Const)
+                and isinstance(call.args[0].value, str)
+                and not call.kwargs
+                and call.dyn_kwargs is None
+            ):
+                found.append((call.args[0].value, f"{path.relative_to(root)}:{call.lineno}"))
+    for path in sorted((root / "sandbox").glob("**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or node.keywords or len(node.args) != 1:
+                continue
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            argument = node.args[0]
+            if (
+                name == "t"
+                and isinstance(argument, ast.Constant)
+                and isinstance(argument.value, str)
+            ):
+                found.append((argument.value, f"{path.relative_to(root)}:{node.lineno}"))
     return found
 
 
@@ -200,6 +236,18 @@ def check(
             if message.fuzzy:
                 problems.append(f"{key}: the {name} translation is marked fuzzy")
     problems += compare_locales(catalogs)
+    english = catalogs.get("en")
+    for key, where in bare_calls(root) if english is not None else []:
+        message = english.get(key) if english is not None else None
+        fields = (
+            sorted(set().union(*(format_problems(f)[0] for f in _forms(message))))
+            if message
+            else []
+        )
+        if fields:
+            problems.append(
+                f"{key}: its text has the fields {fields}, but t('{key}') at {where} gives none"
+            )
     for locale, catalog in catalogs.items():
         try:
             write_mo(io.BytesIO(), catalog)
