@@ -187,6 +187,29 @@ def test_update_adds_new_ids_untranslated_and_the_check_asks_for_them(tmp_path: 
     ]
 
 
+def test_update_turns_an_entry_plural_or_singular_as_its_calls_now_are(tmp_path: Path) -> None:
+    locale_dir = copy_locale(tmp_path)
+    used = i18n_check.extract()
+    used["nav.logout"] = i18n_check.Used("nav.logout", plural=True)
+    used["catalogue.count"] = i18n_check.Used("catalogue.count", plural=False)
+    i18n_check.write_template(used, locale_dir)
+    assert sorted(i18n_check.update(locale_dir)) == [
+        "en/LC_MESSAGES/messages.po: catalogue.count (fuzzy)",
+        "en/LC_MESSAGES/messages.po: nav.logout (fuzzy)",
+        "zh_CN/LC_MESSAGES/messages.po: catalogue.count (fuzzy)",
+        "zh_CN/LC_MESSAGES/messages.po: nav.logout (fuzzy)",
+    ]
+    en = (locale_dir / "en" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    assert (
+        '#, fuzzy\nmsgid "nav.logout"\nmsgid_plural "nav.logout"\nmsgstr[0] "Log out"\nmsgstr[1] ""'
+        in en
+    )
+    assert '#, fuzzy\nmsgid "catalogue.count"\nmsgstr "%(count)s scenario"' in en
+    problems = i18n_check.check(locale_dir=locale_dir, used=used)
+    assert "nav.logout: the en translation is marked fuzzy" in problems
+    assert "catalogue.count: the zh_CN translation is marked fuzzy" in problems
+
+
 def test_the_checker_catches_broken_format_strings_and_unequal_fields(tmp_path: Path) -> None:
     locale_dir = copy_locale(tmp_path)
     zh_po = locale_dir / "zh_CN" / "LC_MESSAGES" / "messages.po"

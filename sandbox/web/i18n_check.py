@@ -171,6 +171,8 @@ def update(locale_dir: Path = LOCALE_DIR) -> list[str]:
                 continue
             text = _forms(old)[0] if old is not None else ""
             string: str | tuple[str, ...] = (text,) + ("",) * (forms - 1) if plural else text
+            if old is not None:
+                del catalog[key]  # Babel's add would keep an old plural entry plural
             catalog.add(message.id, string, flags=["fuzzy"] if old is not None else [])
             added.append(f"{path.relative_to(locale_dir)}: {key}" + (" (fuzzy)" if old else ""))
         write(path, catalog)
