@@ -22,13 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def used() -> dict[str, i18n_check.Used]:
+def extracted() -> dict[str, i18n_check.Used]:
     return i18n_check.extract()
 
 
 def test_every_message_used_is_translated_in_both_catalogues(
-    used: dict[str, i18n_check.Used],
+    extracted: dict[str, i18n_check.Used],
 ) -> None:
+    used = extracted
     # Extraction reads both kinds of source: a template's t(), a route's viewer.t(), tn().
     assert used["nav.logout"].places[0].startswith("sandbox/web/templates/base.html:")
     assert used["login.failed"].places[0].startswith("sandbox/web/routes/auth.py:")
@@ -163,9 +164,11 @@ def test_a_call_without_the_fields_of_its_message_shows_the_text_and_does_not_fa
     assert t("no.such.key") == "no.such.key"
 
 
-def test_update_adds_new_ids_untranslated_and_the_check_asks_for_them(tmp_path: Path) -> None:
+def test_update_adds_new_ids_untranslated_and_the_check_asks_for_them(
+    tmp_path: Path, extracted: dict[str, i18n_check.Used]
+) -> None:
     locale_dir = copy_locale(tmp_path)
-    used = i18n_check.extract()
+    used = dict(extracted)
     used["report.brand_new_count"] = i18n_check.Used("report.brand_new_count", plural=True)
     i18n_check.write_template(used, locale_dir)
     added = i18n_check.update(locale_dir)
@@ -187,9 +190,11 @@ def test_update_adds_new_ids_untranslated_and_the_check_asks_for_them(tmp_path: 
     ]
 
 
-def test_update_turns_an_entry_plural_or_singular_as_its_calls_now_are(tmp_path: Path) -> None:
+def test_update_turns_an_entry_plural_or_singular_as_its_calls_now_are(
+    tmp_path: Path, extracted: dict[str, i18n_check.Used]
+) -> None:
     locale_dir = copy_locale(tmp_path)
-    used = i18n_check.extract()
+    used = dict(extracted)
     used["nav.logout"] = i18n_check.Used("nav.logout", plural=True)
     used["catalogue.count"] = i18n_check.Used("catalogue.count", plural=False)
     i18n_check.write_template(used, locale_dir)
@@ -233,3 +238,28 @@ def test_scripts_i18n_reports_complete_catalogues(capsys: pytest.CaptureFixture[
     assert i18n_check.main(["check"]) == 0
     out = capsys.readouterr().out
     assert "the catalogues are complete" in out
+
+
+def test_the_cli_counts_in_english_with_singular_and_plural(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sandbox.cli.main import app as cli
+    from sandbox.cli.output import counted
+
+    assert (counted(1, "attempt"), counted(0, "attempt"), counted(2, "match", "matches")) == (
+        "1 attempt",
+        "0 attempts",
+        "2 matches",
+    )
+    env = {
+        "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}",
+        "SANDBOX_VAR_DIR": str(tmp_path / "var"),
+    }
+    one = tmp_path / "one.csv"
+    one.write_text("name,role,password\ntao,trainee,trainee-pass\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["users", "import", str(one)], env=env)
+    assert result.exit_code == 0 and "imported 1 user\n" in result.output, result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,role,password\nmei,wizard,mentor-pass\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["users", "import", str(bad)], env=env)
+    assert result.exit_code == 1 and "nothing imported: 1 problem\n" in result.output
