@@ -101,6 +101,11 @@ def environment_for(locale: str) -> Environment:
     return environment
 
 
+#: The default locale's environment (English), for tests and tools that render without a
+#: viewer.
+environment = environment_for(DEFAULT_LOCALE)
+
+
 def render_text(name: str, context: Mapping[str, Any], *, block: str | None = None) -> str:
     """The template `name`, or only its `block`, rendered with `context` in the locale of
     its `t` (the viewer's translator; English without one)."""
