@@ -40,6 +40,7 @@ from sandbox.web.deps import (
     Viewer,
     ViewerDep,
 )
+from sandbox.web.i18n import N_
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
 from sandbox.web.routes.questions import current_paper, retake_open
 from sandbox.web.state import AppState
@@ -67,18 +68,18 @@ def start_refusal(
         return None  # resuming is always allowed; the server ends it at its deadline
     current = standing.open_attempt
     if current is not None:
-        return "exam.refused.other_open"
+        return N_("exam.refused.other_open")
     if standing.retake is not None:
         if progress not in standing.retake_progress:
-            return "exam.refused.not_in_retake"
+            return N_("exam.refused.not_in_retake")
         if now > standing.retake.expires_at:
-            return "exam.refused.retake_expired"
+            return N_("exam.refused.retake_expired")
     elif exam.window(now) == "upcoming":
-        return "exam.refused.not_open"
+        return N_("exam.refused.not_open")
     elif exam.window(now) == "closed":
-        return "exam.refused.closed"
+        return N_("exam.refused.closed")
     if progress.attempts_left <= 0:
-        return "exam.refused.no_attempts"
+        return N_("exam.refused.no_attempts")
     return None
 
 
@@ -94,7 +95,7 @@ def _rows(state: AppState, standing: Standing, exam: Exam, now: datetime) -> lis
                 "scenario": found[1] if found else None,
                 "refusal": start_refusal(standing, exam, progress, now)
                 if found
-                else "exam.refused.unavailable",
+                else N_("exam.refused.unavailable"),
             }
         )
     return rows
@@ -180,7 +181,7 @@ def start_exam_attempt(
         return RedirectResponse(f"/attempts/{running.id}", status_code=303)
     found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
     refusal = (
-        start_refusal(standing, exam, progress, now) if found else ("exam.refused.unavailable")
+        start_refusal(standing, exam, progress, now) if found else (N_("exam.refused.unavailable"))
     )
     if refusal is not None or found is None:
         return RedirectResponse(f"/exams/{exam_id}?refused={refusal}", status_code=303)
@@ -304,11 +305,11 @@ def open_appeal(
     problem = None
     now = service.now()
     if not exam.results_visible(now) or attempt.score is None:
-        problem = "appeal.error.not_released"
+        problem = N_("appeal.error.not_released")
     elif appeals_for_attempts(session=session, attempt_ids=[attempt.id or 0]):
-        problem = "appeal.error.already"
+        problem = N_("appeal.error.already")
     elif not reason:
-        problem = "appeal.error.reason_required"
+        problem = N_("appeal.error.reason_required")
     elif len(reason) > REASON_MAX_CHARS:
         problem = "appeal.error.too_long"
     if problem is not None:
@@ -333,7 +334,7 @@ def open_appeal(
             user,
             attempt.id,
             reason,
-            "appeal.error.already",
+            N_("appeal.error.already"),
             service.now(),
         )
     record(
