@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exam_support import FakeClock, make_exam
+from exam_support import FakeClock, audit_trail, make_exam
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from question_support import answer, positions, write_bank
@@ -205,6 +205,14 @@ def test_the_written_part_autosaves_resumes_and_is_handed_in_at_the_deadline(
     # tf right (1), single right (1), short right (1), multi unanswered (0), manual 1.5 of 2
     assert (done.score, done.max_score) == (4.5, 6.0)
     assert done.percent == 75.0
+    # Every step is in the audit log: the part's set-up, the mark, the paper's score.
+    assert audit_trail(app, "written_part.update")[-1].new["seed"] == 4242
+    assert audit_trail(app, "written.mark")[-1].new == {"score": 1.5}
+    assert audit_trail(app, "written.paper")[-1].new == {
+        "user_id": people["tao"].id,
+        "score": 75.0,
+        "retake": False,
+    }
     # The written score feeds the 40/60 result, as a typed one does.
     with Session(app.state.sandbox.engine) as session:
         exam = session.get(Exam, exam_id)

@@ -33,6 +33,7 @@ from sandbox.questions.scoring import (
     select as select_questions,
 )
 from sandbox.questions.stats import Response as StatResponse
+from sandbox.storage.audit import record
 from sandbox.storage.exams import Exam, set_written_score
 from sandbox.storage.models import utcnow
 
@@ -452,6 +453,14 @@ def _settle(session: Session, sitting: QuestionSitting) -> None:
     sitting.score = sum(r.score or 0.0 for r in rows)
     session.add(sitting)
     if sitting.kind == WRITTEN and sitting.exam_id is not None:
+        record(
+            session,
+            actor_id=None,
+            action="written.paper",
+            subject_type="exam",
+            subject_id=sitting.exam_id,
+            new={"user_id": sitting.user_id, "score": sitting.percent, "retake": sitting.retake},
+        )
         set_written_score(
             session=session,
             exam_id=sitting.exam_id,

@@ -28,6 +28,7 @@ from sandbox.questions.models import DIFFICULTIES, Question
 from sandbox.questions.scoring import correct_answer
 from sandbox.questions.stats import item_statistics, report_csv_rows
 from sandbox.storage import questions as store
+from sandbox.storage.audit import record
 from sandbox.storage.exams import Exam, is_candidate, retake_for
 from sandbox.storage.models import Role, User
 from sandbox.web.deps import (
@@ -431,6 +432,14 @@ def mark_answer(
         store.mark_response(
             session, response_id=response_id, score=value, marker_id=mentor.id, now=service.now()
         )
+        record(
+            session,
+            actor_id=mentor.id,
+            action="written.mark",
+            subject_type="question_response",
+            subject_id=response_id,
+            new={"score": value},
+        )
     except store.SittingError as exc:
         session.rollback()
         if exc.code == "no_question":
@@ -511,7 +520,7 @@ def _save_part(
     with Session(state.engine) as session:
         _proctor_exam(session, exam_id, proctor)
         seed_text = one("seed")
-        store.set_written_part(
+        part = store.set_written_part(
             session,
             exam_id=exam_id,
             questions=questions,
@@ -523,6 +532,22 @@ def _save_part(
             time_limit_s=minutes * 60,
             grace_s=grace,
             seed=int(seed_text) % 2**31 if seed_text.isdigit() else None,
+        )
+        record(
+            session,
+            actor_id=proctor.id,
+            action="written_part.update",
+            subject_type="exam",
+            subject_id=exam_id,
+            new={
+                "questions": part.questions,
+                "tags": part.tags,
+                "difficulties": part.difficulties,
+                "count": part.count,
+                "seed": part.seed,
+                "time_limit_s": part.time_limit_s,
+                "grace_s": part.grace_s,
+            },
         )
         session.commit()
     return RedirectResponse(f"{back}?saved=1", status_code=303)
