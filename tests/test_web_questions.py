@@ -346,3 +346,37 @@ def test_the_server_hands_a_paper_in_at_the_deadline_with_nobody_looking(
         time.sleep(0.05)
     done = _sitting(app, sitting.id or 0)
     assert done.submit_reason == "deadline" and done.percent == 0.0
+
+
+def test_every_new_page_speaks_both_languages(
+    app: FastAPI,
+    proctor: TestClient,
+    clock: FakeClock,
+    people: dict[str, User],
+    browsers: Callable[[str], TestClient],
+) -> None:
+    exam_id = _written_exam(proctor, clock, people, questions="tw-manual", count="0")
+    tao = browsers("tao")
+    quiz = _post(tao, "/quiz", "/quiz", {"mode": "trade", "trade": "pharmacy", "language": "en"})
+    _post(tao, f"/exams/{exam_id}", f"/exams/{exam_id}/written", {})
+    url = f"/exams/{exam_id}/written"
+    answer(tao, url, f"{url}/answer", 0, "Throw it away.")
+    _post(tao, url, f"{url}/submit", {})
+    pages = [
+        (tao, "/quiz", "小测验", "Quiz"),
+        (tao, quiz.headers["location"], "剩余时间", "Time left"),
+        (tao, url, "交卷", "Handed in"),
+        (tao, f"/exams/{exam_id}", "笔试部分", "Written part"),
+        (tao, "/history", "小测验", "Quizzes"),
+        (browsers("mo"), "/mentor/marking", "参考答案", "Model answer"),
+        (browsers("mo"), "/mentor/quizzes", "学员小测验", "Trainees"),
+        (proctor, f"/proctor/exams/{exam_id}/written-part", "随机抽题", "Random draw"),
+        (proctor, f"/proctor/exams/{exam_id}/items", "题目分析", "Item statistics"),
+    ]
+    for client, path, chinese, english in pages:
+        zh = client.get(path, headers={"Accept-Language": "zh-CN"})
+        en = client.get(path, headers={"Accept-Language": "en"})
+        assert zh.status_code == en.status_code == 200, path
+        assert chinese in zh.text and english in en.text, path
+        for text in (zh.text, en.text):  # no key shown in place of its text
+            assert not re.search(r">\s*(quiz|written|marking|items|written_part)\.[a-z_]+", text)
