@@ -93,6 +93,9 @@ def test_a_quiz_gives_feedback_at_once_and_shows_in_progress_and_to_the_mentor(
     # The mentor sees the trainee's quizzes; another trainee sees none of them.
     mentor_page = browsers("mo").get("/mentor/quizzes").text
     assert "tao" in mentor_page and 'id="trainee-quizzes"' in mentor_page
+    weak_line = mentor_page.split('id="weak-tao">')[1].split("</li>")[0]
+    assert "tw-core" not in weak_line  # 3 of 4 right: not weak
+    assert "none below 60%" in weak_line
     assert browsers("kim").get(quiz_url).status_code == 403
     # Chinese interface: the same page in the other language.
     kim = browsers("kim")

@@ -388,9 +388,14 @@ def read_trainee_quizzes(
         statement = statement.where(User.mentor_id == mentor.id)
     trainees = {u.id: u for u in session.exec(statement)}
     quizzes = store.quizzes_of(session, [i for i in trainees if i is not None], limit=200)
+    # Per trainee who took a quiz: the topics they get right least often (below 60%).
+    weak: dict[int, list[store.Mastery]] = {}
+    for user_id in sorted({q.user_id for q in quizzes}):
+        tags = store.mastery(session, user_id, bank(state))
+        weak[user_id] = sorted((m for m in tags if m.percent < 60), key=lambda m: m.percent)
     return render(
         "mentor_quizzes.html",
-        viewer.context(quizzes=quizzes, trainees=trainees, **page_helpers()),
+        viewer.context(quizzes=quizzes, trainees=trainees, weak=weak, **page_helpers()),
     )
 
 
