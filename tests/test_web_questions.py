@@ -297,6 +297,10 @@ def test_handing_in_early_and_answers_after_that_are_refused(
     assert csv_text.splitlines()[0] == "item,n,facility,discrimination,choices,flags"
     assert "tw-tf,1,0.000,,none=1.000,hard" in csv_text
     assert browsers("tao").get(f"/proctor/exams/{exam_id}/items").status_code == 403
+    # The exam report sums them up and links to them.
+    report = proctor.get(f"/proctor/exams/{exam_id}/report").text
+    assert 'id="written-items"' in report
+    assert "Poor items: 2 of 2." in report  # one too easy, one too hard
 
 
 def test_a_written_part_must_be_valid(
