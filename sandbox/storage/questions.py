@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, String, col, select
 
 from sandbox.questions.models import Question
@@ -595,9 +596,8 @@ def written_sittings(session: Session, exam_id: int) -> list[QuestionSitting]:
     return list(session.exec(statement))
 
 
-def choice_of(response: QuestionResponse, question: Question | None) -> str:
-    """What a candidate chose, as the statistics count it."""
-    answer = response.answer
+def choice_of(answer: Any) -> str:
+    """What a candidate chose (a stored answer), as the statistics count it."""
     if answer is None:
         return "none"
     if isinstance(answer, bool):
@@ -612,17 +612,28 @@ def choice_of(response: QuestionResponse, question: Question | None) -> str:
 def stat_papers(
     session: Session, exam_id: int, bank: dict[str, Question]
 ) -> list[dict[str, StatResponse]]:
-    """The first-sitting papers of an exam, fully marked, as the statistics read them."""
-    papers = []
-    for sitting in written_sittings(session, exam_id):
-        if sitting.retake or sitting.score is None:
-            continue
-        papers.append(
-            {
-                r.question_id: StatResponse(
-                    r.score or 0.0, r.points, choice_of(r, bank.get(r.question_id))
-                )
-                for r in responses(session, sitting.id or 0)
-            }
+    """The first-sitting papers of an exam, fully marked, as the statistics read them (one
+    query of plain columns: a cohort's papers hold tens of thousands of answers)."""
+    statement = (
+        sa_select(
+            col(QuestionResponse.sitting_id),
+            col(QuestionResponse.question_id),
+            col(QuestionResponse.score),
+            col(QuestionResponse.points),
+            col(QuestionResponse.answer),
         )
-    return papers
+        .join(QuestionSitting, col(QuestionSitting.id) == QuestionResponse.sitting_id)
+        .where(
+            col(QuestionSitting.exam_id) == exam_id,
+            col(QuestionSitting.kind) == WRITTEN,
+            col(QuestionSitting.retake).is_(False),
+            col(QuestionSitting.score).is_not(None),
+        )
+        .order_by(col(QuestionResponse.sitting_id), col(QuestionResponse.position))
+    )
+    papers: dict[int, dict[str, StatResponse]] = {}
+    for sitting_id, question_id, score, points, answer in session.execute(statement):
+        papers.setdefault(sitting_id, {})[question_id] = StatResponse(
+            score or 0.0, points, choice_of(answer)
+        )
+    return list(papers.values())
