@@ -238,3 +238,11 @@ def test_cli_validate_test_and_questions(tmp_path: Path) -> None:
     assert tested.returncode == 1
     assert "FAIL t-bank/q-short #2" in tested.stdout
     assert "expected accepted, got refused" in tested.stdout
+
+
+def test_a_bad_setting_is_named_not_a_traceback() -> None:
+    result = run_in_process(["questions"], env={"SANDBOX_ENV": "production"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: SANDBOX_SECRET_KEY")
+    missing = run_in_process(["questions", "no/such/folder"])
+    assert missing.returncode == 2 and "no/such/folder: no such file or folder" in missing.stderr

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from sandbox.cli.output import fail, table
-from sandbox.config import Settings
+from sandbox.cli.web import load_settings
 from sandbox.questions.library import bank_folders
 from sandbox.questions.loader import BankSet, load_bank, load_banks
 from sandbox.questions.tabular import COLUMNS, TEMPLATE_ROWS, bank_from_rows, rows_of
@@ -59,7 +59,7 @@ def questions(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Summarise question banks: counts by type, locale, trade, difficulty and tag."""
-    chosen = list(paths or bank_folders(Settings()))
+    chosen = list(paths or bank_folders(load_settings()))
     missing = [p for p in chosen if not p.exists()]
     if missing:
         raise fail(f"{missing[0]}: no such file or folder")
@@ -177,7 +177,9 @@ def import_questions(
         for problem in exc.errors:
             typer.echo(str(problem))
         raise fail(f"{len(exc.errors)} problem(s); nothing imported") from None
-    clash = [q.id for q in bank.questions if q.id in load_banks(bank_folders(Settings())).questions]
+    clash = [
+        q.id for q in bank.questions if q.id in load_banks(bank_folders(load_settings())).questions
+    ]
     if clash and not force:
         raise fail(
             f"question ids already in the served banks: {', '.join(clash[:10])}; "
