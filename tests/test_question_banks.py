@@ -241,7 +241,9 @@ def test_cli_validate_test_and_questions(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_is_named_not_a_traceback() -> None:
-    result = run_in_process(["questions"], env={"SANDBOX_ENV": "production"})
+    result = run_in_process(
+        ["questions"], env={"SANDBOX_ENV": "production", "SANDBOX_SECRET_KEY": None}
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("configuration error: SANDBOX_SECRET_KEY")
     missing = run_in_process(["questions", "no/such/folder"])
