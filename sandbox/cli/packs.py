@@ -22,6 +22,7 @@ from sandbox.evaluator.transcript import (
     parse_transcript,
     parse_transcript_data,
 )
+from sandbox.knowledge.articles import is_article_file, load_knowledge
 from sandbox.scenarios.bundled import BUNDLED_PACKS
 from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
 from sandbox.scenarios.errors import PackError, PackErrors
@@ -31,7 +32,13 @@ from sandbox.scenarios.loader import PackSet, load_pack, load_packs
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.text.concepts import ConceptError, Lexicon
 
-Paths = Annotated[list[Path], typer.Argument(help="Pack files, or folders of *.yaml packs.")]
+Paths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Pack files, or folders of *.yaml packs; knowledge articles (*.md) and "
+        "folders of them are checked too."
+    ),
+]
 
 
 def _plural(n: int, word: str) -> str:
@@ -72,9 +79,18 @@ def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | Non
         return None
 
 
+def _knowledge_paths(paths: list[Path]) -> list[Path]:
+    """The knowledge articles (`*.md`) and the folders that hold some, among `paths`."""
+    return [
+        p
+        for p in paths
+        if is_article_file(p) or (p.is_dir() and next(p.rglob("*.md"), None) is not None)
+    ]
+
+
 def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int]:
     """The packs of `paths` and how many lexicon files among them were checked."""
-    entries = list(pack_files([p for p in paths if p.exists()]))
+    entries = list(pack_files([p for p in paths if p.exists() and not is_article_file(p)]))
     lexicons = [f for f, refused in entries if refused is None and _is_lexicon(f)]
     problems: list[PackError] = [refused for _, refused in entries if refused is not None]
     if lexicons:
@@ -98,14 +114,19 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
     """Check packs (and lexicon files) against the format; print every problem as
     FILE:LINE: message."""
     loaded, lexicons = _load(paths, lexicon)
-    for problem in loaded.errors:
+    knowledge = _knowledge_paths(paths)
+    articles = load_knowledge(knowledge) if knowledge else None
+    errors = loaded.errors + (articles.errors if articles else [])
+    for problem in sorted(errors, key=lambda e: (e.path, e.line or 0)):
         typer.echo(str(problem))
-    if loaded.errors:
-        bad = len({e.path for e in loaded.errors})
-        raise fail(f"{_plural(len(loaded.errors), 'problem')} in {_plural(bad, 'file')}")
+    if errors:
+        bad = len({e.path for e in errors})
+        raise fail(f"{_plural(len(errors), 'problem')} in {_plural(bad, 'file')}")
     scenarios = sum(len(p.scenarios) for p in loaded.packs)
     examples = sum(len(s.examples) for p in loaded.packs for s in p.scenarios)
     also = f", {_plural(lexicons, 'lexicon file')}" if lexicons else ""
+    if articles:
+        also += f", {_plural(len(articles.articles), 'knowledge article')}"
     typer.echo(
         f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
         f"{_plural(examples, 'example')}{also}: valid"
