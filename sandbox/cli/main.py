@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from sandbox.cli import knowledge as knowledge_commands
 from sandbox.cli import packs as packs_commands
 from sandbox.cli import regrade as regrade_commands
 from sandbox.cli import web as web_commands
@@ -22,6 +23,7 @@ app = typer.Typer(
 packs_commands.register(app)
 web_commands.register(app)
 regrade_commands.register(app)
+knowledge_commands.register(app)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
-from sandbox.storage import audit, exams, models, reviews, throttle  # noqa: F401
+from sandbox.storage import audit, exams, knowledge, models, reviews, throttle  # noqa: F401
 
 target_metadata = SQLModel.metadata
 
@@ -24,6 +24,7 @@ def run_migrations() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=knowledge.outside_models,
         )
         with context.begin_transaction():
             context.run_migrations()
