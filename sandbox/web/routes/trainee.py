@@ -19,6 +19,7 @@ from sandbox.storage.attempts import (
     scenario_records,
 )
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
+from sandbox.storage.knowledge import panel_allowed
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
@@ -188,6 +189,7 @@ def read_attempt(
         elapsed_s=live.elapsed_s(attempt, utcnow()),
         max_chars=state.settings.message_max_chars,
         max_sockets=state.settings.chat_sockets_per_attempt,
+        knowledge_panel=panel_allowed(session, attempt),
     )
     return render("chat.html", context)
 

@@ -1,0 +1,189 @@
+"""The knowledge base: the /knowledge page (search and article view), the chat's search
+panel (htmx fragments), and what a mentor's trainees searched (docs/knowledge.md).
+
+A search is refused while its user is in a closed-book exam (an exam attempt still open
+whose exam is not open-book): the page, the article view and the panel alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from sqlmodel import Session, col, select
+
+from sandbox.storage.knowledge import (
+    MAX_QUERY_CHARS,
+    Hit,
+    KnowledgeSearch,
+    article,
+    articles,
+    closed_book_attempt,
+    panel_allowed,
+    record_search,
+    search,
+    searches_of,
+)
+from sandbox.storage.models import Attempt, Mode, User
+from sandbox.web.deps import CurrentUser, Forbidden, MentorUser, SessionDep, ViewerDep
+from sandbox.web.i18n import N_
+from sandbox.web.markdown import to_html
+from sandbox.web.routes.mentor import trainees_of
+from sandbox.web.templating import render
+
+router = APIRouter(tags=["knowledge"])
+
+#: The article locales one may filter by ("" is every locale).
+LOCALE_CHOICES = ("", "en", "zh-CN")
+PANEL = "_knowledge_panel.html"
+#: The keys the templates build from an article's kind and trade and a locale choice.
+SHOWN_KEYS = (
+    N_("knowledge.kind.monograph"),
+    N_("knowledge.kind.rule"),
+    N_("knowledge.kind.procedure"),
+    N_("knowledge.kind.other"),
+    N_("knowledge.trade.pharmacy"),
+    N_("knowledge.trade.aesthetics"),
+    N_("knowledge.trade.other"),
+    N_("knowledge.locale.all"),
+    N_("knowledge.locale.en"),
+    N_("knowledge.locale.zh-CN"),
+)
+RESULTS = 10
+
+
+def _problem(q: str, locale: str) -> str | None:
+    """The message key of what is wrong with a search's fields, or None."""
+    if len(q) > MAX_QUERY_CHARS:
+        return N_("knowledge.error.too_long")
+    if locale not in LOCALE_CHOICES:
+        return N_("knowledge.error.locale")
+    return None
+
+
+def _refuse_closed_book(session: Session, user: User) -> None:
+    if closed_book_attempt(session, user.id or 0) is not None:
+        raise Forbidden()
+
+
+def _hits(
+    session: Session, user: User, q: str, locale: str, attempt_id: int | None
+) -> list[Hit]:
+    hits = search(session, q, locale=locale or None, limit=RESULTS)
+    record_search(
+        session,
+        user_id=user.id or 0,
+        query=q,
+        results=len(hits),
+        locale=locale or None,
+        attempt_id=attempt_id,
+    )
+    return hits
+
+
+@router.get("/knowledge")
+def read_knowledge(
+    viewer: ViewerDep, session: SessionDep, user: CurrentUser, q: str = "", locale: str = ""
+) -> Response:
+    """The knowledge base: a search form, the ranked results, or every article by title."""
+    _refuse_closed_book(session, user)
+    q = q.strip()
+    problem = _problem(q, locale)
+    hits = _hits(session, user, q, locale, None) if q and problem is None else None
+    listed = articles(session, locale if locale in LOCALE_CHOICES and locale else None)
+    context = viewer.context(
+        q=q[:MAX_QUERY_CHARS],
+        chosen_locale=locale if locale in LOCALE_CHOICES else "",
+        locale_choices=LOCALE_CHOICES,
+        hits=hits,
+        listed=listed if hits is None else [],
+        problem=viewer.t(problem, limit=MAX_QUERY_CHARS) if problem else None,
+        max_chars=MAX_QUERY_CHARS,
+    )
+    return render("knowledge.html", context, status_code=400 if problem else 200)
+
+
+@router.get("/knowledge/articles/{article_locale}/{article_id}")
+def read_article(
+    article_locale: str, article_id: str, viewer: ViewerDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """One article, its Markdown as HTML."""
+    _refuse_closed_book(session, user)
+    found = article(session, article_locale, article_id)
+    if found is None:
+        raise HTTPException(status_code=404)
+    context = viewer.context(article=found, body=to_html(found.body))
+    return render("knowledge_article.html", context)
+
+
+def _panel_attempt(session: Session, user: User, attempt_id: int) -> Attempt:
+    """The user's own open attempt the panel serves; refused in a closed-book exam."""
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != user.id:
+        raise HTTPException(status_code=404)
+    if attempt.mode == Mode.EXAM and not panel_allowed(session, attempt):
+        raise Forbidden()
+    _refuse_closed_book(session, user)
+    return attempt
+
+
+@router.get("/knowledge/panel")
+def read_panel(
+    viewer: ViewerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    attempt: int,
+    q: str = "",
+    locale: str = "",
+) -> Response:
+    """The chat's search panel results (an htmx fragment); the search is recorded with the
+    attempt, so the trainee's mentor sees it."""
+    found = _panel_attempt(session, user, attempt)
+    q = q.strip()
+    problem = _problem(q, locale)
+    hits = _hits(session, user, q, locale, found.id) if q and problem is None else []
+    context = viewer.context(
+        q=q,
+        hits=hits,
+        attempt=found,
+        problem=viewer.t(problem, limit=MAX_QUERY_CHARS) if problem else None,
+    )
+    return render(PANEL, context, block="results", status_code=400 if problem else 200)
+
+
+@router.get("/knowledge/panel/articles/{article_locale}/{article_id}")
+def read_panel_article(
+    article_locale: str,
+    article_id: str,
+    viewer: ViewerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    attempt: int,
+) -> Response:
+    """One article inside the chat's panel (an htmx fragment)."""
+    found_attempt = _panel_attempt(session, user, attempt)
+    found = article(session, article_locale, article_id)
+    if found is None:
+        raise HTTPException(status_code=404)
+    context = viewer.context(article=found, body=to_html(found.body), attempt=found_attempt)
+    return render(PANEL, context, block="article")
+
+
+@router.get("/mentor/searches")
+def read_searches(viewer: ViewerDep, session: SessionDep, user: MentorUser) -> Response:
+    """What the mentor's trainees searched in the knowledge base, newest first, with the
+    practice conversation each search was made in."""
+    trainees = {t.id: t for t in trainees_of(session, user) if t.id is not None}
+    rows = searches_of(session, list(trainees))
+    attempt_ids = {r.attempt_id for r in rows if r.attempt_id is not None}
+    attempts: dict[int, Any] = {}
+    if attempt_ids:
+        attempts = {
+            a.id: a
+            for a in session.exec(select(Attempt).where(col(Attempt.id).in_(attempt_ids))).all()
+        }
+    shown = [
+        {"row": r, "trainee": trainees[r.user_id], "attempt": attempts.get(r.attempt_id)}
+        for r in rows
+        if isinstance(r, KnowledgeSearch)
+    ]
+    return render("mentor_searches.html", viewer.context(searches=shown))
