@@ -37,16 +37,16 @@ LOCALE_CHOICES = ("", "en", "zh-CN")
 PANEL = "_knowledge_panel.html"
 #: The keys the templates build from an article's kind and trade and a locale choice.
 SHOWN_KEYS = (
-    N_("knowledge.kind.monograph"),
-    N_("knowledge.kind.rule"),
-    N_("knowledge.kind.procedure"),
-    N_("knowledge.kind.other"),
-    N_("knowledge.trade.pharmacy"),
-    N_("knowledge.trade.aesthetics"),
-    N_("knowledge.trade.other"),
-    N_("knowledge.locale.all"),
-    N_("knowledge.locale.en"),
-    N_("knowledge.locale.zh-CN"),
+    N_("knowledge_kind.monograph"),
+    N_("knowledge_kind.rule"),
+    N_("knowledge_kind.procedure"),
+    N_("knowledge_kind.other"),
+    N_("knowledge_trade.pharmacy"),
+    N_("knowledge_trade.aesthetics"),
+    N_("knowledge_trade.other"),
+    N_("knowledge_locale.all"),
+    N_("knowledge_locale.en"),
+    N_("knowledge_locale.zh-CN"),
 )
 RESULTS = 10
 
