@@ -99,8 +99,10 @@ def main() -> None:
     bundled = load_knowledge([BUNDLED_KNOWLEDGE]).articles
     start = time.perf_counter()
     sync_articles(engine, bundled)
-    print(f"{engine.dialect.name}: indexed {len(bundled)} bundled articles in "
-          f"{time.perf_counter() - start:.2f} s")
+    print(
+        f"{engine.dialect.name}: indexed {len(bundled)} bundled articles in "
+        f"{time.perf_counter() - start:.2f} s"
+    )
     p50, p95, worst = measure(engine, args.rounds)
     print(f"  bundled ({len(bundled)}): p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms")
     many = bundled + generated(bundled, args.articles - len(bundled))

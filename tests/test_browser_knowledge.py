@@ -83,8 +83,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "sandbox", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "sandbox",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
                 cwd=folder,
                 env=env,
                 stdout=log,
@@ -109,9 +117,7 @@ def log_in(page: Page, name: str) -> None:
     expect(page.locator("#logout-button")).to_be_visible()
 
 
-def test_a_trainee_searches_the_knowledge_base_from_the_chat(
-    browser: Browser, server: str
-) -> None:
+def test_a_trainee_searches_the_knowledge_base_from_the_chat(browser: Browser, server: str) -> None:
     context = new_context(browser, server, viewport=PHONE)  # the app's own CSP applies
     auditor = Auditor(new_context(browser, server, bypass_csp=True, viewport=PHONE))
     page = context.new_page()
@@ -133,7 +139,9 @@ def test_a_trainee_searches_the_knowledge_base_from_the_chat(
     page.fill("#knowledge-panel-q", "decongestant blood pressure")
     page.click("#knowledge-panel-search")
     first = page.locator("#knowledge-results .knowledge-hit").first
-    expect(first.locator(".hit-title")).to_have_text("Decongestants: pseudoephedrine and phenylephrine")
+    expect(first.locator(".hit-title")).to_have_text(
+        "Decongestants: pseudoephedrine and phenylephrine"
+    )
     expect(first.locator("mark").first).to_be_visible()
     screenshot(page, "knowledge-chat.png")
 

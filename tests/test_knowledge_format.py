@@ -43,7 +43,9 @@ def test_the_bundled_knowledge_base_covers_both_languages_trades_and_kinds() -> 
         assert topic in topics
     # Every article tells the reader to follow the label and ask a pharmacist or doctor.
     for article in loaded.articles:
-        assert ("pharmacist or doctor" in article.body) or ("药师或医生" in article.body), article.key
+        assert ("pharmacist or doctor" in article.body) or ("药师或医生" in article.body), (
+            article.key
+        )
 
 
 def test_a_good_article_loads_with_its_front_matter(tmp_path: Path) -> None:

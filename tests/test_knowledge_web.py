@@ -123,17 +123,18 @@ def test_the_practice_chat_panel_searches_and_records_the_attempt(
     assert panel.status_code == 200
     assert "<html" not in panel.text  # a fragment
     assert f'hx-get="/knowledge/panel/articles/en/decongestants?attempt={attempt_id}"' in panel.text
-    article = tao.get(
-        "/knowledge/panel/articles/en/decongestants", params={"attempt": attempt_id}
-    )
+    article = tao.get("/knowledge/panel/articles/en/decongestants", params={"attempt": attempt_id})
     assert article.status_code == 200 and 'id="panel-article"' in article.text
     (row,) = searches(app)
     assert (row.query, row.attempt_id, row.user_id) == ("decongestant", attempt_id, row.user_id)
     assert row.results >= 1
     # Another trainee cannot search from tao's conversation.
-    assert browsers("mei").get(
-        "/knowledge/panel", params={"attempt": attempt_id, "q": "x"}
-    ).status_code == 404
+    assert (
+        browsers("mei")
+        .get("/knowledge/panel", params={"attempt": attempt_id, "q": "x"})
+        .status_code
+        == 404
+    )
 
 
 def test_a_mentor_sees_what_their_own_trainees_searched(browsers: Browsers) -> None:
@@ -155,7 +156,9 @@ def test_a_closed_book_exam_hides_the_panel_and_refuses_searches(
     tao = browsers("tao")
     practice_id = start_attempt(tao, PACK, "late-insulin-delivery")
     exam_id = make_exam(proctor, clock, people)  # closed-book: the default
-    assert "Closed book: no knowledge-base searches" in proctor.get(f"/proctor/exams/{exam_id}").text
+    assert (
+        "Closed book: no knowledge-base searches" in proctor.get(f"/proctor/exams/{exam_id}").text
+    )
     assert 'id="exam-book"' in tao.get(f"/exams/{exam_id}").text
     attempt_id = start(tao, exam_id)
     chat = tao.get(f"/attempts/{attempt_id}")

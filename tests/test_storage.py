@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 from web_support import needs_postgres, postgres_database
 
+from sandbox.storage import knowledge
 from sandbox.storage.attempts import (
     append_messages,
     end_attempt,
@@ -24,7 +25,6 @@ from sandbox.storage.attempts import (
     start_attempt,
     store_grade,
 )
-from sandbox.storage import knowledge
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, Speaker, utcnow
 from sandbox.storage.users import authenticate, create_user

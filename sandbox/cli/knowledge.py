@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sandbox.cli.output import counted, fail, table
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 knowledge_app = typer.Typer(
     help="Search the knowledge base (drug monographs, platform rules, service procedures).",
@@ -17,7 +20,7 @@ knowledge_app = typer.Typer(
 LOCALES = ("en", "zh-CN")
 
 
-def _indexed_session():  # type: ignore[no-untyped-def]
+def _indexed_session() -> Session:
     """A session on the configured database, its index holding the configured articles."""
     from sqlmodel import Session
 
@@ -44,8 +47,11 @@ def search(
         bool, typer.Option("--json", help="Print the results as a JSON list.")
     ] = False,
 ) -> None:
-    """Print the articles that match QUERY, best first: id, title, score and a snippet
-    with the searched words between ** marks."""
+    """Print the articles that match QUERY, best first.
+
+    Each with its id, title, score and a snippet, the searched words between ** marks.
+    Exit 1 when no article matches.
+    """
     from sandbox.knowledge.terms import marked
     from sandbox.storage.knowledge import MAX_QUERY_CHARS
     from sandbox.storage.knowledge import search as run_search
@@ -88,8 +94,8 @@ def list_articles(
 ) -> None:
     """List the articles the settings name (bundled knowledge/ and SANDBOX_KNOWLEDGE)."""
     from sandbox.cli.web import load_settings
-    from sandbox.knowledge.library import knowledge_folders
     from sandbox.knowledge.articles import load_knowledge
+    from sandbox.knowledge.library import knowledge_folders
 
     loaded = load_knowledge(knowledge_folders(load_settings()))
     for problem in loaded.errors:

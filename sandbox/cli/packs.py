@@ -111,8 +111,8 @@ def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet
 
 
 def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
-    """Check packs (and lexicon files) against the format; print every problem as
-    FILE:LINE: message."""
+    """Check packs (and lexicon files and knowledge articles) against their format; print
+    every problem as FILE:LINE: message."""
     loaded, lexicons = _load(paths, lexicon)
     knowledge = _knowledge_paths(paths)
     articles = load_knowledge(knowledge) if knowledge else None

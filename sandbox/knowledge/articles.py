@@ -109,8 +109,7 @@ def load_knowledge(paths: Iterable[str | FsPath]) -> KnowledgeSet:
                     source,
                     None,
                     None,
-                    f"file is {len(raw):,} bytes; an article may be at most "
-                    f"{MAX_ARTICLE_BYTES:,}",
+                    f"file is {len(raw):,} bytes; an article may be at most {MAX_ARTICLE_BYTES:,}",
                 )
             )
             continue
@@ -174,9 +173,7 @@ def read_article_text(text: str, source: str) -> tuple[Article | None, list[Pack
     errors.extend(PackError(source, (p.line or 0) + 1, p.key, p.message) for p in doc.problems)
     data = doc.data
     if not isinstance(data, dict):
-        errors.append(
-            PackError(source, 2, None, "the front matter is a mapping (id, title, ...)")
-        )
+        errors.append(PackError(source, 2, None, "the front matter is a mapping (id, title, ...)"))
         return None, errors
     for key in data:
         if key not in KEYS:

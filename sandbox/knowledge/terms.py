@@ -28,7 +28,9 @@ STOP_WORDS = frozenset(
     we were what when which who will with you your not no""".split()
 )
 #: Chinese function words and particles jieba returns as words of their own.
-ZH_STOP = frozenset("的 了 和 与 或 是 在 吗 呢 吧 啊 也 就 都 而 及 等 对 把 被 之 其 请 要 会".split())
+ZH_STOP = frozenset(
+    "的 了 和 与 或 是 在 吗 呢 吧 啊 也 就 都 而 及 等 对 把 被 之 其 请 要 会".split()
+)
 
 
 def _latin(word: str) -> str | None:

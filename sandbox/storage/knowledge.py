@@ -15,8 +15,8 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, Text, text
@@ -87,14 +87,18 @@ INDEX_TABLES = ("knowledge_fts",)
 INDEX_NAMES = ("terms", "ix_knowledge_articles_terms")
 
 
-def outside_models(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def outside_models(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Alembic's `include_object`: False for the full-text index, which no model describes."""
     if not reflected or compare_to is not None or name is None:
         return True
     if type_ == "table" and name.startswith(INDEX_TABLES):
         return False
     table = getattr(getattr(obj, "table", None), "name", None)
-    return not (type_ in ("column", "index") and table == "knowledge_articles" and name in INDEX_NAMES)
+    return not (
+        type_ in ("column", "index") and table == "knowledge_articles" and name in INDEX_NAMES
+    )
 
 
 def _digest(article: Article) -> str:
@@ -172,7 +176,9 @@ def _sync(engine: Engine, articles: Sequence[Article]) -> tuple[int, int]:
             session.flush()
             if postgres:
                 session.execute(
-                    text("UPDATE knowledge_articles SET terms = CAST(:v AS tsvector) WHERE key = :k"),
+                    text(
+                        "UPDATE knowledge_articles SET terms = CAST(:v AS tsvector) WHERE key = :k"
+                    ),
                     {"v": _tsvector(title_terms, body_terms), "k": article.key},
                 )
             else:

@@ -6,8 +6,6 @@ whose exam is not open-book): the page, the article view and the panel alike."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Response
 from sqlmodel import Session, col, select
 
@@ -51,6 +49,12 @@ SHOWN_KEYS = (
 RESULTS = 10
 
 
+def _clean(q: str) -> str:
+    """The query as it is searched and stored: no NUL (PostgreSQL text refuses it) or other
+    control characters, outer spaces trimmed."""
+    return "".join(ch for ch in q if ch.isprintable() or ch == " ").strip()
+
+
 def _problem(q: str, locale: str) -> str | None:
     """The message key of what is wrong with a search's fields, or None."""
     if len(q) > MAX_QUERY_CHARS:
@@ -65,9 +69,7 @@ def _refuse_closed_book(session: Session, user: User) -> None:
         raise Forbidden()
 
 
-def _hits(
-    session: Session, user: User, q: str, locale: str, attempt_id: int | None
-) -> list[Hit]:
+def _hits(session: Session, user: User, q: str, locale: str, attempt_id: int | None) -> list[Hit]:
     hits = search(session, q, locale=locale or None, limit=RESULTS)
     record_search(
         session,
@@ -86,7 +88,7 @@ def read_knowledge(
 ) -> Response:
     """The knowledge base: a search form, the ranked results, or every article by title."""
     _refuse_closed_book(session, user)
-    q = q.strip()
+    q = _clean(q)
     problem = _problem(q, locale)
     hits = _hits(session, user, q, locale, None) if q and problem is None else None
     listed = articles(session, locale if locale in LOCALE_CHOICES and locale else None)
@@ -138,7 +140,7 @@ def read_panel(
     """The chat's search panel results (an htmx fragment); the search is recorded with the
     attempt, so the trainee's mentor sees it."""
     found = _panel_attempt(session, user, attempt)
-    q = q.strip()
+    q = _clean(q)
     problem = _problem(q, locale)
     hits = _hits(session, user, q, locale, found.id) if q and problem is None else []
     context = viewer.context(
@@ -175,7 +177,7 @@ def read_searches(viewer: ViewerDep, session: SessionDep, user: MentorUser) -> R
     trainees = {t.id: t for t in trainees_of(session, user) if t.id is not None}
     rows = searches_of(session, list(trainees))
     attempt_ids = {r.attempt_id for r in rows if r.attempt_id is not None}
-    attempts: dict[int, Any] = {}
+    attempts: dict[int | None, Attempt] = {}
     if attempt_ids:
         attempts = {
             a.id: a

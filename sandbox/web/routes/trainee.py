@@ -18,8 +18,8 @@ from sandbox.storage.attempts import (
     open_attempt,
     scenario_records,
 )
-from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
 from sandbox.storage.knowledge import panel_allowed
+from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
