@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import run_in_process
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlmodel import Session
 from web_support import migrated_sqlite
 
@@ -135,3 +135,17 @@ def test_the_cli_prints_ranked_results_as_text_and_json(tmp_path: Path) -> None:
     assert "--locale: 'fr' is not one of en, zh-CN" in bad.stderr
     long = run_in_process(["knowledge", "search", "x" * 201], env=env)
     assert long.returncode == 2 and "at most 200 characters (got 201)" in long.stderr
+
+
+def test_migration_0010_goes_down_and_up_again_with_data(indexed: Engine) -> None:
+    from alembic import command
+
+    from sandbox.storage.database import alembic_config, upgrade
+
+    command.downgrade(alembic_config(indexed), "0006")
+    with indexed.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+    assert not {"knowledge_articles", "knowledge_searches", "knowledge_fts"} & tables
+    upgrade(indexed)
+    assert sync_articles(indexed, BUNDLED) == (len(BUNDLED), 0)
+    assert ids(indexed, "冷链")[0] == "zh-CN/cold-chain"

@@ -18,6 +18,9 @@ from sandbox.config import Settings
 from sandbox.storage.knowledge import KnowledgeSearch
 from sandbox.storage.models import User
 
+# Each test runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 Browsers = Callable[[str], TestClient]
 PACK, SCENARIO = COLD.split("/")
 
@@ -118,29 +121,26 @@ def test_the_practice_chat_panel_searches_and_records_the_attempt(
     attempt_id = start_attempt(tao, PACK, SCENARIO)
     chat = tao.get(f"/attempts/{attempt_id}")
     assert 'id="knowledge-panel"' in chat.text
-    assert 'hx-get="/knowledge/panel"' in chat.text
-    panel = tao.get("/knowledge/panel", params={"attempt": attempt_id, "q": "decongestant"})
+    assert f'hx-get="/knowledge/panel/{attempt_id}"' in chat.text
+    panel = tao.get(f"/knowledge/panel/{attempt_id}", params={"q": "decongestant"})
     assert panel.status_code == 200
     assert "<html" not in panel.text  # a fragment
-    assert f'hx-get="/knowledge/panel/articles/en/decongestants?attempt={attempt_id}"' in panel.text
-    article = tao.get("/knowledge/panel/articles/en/decongestants", params={"attempt": attempt_id})
+    assert f'hx-get="/knowledge/panel/{attempt_id}/articles/en/decongestants"' in panel.text
+    article = tao.get(f"/knowledge/panel/{attempt_id}/articles/en/decongestants")
     assert article.status_code == 200 and 'id="panel-article"' in article.text
     (row,) = searches(app)
     assert (row.query, row.attempt_id, row.user_id) == ("decongestant", attempt_id, row.user_id)
     assert row.results >= 1
     # Another trainee cannot search from tao's conversation.
     assert (
-        browsers("mei")
-        .get("/knowledge/panel", params={"attempt": attempt_id, "q": "x"})
-        .status_code
-        == 404
+        browsers("mei").get(f"/knowledge/panel/{attempt_id}", params={"q": "x"}).status_code == 404
     )
 
 
 def test_a_mentor_sees_what_their_own_trainees_searched(browsers: Browsers) -> None:
     tao, kim = browsers("tao"), browsers("kim")
     attempt_id = start_attempt(tao, PACK, SCENARIO)
-    tao.get("/knowledge/panel", params={"attempt": attempt_id, "q": "blood pressure"})
+    tao.get(f"/knowledge/panel/{attempt_id}", params={"q": "blood pressure"})
     kim.get("/knowledge", params={"q": "kim's own question"})
     page = browsers("mo").get("/mentor/searches")
     assert page.status_code == 200
@@ -166,8 +166,8 @@ def test_a_closed_book_exam_hides_the_panel_and_refuses_searches(
     refused = [
         tao.get("/knowledge", params={"q": "warfarin"}),
         tao.get("/knowledge/articles/en/warfarin"),
-        tao.get("/knowledge/panel", params={"attempt": attempt_id, "q": "warfarin"}),
-        tao.get("/knowledge/panel", params={"attempt": practice_id, "q": "warfarin"}),
+        tao.get(f"/knowledge/panel/{attempt_id}", params={"q": "warfarin"}),
+        tao.get(f"/knowledge/panel/{practice_id}", params={"q": "warfarin"}),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403]
     # Another candidate, not in an exam conversation, still searches.
@@ -185,6 +185,6 @@ def test_an_open_book_exam_offers_the_panel(
     assert "Open book: you may search" in tao.get(f"/exams/{exam_id}").text
     attempt_id = start(tao, exam_id)
     assert 'id="knowledge-panel"' in tao.get(f"/attempts/{attempt_id}").text
-    panel = tao.get("/knowledge/panel", params={"attempt": attempt_id, "q": "hypertension"})
+    panel = tao.get(f"/knowledge/panel/{attempt_id}", params={"q": "hypertension"})
     assert panel.status_code == 200 and "<mark>" in panel.text
     assert searches(app)[-1].attempt_id == attempt_id

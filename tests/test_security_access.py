@@ -70,6 +70,7 @@ ACCESS: dict[str, frozenset[str]] = {
     # world has none of); the panel's own attempt is checked in tests/test_knowledge_web.py
     "GET /knowledge": SIGNED_IN,
     "GET /knowledge/*": SIGNED_IN,
+    "GET /knowledge/panel/*": frozenset({"trainee"}),  # on one's own conversation only
     # exams: a trainee sees only the exams they sit
     "GET /exams": SIGNED_IN,
     "GET /exams/*": frozenset({"trainee"}),

@@ -128,18 +128,18 @@ def _panel_attempt(session: Session, user: User, attempt_id: int) -> Attempt:
     return attempt
 
 
-@router.get("/knowledge/panel")
+@router.get("/knowledge/panel/{attempt_id}")
 def read_panel(
+    attempt_id: int,
     viewer: ViewerDep,
     session: SessionDep,
     user: CurrentUser,
-    attempt: int,
     q: str = "",
     locale: str = "",
 ) -> Response:
     """The chat's search panel results (an htmx fragment); the search is recorded with the
     attempt, so the trainee's mentor sees it."""
-    found = _panel_attempt(session, user, attempt)
+    found = _panel_attempt(session, user, attempt_id)
     q = _clean(q)
     problem = _problem(q, locale)
     hits = _hits(session, user, q, locale, found.id) if q and problem is None else []
@@ -152,17 +152,17 @@ def read_panel(
     return render(PANEL, context, block="results", status_code=400 if problem else 200)
 
 
-@router.get("/knowledge/panel/articles/{article_locale}/{article_id}")
+@router.get("/knowledge/panel/{attempt_id}/articles/{article_locale}/{article_id}")
 def read_panel_article(
+    attempt_id: int,
     article_locale: str,
     article_id: str,
     viewer: ViewerDep,
     session: SessionDep,
     user: CurrentUser,
-    attempt: int,
 ) -> Response:
     """One article inside the chat's panel (an htmx fragment)."""
-    found_attempt = _panel_attempt(session, user, attempt)
+    found_attempt = _panel_attempt(session, user, attempt_id)
     found = article(session, article_locale, article_id)
     if found is None:
         raise HTTPException(status_code=404)
