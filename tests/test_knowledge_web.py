@@ -147,6 +147,10 @@ def test_a_mentor_sees_what_their_own_trainees_searched(browsers: Browsers) -> N
     assert "blood pressure" in page.text
     assert f'href="/mentor/attempts/{attempt_id}"' in page.text
     assert "kim&#39;s own question" not in page.text  # kim is not mo's trainee
+    review = browsers("mo").get(f"/mentor/attempts/{attempt_id}")
+    assert review.status_code == 200
+    section = review.text.split('id="attempt-searches"')[1].split("</section>")[0]
+    assert "blood pressure" in section and "result" in section
     assert browsers("tao").get("/mentor/searches").status_code == 403
 
 

@@ -307,6 +307,17 @@ def searches_of(
     )
 
 
+def searches_in(session: Session, attempt_id: int) -> list[KnowledgeSearch]:
+    """The searches made from one conversation's panel, in the order they were made."""
+    return list(
+        session.exec(
+            select(KnowledgeSearch)
+            .where(KnowledgeSearch.attempt_id == attempt_id)
+            .order_by(col(KnowledgeSearch.id))
+        ).all()
+    )
+
+
 def closed_book_attempt(session: Session, user_id: int) -> Attempt | None:
     """The user's exam attempt still open in an exam that is not open-book, if any: while
     it runs, the knowledge base answers them no searches."""
