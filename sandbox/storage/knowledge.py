@@ -153,10 +153,14 @@ def _sync(engine: Engine, articles: Sequence[Article]) -> tuple[int, int]:
         wanted = {a.key: a for a in articles}
         gone = [key for key in stored if key not in wanted]
         changed = [a for a in articles if stored.get(a.key) != _digest(a)]
-        for key in gone + [a.key for a in changed if a.key in stored]:
+        dropped = gone + [a.key for a in changed if a.key in stored]
+        # In chunks: FTS5 finds a row by its (unindexed) key only by reading the table.
+        for start in range(0, len(dropped), 500):
+            keys = {f"k{i}": key for i, key in enumerate(dropped[start : start + 500])}
+            listed = ", ".join(f":{name}" for name in keys)
             if not postgres:
-                session.execute(text("DELETE FROM knowledge_fts WHERE key = :k"), {"k": key})
-            session.execute(text("DELETE FROM knowledge_articles WHERE key = :k"), {"k": key})
+                session.execute(text(f"DELETE FROM knowledge_fts WHERE key IN ({listed})"), keys)
+            session.execute(text(f"DELETE FROM knowledge_articles WHERE key IN ({listed})"), keys)
         for article in changed:
             title_terms, body_terms = _terms_of(article.title, article.body)
             session.add(
