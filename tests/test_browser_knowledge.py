@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session
 from test_browser_trainee import (
     CHROMIUM,
+    DESKTOP,
     PACK,
     PACKS,
     PASSWORD,
@@ -154,6 +155,13 @@ def test_a_trainee_searches_the_knowledge_base_from_the_chat(browser: Browser, s
     assert page.url == chat_url
     expect(page.locator(SYNCED)).to_contain_text("Connected")
     auditor.audit_url(chat_url, "chat with the knowledge panel", ready="#knowledge-panel")
+    # On a wide screen the panel stands beside the conversation.
+    page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
+    messages, side = page.locator("#messages").bounding_box(), panel.bounding_box()
+    assert messages is not None and side is not None
+    assert side["x"] >= messages["x"] + messages["width"]
+    screenshot(page, "knowledge-chat-desktop.png")
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
 
     # Chinese words find the Chinese articles, on the knowledge page too.
     page.fill("#knowledge-panel-q", "华法林 布洛芬")
