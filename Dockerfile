@@ -26,7 +26,8 @@ COPY pyproject.toml README.md ./
 COPY sandbox sandbox
 COPY scenario_packs scenario_packs
 COPY lexicon lexicon
-# Editable, so the bundled packs stay beside the package where the app looks for them.
+COPY knowledge knowledge
+# Editable, so the bundled packs and articles stay beside the package where the app looks.
 RUN pip install --no-cache-dir -e .
 COPY --from=assets /build/sandbox/web/static/vendor sandbox/web/static/vendor
 USER sandbox
