@@ -174,6 +174,8 @@ def test_a_closed_book_exam_hides_the_panel_and_refuses_searches(
         tao.get(f"/knowledge/panel/{practice_id}", params={"q": "warfarin"}),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    why = "You are in a closed-book exam: the knowledge base opens again when your exam"
+    assert why in refused[0].text and why in refused[3].text
     # Another candidate, not in an exam conversation, still searches.
     assert browsers("mei").get("/knowledge", params={"q": "warfarin"}).status_code == 200
 

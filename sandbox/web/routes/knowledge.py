@@ -64,9 +64,17 @@ def _problem(q: str, locale: str) -> str | None:
     return None
 
 
-def _refuse_closed_book(session: Session, user: User) -> None:
-    if closed_book_attempt(session, user.id or 0) is not None:
-        raise Forbidden()
+def _closed_book(
+    viewer: ViewerDep, session: Session, user: User, *, fragment: bool = False
+) -> Response | None:
+    """The refusal (403, saying why) while the user is in a closed-book exam, else None."""
+    if closed_book_attempt(session, user.id or 0) is None:
+        return None
+    message = viewer.t("knowledge.closed_book")
+    if fragment:
+        return render(PANEL, viewer.context(message=message), block="refused", status_code=403)
+    context = viewer.context(status_code=403, message=message)
+    return render("error.html", context, status_code=403)
 
 
 def _hits(session: Session, user: User, q: str, locale: str, attempt_id: int | None) -> list[Hit]:
@@ -87,7 +95,8 @@ def read_knowledge(
     viewer: ViewerDep, session: SessionDep, user: CurrentUser, q: str = "", locale: str = ""
 ) -> Response:
     """The knowledge base: a search form, the ranked results, or every article by title."""
-    _refuse_closed_book(session, user)
+    if refused := _closed_book(viewer, session, user):
+        return refused
     q = _clean(q)
     problem = _problem(q, locale)
     hits = _hits(session, user, q, locale, None) if q and problem is None else None
@@ -109,7 +118,8 @@ def read_article(
     article_locale: str, article_id: str, viewer: ViewerDep, session: SessionDep, user: CurrentUser
 ) -> Response:
     """One article, its Markdown as HTML."""
-    _refuse_closed_book(session, user)
+    if refused := _closed_book(viewer, session, user):
+        return refused
     found = article(session, article_locale, article_id)
     if found is None:
         raise HTTPException(status_code=404)
@@ -118,13 +128,12 @@ def read_article(
 
 
 def _panel_attempt(session: Session, user: User, attempt_id: int) -> Attempt:
-    """The user's own open attempt the panel serves; refused in a closed-book exam."""
+    """The user's own attempt the panel serves; 403 for one of a closed-book exam."""
     attempt = session.get(Attempt, attempt_id)
     if attempt is None or attempt.user_id != user.id:
         raise HTTPException(status_code=404)
     if attempt.mode == Mode.EXAM and not panel_allowed(session, attempt):
         raise Forbidden()
-    _refuse_closed_book(session, user)
     return attempt
 
 
@@ -140,6 +149,8 @@ def read_panel(
     """The chat's search panel results (an htmx fragment); the search is recorded with the
     attempt, so the trainee's mentor sees it."""
     found = _panel_attempt(session, user, attempt_id)
+    if refused := _closed_book(viewer, session, user, fragment=True):
+        return refused
     q = _clean(q)
     problem = _problem(q, locale)
     hits = _hits(session, user, q, locale, found.id) if q and problem is None else []
@@ -163,6 +174,8 @@ def read_panel_article(
 ) -> Response:
     """One article inside the chat's panel (an htmx fragment)."""
     found_attempt = _panel_attempt(session, user, attempt_id)
+    if refused := _closed_book(viewer, session, user, fragment=True):
+        return refused
     found = article(session, article_locale, article_id)
     if found is None:
         raise HTTPException(status_code=404)
