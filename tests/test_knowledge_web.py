@@ -41,6 +41,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     folder = tmp_path / "org-knowledge"
     folder.mkdir()
     (folder / "scripted.md").write_text(SCRIPTED, encoding="utf-8")
+    broken = SCRIPTED.replace("id: scripted", "id: broken").replace("locale: en", "locale: xx")
+    (folder / "broken.md").write_text(broken.replace("Scripted", "Broken"), encoding="utf-8")
     return make_settings(
         tmp_path, database_url=database_url, builtin_knowledge=True, knowledge=str(folder)
     )
@@ -104,6 +106,9 @@ def test_an_article_is_shown_as_safe_html(browsers: Browsers) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in scripted.text
     assert 'href="javascript' not in scripted.text
     assert "Scripted &lt;b&gt;title&lt;/b&gt;" in scripted.text
+    # A broken article of the organisation's folder is skipped (and logged); the rest serve.
+    assert tao.get("/knowledge/articles/en/broken").status_code == 404
+    assert "Broken" not in tao.get("/knowledge").text
     assert tao.get("/knowledge/articles/en/no-such").status_code == 404
     assert tao.get("/knowledge/articles/fr/warfarin").status_code == 404
 
