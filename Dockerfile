@@ -27,7 +27,8 @@ COPY sandbox sandbox
 COPY scenario_packs scenario_packs
 COPY lexicon lexicon
 COPY knowledge knowledge
-# Editable, so the bundled packs and articles stay beside the package where the app looks.
+COPY question_banks question_banks
+# Editable, so the bundled packs, articles and banks stay beside the package where the app looks.
 RUN pip install --no-cache-dir -e .
 COPY --from=assets /build/sandbox/web/static/vendor sandbox/web/static/vendor
 USER sandbox

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     builtin_packs: bool = True
     knowledge: str = ""
     builtin_knowledge: bool = True
+    questions: str = ""
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
     reply_delay_s: float = Field(default=1.2, ge=0, le=30)
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     def knowledge_folders(self) -> list[Path]:
         """The extra knowledge-article folders or files named by SANDBOX_KNOWLEDGE, in order."""
         return [Path(part) for part in self.knowledge.split(os.pathsep) if part.strip()]
+
+    @property
+    def question_folders(self) -> list[Path]:
+        """The extra question bank folders named by SANDBOX_QUESTIONS, in order."""
+        return [Path(part) for part in self.questions.split(os.pathsep) if part.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from web_support import add_user, login
 
 from sandbox.web import i18n_check
 from sandbox.web.i18n import LOCALE_DIR, messages, read_catalogue, translator
 from sandbox.web.templating import environment_for, render_text
-from tests.web_support import add_user, login
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -142,7 +142,7 @@ def test_migration_0010_goes_down_and_up_again_with_data(indexed: Engine) -> Non
 
     from sandbox.storage.database import alembic_config, upgrade
 
-    command.downgrade(alembic_config(indexed), "0006")
+    command.downgrade(alembic_config(indexed), "0009")
     with indexed.connect() as connection:
         tables = set(inspect(connection).get_table_names())
     assert not {"knowledge_articles", "knowledge_searches", "knowledge_fts"} & tables

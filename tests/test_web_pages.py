@@ -237,6 +237,20 @@ DYNAMIC = {
     "knowledge_kind": ["monograph", "rule", "procedure", "other"],
     "knowledge_trade": ["pharmacy", "aesthetics", "other"],
     "role": ["trainee", "mentor", "proctor", "admin"],
+    "items.flag": ["hard", "easy", "weak", "negative"],
+    "written.handed_in": ["submitted", "deadline"],
+    "quiz.refused": ["empty", "weak_none"],
+    "marking.refused": ["bad_mark", "not_submitted"],
+    "written.refused": [
+        "submitted",
+        "time_up",
+        "answered",
+        "bad_answer",
+        "no_answer",
+        "no_question",
+        "closed",
+        "empty",
+    ],
 }
 
 

@@ -9,6 +9,7 @@ import typer
 
 from sandbox.cli import knowledge as knowledge_commands
 from sandbox.cli import packs as packs_commands
+from sandbox.cli import questions as questions_commands
 from sandbox.cli import regrade as regrade_commands
 from sandbox.cli import web as web_commands
 
@@ -24,6 +25,7 @@ packs_commands.register(app)
 web_commands.register(app)
 regrade_commands.register(app)
 knowledge_commands.register(app)
+questions_commands.register(app)
 
 
 def main() -> None:

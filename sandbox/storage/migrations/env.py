@@ -7,7 +7,15 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
-from sandbox.storage import audit, exams, knowledge, models, reviews, throttle  # noqa: F401
+from sandbox.storage import (  # noqa: F401
+    audit,
+    exams,
+    knowledge,
+    models,
+    questions,
+    reviews,
+    throttle,
+)
 
 target_metadata = SQLModel.metadata
 

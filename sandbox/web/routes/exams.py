@@ -29,6 +29,7 @@ from sandbox.storage.exams import (
     is_candidate,
 )
 from sandbox.storage.models import Attempt, Mode, User
+from sandbox.storage.questions import written_part
 from sandbox.storage.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.deps import (
     CsrfChecked,
@@ -41,6 +42,7 @@ from sandbox.web.deps import (
 )
 from sandbox.web.i18n import N_
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
+from sandbox.web.routes.questions import current_paper, retake_open
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -147,7 +149,10 @@ def read_my_exam(
         standing=standing,
         released=exam.results_visible(now),
         rows=_rows(state, standing, exam, now),
-        refused=refused if refused.startswith("exam.refused.") else "",
+        refused=refused if refused.startswith(("exam.refused.", "written.refused.")) else "",
+        written_part=written_part(session, exam_id),
+        written_sitting=current_paper(session, exam_id, user.id or 0),
+        written_retake=retake_open(session, exam_id, user.id or 0, now),
         **page_helpers(),
     )
     return render("trainee_exam.html", context)

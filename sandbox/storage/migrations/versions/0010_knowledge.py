@@ -7,7 +7,7 @@ are files: the app fills the index from them at start-up, so nothing is carried 
 `knowledge_searches` records who searched what, in which practice attempt (for mentors).
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
