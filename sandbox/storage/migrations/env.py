@@ -7,7 +7,15 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
-from sandbox.storage import audit, exams, models, questions, reviews, throttle  # noqa: F401
+from sandbox.storage import (  # noqa: F401
+    audit,
+    exams,
+    knowledge,
+    models,
+    questions,
+    reviews,
+    throttle,
+)
 
 target_metadata = SQLModel.metadata
 
@@ -24,6 +32,7 @@ def run_migrations() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=knowledge.outside_models,
         )
         with context.begin_transaction():
             context.run_migrations()
