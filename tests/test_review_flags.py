@@ -166,15 +166,18 @@ def test_a_match_blocked_only_by_a_not_phrase_is_flagged(pack: Pack) -> None:
     assert "instead of paracetamol" in str(review["note"])
 
 
-def test_a_forbidden_pattern_half_present_is_flagged(pack: Pack) -> None:
+def test_a_forbidden_pattern_split_over_two_messages_is_flagged(pack: Pack) -> None:
     result = graded(pack, ["Hello.", "Naproxen is on the shelf, I can ship it."])
     assert result.status_of("sends-nsaid") == "violated"  # the full pattern: no flag
     assert flag(result, "sends-nsaid") is None
-    result = graded(pack, ["Hello.", "We could send something gentler today."])
-    assert result.status_of("sends-nsaid") == "clear"
-    review = flag(result, "sends-nsaid")
+    half = graded(pack, ["Hello.", "We could send something gentler today."])
+    assert half.status_of("sends-nsaid") == "clear"
+    assert flag(half, "sends-nsaid") is None  # one half alone is ordinary talk
+    split = graded(pack, ["Hello.", "Naproxen is what you asked for.", "We can send it today."])
+    assert split.status_of("sends-nsaid") == "clear"
+    review = flag(split, "sends-nsaid")
     assert review is not None and review["reason"] == "partial_pattern"
-    assert "all 1" in str(review["note"]) and "all 2" in str(review["note"])
+    assert review["message"] == 3 and "message 5" in str(review["note"])
 
 
 def test_a_forbidden_claim_negated_far_away_is_flagged(pack: Pack) -> None:

@@ -11,7 +11,7 @@ conversation the grader replayed; they are the matcher's own rules told rather t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,6 +123,7 @@ def _matcher_flag(
     literals = matcher.literals
     act = compiled.act(criterion)
     candidates: list[Flag] = []
+    halves: dict[int, set[str]] = {}  # position: the groups a forbidden pattern has there
     for position, message in enumerate(graded):
         view = message.view
         present = view.present()
@@ -150,13 +151,39 @@ def _matcher_flag(
             continue
         if criterion.kind == "forbidden":
             flag = _forbidden_near_miss(matcher, findings, view, message.index, criterion)
+            if partial and not any(f.group == "not" for f in findings):
+                halves[position] = {f.group for f in findings if f.counts}
         else:
             flag = _required_near_miss(matcher, findings, message.index, act)
         if flag is not None:
             candidates.append(flag)
+    split = _split_pattern(matcher, halves, graded)
+    if split is not None:
+        candidates.append(split)
     if not candidates:
         return None
     return min(candidates, key=lambda f: _ORDER.index(f.reason))
+
+
+def _split_pattern(
+    matcher: Matcher, halves: dict[int, set[str]], graded: Sequence[Seen]
+) -> Flag | None:
+    """A forbidden pattern split over two messages in a row, each holding part of it
+    ("Pseudoephedrine works well." then "You could try it.")."""
+    needed = set(_groups(matcher))
+    for position, groups in sorted(halves.items()):
+        following = halves.get(position + 1)
+        if not groups or not following or groups >= needed or following >= needed:
+            continue
+        if groups | following >= needed:
+            first, second = graded[position].index, graded[position + 1].index
+            return Flag(
+                "partial_pattern",
+                first,
+                f"the pattern is split: {', '.join(sorted(groups))} in this message, "
+                f"{', '.join(sorted(following - groups))} in message {second}",
+            )
+    return None
 
 
 _ORDER = (
@@ -217,19 +244,7 @@ def _forbidden_near_miss(
     edge = _edge_negation(matcher, view) if criterion.negation_aware else None
     if edge is not None:
         return Flag("negated_mention", index, edge)
-    blocked = _blocked(matcher, findings, index)
-    if blocked is not None:
-        return blocked
-    needed = _groups(matcher)
-    counted = {f.group for f in findings if f.counts}
-    if len(needed) > 1 and counted and not counted >= set(needed):
-        missing = [g for g in needed if g not in counted]
-        return Flag(
-            "partial_pattern",
-            index,
-            f"has {', '.join(sorted(counted))} of the pattern but not {', '.join(missing)}",
-        )
-    return None
+    return _blocked(matcher, findings, index)
 
 
 def _edge_negation(matcher: Matcher, view: Text) -> str | None:
@@ -277,4 +292,25 @@ def needs_review(flags: Sequence[Flag | None], critical: Sequence[bool]) -> bool
     return any(f is not None and c for f, c in zip(flags, critical, strict=True))
 
 
-__all__ = ["REASONS", "Flag", "needs_review", "review_flags"]
+def flagged_criteria(record: Mapping[str, Any] | None) -> list[str]:
+    """The ids of a stored record's flagged criteria (none in a record stored before flags)."""
+    return [
+        str(entry["id"])
+        for entry in (record or {}).get("criteria", [])
+        if isinstance(entry.get("review"), Mapping)
+    ]
+
+
+def record_needs_review(record: Mapping[str, Any] | None) -> bool:
+    """Whether a stored record has a flagged critical verdict."""
+    return bool((record or {}).get("needs_review"))
+
+
+__all__ = [
+    "REASONS",
+    "Flag",
+    "flagged_criteria",
+    "needs_review",
+    "record_needs_review",
+    "review_flags",
+]

@@ -122,6 +122,12 @@ class Attempt(SQLModel, table=True):
     # the limits (such rows are kept as they were, and marked).
     attempt_no: int | None = None
     over_limit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Review flags (evaluator/flags.py), kept from the stored grade for the review queue:
+    # how many verdicts are flagged, whether a critical one is, and when a reviewer last
+    # decided every flagged verdict (None while one is undecided). Migration 0008.
+    flagged: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
+    needs_review: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    reviewed_at: datetime | None = None
 
     @property
     def ended(self) -> bool:

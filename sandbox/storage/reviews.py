@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, String, col, delete, select
 
+from sandbox.evaluator.flags import flagged_criteria, record_needs_review
 from sandbox.evaluator.overrides import ReviewError, override, overrides_in_force
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
@@ -162,6 +163,8 @@ def store_record(*, session: Session, attempt: Attempt, record: dict[str, Any]) 
     attempt.score = float(record["score"])
     attempt.band = str(record["band"])
     attempt.passed = bool(record["passed"])
+    attempt.flagged = len(flagged_criteria(record))  # the review queue's columns
+    attempt.needs_review = record_needs_review(record)
     session.add(attempt)
 
 

@@ -36,6 +36,7 @@ from sandbox.web.routes import (
     mentor,
     monitor,
     proctor,
+    queue,
     reports,
     trainee,
 )
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(trainee.router)
     app.include_router(chat.router)
+    app.include_router(queue.router)  # before mentor's: both live under /mentor
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
