@@ -4,6 +4,7 @@ the conversation service stores them (`Grade.to_record()`), in practice or in an
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlmodel import Session, select
@@ -19,7 +20,7 @@ from sandbox.storage.attempts import (
     start_attempt,
     store_grade,
 )
-from sandbox.storage.exams import Exam
+from sandbox.storage.exams import Exam, ExamCandidate, ExamScenario
 from sandbox.storage.models import Mode, Speaker, User
 
 PACK = "pharmacy-basics"
@@ -33,7 +34,15 @@ NEGATED = [
 ]
 
 
-def an_exam(app: FastAPI, name: str = "Exam") -> int:
+def an_exam(
+    app: FastAPI,
+    name: str = "Exam",
+    *,
+    candidates: tuple[str, ...] = (),
+    rules: dict[str, Any] | None = None,
+    released: bool = False,
+) -> int:
+    """A closed exam over the cold-remedy scenario (its results released, if asked)."""
     with Session(app.state.sandbox.engine) as session:
         now = datetime.now(UTC)
         exam = Exam(
@@ -41,11 +50,18 @@ def an_exam(app: FastAPI, name: str = "Exam") -> int:
             time_limit_s=300,
             opens_at=now - timedelta(days=2),
             closes_at=now - timedelta(days=1),
-            rules={},
+            rules=rules or {},
+            results_released_at=now - timedelta(hours=1) if released else None,
         )
         session.add(exam)
-        session.commit()
+        session.flush()
         assert exam.id is not None
+        session.add(ExamScenario(exam_id=exam.id, position=0, pack_id=PACK, scenario_id=SCENARIO))
+        for user_name in candidates:
+            user = session.exec(select(User).where(User.name == user_name)).one()
+            assert user.id is not None
+            session.add(ExamCandidate(exam_id=exam.id, user_id=user.id))
+        session.commit()
         return exam.id
 
 

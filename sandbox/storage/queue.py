@@ -146,6 +146,34 @@ def decide(
     return row
 
 
+def held_for_review(attempt: Attempt, provisional: bool) -> bool:
+    """Whether an exam attempt's result is held as "under review": the exam holds results
+    (`ExamRules.provisional`), a critical verdict is flagged and not every flag is decided."""
+    return (
+        provisional
+        and attempt.exam_id is not None
+        and attempt.needs_review
+        and attempt.reviewed_at is None
+    )
+
+
+def held_names(*, session: Session, exam_id: int) -> list[str]:
+    """The candidates of an exam with a result held for review, by name."""
+    statement = (
+        select(User.name)
+        .join(Attempt, col(Attempt.user_id) == col(User.id))
+        .where(
+            Attempt.exam_id == exam_id,
+            col(Attempt.needs_review).is_(True),
+            col(Attempt.reviewed_at).is_(None),
+            col(Attempt.ended_at).is_not(None),
+        )
+        .distinct()
+        .order_by(col(User.name))
+    )
+    return list(session.exec(statement).all())
+
+
 @dataclass(frozen=True)
 class QueueFilters:
     state: str = "unreviewed"  # unreviewed | reviewed | all

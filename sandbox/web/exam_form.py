@@ -41,6 +41,7 @@ class ExamFormInput(BaseModel):
     cohort: str = ""
     candidate: list[str] = []
     exam_only: str = ""
+    provisional: str = ""
     attempts_allowed: str = ""
     on_timeout: str = ""
     grace_s: str = ""
@@ -121,6 +122,7 @@ def _rule_values(rules: ExamRules) -> dict[str, Any]:
         "practical_weight": _number_text(round(rules.practical_weight * 100, 4)),
         "retake_days": str(rules.retake_days),
         "pass_rate_target": _number_text(rules.pass_rate_target),
+        "provisional": "on" if rules.provisional else "off",
     } | {f"band_{name}": _number_text(floors.get(name, 0)) for name in BAND_NAMES}
 
 
@@ -269,6 +271,8 @@ def _read_rules(result: ExamForm, t: Translate) -> None:
         **{key: None if typed[key] is None else typed[key] / 100 for key in PERCENT_FIELDS},
         "on_timeout": on_timeout,
         "bands": [(typed[f"band_{name}"], name) for name in BAND_NAMES],
+        # Radio buttons, "on" unless "off" is chosen: a form without the field keeps the default.
+        "provisional": values.get("provisional", "") != "off",
     }
     try:
         rules = ExamRules.model_validate(data)

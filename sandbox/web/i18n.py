@@ -353,6 +353,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "flag.reason.topic_reference": "Only a reference such as 'it' names what the message is about.",
         "flag.reason.content_despite_critical": "The customer ended content although a critical requirement failed.",
         "flag.reason.cut_short": "The conversation ran past its time limit.",
+        "exam.provisional": "Results with a flagged critical verdict",
+        "exam.provisional_on": "Hold them as \"under review\" until a reviewer has decided every flag",
+        "exam.provisional_off": "Show the grader's result as it is",
+        "exam.provisional_hint": 'The grader flags verdicts it is unsure of. Held (the default), a candidate sees "under review" instead of a grade until every flagged verdict of that conversation is confirmed or overridden in the review queue; the release confirmation lists them.',
+        "exams.under_review": "Under review",
+        "exams.under_review_hint": "A reviewer is checking a verdict of your exam the grader was unsure of. Your result appears here once it is decided.",
+        "release.pending.under_review": "{count} candidates have a result under review (a flagged critical verdict not yet decided): {names}.",
     },
     "zh-CN": {
         "app.name": "沙盘",
@@ -692,6 +699,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "flag.reason.topic_reference": "只有“它”这类指代说明了消息所指。",
         "flag.reason.content_despite_critical": "虽然关键要求未达到，顾客最后仍然满意。",
         "flag.reason.cut_short": "对话超过了时间限制。",
+        "exam.provisional": "含被标记关键判定的结果",
+        "exam.provisional_on": "在复核人员决定每个标记之前显示为“复核中”",
+        "exam.provisional_off": "直接显示评分器给出的结果",
+        "exam.provisional_hint": "评分器会标记它没有把握的判定。暂不公布（默认）时，考生在该对话的每个被标记判定于复核队列中确认或改判之前，看到的是“复核中”而不是成绩；公布确认页会列出这些考生。",
+        "exams.under_review": "复核中",
+        "exams.under_review_hint": "复核人员正在核查评分器没有把握的一项判定。决定之后，结果会显示在这里。",
+        "release.pending.under_review": "{count} 名考生的结果正在复核（有被标记的关键判定尚未决定）：{names}。",
     },
 }
 
