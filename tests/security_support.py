@@ -407,6 +407,8 @@ def payload_pack() -> dict[str, Any]:
                             "id": "asks-allergy",
                             "kind": "inquiry",
                             "description": CRITERION_DESCRIPTION,
+                            # Practice hints coach with this line (evaluator/hints.py).
+                            "hint": CRITERION_DESCRIPTION,
                             "match": ["allergy", "allergies", SECRETS["match"]],
                             "weight": 2,
                         },

@@ -128,6 +128,8 @@ class Attempt(SQLModel, table=True):
     flagged: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
     needs_review: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     reviewed_at: datetime | None = None
+    # Practice hints taken during the conversation (evaluator/hints.py). Migration 0008.
+    hints_used: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def ended(self) -> bool:

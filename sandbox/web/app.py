@@ -63,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         library=library,
         signer=Signer(settings.resolved_secret_key(), settings.session_max_age_s),
         bus=bus,
-        conversations=ConversationService(library=library, engine=engine, bus=bus),
+        conversations=ConversationService(
+            library=library, engine=engine, bus=bus, hint_policy=settings.hints
+        ),
     )
     if settings.is_embedded_default and settings.demo_users:
         state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)

@@ -4,7 +4,9 @@
 critical one is) and `reviewed_at` (every flagged verdict decided). Grades stored before
 flags carry none, so existing attempts start at 0 / false / NULL; a grade that already has
 flags (stored by a newer build and downgraded meanwhile) is counted again from its JSON.
-`verdict_reviews` holds each decision (confirm or override) on a flagged verdict.
+`verdict_reviews` holds each decision (confirm or override) on a flagged verdict, and
+`attempts.hints_used` how many practice hints a conversation took (0 for existing ones: hints
+were not counted before).
 
 Revision ID: 0008
 Revises: 0006
@@ -45,6 +47,9 @@ def upgrade() -> None:
         sa.Column("needs_review", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.add_column("attempts", sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "attempts", sa.Column("hints_used", sa.Integer(), nullable=False, server_default="0")
+    )
     op.create_index("ix_attempts_flagged", "attempts", ["flagged"])
     connection = op.get_bind()
     rows = connection.execute(sa.text("SELECT id, grade FROM attempts WHERE grade IS NOT NULL"))
@@ -77,6 +82,7 @@ def downgrade() -> None:
     op.drop_index("ix_verdict_reviews_attempt", table_name="verdict_reviews")
     op.drop_table("verdict_reviews")
     op.drop_index("ix_attempts_flagged", table_name="attempts")
+    op.drop_column("attempts", "hints_used")
     op.drop_column("attempts", "reviewed_at")
     op.drop_column("attempts", "needs_review")
     op.drop_column("attempts", "flagged")
