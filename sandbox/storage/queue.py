@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, case, func
 from sqlmodel import Field, Session, SQLModel, String, col, select
 
+from sandbox.evaluator.calibration import Decision
 from sandbox.evaluator.flags import flagged_criteria, record_needs_review
 from sandbox.evaluator.overrides import ReviewError
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, User, utcnow
-from sandbox.storage.reviews import override_criterion
+from sandbox.storage.reviews import GradeOverride, override_criterion
 
 CONFIRM = "confirm"
 OVERRIDE = "override"
@@ -238,3 +239,73 @@ def next_in_queue(*, session: Session, reviewer_scope: list[int] | None, after: 
     statement = queue_query(reviewer_scope, QueueFilters()).where(col(Attempt.id) != after)
     row = session.exec(statement.limit(1)).first()
     return row[0].id if row is not None else None
+
+
+def calibration_decisions(*, session: Session, reviewer_scope: list[int] | None) -> list[Decision]:
+    """Every reviewed verdict as the calibration report reads it (`evaluator.calibration`).
+
+    An attempt counts as reviewed once a reviewer decided a flagged verdict of it or
+    overrode one of its criteria. Its flagged verdicts are read from the queue's decisions
+    (one per reviewer); every other verdict once, as it stands now, by whoever last touched
+    the attempt (the override's author for an overridden criterion).
+    """
+    decided = select(VerdictReview, User.name).join(
+        User, col(User.id) == col(VerdictReview.author_id)
+    )
+    overrides = select(GradeOverride, User.name).join(
+        User, col(User.id) == col(GradeOverride.author_id)
+    )
+    reviews = list(session.exec(decided.order_by(col(VerdictReview.id))).all())
+    changes = list(session.exec(overrides.order_by(col(GradeOverride.id))).all())
+    ids = {row.attempt_id for row, _ in reviews} | {row.attempt_id for row, _ in changes}
+    if not ids:
+        return []
+    statement = select(Attempt).where(col(Attempt.id).in_(sorted(ids)))
+    if reviewer_scope is not None:
+        statement = statement.where(col(Attempt.user_id).in_(reviewer_scope))
+    attempts = {a.id: a for a in session.exec(statement).all() if a.id is not None}
+    decisions: list[Decision] = []
+    last_touch: dict[int, tuple[datetime, str]] = {}
+    touches = [(r.attempt_id, r.created_at, n) for r, n in reviews] + [
+        (c.attempt_id, c.created_at, n) for c, n in changes
+    ]
+    for attempt_id, at, name in touches:
+        seen = last_touch.get(attempt_id)
+        if seen is None or at >= seen[0]:
+            last_touch[attempt_id] = (at, name)
+    overridden_by = {(row.attempt_id, row.criterion_id): name for row, name in changes}
+    for row, name in reviews:
+        attempt = attempts.get(row.attempt_id)
+        if attempt is None:
+            continue
+        decisions.append(
+            Decision(
+                row.attempt_id,
+                f"{attempt.pack_id}/{attempt.scenario_id}",
+                row.criterion_id,
+                name,
+                row.automatic_status,
+                row.status,
+                True,
+                row.id or 0,
+            )
+        )
+    in_queue = {(row.attempt_id, row.criterion_id) for row, _ in reviews}
+    for attempt_id, attempt in attempts.items():
+        for entry in (attempt.grade or {}).get("criteria", []):
+            key = (attempt_id, str(entry["id"]))
+            if key in in_queue:
+                continue
+            decisions.append(
+                Decision(
+                    attempt_id,
+                    f"{attempt.pack_id}/{attempt.scenario_id}",
+                    key[1],
+                    overridden_by.get(key, last_touch[attempt_id][1]),
+                    str(entry.get("automatic_status", entry["status"])),
+                    str(entry["status"]),
+                    isinstance(entry.get("review"), Mapping),
+                    0,
+                )
+            )
+    return decisions

@@ -29,6 +29,7 @@ from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 from sandbox.web.routes import (
     appeals,
     auth,
+    calibration,
     cases,
     chat,
     exams,
@@ -96,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(trainee.router)
     app.include_router(chat.router)
-    app.include_router(queue.router)  # before mentor's: both live under /mentor
+    app.include_router(queue.router)  # before mentor's: all three live under /mentor
+    app.include_router(calibration.router)
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
