@@ -2,9 +2,10 @@
 
 A mentor sees the count of flagged attempts in the navigation, opens the queue (the exam
 attempt first), confirms every flagged verdict with the keyboard alone, is taken to the next
-attempt, overrides its flagged verdict by keyboard with a reason, and finds the queue empty.
+attempt, overrides its flagged verdict by keyboard with a reason, finds the queue empty and
+reads the calibration report.
 The pages run under the app's Content-Security-Policy (a script error or CSP refusal fails)
-and are audited with axe-core. The screenshot docs/screenshots/queue.png is refreshed when
+and are audited with axe-core. The screenshots docs/screenshots/queue.png and calibration.png are refreshed when
 SANDBOX_SCREENSHOTS=1 is set.
 """
 
@@ -175,6 +176,12 @@ def test_a_mentor_works_through_the_queue_by_keyboard(
     expect(page.locator("#queue-table tbody tr")).to_have_count(2)
     page.goto(f"/mentor/queue/{ids['practice']}")
     expect(page.locator(f"#decision-{criterion}")).to_contain_text("Overridden")
+    # The calibration report now counts both attempts' verdicts.
+    page.click("#mentor-nav-calibration")
+    expect(page.locator("#flagged-row")).to_be_visible()
+    expect(page.locator("#reviewer-mei")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    screenshot(page, "calibration.png")
     assert watch.problems == []
 
     audit_context = new_context(browser, url, bypass_csp=True, viewport=DESKTOP)
@@ -183,6 +190,7 @@ def test_a_mentor_works_through_the_queue_by_keyboard(
     auditor.audit_url("/mentor/queue?status=all", "queue", "#queue-table")
     auditor.audit_url(f"/mentor/queue/{ids['exam']}", "queue item", ".flag-card")
     auditor.audit_url("/mentor/queue?mode=never", "queue with an error", "#filter-errors")
+    auditor.audit_url("/mentor/calibration", "calibration", "#criteria-table")
     assert auditor.serious() == [], auditor.summary()
     audit_context.close()
     context.close()
