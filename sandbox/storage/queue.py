@@ -23,7 +23,7 @@ from sandbox.evaluator.overrides import ReviewError
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, User, utcnow
-from sandbox.storage.reviews import GradeOverride, override_criterion
+from sandbox.storage.reviews import GradeOverride, frozen, override_criterion
 
 CONFIRM = "confirm"
 OVERRIDE = "override"
@@ -101,6 +101,8 @@ def decide(
         raise ReviewError("criterion", "queue.error.not_flagged")
     if decision not in DECISIONS:
         raise ReviewError("decision", "queue.error.decision")
+    if frozen(session=session, attempt_id=attempt.id):
+        raise ReviewError("criterion", "review.error.frozen")
     automatic_status = str(entry.get("automatic_status", entry["status"]))
     note = note.strip()
     if decision == CONFIRM:

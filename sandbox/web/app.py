@@ -39,6 +39,7 @@ from sandbox.web.routes import (
     proctor,
     queue,
     reports,
+    second,
     trainee,
 )
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(queue.router)  # before mentor's: all three live under /mentor
     app.include_router(calibration.router)
+    app.include_router(second.marker_router)
+    app.include_router(second.proctor_router)
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)

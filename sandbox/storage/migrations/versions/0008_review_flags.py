@@ -6,7 +6,7 @@ flags carry none, so existing attempts start at 0 / false / NULL; a grade that a
 flags (stored by a newer build and downgraded meanwhile) is counted again from its JSON.
 `verdict_reviews` holds each decision (confirm or override) on a flagged verdict, and
 `attempts.hints_used` how many practice hints a conversation took (0 for existing ones: hints
-were not counted before).
+were not counted before). `second_marks` holds exam conversations chosen for a second review.
 
 Revision ID: 0008
 Revises: 0006
@@ -75,9 +75,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_verdict_reviews_attempt", "verdict_reviews", ["attempt_id", "criterion_id"])
     op.create_index("ix_verdict_reviews_author_id", "verdict_reviews", ["author_id"])
+    op.create_table(
+        "second_marks",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id"), nullable=False),
+        sa.Column("exam_id", sa.Integer(), sa.ForeignKey("exams.id"), nullable=False),
+        sa.Column("rule", sa.String(16), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("first", sa.JSON(), nullable=False),
+        sa.Column("second", sa.JSON(), nullable=True),
+        sa.Column("settled", sa.JSON(), nullable=True),
+        sa.Column("marker_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("created_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("marked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("settled_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("attempt_id", name="uq_second_marks_attempt"),
+    )
+    op.create_index("ix_second_marks_exam_id", "second_marks", ["exam_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_second_marks_exam_id", table_name="second_marks")
+    op.drop_table("second_marks")
     op.drop_index("ix_verdict_reviews_author_id", table_name="verdict_reviews")
     op.drop_index("ix_verdict_reviews_attempt", table_name="verdict_reviews")
     op.drop_table("verdict_reviews")
