@@ -183,6 +183,7 @@ def test_blind_marking_freezing_settling_and_the_audit(app: FastAPI, cast: dict[
     entry = next(c for c in grade["criteria"] if c["id"] == changed)  # type: ignore[index]
     assert entry["status"] == flip[first[changed]] and entry["automatic_status"] == first[changed]
     assert attempt_of(app, failed).score != before
+    assert attempt_of(app, failed).reviewed_at is not None  # no longer held as provisional
     event = audit_rows(app, "second.settle")[-1]
     assert event.reason == "The second read is right."
     assert event.old["second"][changed] == flip[first[changed]]  # type: ignore[index]

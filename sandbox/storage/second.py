@@ -143,6 +143,7 @@ def mark(*, session: Session, row: SecondMark, marker: User, given: Mapping[str,
     row.state = MARKED if differ else SETTLED
     if not differ:
         row.settled, row.settled_at = dict(row.first), row.marked_at
+        _reviewed(session, attempt)
     session.add(row)
     audit.record(
         session,
@@ -197,6 +198,7 @@ def settle(
             )
     row.settled, row.settled_by, row.settled_at, row.state = settled, proctor.id, utcnow(), SETTLED
     session.add(row)
+    _reviewed(session, attempt)
     audit.record(
         session,
         actor_id=proctor.id,
@@ -208,6 +210,14 @@ def settle(
         reason=reason,
     )
     session.flush()
+
+
+def _reviewed(session: Session, attempt: Attempt) -> None:
+    """Two people have now judged the whole conversation: its flags count as reviewed, so a
+    provisional result is no longer held (ExamRules.provisional)."""
+    if attempt.flagged and attempt.reviewed_at is None:
+        attempt.reviewed_at = utcnow()
+        session.add(attempt)
 
 
 def marks_of_exam(*, session: Session, exam_id: int) -> list[tuple[SecondMark, str]]:
