@@ -9,6 +9,7 @@ import typer
 
 from sandbox.cli import packs as packs_commands
 from sandbox.cli import regrade as regrade_commands
+from sandbox.cli import suggest as suggest_commands
 from sandbox.cli import web as web_commands
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
 packs_commands.register(app)
 web_commands.register(app)
 regrade_commands.register(app)
+suggest_commands.register(app)
 
 
 def main() -> None:
