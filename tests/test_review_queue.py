@@ -245,12 +245,30 @@ def test_every_queue_key_exists_in_both_languages() -> None:
     from sandbox.storage.queue import DECISIONS, MODES, STATES
     from sandbox.web.i18n import CATALOGUE
 
-    built = {f"flag.reason.{code}" for code in REASONS}
-    built |= {f"queue.state.{s}" for s in STATES} | {f"queue.mode.{m}" for m in MODES}
-    built |= {f"queue.decided.{d}" for d in DECISIONS}
+    built = {f"flag_reason.{code}" for code in REASONS}
+    built |= {f"queue_state.{s}" for s in STATES} | {f"queue_mode.{m}" for m in MODES}
+    built |= {f"queue_decided.{d}" for d in DECISIONS}
     for locale in ("en", "zh-CN"):
         assert sorted(built - set(CATALOGUE[locale])) == [], locale
-    queue_keys = {k for k in CATALOGUE["en"] if k.split(".")[0] in ("queue", "flag")}
+    queue_keys = {
+        k
+        for k in CATALOGUE["en"]
+        if k.split(".")[0]
+        in (
+            "queue",
+            "flag_reason",
+            "queue_state",
+            "queue_mode",
+            "queue_decided",
+            "second",
+            "second_rule",
+            "second_state",
+            "calibration",
+            "hint",
+            "hints",
+            "exams",
+        )
+    }
     assert sorted(queue_keys - set(CATALOGUE["zh-CN"])) == []
 
 

@@ -235,6 +235,22 @@ DYNAMIC = {
     "difficulty": ["easy", "medium", "hard"],
     "trade": ["pharmacy", "aesthetics", "other"],
     "role": ["trainee", "mentor", "proctor", "admin"],
+    "flag_reason": [
+        "negated_mention",
+        "wrong_speech_act",
+        "partial_pattern",
+        "blocked_by_not",
+        "out_of_scope",
+        "topic_reference",
+        "content_despite_critical",
+        "cut_short",
+    ],
+    "queue_state": ["unreviewed", "reviewed", "all"],
+    "queue_mode": ["all", "exam", "practice"],
+    "queue_decided": ["confirm", "override"],
+    "second_rule": ["failed", "borderline", "random", "all"],
+    "second_state": ["open", "marked", "settled"],
+    "hint.kind": ["inquiry", "contraindication", "disclosure", "etiquette", "outcome"],
 }
 
 
