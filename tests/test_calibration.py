@@ -17,6 +17,9 @@ from web_support import SAME_ORIGIN, add_user, csrf_token, login
 from sandbox.evaluator.calibration import Decision, agreement, cohen_kappa, report, report_csv
 from sandbox.storage.models import Role
 
+# The tests that use a database run on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 # --- kappa, by hand --------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ every flag, the result shows. Off, the grader's result shows as it is."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from queue_support import NEGATED, an_exam, flagged_attempt
@@ -14,6 +15,9 @@ from web_support import SAME_ORIGIN, add_user, csrf_token, login
 from sandbox.exams.policy import ExamRules
 from sandbox.storage.models import Role
 from sandbox.web.exam_form import blank_values
+
+# The tests that use a database run on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 def setup_cast(app: FastAPI) -> None:

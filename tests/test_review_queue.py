@@ -11,18 +11,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from queue_support import NEGATED, an_exam, flagged_attempt
 from review_support import GOOD, attempt_of, audit_rows
-from sqlalchemy import text
+from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, select
-from web_support import add_user, csrf_token, login
+from web_support import add_user, csrf_token, login, needs_postgres, postgres_database
 
-from sandbox.storage.database import make_engine, upgrade
+from sandbox.storage.database import alembic_config, make_engine, upgrade
 from sandbox.storage.models import Attempt, Role
 from sandbox.storage.queue import VerdictReview, refresh
 from sandbox.storage.reviews import GradeOverride, store_record
+
+# The tests that use a database run on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 @pytest.fixture
@@ -296,64 +300,73 @@ def test_a_regrade_that_flags_another_verdict_reopens_the_review(
 # --- the migration ------------------------------------------------------------------------
 
 
+def migrate_with_data(engine: Engine) -> None:
+    """Grades stored at 0006 (one before flags, one with flags, none), then the upgrade
+    counts them, and the downgrade takes the new columns and tables away again."""
+    upgrade(engine, "0006")
+    old = {"score": 80.0, "band": "good", "passed": True, "criteria": [{"id": "a"}]}
+    flagged = {
+        "score": 40.0,
+        "band": "fail",
+        "passed": False,
+        "needs_review": True,
+        "criteria": [
+            {"id": "a", "review": {"reason": "cut_short", "message": None, "note": "x"}},
+            {"id": "b", "review": {"reason": "out_of_scope", "message": 3, "note": "y"}},
+            {"id": "c"},
+        ],
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (name, role, password_hash, active, created_at) "
+                "VALUES ('tao', 'trainee', 'x', true, '2026-01-01 00:00:00+00:00')"
+            )
+        )
+        user_id = connection.execute(text("SELECT id FROM users")).scalar_one()
+        for grade in (old, flagged, None):
+            connection.execute(
+                text(
+                    "INSERT INTO attempts (user_id, pack_id, pack_version, scenario_id, "
+                    "mode, time_limit_s, started_at, grade, retake, grace_s, over_limit) "
+                    "VALUES (:user, 'p', 1, 's', 'practice', 60, '2026-01-01 00:00:00+00:00', "
+                    ":grade, false, 0, false)"
+                ),
+                {"user": user_id, "grade": None if grade is None else json.dumps(grade)},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT flagged, needs_review, reviewed_at, hints_used FROM attempts ORDER BY id")
+        ).all()
+    assert [(f, bool(n), r, h) for f, n, r, h in rows] == [
+        (0, False, None, 0),
+        (2, True, None, 0),
+        (0, False, None, 0),
+    ]
+    upgrade(engine)  # at head: nothing to do
+    command.downgrade(alembic_config(engine), "0006")
+    found = inspect(engine)
+    assert "flagged" not in {c["name"] for c in found.get_columns("attempts")}
+    assert not {"verdict_reviews", "second_marks"} & set(found.get_table_names())
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM attempts")).scalar_one() == 3
+    upgrade(engine)  # and up again
+
+
 def test_the_migration_counts_flags_of_stored_grades_and_goes_back(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     try:
-        upgrade(engine, "0006")
-        old = {"score": 80.0, "band": "good", "passed": True, "criteria": [{"id": "a"}]}
-        flagged = {
-            "score": 40.0,
-            "band": "fail",
-            "passed": False,
-            "needs_review": True,
-            "criteria": [
-                {"id": "a", "review": {"reason": "cut_short", "message": None, "note": "x"}},
-                {"id": "b", "review": {"reason": "out_of_scope", "message": 3, "note": "y"}},
-                {"id": "c"},
-            ],
-        }
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO users (name, role, password_hash, active, created_at) "
-                    "VALUES ('tao', 'trainee', 'x', true, '2026-01-01 00:00:00+00:00')"
-                )
-            )
-            for grade in (old, flagged, None):
-                connection.execute(
-                    text(
-                        "INSERT INTO attempts (user_id, pack_id, pack_version, scenario_id, "
-                        "mode, time_limit_s, started_at, grade, retake, grace_s, over_limit) "
-                        "VALUES (1, 'p', 1, 's', 'practice', 60, '2026-01-01 00:00:00+00:00', "
-                        ":grade, false, 0, false)"
-                    ),
-                    {"grade": None if grade is None else json.dumps(grade)},
-                )
-        upgrade(engine)
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT flagged, needs_review, reviewed_at FROM attempts ORDER BY id")
-            ).all()
-        assert [(f, bool(n), r) for f, n, r in rows] == [
-            (0, False, None),
-            (2, True, None),
-            (0, False, None),
-        ]
-        upgrade(engine)  # at head: nothing to do
-        from alembic import command
-
-        from sandbox.storage.database import alembic_config
-
-        command.downgrade(alembic_config(engine), "0006")
-        with engine.connect() as connection:
-            names = [r[1] for r in connection.execute(text("PRAGMA table_info(attempts)")).all()]
-            tables = [
-                r[0]
-                for r in connection.execute(
-                    text("SELECT name FROM sqlite_master WHERE type='table'")
-                ).all()
-            ]
-        assert "flagged" not in names and "verdict_reviews" not in tables
-        assert len(rows) == 3
+        migrate_with_data(engine)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=needs_postgres)])
+def test_the_migration_on_postgres(backend: str) -> None:
+    with postgres_database() as url:
+        engine = make_engine(url)
+        try:
+            migrate_with_data(engine)
+        finally:
+            engine.dispose()

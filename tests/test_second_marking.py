@@ -16,6 +16,9 @@ from web_support import SAME_ORIGIN, add_user, csrf_token, login
 from sandbox.exams.second_marking import Candidate, SelectionError, choose, disagreements
 from sandbox.storage.models import Role, SecondMark
 
+# The tests that use a database run on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 # --- choosing, pure ---------------------------------------------------------------------------
 
 PEOPLE = [
