@@ -26,6 +26,7 @@ COPY pyproject.toml README.md ./
 COPY sandbox sandbox
 COPY scenario_packs scenario_packs
 COPY lexicon lexicon
+COPY question_banks question_banks
 # Editable, so the bundled packs stay beside the package where the app looks for them.
 RUN pip install --no-cache-dir -e .
 COPY --from=assets /build/sandbox/web/static/vendor sandbox/web/static/vendor

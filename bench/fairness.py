@@ -21,7 +21,7 @@ Reported per part (tune, holdout) and language:
 `--details` lists every disagreement (transcript, criterion, label, verdict, evidence) and
 `--fallbacks` every trainee line the persona answered with a fallback, of the tune part
 only: the held-out part is never looked at line by line while tuning. `--pack ID` keeps
-one pack's transcripts.
+one pack's transcripts; `--round 1|2` one writing round's (variants a-e, or f and g).
 """
 
 from __future__ import annotations
@@ -119,8 +119,11 @@ def timed(items: list[Any]) -> list[tuple[str, float]]:
     return lines
 
 
+ROUNDS = {"1": "abcde", "2": "fg"}
+
+
 def evaluate(
-    label_set: str, pack_filter: str | None = None
+    label_set: str, pack_filter: str | None = None, round_filter: str | None = None
 ) -> tuple[dict[tuple[str, str], Tally], list[str]]:
     packs: dict[str, Pack] = {p.id: p for p in load_packs([ROOT / "scenario_packs"]).packs}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
@@ -130,6 +133,8 @@ def evaluate(
         if pack_filter is not None and rel.parts[0] != pack_filter:
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if round_filter is not None and data.get("variant") not in ROUNDS[round_filter]:
+            continue
         labels = read_labels(CORPUS / "labels" / label_set / rel)
         if labels is None:
             unlabelled.append(str(rel))
@@ -245,8 +250,13 @@ def main() -> int:
     parser.add_argument("--fallbacks", action="store_true")
     parser.add_argument("--pack", help="only this pack's transcripts")
     parser.add_argument("--flags", action="store_true", help="review flags per reason code")
+    parser.add_argument(
+        "--round",
+        choices=sorted(ROUNDS),
+        help="only the first round's transcripts (variants a-e) or the second's (f, g)",
+    )
     args = parser.parse_args()
-    tallies, unlabelled = evaluate(args.labels, args.pack)
+    tallies, unlabelled = evaluate(args.labels, args.pack, args.round)
     rows: dict[str, Tally] = {}
     for split in ("tune", "holdout"):
         for locale in ("en", "zh-CN"):

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     packs: str = ""
     lexicon: str = ""
     builtin_packs: bool = True
+    questions: str = ""
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
     reply_delay_s: float = Field(default=1.2, ge=0, le=30)
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
     def pack_folders(self) -> list[Path]:
         """The extra pack folders named by SANDBOX_PACKS, in order."""
         return [Path(part) for part in self.packs.split(os.pathsep) if part.strip()]
+
+    @property
+    def question_folders(self) -> list[Path]:
+        """The extra question bank folders named by SANDBOX_QUESTIONS, in order."""
+        return [Path(part) for part in self.questions.split(os.pathsep) if part.strip()]
 
     @property
     def is_sqlite(self) -> bool:

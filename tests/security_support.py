@@ -252,6 +252,15 @@ def build_world(
         world.samples["case_id"] = str(only_id(app, "teaching_cases"))
     if has_route(app, "POST /exams/{exam_id}/attempts"):
         add_exam(world, pack, scenario, spoken)
+    if has_route(app, "POST /quiz"):
+        started = owner.post(
+            "/quiz",
+            data={"csrf_token": token_for(owner), "mode": "trade", "trade": "pharmacy"},
+            follow_redirects=False,
+        )
+        assert started.status_code == 303 and "/quiz/" in started.headers["location"], started
+        world.samples["quiz_id"] = started.headers["location"].rsplit("/", 1)[1]
+        world.samples["response_id"] = "1"
     return world
 
 

@@ -300,10 +300,14 @@ def test_a_regrade_that_flags_another_verdict_reopens_the_review(
 # --- the migration ------------------------------------------------------------------------
 
 
+#: The revision 0008 follows (its down_revision).
+PREVIOUS = "0009"
+
+
 def migrate_with_data(engine: Engine) -> None:
-    """Grades stored at 0006 (one before flags, one with flags, none), then the upgrade
+    """Grades stored at the revision before 0008 (one before flags, one with flags, none), then the upgrade
     counts them, and the downgrade takes the new columns and tables away again."""
-    upgrade(engine, "0006")
+    upgrade(engine, PREVIOUS)
     old = {"score": 80.0, "band": "good", "passed": True, "criteria": [{"id": "a"}]}
     flagged = {
         "score": 40.0,
@@ -345,7 +349,7 @@ def migrate_with_data(engine: Engine) -> None:
         (0, False, None, 0),
     ]
     upgrade(engine)  # at head: nothing to do
-    command.downgrade(alembic_config(engine), "0006")
+    command.downgrade(alembic_config(engine), PREVIOUS)
     found = inspect(engine)
     assert "flagged" not in {c["name"] for c in found.get_columns("attempts")}
     assert not {"verdict_reviews", "second_marks"} & set(found.get_table_names())

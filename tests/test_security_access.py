@@ -56,6 +56,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /attempts/{attempt_id}": OWNER_SIDE,
     "GET /attempts/{attempt_id}/feedback": OWNER_SIDE,
     "WS /attempts/{attempt_id}/ws": frozenset({"trainee"}),
+    # quizzes: every signed-in user may take one; a quiz is its owner's alone
+    "GET /quiz": SIGNED_IN,
+    "POST /quiz": SIGNED_IN,
+    "GET /quiz/*": frozenset({"trainee"}),
+    "POST /quiz/*": frozenset({"trainee"}),
     # mentor review: any mentor's lists, only one's own trainees' attempts
     "GET /mentor/*": MENTORS,
     "POST /mentor/*": MENTORS,

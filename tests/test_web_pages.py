@@ -251,6 +251,20 @@ DYNAMIC = {
     "second_rule": ["failed", "borderline", "random", "all"],
     "second_state": ["open", "marked", "settled"],
     "hint.kind": ["inquiry", "contraindication", "disclosure", "etiquette", "outcome"],
+    "items.flag": ["hard", "easy", "weak", "negative"],
+    "written.handed_in": ["submitted", "deadline"],
+    "quiz.refused": ["empty", "weak_none"],
+    "marking.refused": ["bad_mark", "not_submitted"],
+    "written.refused": [
+        "submitted",
+        "time_up",
+        "answered",
+        "bad_answer",
+        "no_answer",
+        "no_question",
+        "closed",
+        "empty",
+    ],
 }
 
 

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from sandbox.cli import packs as packs_commands
+from sandbox.cli import questions as questions_commands
 from sandbox.cli import regrade as regrade_commands
 from sandbox.cli import suggest as suggest_commands
 from sandbox.cli import web as web_commands
@@ -23,6 +24,7 @@ app = typer.Typer(
 packs_commands.register(app)
 web_commands.register(app)
 regrade_commands.register(app)
+questions_commands.register(app)
 suggest_commands.register(app)
 
 

@@ -26,6 +26,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(s.rstrip() for s in out)
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun in English: "1 attempt", "2 attempts" (the CLI speaks English;
+    the web pages' counts are plural entries of the gettext catalogues)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def error(message: str) -> None:
     typer.echo(message, err=True)
 

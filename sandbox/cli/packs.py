@@ -22,6 +22,8 @@ from sandbox.evaluator.transcript import (
     parse_transcript,
     parse_transcript_data,
 )
+from sandbox.questions.loader import BankSet, is_bank_text, load_banks
+from sandbox.questions.scoring import run_examples
 from sandbox.scenarios.bundled import BUNDLED_PACKS
 from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
 from sandbox.scenarios.errors import PackError, PackErrors
@@ -31,7 +33,9 @@ from sandbox.scenarios.loader import PackSet, load_pack, load_packs
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.text.concepts import ConceptError, Lexicon
 
-Paths = Annotated[list[Path], typer.Argument(help="Pack files, or folders of *.yaml packs.")]
+Paths = Annotated[
+    list[Path], typer.Argument(help="Pack or question bank files, or folders of *.yaml files.")
+]
 
 
 def _plural(n: int, word: str) -> str:
@@ -72,9 +76,21 @@ def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | Non
         return None
 
 
-def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int]:
-    """The packs of `paths` and how many lexicon files among them were checked."""
+def _is_bank(path: Path) -> bool:
+    """A question bank (a top-level `bank:` key) rather than a pack."""
+    try:
+        head = path.read_bytes()[: 1 << 20]
+    except OSError:
+        return False
+    return is_bank_text(head)
+
+
+def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int, BankSet]:
+    """The packs of `paths`, how many lexicon files among them were checked, and the
+    question banks among them."""
     entries = list(pack_files([p for p in paths if p.exists()]))
+    bank_files = [f for f, refused in entries if refused is None and _is_bank(f)]
+    entries = [(f, refused) for f, refused in entries if f not in bank_files]
     lexicons = [f for f, refused in entries if refused is None and _is_lexicon(f)]
     problems: list[PackError] = [refused for _, refused in entries if refused is not None]
     if lexicons:
@@ -83,6 +99,7 @@ def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet
         except PackErrors as exc:
             problems.extend(exc.errors)
     base = _lexicon([*(lexicon or []), *lexicons], problems) if (lexicon or lexicons) else None
+    banks = load_banks(bank_files, base)
     loaded = load_packs(
         [f for f, refused in entries if refused is None and f not in lexicons], base
     )
@@ -91,21 +108,25 @@ def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet
     loaded.errors.extend(
         PackError(str(p), None, None, "no such file or folder") for p in paths if not p.exists()
     )
-    return loaded, len(lexicons)
+    return loaded, len(lexicons), banks
 
 
 def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
-    """Check packs (and lexicon files) against the format; print every problem as
-    FILE:LINE: message."""
-    loaded, lexicons = _load(paths, lexicon)
-    for problem in loaded.errors:
+    """Check packs, question banks and lexicon files against their formats; print every
+    problem as FILE:LINE: message."""
+    loaded, lexicons, banks = _load(paths, lexicon)
+    errors = [*loaded.errors, *banks.errors]
+    for problem in sorted(errors, key=lambda e: (e.path, e.line or 0)):
         typer.echo(str(problem))
-    if loaded.errors:
-        bad = len({e.path for e in loaded.errors})
-        raise fail(f"{_plural(len(loaded.errors), 'problem')} in {_plural(bad, 'file')}")
+    if errors:
+        bad = len({e.path for e in errors})
+        raise fail(f"{_plural(len(errors), 'problem')} in {_plural(bad, 'file')}")
     scenarios = sum(len(p.scenarios) for p in loaded.packs)
     examples = sum(len(s.examples) for p in loaded.packs for s in p.scenarios)
     also = f", {_plural(lexicons, 'lexicon file')}" if lexicons else ""
+    if banks.banks:
+        count = sum(len(b.questions) for b in banks.banks)
+        also += f", {_plural(len(banks.banks), 'question bank')} ({_plural(count, 'question')})"
     typer.echo(
         f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
         f"{_plural(examples, 'example')}{also}: valid"
@@ -113,11 +134,22 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
 
 
 def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
-    """Replay every example of every pack and check what it expects."""
-    loaded, _ = _load(paths, lexicon)
-    for problem in loaded.errors:
+    """Replay every example of every pack, and check every short-answer example of every
+    question bank, against what it expects."""
+    loaded, _, banks = _load(paths, lexicon)
+    for problem in [*loaded.errors, *banks.errors]:
         typer.echo(str(problem))
     passed = failed = 0
+    for bank in banks.banks:
+        for outcome in run_examples(bank):
+            if outcome.passed:
+                passed += 1
+                continue
+            failed += 1
+            typer.echo(f"FAIL {outcome.name}")
+            want = "accepted" if outcome.expected else "refused"
+            got = "accepted" if outcome.actual else "refused"
+            typer.echo(f"  answer {outcome.answer!r}: expected {want}, got {got}")
     for pack in loaded.packs:
         for result in run_pack(pack):
             if result.passed:
@@ -127,7 +159,7 @@ def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
             typer.echo(f"FAIL {result.name}")
             for f in result.failures:
                 typer.echo(f"  {f.expectation}: expected {f.expected}, got {f.actual}")
-    invalid = len({e.path for e in loaded.errors})
+    invalid = len({e.path for e in [*loaded.errors, *banks.errors]})
     summary = f"{passed} passed, {failed} failed"
     if invalid:
         summary += f"; {_plural(invalid, 'pack file')} invalid"
@@ -315,7 +347,7 @@ def play(
 
     Type /finish (or end the input) to finish.
     """
-    loaded, _ = _load([path])
+    loaded, _, _ = _load([path])
     if loaded.errors:
         for problem in loaded.errors:
             error(str(problem))
@@ -362,7 +394,7 @@ def packs(
     ] = False,
 ) -> None:
     """List packs and their scenarios."""
-    loaded, _ = _load(paths or [BUNDLED_PACKS])
+    loaded, _, _ = _load(paths or [BUNDLED_PACKS])
     for problem in loaded.errors:
         error(str(problem))
     if markdown:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlmodel import Session
 
-from sandbox.cli.output import fail, table
+from sandbox.cli.output import counted, fail, table
 from sandbox.cli.web import load_settings
 from sandbox.evaluator.regrade import Change, Job, Plan, Regraded, grade_job
 from sandbox.scenarios.library import PackLibrary, load_library, pack_folders
@@ -190,14 +190,14 @@ def regrade(
                 typer.echo("no graded attempts match")
                 return
             # Reading a large set takes seconds before the bar can start: say so.
-            count = f"{len(attempts)} attempt{'' if len(attempts) == 1 else 's'}"
+            count = counted(len(attempts), "attempt")
             typer.echo(f"reading {count} and their messages…", err=True)
             work = jobs_for(session=session, attempts=attempts)
             workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
             results = list(_grade_all(work, library.packs, pack_folders(settings), workers))
             outcome = plan(session=session, attempts=attempts, results=results)
             _report(outcome)
-            checked = f"{outcome.checked} attempts checked"
+            checked = f"{counted(outcome.checked, 'attempt')} checked"
             if dry_run:
                 would = len(outcome.changes)
                 typer.echo(f"{checked}; {would} would change (dry run: nothing stored)")

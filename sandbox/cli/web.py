@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sandbox.cli.output import counted
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 
@@ -78,7 +80,7 @@ def serve(
     typer.echo(f"Sandbox on http://{shown_host}:{settings.port}/")
     packs = state.library.packs
     scenarios = sum(len(pack.scenarios) for pack in packs.values())
-    typer.echo(f"{len(packs)} packs, {scenarios} scenarios loaded")
+    typer.echo(f"{counted(len(packs), 'pack')}, {counted(scenarios, 'scenario')} loaded")
     for problem in state.library.errors:
         typer.echo(f"pack skipped: {problem}", err=True)
     if state.demo_logins:
@@ -100,7 +102,7 @@ def serve(
         return
     # Each worker builds its own app from the same SANDBOX_* environment; the schema is
     # already at head and the packs were checked above, so their starts are quick.
-    typer.echo(f"{settings.workers} workers")
+    typer.echo(counted(settings.workers, "worker"))
     state.engine.dispose()
     del app, state
     # uvicorn kills a worker that does not answer its supervisor's ping in time (5 s by
@@ -208,10 +210,10 @@ def import_users_file(
             for line, problem in report.problems:
                 typer.echo(f"{file}:{line}: {problem}", err=True)
             session.rollback()
-            typer.echo(f"nothing imported: {len(report.problems)} problems", err=True)
+            typer.echo(f"nothing imported: {counted(len(report.problems), 'problem')}", err=True)
             raise typer.Exit(1)
         session.commit()
-    typer.echo(f"imported {len(report.created)} users")
+    typer.echo(f"imported {counted(len(report.created), 'user')}")
 
 
 @users_app.command("role")

@@ -257,8 +257,8 @@ def _clean_loc(loc: tuple[int | str, ...]) -> Path:
     return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
 
 
-def _model_at(names: Iterable[str]) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Pack
+def _model_at(names: Iterable[str], root: type[BaseModel] = Pack) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
     for name in names:
         if model is None:
             return None
@@ -295,6 +295,7 @@ _SINGULAR = {
     "reactions": "reaction",
     "criteria": "criterion",
     "examples": "example",
+    "questions": "question",
 }
 
 
@@ -317,7 +318,10 @@ def _describe(path: Path, data: Any) -> str:
     return " › ".join(parts) or "pack file"
 
 
-def _from_validation(exc: ValidationError, doc: Document, source: str) -> list[PackError]:
+def _from_validation(
+    exc: ValidationError, doc: Document, source: str, root: type[BaseModel] = Pack
+) -> list[PackError]:
+    """Pydantic's errors as `PackError`s with lines; `root` is the model of the file."""
     errors: list[PackError] = []
     for err in exc.errors():
         path = _clean_loc(err["loc"])
@@ -330,7 +334,7 @@ def _from_validation(exc: ValidationError, doc: Document, source: str) -> list[P
             line = doc.line_of(path[:-1])
         elif kind == "extra_forbidden":
             key = str(path[-1])
-            allowed = _keys_of(_model_at(names[:-1]))
+            allowed = _keys_of(_model_at(names[:-1], root))
             near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = (
                 f" (did you mean {near[0]!r}?)"

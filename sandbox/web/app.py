@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox import __version__
 from sandbox.config import Settings
 from sandbox.conversations.service import ConversationService
+from sandbox.questions.library import load_question_library
 from sandbox.scenarios.library import load_library
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.web.demo import ensure_demo_users
@@ -37,6 +39,7 @@ from sandbox.web.routes import (
     mentor,
     monitor,
     proctor,
+    questions,
     queue,
     reports,
     second,
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations=ConversationService(
             library=library, engine=engine, bus=bus, hint_policy=settings.hints
         ),
+        questions=load_question_library(settings),
     )
     if settings.is_embedded_default and settings.demo_users:
         state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)
@@ -77,9 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The exam timers run while the app does: their first sweep ends the exam attempts
         # whose deadline passed while the server was down.
         timers = state.conversations.start_timers()
+        # Written parts and quizzes whose time is up are handed in by the server, too.
+        paper_timer = asyncio.create_task(questions.run_paper_timer(state))
         try:
             yield
         finally:
+            paper_timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await paper_timer
             await state.conversations.stop_timers(timers)
             if isinstance(bus, PostgresBus):
                 await bus.close()
@@ -105,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
+    # The question routes first: /exams/{id}/written must not be read as an exam page.
+    app.include_router(questions.router)
     for area in (exams, proctor, monitor, reports, appeals):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on

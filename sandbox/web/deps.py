@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 
 from sandbox import access
 from sandbox.storage.models import LoginSession, User
-from sandbox.web.i18n import LOCALES, Translate, negotiate, normalise_locale, translator
+from sandbox.web.i18n import LOCALES, Translator, negotiate, normalise_locale, translator
 from sandbox.web.security import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, resolve_session
 from sandbox.web.state import AppState
 
@@ -56,7 +56,7 @@ class Viewer:
     locale: str
     binding: str
     path: str
-    t: Translate = field(repr=False)
+    t: Translator = field(repr=False)
 
     @property
     def csrf_token(self) -> str:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from sandbox.exams.policy import BandFloor, ExamRules
 from sandbox.scenarios.library import PackLibrary
 from sandbox.storage.exams import Exam, ExamScenario
-from sandbox.web.i18n import Translate
+from sandbox.web.i18n import N_, Translate
 
 NAME_MAX = 120
 COHORT_MAX = 64
@@ -205,7 +205,7 @@ def _read_candidates(
     result.new_cohort = bool(cohort) and cohort not in cohorts
     result.candidate_ids = picked | members
     if not result.candidate_ids and "candidate" not in errors:
-        key = "exam.error.cohort_empty" if cohort else "exam.error.candidates_required"
+        key = N_("exam.error.cohort_empty") if cohort else N_("exam.error.candidates_required")
         errors["candidate"] = t(key, cohort=cohort)
 
 

@@ -14,14 +14,16 @@ from urllib.parse import urlencode
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from sandbox.web.i18n import N_
+
 T = TypeVar("T")
 
 PAGE_SIZE = 20
 PAGE_MAX = 99_999  # the highest page number read from an address
 
-#: Message keys (web/i18n.py) of the page numbers that could not be followed.
-NOT_A_PAGE = "pager.error.number"
-PAST_THE_END = "pager.error.past_end"
+#: Message keys (the interface catalogues) of the page numbers that could not be followed.
+NOT_A_PAGE = N_("pager.error.number")
+PAST_THE_END = N_("pager.error.past_end")
 
 
 @dataclass(frozen=True)

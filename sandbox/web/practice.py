@@ -28,6 +28,7 @@ from sandbox.exams.policy import keeps_practice_closed
 from sandbox.storage.exams import Exam, ExamScenario, exam_scenarios, exams_for
 from sandbox.storage.models import Role, User
 from sandbox.storage.standings import Standing, standing_of, standings
+from sandbox.web.i18n import N_
 
 Key = tuple[str, str]  # (pack id, scenario id)
 
@@ -47,8 +48,8 @@ class Closed:
 
 
 OPEN = Closed({})
-EXAM_ONLY = "practice.closed.exam_only"
-IN_EXAM = "practice.closed.exam"
+EXAM_ONLY = N_("practice.closed.exam_only")
+IN_EXAM = N_("practice.closed.exam")
 
 
 def exam_keeps_closed(exam: Exam, found: Standing, now: datetime) -> bool:

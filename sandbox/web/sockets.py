@@ -40,7 +40,7 @@ class CloseReason(StrEnum):
     TOO_MANY = "too-many-sockets"
 
 
-#: The interface text (web/i18n.py) of each reason's notice.
+#: The interface text (message keys of the catalogues, web/i18n.py) of each reason's notice.
 NOTICE_KEYS = {
     CloseReason.SIGNED_OUT: "socket.closed.signed_out",
     CloseReason.ROLE: "socket.closed.role",

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sandbox.config import Settings
 from sandbox.conversations.events import MonitorBus
 from sandbox.conversations.service import ConversationService
+from sandbox.questions.loader import BankSet
 from sandbox.scenarios.library import PackLibrary
 from sandbox.web.demo import DemoLogin
 from sandbox.web.limits import LoginLimits, SharedBuckets
@@ -27,6 +28,8 @@ class AppState:
     bus: MonitorBus
     # Every chat turn of practice and exams, its clock, locks and the exam timers.
     conversations: ConversationService
+    # The question banks of quizzes and written parts (question_banks/, SANDBOX_QUESTIONS).
+    questions: BankSet = field(default_factory=BankSet)
     demo_logins: list[DemoLogin] = field(default_factory=list)
     # attempt id -> the chat sockets open on it (web.rooms.Room); in memory, one process.
     chat_rooms: dict[int, Room] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""Jinja2 rendering of whole pages and of single blocks for htmx swaps."""
+"""Jinja2 rendering of whole pages and of single blocks for htmx swaps, one environment per
+interface locale (jinja2.ext.i18n with that locale's gettext callables)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
+
+from sandbox.web.i18n import DEFAULT_LOCALE, translations, translator
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -25,16 +28,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-environment = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    # Templates are package files: they change with a new release, never while serving.
-    # Checking each file's mtime on every render was a tenth of a chat turn's CPU.
-    auto_reload=False,
-)
 
 
 def format_score(value: float | None) -> str:
@@ -81,15 +74,43 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={digest}"
 
 
-environment.globals["static_url"] = static_url
-environment.filters["score"] = format_score
-environment.filters["paragraphs"] = paragraphs
-environment.filters["minutes"] = minutes
+@functools.cache
+def environment_for(locale: str) -> Environment:
+    """The template environment of an interface locale. Templates call `t('key', name=...)`
+    and `tn('key', count, ...)` (plural forms), or the i18n extension's `_()`, `gettext()`,
+    `ngettext()` and `{% trans %}` (newstyle: fields are keyword arguments, autoescaped)."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Templates are package files: they change with a new release, never while serving.
+        # Checking each file's mtime on every render was a tenth of a chat turn's CPU.
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    gettext = translations(locale)
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext.gettext, gettext.ngettext, newstyle=True
+    )
+    environment.globals["tn"] = translator(locale).tn
+    environment.globals["static_url"] = static_url
+    environment.filters["score"] = format_score
+    environment.filters["paragraphs"] = paragraphs
+    environment.filters["minutes"] = minutes
+    return environment
+
+
+#: The default locale's environment (English), for tests and tools that render without a
+#: viewer.
+environment = environment_for(DEFAULT_LOCALE)
 
 
 def render_text(name: str, context: Mapping[str, Any], *, block: str | None = None) -> str:
-    """The template `name`, or only its `block`, rendered with `context`."""
-    template = environment.get_template(name)
+    """The template `name`, or only its `block`, rendered with `context` in the locale of
+    its `t` (the viewer's translator; English without one)."""
+    locale = getattr(context.get("t"), "locale", DEFAULT_LOCALE)
+    template = environment_for(locale).get_template(name)
     if block is None:
         return template.render(context)
     render_block = template.blocks[block]

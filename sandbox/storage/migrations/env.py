@@ -7,7 +7,15 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
-from sandbox.storage import audit, exams, models, queue, reviews, throttle  # noqa: F401
+from sandbox.storage import (  # noqa: F401
+    audit,
+    exams,
+    models,
+    questions,
+    queue,
+    reviews,
+    throttle,
+)
 
 target_metadata = SQLModel.metadata
 

@@ -21,7 +21,7 @@ from sandbox.storage.models import Attempt, AttemptMessage, Speaker, User
 from sandbox.storage.reviews import EXAMPLES, CaseRow, TeachingCase, TeachingCaseTag, tags_of
 from sandbox.web import reviews
 from sandbox.web.deps import CurrentUser, SessionDep, StateDep, ViewerDep
-from sandbox.web.i18n import Translate
+from sandbox.web.i18n import N_, Translate
 from sandbox.web.pagination import Page, paginate, paginate_list, read_page
 from sandbox.web.practice import closed_for_practice, under_exam
 from sandbox.web.state import AppState
@@ -198,7 +198,7 @@ def list_teaching_cases(
     }
     errors: dict[str, str] = {}
     if raw["example"] and raw["example"] not in EXAMPLES:
-        errors["example"] = "case.search.error.example"
+        errors["example"] = N_("case.search.error.example")
     hidden = Hidden(session, state, user)
     visible = hidden.visible(cases_statement())
     titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
@@ -212,7 +212,7 @@ def list_teaching_cases(
     )
     wanted = tuple(raw["scenario"].partition("/")[::2])
     if raw["scenario"] and wanted not in set(in_library):
-        errors["scenario"] = "case.search.error.scenario"
+        errors["scenario"] = N_("case.search.error.scenario")
     masks = TypedNames(session, Maskers(session, viewer.t))
     found = visible
     if raw["scenario"]:

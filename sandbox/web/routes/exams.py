@@ -29,6 +29,7 @@ from sandbox.storage.exams import (
     is_candidate,
 )
 from sandbox.storage.models import Attempt, Mode, User
+from sandbox.storage.questions import written_part
 from sandbox.storage.queue import held_for_review
 from sandbox.storage.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.deps import (
@@ -40,7 +41,9 @@ from sandbox.web.deps import (
     Viewer,
     ViewerDep,
 )
+from sandbox.web.i18n import N_
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers, scenario_title
+from sandbox.web.routes.questions import current_paper, retake_open
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -66,18 +69,18 @@ def start_refusal(
         return None  # resuming is always allowed; the server ends it at its deadline
     current = standing.open_attempt
     if current is not None:
-        return "exam.refused.other_open"
+        return N_("exam.refused.other_open")
     if standing.retake is not None:
         if progress not in standing.retake_progress:
-            return "exam.refused.not_in_retake"
+            return N_("exam.refused.not_in_retake")
         if now > standing.retake.expires_at:
-            return "exam.refused.retake_expired"
+            return N_("exam.refused.retake_expired")
     elif exam.window(now) == "upcoming":
-        return "exam.refused.not_open"
+        return N_("exam.refused.not_open")
     elif exam.window(now) == "closed":
-        return "exam.refused.closed"
+        return N_("exam.refused.closed")
     if progress.attempts_left <= 0:
-        return "exam.refused.no_attempts"
+        return N_("exam.refused.no_attempts")
     return None
 
 
@@ -93,7 +96,7 @@ def _rows(state: AppState, standing: Standing, exam: Exam, now: datetime) -> lis
                 "scenario": found[1] if found else None,
                 "refusal": start_refusal(standing, exam, progress, now)
                 if found
-                else "exam.refused.unavailable",
+                else N_("exam.refused.unavailable"),
             }
         )
     return rows
@@ -147,7 +150,10 @@ def read_my_exam(
         standing=standing,
         released=exam.results_visible(now),
         rows=_rows(state, standing, exam, now),
-        refused=refused if refused.startswith("exam.refused.") else "",
+        refused=refused if refused.startswith(("exam.refused.", "written.refused.")) else "",
+        written_part=written_part(session, exam_id),
+        written_sitting=current_paper(session, exam_id, user.id or 0),
+        written_retake=retake_open(session, exam_id, user.id or 0, now),
         **page_helpers(),
     )
     return render("trainee_exam.html", context)
@@ -176,7 +182,7 @@ def start_exam_attempt(
         return RedirectResponse(f"/attempts/{running.id}", status_code=303)
     found = state.library.find(progress.scenario.pack_id, progress.scenario.scenario_id)
     refusal = (
-        start_refusal(standing, exam, progress, now) if found else ("exam.refused.unavailable")
+        start_refusal(standing, exam, progress, now) if found else (N_("exam.refused.unavailable"))
     )
     if refusal is not None or found is None:
         return RedirectResponse(f"/exams/{exam_id}?refused={refusal}", status_code=303)
@@ -305,11 +311,11 @@ def open_appeal(
     problem = None
     now = service.now()
     if not exam.results_visible(now) or attempt.score is None:
-        problem = "appeal.error.not_released"
+        problem = N_("appeal.error.not_released")
     elif appeals_for_attempts(session=session, attempt_ids=[attempt.id or 0]):
-        problem = "appeal.error.already"
+        problem = N_("appeal.error.already")
     elif not reason:
-        problem = "appeal.error.reason_required"
+        problem = N_("appeal.error.reason_required")
     elif len(reason) > REASON_MAX_CHARS:
         problem = "appeal.error.too_long"
     if problem is not None:
@@ -334,7 +340,7 @@ def open_appeal(
             user,
             attempt.id,
             reason,
-            "appeal.error.already",
+            N_("appeal.error.already"),
             service.now(),
         )
     record(

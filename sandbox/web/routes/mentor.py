@@ -42,6 +42,7 @@ from sandbox.web.deps import (
     gate,
     require_mentor,
 )
+from sandbox.web.i18n import N_
 from sandbox.web.pagination import Page, PageRequest, paginate, paginate_list, read_page
 from sandbox.web.practice import under_exam
 from sandbox.web.state import AppState
@@ -109,31 +110,31 @@ def parse_filters(
         if raw["trainee"] in allowed:
             parsed.trainee_id = allowed[raw["trainee"]]
         else:
-            parsed.errors["trainee"] = "mentor.filter.error.trainee"
+            parsed.errors["trainee"] = N_("mentor.filter.error.trainee")
     if raw["scenario"]:
         pack_id, _, scenario_id = raw["scenario"].partition("/")
         if (pack_id, scenario_id) in scenarios:
             parsed.pack_id, parsed.scenario_id = pack_id, scenario_id
         else:
-            parsed.errors["scenario"] = "mentor.filter.error.scenario"
+            parsed.errors["scenario"] = N_("mentor.filter.error.scenario")
     for name in ("date_from", "date_to"):
         if raw[name]:
             try:
                 setattr(parsed, name, date.fromisoformat(raw[name]))
             except ValueError:
-                parsed.errors[name] = "mentor.filter.error.date"
+                parsed.errors[name] = N_("mentor.filter.error.date")
     if parsed.date_from and parsed.date_to and parsed.date_to < parsed.date_from:
-        parsed.errors["date_to"] = "mentor.filter.error.date_order"
+        parsed.errors["date_to"] = N_("mentor.filter.error.date_order")
     if raw["passed"]:
         if raw["passed"] in PASSED_CHOICES:
             parsed.passed = raw["passed"] == "yes"
         else:
-            parsed.errors["passed"] = "mentor.filter.error.passed"
+            parsed.errors["passed"] = N_("mentor.filter.error.passed")
     if raw["criterion"]:
         if CRITERION_PATTERN.match(raw["criterion"]):
             parsed.criterion = raw["criterion"]
         else:
-            parsed.errors["criterion"] = "mentor.filter.error.criterion"
+            parsed.errors["criterion"] = N_("mentor.filter.error.criterion")
     return parsed
 
 
@@ -488,10 +489,10 @@ def regrade_choice(
     """The pack and scenario chosen on the regrade form, or the fields in error."""
     errors: dict[str, str] = {}
     if pack not in state.library.packs:
-        errors["pack"] = "mentor.regrade.error.pack"
+        errors["pack"] = N_("mentor.regrade.error.pack")
         return None, None, errors
     if scenario and state.library.find(pack, scenario) is None:
-        errors["scenario"] = "mentor.regrade.error.scenario"
+        errors["scenario"] = N_("mentor.regrade.error.scenario")
     return pack, scenario or None, errors
 
 
@@ -537,7 +538,7 @@ def create_regrade(
     pack_id, scenario_id, errors = regrade_choice(state, pack.strip(), scenario.strip())
     ids = sorted({int(value) for value in chosen if value.isdigit()})
     if not errors and not ids:
-        errors["attempt"] = "mentor.regrade.error.none_chosen"
+        errors["attempt"] = N_("mentor.regrade.error.none_chosen")
     if errors or pack_id is None:
         outcome = (
             dry_run(session, state, reviewer, pack_id, scenario_id)

@@ -59,6 +59,7 @@ from sandbox.web.exam_form import (
     read_exam_form,
     read_moment,
 )
+from sandbox.web.i18n import N_
 from sandbox.web.proctoring import (
     ServiceDep,
     exam_or_404,
@@ -350,12 +351,14 @@ def update_written_score(
     retake = form.retake == "1"
     raw = form.score.strip()
     score: float | None = None
-    problem = "written.error.trainee" if candidate is None else None
+    problem = N_("written.error.trainee") if candidate is None else None
     try:
         score = read_written_score(raw)
     except ScoreError as error:
         plain = error.problem != "not_plain"
-        problem = problem or ("written.error.score" if plain else "written.error.not_decimal")
+        problem = problem or (
+            N_("written.error.score") if plain else N_("written.error.not_decimal")
+        )
     if candidate is None or score is None:
         return _exam_page(
             viewer,
@@ -430,12 +433,12 @@ def import_written_scores(
         # response); reading it here, in the thread pool, blocks no socket.
         data = csv_file.file.read(CSV_MAX_BYTES + 1)
         if len(data) > CSV_MAX_BYTES:
-            problem = "written.error.too_big"
+            problem = N_("written.error.too_big")
         elif data:
             try:
                 text = data.decode("utf-8-sig")
             except UnicodeDecodeError:
-                problem = "written.error.encoding"
+                problem = N_("written.error.encoding")
     if problem is not None:
         return _exam_page(
             viewer,

@@ -21,7 +21,9 @@ from sandbox.exams.reports import (
     histogram_layout,
     pass_rate,
 )
+from sandbox.questions.stats import item_statistics
 from sandbox.storage.exams import Exam, exams_of_cohort
+from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
@@ -164,11 +166,15 @@ def read_exam_report(
     report, _ = build_report(
         t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=service.now()
     )
+    items = None
+    if written_part(session, exam_id) is not None:
+        items = item_statistics(stat_papers(session, exam_id, state.questions.questions))
     context = viewer.context(
         report=report,
         exam=exam,
         cohort=None,
         csv_url=f"/proctor/exams/{exam_id}/grades.csv",
+        items=items,
         **page_helpers(),
     )
     return render("report.html", context)

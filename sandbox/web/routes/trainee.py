@@ -19,6 +19,7 @@ from sandbox.storage.attempts import (
     scenario_records,
 )
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
+from sandbox.storage.questions import mastery, quizzes_of
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
@@ -307,4 +308,9 @@ def read_history(
         if points
         else None
     )
-    return render("history.html", viewer.context(rows=rows, chart=chart))
+    quizzes = quizzes_of(session, [user.id], limit=20)
+    tags = mastery(session, user.id, state.questions.questions)
+    return render(
+        "history.html",
+        viewer.context(rows=rows, chart=chart, quizzes=quizzes, mastery=tags),
+    )

@@ -1,0 +1,220 @@
+"""Question bank commands: `sandbox questions` (a summary), import and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sandbox.cli.output import fail, table
+from sandbox.cli.web import load_settings
+from sandbox.questions.library import bank_folders
+from sandbox.questions.loader import BankSet, load_bank, load_banks
+from sandbox.questions.tabular import COLUMNS, TEMPLATE_ROWS, bank_from_rows, rows_of
+from sandbox.scenarios.errors import PackErrors
+
+
+def summary(loaded: BankSet) -> dict[str, object]:
+    """Counts by type, locale, trade, difficulty and tag (what `sandbox questions` prints)."""
+    questions = [q for b in loaded.banks for q in b.questions]
+
+    def count(values: list[str]) -> dict[str, int]:
+        return dict(sorted(Counter(values).items()))
+
+    return {
+        "banks": [
+            {
+                "id": b.id,
+                "file": b.source,
+                "locale": b.locale,
+                "trade": b.bank.trade,
+                "questions": len(b.questions),
+            }
+            for b in loaded.banks
+        ],
+        "questions": len(questions),
+        "by_type": count([q.type for q in questions]),
+        "by_locale": count([q.locale for q in questions]),
+        "by_trade": count([q.trade for q in questions]),
+        "by_difficulty": count([q.difficulty for q in questions]),
+        "by_tag": count([t for q in questions for t in q.tags]),
+        "manual": sum(1 for q in questions if not q.objective),
+        "errors": [str(e) for e in loaded.errors],
+    }
+
+
+def questions(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[PATH]...",
+            help="Bank files or folders; default: question_banks/ and $SANDBOX_QUESTIONS.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise question banks: counts by type, locale, trade, difficulty and tag."""
+    chosen = list(paths or bank_folders(load_settings()))
+    missing = [p for p in chosen if not p.exists()]
+    if missing:
+        raise fail(f"{missing[0]}: no such file or folder")
+    loaded = load_banks(chosen)
+    data = summary(loaded)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(
+            table(
+                ["bank", "locale", "trade", "questions"],
+                [[b["id"], b["locale"], b["trade"], b["questions"]] for b in data["banks"]],  # type: ignore[attr-defined]
+            )
+        )
+        typer.echo("")
+        for key in ("by_type", "by_locale", "by_trade", "by_difficulty", "by_tag"):
+            counts = data[key]
+            assert isinstance(counts, dict)
+            shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+            typer.echo(f"{key.removeprefix('by_')}: {shown}")
+        typer.echo(f"{data['questions']} questions ({data['manual']} marked by a person)")
+        for problem in loaded.errors:
+            typer.echo(str(problem), err=True)
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+MAX_TABLE_BYTES = 5 * 1024 * 1024
+
+
+def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the numbered rows of a CSV (UTF-8) or XLSX file; blank rows skipped."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise fail(f"{path}: cannot read: {exc.strerror}") from None
+    if size > MAX_TABLE_BYTES:
+        raise fail(f"{path}: file is {size:,} bytes; at most {MAX_TABLE_BYTES:,}")
+    table_rows: list[list[str]] = []
+    if path.suffix.lower() == ".xlsx":
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise fail(f"{path}: not a readable XLSX workbook ({exc})") from None
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            table_rows.append(["" if v is None else _cell_text(v) for v in values])
+        book.close()
+    elif path.suffix.lower() == ".csv":
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise fail(f"{path}:{line}: not UTF-8 text; save the file as CSV UTF-8") from None
+        table_rows = [list(r) for r in csv.reader(io.StringIO(text))]
+    else:
+        raise fail(f"{path}: a question table is a .csv or .xlsx file")
+    if not table_rows:
+        raise fail(f"{path}: the file is empty; it needs a header row (see questions-template)")
+    numbered = [
+        (n, row) for n, row in enumerate(table_rows[1:], start=2) if any(c.strip() for c in row)
+    ]
+    return table_rows[0], numbered
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _write_table(path: Path, rows: list[list[str]]) -> None:
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "questions"
+        for row in rows:
+            sheet.append(row)
+        book.save(path)
+    elif path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as out:
+            csv.writer(out).writerows(rows)
+    else:
+        raise fail(f"{path}: write a .csv or .xlsx file")
+
+
+def import_questions(
+    table: Annotated[Path, typer.Argument(metavar="TABLE", help="A .csv (UTF-8) or .xlsx file.")],
+    out: Annotated[Path, typer.Option("--out", help="The bank file to write (.yaml).")],
+    bank_id: Annotated[str, typer.Option("--bank", help="The bank's id (a-z, 0-9, -).")],
+    title: Annotated[str, typer.Option(help="The bank's title.")],
+    locale: Annotated[str, typer.Option(help="en or zh-CN.")],
+    trade: Annotated[str, typer.Option(help="pharmacy or aesthetics.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Import a question table into a bank file. Every problem is listed as FILE:ROW:
+    message, and nothing is written if any row is wrong."""
+    if out.exists() and not force:
+        raise fail(f"{out}: already exists; choose another file or add --force")
+    header, rows = _read_table(table)
+    info = {"id": bank_id, "title": title, "locale": locale, "trade": trade}
+    try:
+        bank, text = bank_from_rows(header, rows, str(table), info)
+    except PackErrors as exc:
+        for problem in exc.errors:
+            typer.echo(str(problem))
+        raise fail(f"{len(exc.errors)} problem(s); nothing imported") from None
+    clash = [
+        q.id for q in bank.questions if q.id in load_banks(bank_folders(load_settings())).questions
+    ]
+    if clash and not force:
+        raise fail(
+            f"question ids already in the served banks: {', '.join(clash[:10])}; "
+            "nothing imported (ids are unique over every bank)"
+        )
+    out.write_text(text, "utf-8")
+    typer.echo(f"{len(bank.questions)} questions imported into {out}")
+
+
+def export_questions(
+    bank_file: Annotated[Path, typer.Argument(metavar="BANK", help="A bank file (.yaml).")],
+    table: Annotated[Path, typer.Argument(metavar="TABLE", help="The .csv or .xlsx to write.")],
+) -> None:
+    """Export a bank to a question table (the columns import reads)."""
+    try:
+        bank = load_bank(bank_file)
+    except PackErrors as exc:
+        for problem in exc.errors:
+            typer.echo(str(problem))
+        raise fail(f"{bank_file}: the bank is invalid") from None
+    _write_table(table, rows_of(bank))
+    typer.echo(f"{len(bank.questions)} questions exported to {table}")
+
+
+def questions_template(
+    table: Annotated[Path, typer.Argument(metavar="TABLE", help="The .csv or .xlsx to write.")],
+) -> None:
+    """Write an empty question table with its columns and two example rows."""
+    rows = [list(COLUMNS)] + [[row.get(c, "") for c in COLUMNS] for row in TEMPLATE_ROWS]
+    _write_table(table, rows)
+    typer.echo(f"template written to {table}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(questions)
+    app.command("questions-import")(import_questions)
+    app.command("questions-export")(export_questions)
+    app.command("questions-template")(questions_template)
