@@ -26,8 +26,9 @@ COPY pyproject.toml README.md ./
 COPY sandbox sandbox
 COPY scenario_packs scenario_packs
 COPY lexicon lexicon
+COPY knowledge knowledge
 COPY question_banks question_banks
-# Editable, so the bundled packs stay beside the package where the app looks for them.
+# Editable, so the bundled packs, articles and banks stay beside the package where the app looks.
 RUN pip install --no-cache-dir -e .
 COPY --from=assets /build/sandbox/web/static/vendor sandbox/web/static/vendor
 USER sandbox

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     packs: str = ""
     lexicon: str = ""
     builtin_packs: bool = True
+    knowledge: str = ""
+    builtin_knowledge: bool = True
     questions: str = ""
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
@@ -90,6 +92,11 @@ class Settings(BaseSettings):
     def pack_folders(self) -> list[Path]:
         """The extra pack folders named by SANDBOX_PACKS, in order."""
         return [Path(part) for part in self.packs.split(os.pathsep) if part.strip()]
+
+    @property
+    def knowledge_folders(self) -> list[Path]:
+        """The extra knowledge-article folders or files named by SANDBOX_KNOWLEDGE, in order."""
+        return [Path(part) for part in self.knowledge.split(os.pathsep) if part.strip()]
 
     @property
     def question_folders(self) -> list[Path]:

@@ -224,6 +224,8 @@ def build_world(
             "pack_id": pack,
             "scenario_id": scenario,
             "path": "sandbox.css",
+            "article_locale": "en",  # a bundled knowledge article (builtin_knowledge=True)
+            "article_id": "warfarin",
         }
     )
     comments = "POST /mentor/attempts/{attempt_id}/comments"

@@ -301,7 +301,7 @@ def test_a_regrade_that_flags_another_verdict_reopens_the_review(
 
 
 #: The revision 0008 follows (its down_revision).
-PREVIOUS = "0009"
+PREVIOUS = "0010"
 
 
 def migrate_with_data(engine: Engine) -> None:

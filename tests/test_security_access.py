@@ -77,6 +77,11 @@ ACCESS: dict[str, frozenset[str]] = {
     # (web/practice.py)
     "GET /cases/*": SIGNED_IN,
     "GET /cases/{case_id}": SIGNED_IN - {"trainee"},
+    # the knowledge base: everyone signed in (refused during a closed-book exam, which this
+    # world has none of); the panel's own attempt is checked in tests/test_knowledge_web.py
+    "GET /knowledge": SIGNED_IN,
+    "GET /knowledge/*": SIGNED_IN,
+    "GET /knowledge/panel/*": frozenset({"trainee"}),  # on one's own conversation only
     # exams: a trainee sees only the exams they sit
     "GET /exams": SIGNED_IN,
     "GET /exams/*": frozenset({"trainee"}),
@@ -95,7 +100,7 @@ ACCESS: dict[str, frozenset[str]] = {
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One world for the read-only walks (they prove they change nothing)."""
     tmp_path = tmp_path_factory.mktemp("access")
-    built = build_world(create_app(make_settings(tmp_path)))
+    built = build_world(create_app(make_settings(tmp_path, builtin_knowledge=True)))
     yield built
     built.close()
 

@@ -234,6 +234,8 @@ DYNAMIC = {
     "end": ["completed", "finished", "timeout", "superseded"],
     "difficulty": ["easy", "medium", "hard"],
     "trade": ["pharmacy", "aesthetics", "other"],
+    "knowledge_kind": ["monograph", "rule", "procedure", "other"],
+    "knowledge_trade": ["pharmacy", "aesthetics", "other"],
     "role": ["trainee", "mentor", "proctor", "admin"],
     "flag_reason": [
         "negated_mention",

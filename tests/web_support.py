@@ -123,14 +123,17 @@ def migrated_sqlite(path: Path) -> str:
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for a test: the shared packs only, no typing delay, and unless a database is
-    given a SQLite file in `tmp_path` copied from the migrated template."""
+    """Settings for a test: the shared packs only, no typing delay, no bundled knowledge
+    base (indexing it costs each app a sixth of a second; tests/test_knowledge*.py turn it
+    on), and unless a database is given a SQLite file in `tmp_path` copied from the migrated
+    template."""
     if "database_url" not in overrides:
         overrides["database_url"] = migrated_sqlite(tmp_path / "sandbox.db")
     values: dict[str, Any] = {
         "var_dir": tmp_path / "var",
         "packs": str(SHARED_PACKS),
         "builtin_packs": False,
+        "builtin_knowledge": False,
         "reply_delay_s": 0,
         "demo_users": False,
     }

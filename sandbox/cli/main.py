@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from sandbox.cli import knowledge as knowledge_commands
 from sandbox.cli import packs as packs_commands
 from sandbox.cli import questions as questions_commands
 from sandbox.cli import regrade as regrade_commands
@@ -24,6 +25,7 @@ app = typer.Typer(
 packs_commands.register(app)
 web_commands.register(app)
 regrade_commands.register(app)
+knowledge_commands.register(app)
 questions_commands.register(app)
 suggest_commands.register(app)
 

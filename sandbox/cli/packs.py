@@ -22,6 +22,7 @@ from sandbox.evaluator.transcript import (
     parse_transcript,
     parse_transcript_data,
 )
+from sandbox.knowledge.articles import is_article_file, load_knowledge
 from sandbox.questions.loader import BankSet, is_bank_text, load_banks
 from sandbox.questions.scoring import run_examples
 from sandbox.scenarios.bundled import BUNDLED_PACKS
@@ -34,7 +35,11 @@ from sandbox.scenarios.models import Pack, Scenario
 from sandbox.text.concepts import ConceptError, Lexicon
 
 Paths = Annotated[
-    list[Path], typer.Argument(help="Pack or question bank files, or folders of *.yaml files.")
+    list[Path],
+    typer.Argument(
+        help="Pack or question bank files, or folders of *.yaml files; knowledge articles "
+        "(*.md) and folders of them are checked too."
+    ),
 ]
 
 
@@ -76,6 +81,15 @@ def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | Non
         return None
 
 
+def _knowledge_paths(paths: list[Path]) -> list[Path]:
+    """The knowledge articles (`*.md`) and the folders that hold some, among `paths`."""
+    return [
+        p
+        for p in paths
+        if is_article_file(p) or (p.is_dir() and next(p.rglob("*.md"), None) is not None)
+    ]
+
+
 def _is_bank(path: Path) -> bool:
     """A question bank (a top-level `bank:` key) rather than a pack."""
     try:
@@ -88,7 +102,7 @@ def _is_bank(path: Path) -> bool:
 def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int, BankSet]:
     """The packs of `paths`, how many lexicon files among them were checked, and the
     question banks among them."""
-    entries = list(pack_files([p for p in paths if p.exists()]))
+    entries = list(pack_files([p for p in paths if p.exists() and not is_article_file(p)]))
     bank_files = [f for f, refused in entries if refused is None and _is_bank(f)]
     entries = [(f, refused) for f, refused in entries if f not in bank_files]
     lexicons = [f for f, refused in entries if refused is None and _is_lexicon(f)]
@@ -112,10 +126,12 @@ def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet
 
 
 def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
-    """Check packs, question banks and lexicon files against their formats; print every
-    problem as FILE:LINE: message."""
+    """Check packs, question banks, lexicon files and knowledge articles against their
+    formats; print every problem as FILE:LINE: message."""
     loaded, lexicons, banks = _load(paths, lexicon)
-    errors = [*loaded.errors, *banks.errors]
+    knowledge = _knowledge_paths(paths)
+    articles = load_knowledge(knowledge) if knowledge else None
+    errors = [*loaded.errors, *banks.errors, *(articles.errors if articles else [])]
     for problem in sorted(errors, key=lambda e: (e.path, e.line or 0)):
         typer.echo(str(problem))
     if errors:
@@ -127,6 +143,8 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
     if banks.banks:
         count = sum(len(b.questions) for b in banks.banks)
         also += f", {_plural(len(banks.banks), 'question bank')} ({_plural(count, 'question')})"
+    if articles:
+        also += f", {_plural(len(articles.articles), 'knowledge article')}"
     typer.echo(
         f"{_plural(len(loaded.packs), 'pack')}, {_plural(scenarios, 'scenario')}, "
         f"{_plural(examples, 'example')}{also}: valid"

@@ -53,6 +53,9 @@ class ExamRules(BaseModel):
     #: Results with an unreviewed flagged critical verdict are held as "under review" (the
     #: candidate sees no grade for that conversation until a reviewer has decided it).
     provisional: bool = True
+    #: Candidates may search the knowledge base during the exam (docs/knowledge.md); a
+    #: closed-book exam (the default) hides the chat's search panel and refuses searches.
+    open_book: bool = False
 
     @field_validator("practical_weight")
     @classmethod

@@ -65,3 +65,11 @@ def cut_domain(text: str) -> tuple[str, ...]:
 def cut_plain(text: str) -> tuple[str, ...]:
     """A phrase split into jieba's default words, HMM off (where fillers may stand)."""
     return tuple(jieba.lcut(text, HMM=False))
+
+
+@lru_cache(maxsize=4096)
+def cut_for_search(text: str) -> tuple[str, ...]:
+    """jieba's search segmentation with the default dictionary (the v1 grader's): the words
+    of `cut` and, for a long word, the dictionary words inside it (药物相互作用 also gives
+    药物, 相互, 作用), so a query of either finds the other (the knowledge base's index)."""
+    return tuple(jieba.lcut_for_search(text))

@@ -20,9 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox import __version__
 from sandbox.config import Settings
 from sandbox.conversations.service import ConversationService
+from sandbox.knowledge.library import load_knowledge_library
 from sandbox.questions.library import load_question_library
 from sandbox.scenarios.library import load_library
 from sandbox.storage.database import make_engine, upgrade
+from sandbox.storage.knowledge import sync_articles
 from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
 from sandbox.web.headers import SecurityHeadersMiddleware
@@ -36,6 +38,7 @@ from sandbox.web.routes import (
     chat,
     exams,
     health,
+    knowledge,
     mentor,
     monitor,
     proctor,
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     library = load_library(settings)
+    # The knowledge base's articles are files: the search index follows them at start-up.
+    sync_articles(engine, load_knowledge_library(settings).articles)
     # On PostgreSQL the monitor hears every worker process (LISTEN/NOTIFY).
     bus = monitor_bus(settings)
     state = AppState(
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(second.proctor_router)
     app.include_router(mentor.router)
     app.include_router(cases.router)
+    app.include_router(knowledge.router)
     app.include_router(health.router)
     # The question routes first: /exams/{id}/written must not be read as an exam page.
     app.include_router(questions.router)

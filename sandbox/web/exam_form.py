@@ -45,6 +45,7 @@ class ExamFormInput(BaseModel):
     attempts_allowed: str = ""
     on_timeout: str = ""
     grace_s: str = ""
+    open_book: str = ""
     written_pass: str = ""
     practical_pass: str = ""
     written_weight: str = ""
@@ -115,6 +116,7 @@ def _rule_values(rules: ExamRules) -> dict[str, Any]:
     return {
         "attempts_allowed": str(rules.attempts_allowed),
         "on_timeout": rules.on_timeout,
+        "open_book": "1" if rules.open_book else "",
         "grace_s": _number_text(rules.grace_s or 30),
         "written_pass": _number_text(rules.written_pass),
         "practical_pass": _number_text(rules.practical_pass),
@@ -152,6 +154,7 @@ def read_exam_form(
     errors = result.errors
     result.exam_only = values.get("exam_only", "") not in ("", "0")
     values["exam_only"] = "1" if result.exam_only else ""
+    values["open_book"] = "1" if values.get("open_book", "") not in ("", "0") else ""
 
     result.name = values.get("name", "")
     if not result.name:
@@ -270,6 +273,7 @@ def _read_rules(result: ExamForm, t: Translate) -> None:
         **{key: typed[key] for key in RULE_FIELDS if key not in PERCENT_FIELDS},
         **{key: None if typed[key] is None else typed[key] / 100 for key in PERCENT_FIELDS},
         "on_timeout": on_timeout,
+        "open_book": values.get("open_book", "") not in ("", "0"),
         "bands": [(typed[f"band_{name}"], name) for name in BAND_NAMES],
         # Radio buttons, "on" unless "off" is chosen: a form without the field keeps the default.
         "provisional": values.get("provisional", "") != "off",

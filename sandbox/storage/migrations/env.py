@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from sandbox.storage import (  # noqa: F401
     audit,
     exams,
+    knowledge,
     models,
     questions,
     queue,
@@ -32,6 +33,7 @@ def run_migrations() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=knowledge.outside_models,
         )
         with context.begin_transaction():
             context.run_migrations()

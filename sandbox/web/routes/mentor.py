@@ -17,6 +17,7 @@ from sandbox.evaluator.overrides import ReviewError
 from sandbox.evaluator.regrade import Plan, grade_job
 from sandbox.storage import regrade
 from sandbox.storage.attempts import list_messages
+from sandbox.storage.knowledge import searches_in
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.queue import waiting
 from sandbox.storage.reviews import (
@@ -288,6 +289,7 @@ def review_context(
         "reasons": reviews.verdict_reasons(graded, attempt, messages, staff=True),
         "attempt_comments": [(c, name) for c, name in comments if c.message_seq is None],
         "history": override_history(session=session, attempt_id=attempt.id),
+        "searches": searches_in(session, attempt.id or 0),
         "case": case,
         "case_tags": case_tags,
         "examples": EXAMPLES,

@@ -18,6 +18,7 @@ from sandbox.storage.attempts import (
     open_attempt,
     scenario_records,
 )
+from sandbox.storage.knowledge import panel_allowed
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
 from sandbox.storage.questions import mastery, quizzes_of
 from sandbox.web import reviews
@@ -189,6 +190,7 @@ def read_attempt(
         elapsed_s=live.elapsed_s(attempt, utcnow()),
         max_chars=state.settings.message_max_chars,
         max_sockets=state.settings.chat_sockets_per_attempt,
+        knowledge_panel=panel_allowed(session, attempt),
     )
     return render("chat.html", context)
 

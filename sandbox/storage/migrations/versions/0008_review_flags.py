@@ -9,7 +9,7 @@ flags (stored by a newer build and downgraded meanwhile) is counted again from i
 were not counted before). `second_marks` holds exam conversations chosen for a second review.
 
 Revision ID: 0008
-Revises: 0009 (merged after 0009_questions; written against 0006)
+Revises: 0010 (merged after 0009 and 0010; written against 0006)
 Create Date: 2026-12-06
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
