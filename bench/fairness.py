@@ -13,7 +13,10 @@ Reported per part (tune, holdout) and language:
 - false violations: violations the grader found where the label is clear, of all criteria
   labelled clear;
 - persona fallback: the persona's fallback lines, of the trainee lines it answered;
-- label agreement: the writer's labels against the assessor's (the ceiling for a grader).
+- label agreement: the writer's labels against the assessor's (the ceiling for a grader);
+- review flags: the share of the grader's disagreements with the labels that carry a review
+  flag (`sandbox/evaluator/flags.py`), and the share of all labelled verdicts flagged; with
+  `--flags`, the count per reason code and which flagged verdicts were right or wrong.
 
 `--details` lists every disagreement (transcript, criterion, label, verdict, evidence) and
 `--fallbacks` every trainee line the persona answered with a fallback, of the tune part
@@ -65,6 +68,9 @@ class Tally:
     # day: when the persona changes, their labels age. Agreement without them is reported.
     plain_criteria: int = 0
     plain_agree: int = 0
+    flagged: int = 0
+    wrong_flagged: int = 0
+    reasons: dict[str, list[int]] = field(default_factory=dict)  # code: [right, wrong]
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     fallback_lines: list[str] = field(default_factory=list)
 
@@ -83,6 +89,13 @@ class Tally:
             "false_violations_pct": share(self.false_violations, self.clear),
             "persona_fallback_pct": share(self.fallbacks, self.trainee_lines),
             "label_agreement_pct": share(self.label_agree, self.label_pairs),
+            "disagreements_flagged": f"{self.wrong_flagged}/{self.criteria - self.agree}",
+            "disagreements_flagged_pct": share(self.wrong_flagged, self.criteria - self.agree),
+            "verdicts_flagged": f"{self.flagged}/{self.criteria}",
+            "verdicts_flagged_pct": share(self.flagged, self.criteria),
+            "reasons": {
+                code: {"right": r, "wrong": w} for code, (r, w) in sorted(self.reasons.items())
+            },
         }
 
 
@@ -173,6 +186,11 @@ def evaluate(
             if label == "clear":
                 tally.clear += 1
                 tally.false_violations += item.status == "violated"
+            if item.review is not None:
+                tally.flagged += 1
+                tally.wrong_flagged += label != item.status
+                counts = tally.reasons.setdefault(item.review.reason, [0, 0])
+                counts[label != item.status] += 1
             if label != item.status:
                 tally.disagreements.append(
                     {
@@ -182,6 +200,7 @@ def evaluate(
                         "label": label,
                         "grader": item.status,
                         "evidence": [e.text for e in item.evidence][:2],
+                        "flag": item.review.reason if item.review else None,
                     }
                 )
             if other is not None and c.id in other:
@@ -210,8 +229,14 @@ def combine(parts: list[Tally]) -> Tally:
             "label_agree",
             "plain_criteria",
             "plain_agree",
+            "flagged",
+            "wrong_flagged",
         ):
             setattr(total, name, getattr(total, name) + getattr(t, name))
+        for code, (right, wrong) in t.reasons.items():
+            counts = total.reasons.setdefault(code, [0, 0])
+            counts[0] += right
+            counts[1] += wrong
         total.disagreements.extend(t.disagreements)
         total.fallback_lines.extend(t.fallback_lines)
     return total
@@ -224,6 +249,7 @@ def main() -> int:
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--fallbacks", action="store_true")
     parser.add_argument("--pack", help="only this pack's transcripts")
+    parser.add_argument("--flags", action="store_true", help="review flags per reason code")
     parser.add_argument(
         "--round",
         choices=sorted(ROUNDS),
@@ -256,14 +282,15 @@ def main() -> int:
         for d in rows["tune all"].disagreements:
             print(
                 f"{d['transcript']}\t{d['criterion']} ({d['kind']})\tlabel {d['label']}"
-                f"\tgrader {d['grader']}\t{' | '.join(d['evidence'])}"
+                f"\tgrader {d['grader']}\tflag {d['flag'] or '-'}\t{' | '.join(d['evidence'])}"
             )
         print()
     if unlabelled:
         print(f"({len(unlabelled)} transcripts without {args.labels} labels left out)")
     head = (
         f"{'part':<14}{'n':>4}{'criterion':>11}{'pass/fail':>11}{'violations':>12}"
-        f"{'false viol.':>13}{'fallback':>10}{'labels':>8}"
+        f"{'false viol.':>13}{'fallback':>10}{'labels':>8}{'mistakes flagged':>18}"
+        f"{'flagged':>14}"
     )
     print(f"labels: {args.labels}")
     print(head)
@@ -278,7 +305,13 @@ def main() -> int:
             f"{pct(f['pass_fail_agreement']):>11}{f['violations_caught']:>12}"
             f"{f['false_violations']:>13}{pct(f['persona_fallback_pct']):>10}"
             f"{pct(f['label_agreement_pct']):>8}"
+            f"{f['disagreements_flagged'] + ' ' + pct(f['disagreements_flagged_pct']):>18}"
+            f"{f['verdicts_flagged'] + ' ' + pct(f['verdicts_flagged_pct']):>14}"
         )
+    if args.flags:
+        print("\nreview flags (all parts): reason, verdicts right / wrong")
+        for code, (right, wrong) in sorted(rows["all"].reasons.items()):
+            print(f"  {code:<20}{right:>5}{wrong:>5}")
     return 0
 
 

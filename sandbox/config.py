@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sandbox.hint_policy import HintPolicyError, read_policy
 from sandbox.origins import parse_allowed_origins
 from sandbox.private import write_private_text
 
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     chat_burst: int = Field(default=20, ge=1, le=10_000)
     chat_per_minute: int = Field(default=60, ge=1, le=60_000)
     chat_sockets_per_attempt: int = Field(default=4, ge=1, le=100)
+    # Practice hints where a scenario sets none: off, on, or how many per attempt (1..20).
+    hints: str = "on"
     socket_recheck_s: float = Field(default=5.0, gt=0, le=300)
 
     @model_validator(mode="after")
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
                     "SANDBOX_SECRET_KEY must be set to at least "
                     f"{MIN_SECRET_CHARS} random characters when SANDBOX_ENV=production"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_hints(self) -> Settings:
+        try:
+            read_policy(self.hints)
+        except HintPolicyError as error:
+            raise ValueError(f"SANDBOX_HINTS: {error}") from None
         return self
 
     @model_validator(mode="after")

@@ -342,6 +342,14 @@ def add_exam(world: World, pack: str, scenario: str, lines: list[str]) -> None:
             "cohort": COHORT,
         }
     )
+    if has_route(app, "POST /proctor/exams/{exam_id}/second-marking"):
+        chosen = proctor_client.post(
+            f"/proctor/exams/{exam_id}/second-marking",
+            data={"csrf_token": token_for(proctor_client), "rule": "all"},
+            follow_redirects=False,
+        )
+        assert chosen.status_code == 303, chosen.text
+        world.samples["mark_id"] = str(only_id(app, "second_marks"))
 
 
 # --- a pack whose every shown field carries markup, and whose answer key carries canaries ---
@@ -418,6 +426,8 @@ def payload_pack() -> dict[str, Any]:
                             "id": "asks-allergy",
                             "kind": "inquiry",
                             "description": CRITERION_DESCRIPTION,
+                            # Practice hints coach with this line (evaluator/hints.py).
+                            "hint": CRITERION_DESCRIPTION,
                             "match": ["allergy", "allergies", SECRETS["match"]],
                             "weight": 2,
                         },

@@ -149,7 +149,7 @@ def walk_urls(world: World) -> list[str]:
 
 
 def play_payloads(page: Page) -> None:
-    """Start the payload scenario, ask for a hint (a criterion's description), say every payload."""
+    """Start the payload scenario, ask for a hint (a criterion's coaching line), say every payload."""
     page.goto(f"/scenarios/{PAYLOAD_PACK}/{PAYLOAD_SCENARIO}")
     expect(page.locator("#brief-title")).to_contain_text("Title <script")
     page.click("#start-button")

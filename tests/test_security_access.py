@@ -66,6 +66,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "POST /mentor/*": MENTORS,
     "GET /mentor/attempts/{attempt_id}": frozenset({"mentor", "admin"}),
     "POST /mentor/attempts/*": frozenset({"mentor", "admin"}),
+    # the review queue: one's own trainees' attempts, like the review page
+    "GET /mentor/queue/{attempt_id}": frozenset({"mentor", "admin"}),
+    "POST /mentor/queue/*": frozenset({"mentor", "admin"}),
+    # second marking: independent of the first, so never the candidate's own mentor
+    "GET /mentor/second/{mark_id}": frozenset({"other_mentor", "admin"}),
+    "POST /mentor/second/*": frozenset({"other_mentor", "admin"}),
     # the case library: chosen attempts with every trainee's name masked, for everyone; the
     # sample case is on the scenario of the trainee's open exam, so it is hidden from them
     # (web/practice.py)

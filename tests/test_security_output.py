@@ -133,7 +133,7 @@ def test_payloads_are_shown_escaped_in_chat_frames(payload_world: World) -> None
             frames.append(frame)
     joined = "\n".join(frames)
     assert "&lt;script" in joined  # the payloads did arrive, as text
-    assert "zqxdescription" in joined  # the practice hint (a criterion description) came
+    assert "zqxdescription" in joined  # the practice hint (the criterion's coaching line) came
     assert raw_payloads(joined) == []
     assert CRITERION_DESCRIPTION not in joined
 

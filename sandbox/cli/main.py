@@ -11,6 +11,7 @@ from sandbox.cli import knowledge as knowledge_commands
 from sandbox.cli import packs as packs_commands
 from sandbox.cli import questions as questions_commands
 from sandbox.cli import regrade as regrade_commands
+from sandbox.cli import suggest as suggest_commands
 from sandbox.cli import web as web_commands
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ web_commands.register(app)
 regrade_commands.register(app)
 knowledge_commands.register(app)
 questions_commands.register(app)
+suggest_commands.register(app)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from sandbox.engine.conversation import Conversation
 from sandbox.evaluator.grading import grade_compiled
+from sandbox.evaluator.hints import coaching
 from sandbox.evaluator.transcript import parse_transcript_data
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import append_messages, list_messages
@@ -181,13 +182,10 @@ def next_deadline(live: Live) -> float:
     return deadline_at(live.conversation, live.attempt.time_limit_s)
 
 
-def open_criteria(session: Session, library: Library, attempt: Attempt) -> list[str]:
-    """Descriptions of required criteria not met yet (practice hints)."""
+def open_coaching(session: Session, library: Library, attempt: Attempt) -> list[str]:
+    """Practice hints: a coaching line for each required criterion not met yet (its own
+    `hint`, else a message key for its kind), never its description (evaluator/hints.py)."""
     live = load(session, library, attempt)
     grade_json = grade_live(live)
     missed = {c["id"] for c in grade_json["criteria"] if c["status"] == "missed"}
-    return [
-        criterion.description or criterion.id
-        for criterion in live.scenario.rubric.criteria
-        if criterion.id in missed and criterion.kind != "forbidden"
-    ]
+    return coaching(c for c in live.scenario.rubric.criteria if c.id in missed)

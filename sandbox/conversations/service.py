@@ -42,6 +42,7 @@ from sandbox.conversations.policy import (
     ConversationPolicy,
     default_policies,
 )
+from sandbox.evaluator.hints import effective, left, read_policy
 from sandbox.exams.policy import deadline_for
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import find_client_message, list_messages, start_attempt, store_grade
@@ -80,6 +81,7 @@ class ConversationService:
         clock: Clock = utcnow,
         policies: dict[Mode, ConversationPolicy] | None = None,
         resync_s: float = RESYNC_S,
+        hint_policy: str | int = "on",
     ) -> None:
         self.library = library
         self.engine = engine
@@ -87,6 +89,7 @@ class ConversationService:
         self.clock = clock
         self.policies = policies or default_policies()
         self.resync_s = resync_s
+        self.hint_policy = read_policy(hint_policy)  # the organisation's (SANDBOX_HINTS)
         self.locks = AttemptLocks()
         self.turns = TurnBatcher(engine, self._announce_turns)
         # Attempt id -> chat sockets open on it in this process, and the engine state kept
@@ -271,12 +274,27 @@ class ConversationService:
         return ended
 
     def hints(self, session: Session, attempt: Attempt) -> list[str] | str:
-        """The open criteria of a conversation that gives hints, or a notice key."""
+        """Coaching lines for the open criteria of a conversation that gives hints (each
+        request counted on the attempt), or a notice key. The scenario's hint policy wins
+        over the organisation's: off, on, or a number per attempt (evaluator/hints.py)."""
         if attempt.ended:
             return ENDED
         if not self.policy(attempt).gives_hints:
             return "chat.notice.no_hints"
-        return live.open_criteria(session, self.library, attempt)
+        found = self.library.find(attempt.pack_id, attempt.scenario_id)
+        policy = effective(found[1].hints if found else None, self.hint_policy)
+        remaining = left(policy, attempt.hints_used)
+        if remaining == 0:
+            return "chat.notice.no_hints" if policy == "off" else "chat.notice.hints_used_up"
+        lines = live.open_coaching(session, self.library, attempt)
+        # One atomic increment: two tabs asking at once are both counted.
+        session.exec(
+            update(Attempt)
+            .where(col(Attempt.id) == attempt.id)
+            .values(hints_used=col(Attempt.hints_used) + 1)
+        )
+        session.commit()
+        return lines
 
     # -- ending: one atomic claim ----------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sandbox.engine.conversation import Conversation
+from sandbox.evaluator.flags import Flag, needs_review, review_flags
 from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
@@ -35,6 +36,7 @@ class CriterionResult:
     criterion: Criterion
     status: Status
     evidence: list[Evidence] = field(default_factory=list)
+    review: Flag | None = None  # set when the grader is unsure of this verdict (flags.py)
 
     @property
     def id(self) -> str:
@@ -70,6 +72,13 @@ class Grade:
     conversation: Conversation
     pass_mark: float = 70
 
+    @property
+    def needs_review(self) -> bool:
+        """Whether a critical verdict is flagged for review (the score is as graded)."""
+        return needs_review(
+            [r.review for r in self.criteria], [r.criterion.critical for r in self.criteria]
+        )
+
     def status_of(self, criterion_id: str) -> Status | None:
         return next((r.status for r in self.criteria if r.id == criterion_id), None)
 
@@ -89,14 +98,19 @@ class Grade:
     def to_record(self) -> dict[str, Any]:
         """The section 6 grade plus what a reviewer needs to recompute it and read it.
 
-        Each criterion also carries `critical` and `description`; the record carries the
-        `pass_mark`, the facts revealed, the final mood and how the conversation ended.
-        `scoring.verdicts_from_record` reads it back.
+        Each criterion also carries `critical` and `description`, and `review` (reason
+        code, message, note) when the grader is unsure of it; the record carries the
+        `pass_mark`, the facts revealed, the final mood, how the conversation ended and
+        `needs_review` (a critical verdict is flagged). `scoring.verdicts_from_record`
+        reads it back.
         """
         data = self.to_json()
         for entry, result in zip(data["criteria"], self.criteria, strict=True):
             entry["critical"] = result.criterion.critical
             entry["description"] = result.criterion.description
+            if result.review is not None:
+                entry["review"] = result.review.to_json()
+        data["needs_review"] = self.needs_review
         data["pass_mark"] = self.pass_mark
         data["revealed"] = list(self.conversation.revealed)
         data["mood"] = self.conversation.mood
@@ -147,6 +161,7 @@ def grade_compiled(
         _judge(criterion, graded, conversation, compiled.locale, found)
         for (criterion, _), found in zip(compiled.criteria, matching, strict=True)
     ]
+    _flag(compiled, graded, results, conversation)
     memo = _VERDICTS.get(compiled)
     if memo is None:
         memo = _VERDICTS[compiled] = {}
@@ -169,6 +184,19 @@ def grade_compiled(
         conversation=conversation,
         pass_mark=compiled.scenario.rubric.pass_mark,
     )
+
+
+def _flag(
+    compiled: CompiledScenario,
+    graded: list[_Graded],
+    results: list[CriterionResult],
+    conversation: Conversation,
+) -> None:
+    """Mark the verdicts the grader is unsure of (`flags.review_flags`); scores stay."""
+    scopes = [_scope(c, len(graded)) for c, _ in compiled.criteria]
+    flags = review_flags(compiled, graded, [r.status for r in results], scopes, conversation)
+    for result, flag in zip(results, flags, strict=True):
+        result.review = flag
 
 
 def _scope(criterion: Criterion, count: int) -> range:

@@ -50,6 +50,9 @@ class ExamRules(BaseModel):
     grace_s: float = Field(0, ge=0, le=600)
     retake_days: int = Field(7, ge=0, le=60)
     pass_rate_target: float = Field(90, ge=0, le=100)
+    #: Results with an unreviewed flagged critical verdict are held as "under review" (the
+    #: candidate sees no grade for that conversation until a reviewer has decided it).
+    provisional: bool = True
     #: Candidates may search the knowledge base during the exam (docs/knowledge.md); a
     #: closed-book exam (the default) hides the chat's search panel and refuses searches.
     open_book: bool = False

@@ -152,6 +152,9 @@ class Criterion(Model):
     within_first: Annotated[int, Field(ge=1)] | None = None
     within_last: Annotated[int, Field(ge=1)] | None = None
     applies_if_revealed: Id | None = None
+    # A coaching line for practice hints ("Ask about other medicines before suggesting
+    # one"); never the answer key, which stays in the feedback (evaluator/hints.py).
+    hint: Text | None = None
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Criterion:
@@ -286,6 +289,13 @@ class Example(Model):
 # --- scenario and pack ------------------------------------------------------------------
 
 
+def _switch_word(value: Any) -> Any:
+    """YAML reads a bare off / on as false / true: `hints: off` means the word."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
 class Scenario(Model):
     id: Id
     title: Text
@@ -306,6 +316,12 @@ class Scenario(Model):
     topic: list[Text] | None = None
     # Format v2: what the persona says about a topic instead of a fallback line.
     answers: list[Answer] | None = None
+    # Practice hints for this scenario: off, on, or how many per attempt (1..20); without
+    # it, the organisation's setting (SANDBOX_HINTS) decides.
+    hints: Annotated[
+        Literal["off", "on"] | Annotated[int, Field(ge=1, le=20)] | None,
+        BeforeValidator(_switch_word),
+    ] = None
 
     def fact(self, fact_id: str) -> Fact | None:
         return next((f for f in self.facts if f.id == fact_id), None)

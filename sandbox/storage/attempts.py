@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from sandbox.evaluator.flags import flagged_criteria, record_needs_review
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, Speaker, User, utcnow
 
 
@@ -117,6 +118,8 @@ def store_grade(*, session: Session, attempt: Attempt, grade: dict[str, Any]) ->
     attempt.band = str(grade["band"])
     attempt.passed = bool(grade["passed"])
     attempt.graded_at = utcnow()
+    attempt.flagged = len(flagged_criteria(grade))  # the review queue's columns
+    attempt.needs_review = record_needs_review(grade)
     session.add(attempt)
     session.flush()
 

@@ -122,6 +122,14 @@ class Attempt(SQLModel, table=True):
     # the limits (such rows are kept as they were, and marked).
     attempt_no: int | None = None
     over_limit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Review flags (evaluator/flags.py), kept from the stored grade for the review queue:
+    # how many verdicts are flagged, whether a critical one is, and when a reviewer last
+    # decided every flagged verdict (None while one is undecided). Migration 0008.
+    flagged: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
+    needs_review: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    reviewed_at: datetime | None = None
+    # Practice hints taken during the conversation (evaluator/hints.py). Migration 0008.
+    hints_used: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def ended(self) -> bool:
@@ -148,3 +156,31 @@ class AttemptMessage(SQLModel, table=True):
     kind: str | None = Field(default=None, sa_type=String(16))
     created_at: datetime = Field(default_factory=utcnow)
     client_id: str | None = Field(default=None, sa_type=String(64))
+
+
+class SecondMark(SQLModel, table=True):
+    """An exam conversation chosen for an independent second review (exams/second_marking.py).
+
+    `first` is the first mark's statuses, frozen when the conversation is chosen (overrides
+    and queue decisions on it are refused from then on); `second` the second reviewer's,
+    who never sees the first; `settled` the statuses a proctor settled disagreements with.
+    State: open (waiting for the second mark), marked (disagreements to settle), settled.
+    """
+
+    __tablename__ = "second_marks"
+    __table_args__ = (UniqueConstraint("attempt_id", name="uq_second_marks_attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="attempts.id")
+    exam_id: int = Field(foreign_key="exams.id", index=True)
+    rule: str = Field(sa_type=String(16))
+    state: str = Field(default="open", sa_type=String(16))
+    first: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    second: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    settled: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    marker_id: int | None = Field(default=None, foreign_key="users.id")
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    marked_at: datetime | None = None
+    settled_by: int | None = Field(default=None, foreign_key="users.id")
+    settled_at: datetime | None = None

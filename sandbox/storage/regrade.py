@@ -17,6 +17,7 @@ from sandbox.evaluator.regrade import Change, Job, Plan, Regraded
 from sandbox.evaluator.regrade import plan as planned
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, AttemptMessage, User, utcnow
+from sandbox.storage.queue import refresh
 from sandbox.storage.reviews import GradeOverride, store_record
 
 CHUNK = 500
@@ -116,6 +117,7 @@ def apply_plan(
         old_version = (attempt.grade or {}).get("pack_version", attempt.pack_version)
         store_record(session=session, attempt=attempt, record=change.record)
         attempt.graded_at = utcnow()
+        refresh(session=session, attempt=attempt)  # a new flag makes it unreviewed again
         audit.record(
             session,
             actor_id=actor_id,

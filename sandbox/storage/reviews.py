@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, String, col, delete, select
 
+from sandbox.evaluator.flags import flagged_criteria, record_needs_review
 from sandbox.evaluator.overrides import ReviewError, override, overrides_in_force
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
-from sandbox.storage.models import Attempt, User, utcnow
+from sandbox.storage.models import Attempt, SecondMark, User, utcnow
 
 COMMENT_MAX_CHARS = 4000
 NOTE_MAX_CHARS = 4000
@@ -156,12 +157,20 @@ def current_overrides(*, session: Session, attempt_id: int) -> dict[str, str]:
     return overrides_in_force(session.exec(statement).all())
 
 
+def frozen(*, session: Session, attempt_id: int) -> bool:
+    """Whether the attempt's first mark is frozen (it was chosen for second marking)."""
+    found = session.exec(select(SecondMark.id).where(SecondMark.attempt_id == attempt_id))
+    return found.first() is not None
+
+
 def store_record(*, session: Session, attempt: Attempt, record: dict[str, Any]) -> None:
     """Keep a (re)computed grade record and its headline on the attempt."""
     attempt.grade = record  # a new object, so the JSON column is written
     attempt.score = float(record["score"])
     attempt.band = str(record["band"])
     attempt.passed = bool(record["passed"])
+    attempt.flagged = len(flagged_criteria(record))  # the review queue's columns
+    attempt.needs_review = record_needs_review(record)
     session.add(attempt)
 
 
@@ -174,10 +183,15 @@ def override_criterion(
     status: str | None,
     reason: str,
     scenario: Scenario | None = None,
+    settling: bool = False,
 ) -> GradeOverride:
     """Store a criterion's new status (None: back to the evaluator's), the grade it gives
-    (`evaluator.overrides.override`) and an audit event; `ReviewError` when refused."""
+    (`evaluator.overrides.override`) and an audit event; `ReviewError` when refused. A
+    conversation chosen for second marking is frozen: only its settlement (`settling`)
+    changes it."""
     assert attempt.id is not None and author.id is not None
+    if not settling and frozen(session=session, attempt_id=attempt.id):
+        raise ReviewError("criterion", "review.error.frozen")
     change = override(
         attempt.grade,
         criterion_id=criterion_id,

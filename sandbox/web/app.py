@@ -33,6 +33,7 @@ from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 from sandbox.web.routes import (
     appeals,
     auth,
+    calibration,
     cases,
     chat,
     exams,
@@ -42,7 +43,9 @@ from sandbox.web.routes import (
     monitor,
     proctor,
     questions,
+    queue,
     reports,
+    second,
     trainee,
 )
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
@@ -70,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         library=library,
         signer=Signer(settings.resolved_secret_key(), settings.session_max_age_s),
         bus=bus,
-        conversations=ConversationService(library=library, engine=engine, bus=bus),
+        conversations=ConversationService(
+            library=library, engine=engine, bus=bus, hint_policy=settings.hints
+        ),
         questions=load_question_library(settings),
     )
     if settings.is_embedded_default and settings.demo_users:
@@ -107,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(trainee.router)
     app.include_router(chat.router)
+    app.include_router(queue.router)  # before mentor's: all three live under /mentor
+    app.include_router(calibration.router)
+    app.include_router(second.marker_router)
+    app.include_router(second.proctor_router)
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(knowledge.router)

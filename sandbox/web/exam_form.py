@@ -41,6 +41,7 @@ class ExamFormInput(BaseModel):
     cohort: str = ""
     candidate: list[str] = []
     exam_only: str = ""
+    provisional: str = ""
     attempts_allowed: str = ""
     on_timeout: str = ""
     grace_s: str = ""
@@ -123,6 +124,7 @@ def _rule_values(rules: ExamRules) -> dict[str, Any]:
         "practical_weight": _number_text(round(rules.practical_weight * 100, 4)),
         "retake_days": str(rules.retake_days),
         "pass_rate_target": _number_text(rules.pass_rate_target),
+        "provisional": "on" if rules.provisional else "off",
     } | {f"band_{name}": _number_text(floors.get(name, 0)) for name in BAND_NAMES}
 
 
@@ -273,6 +275,8 @@ def _read_rules(result: ExamForm, t: Translate) -> None:
         "on_timeout": on_timeout,
         "open_book": values.get("open_book", "") not in ("", "0"),
         "bands": [(typed[f"band_{name}"], name) for name in BAND_NAMES],
+        # Radio buttons, "on" unless "off" is chosen: a form without the field keeps the default.
+        "provisional": values.get("provisional", "") != "off",
     }
     try:
         rules = ExamRules.model_validate(data)

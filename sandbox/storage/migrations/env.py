@@ -13,6 +13,7 @@ from sandbox.storage import (  # noqa: F401
     knowledge,
     models,
     questions,
+    queue,
     reviews,
     throttle,
 )

@@ -30,6 +30,7 @@ from sandbox.storage.exams import (
 )
 from sandbox.storage.models import Attempt, Mode, User
 from sandbox.storage.questions import written_part
+from sandbox.storage.queue import held_for_review
 from sandbox.storage.standings import ScenarioProgress, Standing, standing_of
 from sandbox.web.deps import (
     CsrfChecked,
@@ -216,6 +217,8 @@ def _results_context(
         row.key: scenario_title(state, row)
         for row in exam_scenarios(session=session, exam_id=exam.id or 0)
     }
+    provisional = exam.exam_rules.provisional
+    held = {a.id for a in graded if held_for_review(a, provisional)}
     return {
         "exam": exam,
         "rules": exam.exam_rules,
@@ -228,9 +231,12 @@ def _results_context(
                 "attempt": a,
                 "title": titles.get(f"{a.pack_id}/{a.scenario_id}", a.scenario_id),
                 "appeal": appeals.get(a.id or 0),
+                "under_review": a.id in held,
             }
             for a in graded
         ],
+        # A held conversation holds the whole result: the candidate sees "under review".
+        "under_review": bool(held),
     }
 
 

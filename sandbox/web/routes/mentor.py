@@ -19,6 +19,7 @@ from sandbox.storage import regrade
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.knowledge import searches_in
 from sandbox.storage.models import Attempt, Role, User
+from sandbox.storage.queue import waiting
 from sandbox.storage.reviews import (
     EXAMPLES,
     ReviewComment,
@@ -249,6 +250,7 @@ def list_attempts(
         pages=shown.pages,
         page_links=shown.links("/mentor/attempts", raw),
         page_problem=viewer.t(shown.problem, pages=shown.pages) if shown.problem else None,
+        queue_count=waiting(session=session, reviewer_scope=regrade_scope(session, reviewer)),
     )
     return render("mentor_attempts.html", context, status_code=400 if filters.errors else 200)
 
@@ -299,6 +301,9 @@ def review_context(
         "errors": {},
         "open_form": None,
     }
+    if viewer.user is not None:
+        scope = regrade_scope(session, viewer.user)
+        values["queue_count"] = waiting(session=session, reviewer_scope=scope)
     values.update(extra)
     return viewer.context(**values)
 

@@ -3,7 +3,7 @@ of results, retakes. Every change is audited."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -41,6 +41,7 @@ from sandbox.storage.exams import (
 )
 from sandbox.storage.exams import candidates as exam_candidates
 from sandbox.storage.models import User
+from sandbox.storage.queue import held_names
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import (
     ProctorUser,
@@ -502,10 +503,12 @@ class Pending:
     written_missing: list[str]
     results_pending: list[str]
     open_appeals: int
+    under_review: list[str] = field(default_factory=list)  # results held (ExamRules.provisional)
 
     def __bool__(self) -> bool:
         return bool(
-            self.window_open
+            self.under_review
+            or self.window_open
             or self.not_started
             or self.in_progress
             or self.written_missing
@@ -522,6 +525,7 @@ class Pending:
             "written_missing": self.written_missing,
             "results_pending": self.results_pending,
             "open_appeals": self.open_appeals,
+            "under_review": self.under_review,
         }
 
 
@@ -541,6 +545,9 @@ def release_pending(session: Session, exam: Exam, now: datetime) -> Pending:
         written_missing=[s.user.name for s in found if s.written is None],
         results_pending=[s.user.name for s in found if s.final.status == "pending"],
         open_appeals=int(appeals),
+        under_review=(
+            held_names(session=session, exam_id=exam.id) if exam.exam_rules.provisional else []
+        ),
     )
 
 

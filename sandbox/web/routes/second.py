@@ -1,0 +1,271 @@
+"""Second marking: the proctor chooses exam conversations and settles disagreements
+(/proctor/exams/{id}/second-marking); a second reviewer marks them blind (/mentor/second)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Response
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+
+from sandbox.evaluator.overrides import ReviewError
+from sandbox.evaluator.records import allowed_statuses
+from sandbox.exams.second_marking import RULES, SelectionError, disagreements
+from sandbox.storage.attempts import list_messages
+from sandbox.storage.models import Attempt, SecondMark, User
+from sandbox.storage.second import mark, marks_of_exam, may_mark, select_for_second, settle
+from sandbox.storage.second import waiting_for as open_for
+from sandbox.web import reviews
+from sandbox.web.deps import (
+    MentorUser,
+    ProctorUser,
+    SessionDep,
+    StateDep,
+    ViewerDep,
+    gate,
+    require_mentor,
+    require_proctor,
+)
+from sandbox.web.proctoring import exam_or_404
+from sandbox.web.state import AppState
+from sandbox.web.templating import render
+
+proctor_router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
+marker_router = APIRouter(
+    prefix="/mentor/second", tags=["mentor"], dependencies=gate(require_mentor)
+)
+
+
+# --- the proctor: choose, follow, settle ------------------------------------------------
+
+
+def proctor_page(
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    exam_id: int,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    exam = exam_or_404(session, exam_id)
+    rows = []
+    for row, name in marks_of_exam(session=session, exam_id=exam_id):
+        attempt = session.get(Attempt, row.attempt_id)
+        criteria = {c["id"]: c for c in reviews.criteria_rows(attempt.grade if attempt else None)}
+        differ = disagreements(row.first, row.second or {})
+        rows.append(
+            {
+                "row": row,
+                "name": name,
+                "differ": [
+                    {
+                        "id": cid,
+                        "description": criteria.get(cid, {}).get("description", cid),
+                        "first": row.first[cid],
+                        "second": (row.second or {})[cid],
+                    }
+                    for cid in differ
+                ],
+            }
+        )
+    context = viewer.context(
+        exam=exam,
+        rules=RULES,
+        rows=rows,
+        pass_line=exam.exam_rules.practical_pass,
+        form=extra.pop("form", {"rule": "failed", "points": "5", "share": "20"}),
+        problem=extra.pop("problem", None),
+        **extra,
+    )
+    return render("second_marking.html", context, status_code=status_code)
+
+
+@proctor_router.get("/exams/{exam_id}/second-marking")
+def read_second_marking(
+    exam_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, user: ProctorUser
+) -> Response:
+    """Choose conversations for a second review; follow them; settle disagreements."""
+    return proctor_page(viewer, state, session, exam_id)
+
+
+def _number(raw: str) -> float | None:
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+@proctor_router.post("/exams/{exam_id}/second-marking")
+def choose_second_marking(
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    rule: Annotated[str, Form()] = "",
+    points: Annotated[str, Form()] = "5",
+    share: Annotated[str, Form()] = "20",
+) -> Response:
+    """Open a second mark for every conversation the rule picks (the first marks freeze)."""
+    exam = exam_or_404(session, exam_id)
+    form = {"rule": rule, "points": points, "share": share}
+    near, part = _number(points), _number(share)
+    try:
+        if near is None:
+            raise SelectionError("points", "second.error.points")
+        if part is None:
+            raise SelectionError("share", "second.error.share")
+        select_for_second(
+            session=session,
+            exam_id=exam_id,
+            rule=rule.strip(),
+            pass_line=exam.exam_rules.practical_pass,
+            actor=user,
+            points=near,
+            share=part,
+        )
+    except SelectionError as error:
+        session.rollback()
+        problem = {"field": error.field, "message": viewer.t(error.key, **error.fields)}
+        return proctor_page(viewer, state, session, exam_id, 400, form=form, problem=problem)
+    session.commit()
+    return RedirectResponse(f"/proctor/exams/{exam_id}/second-marking", status_code=303)
+
+
+@proctor_router.post("/second-marks/{mark_id}/settle")
+def settle_second_mark(
+    mark_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    criterion: Annotated[list[str] | None, Form()] = None,
+    status: Annotated[list[str] | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Settle the disagreements of one conversation; its grade takes the settled statuses."""
+    row = session.get(SecondMark, mark_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    attempt = session.get(Attempt, row.attempt_id)
+    assert attempt is not None
+    chosen = dict(zip(criterion or [], status or [], strict=False))
+    try:
+        settle(
+            session=session,
+            row=row,
+            proctor=user,
+            chosen=chosen,
+            reason=reason,
+            scenario=reviews.graded_view(state.library, attempt).scenario,
+        )
+    except ReviewError as error:
+        session.rollback()
+        problem = {
+            "field": error.field,
+            "mark": mark_id,
+            "message": viewer.t(error.key, **error.fields),
+        }
+        return proctor_page(viewer, state, session, row.exam_id, 400, problem=problem)
+    session.commit()
+    return RedirectResponse(
+        f"/proctor/exams/{row.exam_id}/second-marking#mark-{mark_id}", status_code=303
+    )
+
+
+# --- the second reviewer: blind -----------------------------------------------------------
+
+
+@marker_router.get("")
+def list_second_marks(
+    viewer: ViewerDep, session: SessionDep, reviewer: MentorUser, state: StateDep
+) -> Response:
+    """The conversations waiting for this reviewer's independent second mark."""
+    rows = open_for(session=session, marker=reviewer)
+    titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
+    items = []
+    for row in rows:
+        attempt = session.get(Attempt, row.attempt_id)
+        if attempt is not None:
+            items.append((row, titles.get((attempt.pack_id, attempt.scenario_id), "")))
+    return render("second_list.html", viewer.context(items=items))
+
+
+def blind_page(
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    reviewer: User,
+    row: SecondMark,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    if not may_mark(session=session, row=row, marker=reviewer) or row.state != "open":
+        raise HTTPException(status_code=404)
+    attempt = session.get(Attempt, row.attempt_id)
+    assert attempt is not None and attempt.id is not None
+    messages = list_messages(session=session, attempt_id=attempt.id)
+    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    criteria = [
+        {
+            "id": c["id"],
+            "kind": c["kind"],
+            "description": reviews.description_of(c),
+            "critical": c.get("critical", False),
+            "allowed": allowed_statuses(c["kind"]),
+        }
+        for c in (attempt.grade or {}).get("criteria", [])
+    ]
+    context = viewer.context(
+        row=row,
+        attempt=attempt,
+        criteria=criteria,
+        # The transcript without any verdict: the first mark stays hidden.
+        rows=reviews.timed_rows(messages, None, []),
+        persona_name=found[1].persona.name if found else "",
+        content_lang=found[0].locale if found else "",
+        scenario=found[1] if found else None,
+        seconds=reviews.format_seconds,
+        clean=str,
+        given=extra.pop("given", {}),
+        problem=extra.pop("problem", None),
+        **extra,
+    )
+    return render("second_mark.html", context, status_code=status_code)
+
+
+@marker_router.get("/{mark_id}")
+def read_second_mark(
+    mark_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, reviewer: MentorUser
+) -> Response:
+    """The conversation to mark, with the rubric and no one's verdicts."""
+    row = session.get(SecondMark, mark_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    return blind_page(viewer, state, session, reviewer, row)
+
+
+@marker_router.post("/{mark_id}")
+def create_second_mark(
+    mark_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    criterion: Annotated[list[str] | None, Form()] = None,
+    status: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Store the second mark: a status for every criterion."""
+    row = session.get(SecondMark, mark_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    given = dict(zip(criterion or [], status or [], strict=False))
+    try:
+        mark(session=session, row=row, marker=reviewer, given=given)
+    except ReviewError as error:
+        session.rollback()
+        problem = {"field": error.field, "message": viewer.t(error.key, **error.fields)}
+        return blind_page(viewer, state, session, reviewer, row, 400, given=given, problem=problem)
+    session.commit()
+    return RedirectResponse("/mentor/second?done=1", status_code=303)
