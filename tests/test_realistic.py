@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "realistic"
 sys.path.insert(0, str(ROOT / "bench"))
 
+import corpus  # noqa: E402
 import fairness  # noqa: E402
 
 
@@ -27,17 +28,21 @@ def transcripts() -> list[Path]:
     return sorted((CORPUS / "transcripts").rglob("*.yaml"))
 
 
-def test_every_scenario_has_five_transcripts_one_held_out() -> None:
+def test_every_scenario_has_seven_transcripts_two_held_out() -> None:
+    """Five of the first round (a-e, one held out) and two of the second (f, g, one held out)."""
     packs = load_packs([BUNDLED_PACKS]).packs
     scenarios = {f"{p.id}/{s.id}" for p in packs for s in p.scenarios}
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, dict[str, str]] = {}
     for path in transcripts():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        seen.setdefault(data["scenario"], []).append(data["split"])
+        assert path.stem.endswith(f"-{data['variant']}"), path
+        seen.setdefault(data["scenario"], {})[data["variant"]] = data["split"]
         assert data["trainee"], path
     assert set(seen) == scenarios
     for scenario, splits in seen.items():
-        assert sorted(splits) == ["holdout", "tune", "tune", "tune", "tune"], scenario
+        assert sorted(splits) == list("abcdefg"), scenario
+        held = {v for v, split in splits.items() if split == "holdout"}
+        assert held == corpus.holdout_variants(scenario), scenario
 
 
 @pytest.mark.parametrize("labeller", ["assessor", "writer"])

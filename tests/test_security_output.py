@@ -26,13 +26,19 @@ from web_support import SHARED_PACKS, make_settings
 
 from sandbox.web.app import create_app
 from sandbox.web.chart import ChartPoint, progress_svg
+from sandbox.web.markdown import to_html
 from sandbox.web.templating import SECURITY_HEADERS, TEMPLATES_DIR, environment, paragraphs
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sandbox"
 # Chat lines and comments a trainee or mentor might type, each also a payload.
 CHAT_LINES = [f"hello {payload} any allergies?" for payload in PAYLOADS]
 # Where Python builds markup itself; each escapes every piece of text it puts in.
-MARKUP_BUILDERS = {"web/templating.py", "web/chart.py", "web/routes/reports.py"}
+MARKUP_BUILDERS = {
+    "web/templating.py",
+    "web/chart.py",
+    "web/routes/reports.py",
+    "web/markdown.py",
+}
 
 
 def raw_payloads(html: str) -> list[str]:
@@ -92,6 +98,9 @@ def test_the_markup_builders_escape_their_text() -> None:
         description=SCRIPT,
     )
     assert SCRIPT not in svg and "&lt;script" in svg
+    article = to_html(f"# {SCRIPT}\n\n{SCRIPT}\n\n[x](javascript:alert(1))")
+    assert SCRIPT not in article and "&lt;script" in article
+    assert "href=\"javascript" not in article
 
 
 # --- every page and frame, with payloads everywhere ------------------------------------------
