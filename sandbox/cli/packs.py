@@ -8,28 +8,22 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sandbox.cli.output import error, fail, table
-from sandbox.engine.conversation import Conversation
-from sandbox.evaluator.examples import run_pack
-from sandbox.evaluator.grading import Grade, grade_compiled
-from sandbox.evaluator.transcript import (
-    Transcript,
-    TranscriptError,
-    parse_transcript,
-    parse_transcript_data,
-)
-from sandbox.scenarios.bundled import BUNDLED_PACKS
-from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
-from sandbox.scenarios.errors import PackError, PackErrors
-from sandbox.scenarios.files import pack_files
-from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
-from sandbox.scenarios.loader import PackSet, load_pack, load_packs
-from sandbox.scenarios.models import Pack, Scenario
-from sandbox.text.concepts import ConceptError, Lexicon
+
+if TYPE_CHECKING:
+    from sandbox.evaluator.grading import Grade
+    from sandbox.evaluator.transcript import Transcript
+    from sandbox.scenarios.errors import PackError
+    from sandbox.scenarios.loader import PackSet
+    from sandbox.scenarios.models import Pack, Scenario
+    from sandbox.text.concepts import Lexicon
+
+# The pack stack (pydantic models, the text engine) is imported inside each command, so
+# `sandbox --help` and the other commands do not pay for it at start-up.
 
 Paths = Annotated[list[Path], typer.Argument(help="Pack files, or folders of *.yaml packs.")]
 
@@ -63,6 +57,9 @@ def _is_lexicon(path: Path) -> bool:
 
 def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | None:
     """The bundled lexicon with `extra` files; None when there are none (the default)."""
+    from sandbox.scenarios.errors import PackErrors
+    from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+
     if not extra:
         return None
     try:
@@ -74,6 +71,11 @@ def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | Non
 
 def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int]:
     """The packs of `paths` and how many lexicon files among them were checked."""
+    from sandbox.scenarios.errors import PackError, PackErrors
+    from sandbox.scenarios.files import pack_files
+    from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+    from sandbox.scenarios.loader import load_packs
+
     entries = list(pack_files([p for p in paths if p.exists()]))
     lexicons = [f for f, refused in entries if refused is None and _is_lexicon(f)]
     problems: list[PackError] = [refused for _, refused in entries if refused is not None]
@@ -114,6 +116,8 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
 
 def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
     """Replay every example of every pack and check what it expects."""
+    from sandbox.evaluator.examples import run_pack
+
     loaded, _ = _load(paths, lexicon)
     for problem in loaded.errors:
         typer.echo(str(problem))
@@ -139,6 +143,9 @@ def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
 
 
 def _load_one(path: Path) -> Pack:
+    from sandbox.scenarios.errors import PackErrors
+    from sandbox.scenarios.loader import load_pack
+
     try:
         return load_pack(path)
     except PackErrors as exc:
@@ -172,6 +179,8 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
     """Grade a transcript against its scenario's rubric."""
+    from sandbox.evaluator.grading import grade_compiled
+
     pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
     result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
     if as_json:
@@ -184,6 +193,8 @@ def _pack_and_transcript(
     pack_path: Path, transcript_path: Path, scenario: str | None
 ) -> tuple[Pack, Scenario, Transcript]:
     """The pack, the transcript's scenario and the transcript, or a clear error."""
+    from sandbox.evaluator.transcript import TranscriptError, parse_transcript
+
     pack = _load_one(pack_path)
     try:
         raw = transcript_path.read_bytes()
@@ -315,6 +326,10 @@ def play(
 
     Type /finish (or end the input) to finish.
     """
+    from sandbox.engine.conversation import Conversation
+    from sandbox.evaluator.grading import grade_compiled
+    from sandbox.evaluator.transcript import parse_transcript_data
+
     loaded, _ = _load([path])
     if loaded.errors:
         for problem in loaded.errors:
@@ -362,6 +377,9 @@ def packs(
     ] = False,
 ) -> None:
     """List packs and their scenarios."""
+    from sandbox.scenarios.bundled import BUNDLED_PACKS
+    from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
+
     loaded, _ = _load(paths or [BUNDLED_PACKS])
     for problem in loaded.errors:
         error(str(problem))
@@ -378,7 +396,9 @@ def packs(
         raise typer.Exit(2)
 
 
-lexicon_app = typer.Typer(help="The concepts v2 packs refer to as ~id.", no_args_is_help=True)
+lexicon_app = typer.Typer(
+    help="The concepts v2 packs refer to as ~id.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @lexicon_app.command("show")
@@ -389,6 +409,9 @@ def lexicon_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print what a concept expands to, in each language, and where it is defined."""
+    from sandbox.scenarios.lexicon import bundled_lexicon
+    from sandbox.text.concepts import ConceptError
+
     errors: list[PackError] = []
     found = _lexicon(lexicon, errors) or bundled_lexicon()
     if errors:
@@ -430,6 +453,8 @@ def lexicon_show(
 @lexicon_app.command("list")
 def lexicon_list(lexicon: LexiconOpt = None) -> None:
     """List every concept with its description."""
+    from sandbox.scenarios.lexicon import bundled_lexicon
+
     errors: list[PackError] = []
     found = _lexicon(lexicon, errors) or bundled_lexicon()
     for problem in errors:
