@@ -1,28 +1,37 @@
 """The proctor's live monitor: each candidate's state, pushed over a WebSocket.
 
-On every (re)connect the socket first sends the whole table read from the database; after
-that, each event of the bus re-reads and re-sends the rows it names. Frames are htmx
-out-of-band swaps, like the chat's. A proctor who logs out or loses the role gets a notice
-and the socket closes with 1008 (web/sockets.py).
+The table is paged (`PAGE_SIZE` candidates by name, `?page=N`): a page and its socket read
+only their candidates' rows, so neither grows with the exam. On every (re)connect the socket
+first sends its page's rows read from the database; after that, each event of the bus
+re-reads and re-sends only the rows it names that are on the page, from those candidates'
+own rows (`candidate_rows(users=...)`): a chat message costs one candidate's reads, not the
+whole exam's. An event naming nobody (None) re-reads the page. Frames are htmx out-of-band
+swaps, like the chat's. A proctor who logs out or loses the role gets a notice and the
+socket closes with 1008 (web/sockets.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from sandbox import access
 from sandbox.conversations.events import ExamEvent, Subscription
 from sandbox.conversations.policy import deadline_of
-from sandbox.storage.exams import Exam, exam_scenarios, trainee_message_counts
+from sandbox.storage.exams import (
+    Exam,
+    candidates_statement,
+    exam_scenarios,
+    trainee_message_counts,
+)
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import (
@@ -35,6 +44,7 @@ from sandbox.web.deps import (
     viewer_for,
 )
 from sandbox.web.i18n import Translate
+from sandbox.web.pagination import Page, PageRequest, paginate, read_page
 from sandbox.web.proctoring import (
     ServiceDep,
     exam_or_404,
@@ -59,6 +69,8 @@ router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(requir
 socket_router = APIRouter(prefix="/proctor", tags=["proctor"])
 
 FRAMES = "_monitor_frames.html"
+#: Candidates on one page of the monitor (and so in one socket's first frame).
+PAGE_SIZE = 100
 
 
 @dataclass
@@ -79,12 +91,16 @@ class CandidateRow:
 
 
 def candidate_rows(
-    session: Session, state: AppState, exam: Exam, now: datetime
+    session: Session,
+    state: AppState,
+    exam: Exam,
+    now: datetime,
+    users: Sequence[User] | None = None,
 ) -> list[CandidateRow]:
-    """Every candidate's row, read from the database now."""
+    """Every candidate's row (or those of `users`), read from the database now."""
     assert exam.id is not None
     titles = scenario_titles(state)
-    found = standings(session=session, exam=exam, now=now)
+    found = standings(session=session, exam=exam, now=now, users=users)
     open_ids = [s.open_attempt.id for s in found if s.open_attempt and s.open_attempt.id]
     counts = trainee_message_counts(session=session, attempt_ids=open_ids)
     return [_row(s, titles, counts, now) for s in found]
@@ -121,21 +137,37 @@ def _context(t: Translate, exam: Exam, rows: list[CandidateRow], now: datetime) 
     return {"t": t, "exam": exam, "rows": rows, "now": now, **page_helpers()}
 
 
+def candidates_page(session: Session, exam: Exam, request: PageRequest) -> Page[User]:
+    """One page of the exam's candidates, by name: counted and sliced by the database."""
+    assert exam.id is not None
+    return paginate(session, candidates_statement(exam_id=exam.id), request, PAGE_SIZE)
+
+
 @router.get("/exams/{exam_id}/monitor")
 def read_monitor(
     exam_id: int,
+    request: Request,
     viewer: ViewerDep,
     state: StateDep,
     session: SessionDep,
     service: ServiceDep,
 ) -> Response:
-    """The live monitor page (the table is already filled; the socket keeps it current)."""
+    """The live monitor page, one page of candidates (the table is already filled; the
+    socket keeps it current)."""
     exam = exam_or_404(session, exam_id)
     now = service.now()
+    shown = candidates_page(session, exam, read_page(request.query_params.get("page")))
+    rows = candidate_rows(session, state, exam, now, users=shown.items)
+    path = f"/proctor/exams/{exam_id}/monitor"
     context = viewer.context(
-        **_context(viewer.t, exam, candidate_rows(session, state, exam, now), now),
+        **_context(viewer.t, exam, rows, now),
         scenario_count=len(exam_scenarios(session=session, exam_id=exam_id)),
         window=exam.window(now),
+        page=shown.number,
+        pages=shown.pages,
+        total=shown.total,
+        page_links=shown.links(path, {}),
+        page_problem=viewer.t(shown.problem, pages=shown.pages) if shown.problem else None,
     )
     return render("monitor.html", context)
 
@@ -165,12 +197,21 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
     await websocket.accept()
     guard = SocketGuard(state.live_sessions, viewer.login.id, access.EXAM_STAFF)
 
-    def frame(user_ids: set[int] | None) -> str:
-        with Session(state.engine) as session:
+    wanted = read_page(websocket.query_params.get("page"))
+    on_page: dict[int, User] = {}  # the page's candidates, as last read
+
+    def frame(user_ids: set[int] | None) -> str | None:
+        with Session(state.engine, expire_on_commit=False) as session:
             now = service.now()
-            rows = candidate_rows(session, state, exam, now)
-            if user_ids is not None:
-                rows = [r for r in rows if r.user.id in user_ids]
+            if user_ids is None:  # the whole page, read again
+                users = candidates_page(session, exam, wanted).items
+                on_page.clear()
+                on_page.update({u.id: u for u in users if u.id is not None})
+            else:  # only the named candidates of this page: their rows, nobody else's
+                users = [on_page[i] for i in sorted(user_ids) if i in on_page]
+                if not users:
+                    return None
+            rows = candidate_rows(session, state, exam, now, users=users)
             block = "rows" if user_ids is None else "changed"
             return render_text(FRAMES, _context(viewer.t, exam, rows, now), block=block)
 
@@ -178,7 +219,9 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
         # Nothing more is shown to a proctor who logged out or lost the role.
         refusal = await guard.refusal()
         if refusal is None:
-            await websocket.send_text(await run_in_threadpool(frame, user_ids))
+            text = await run_in_threadpool(frame, user_ids)
+            if text is not None:
+                await websocket.send_text(text)
         return refusal
 
     # The browser may go away at any moment, even before the first frame: that ends the
