@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,6 +135,51 @@ def _row(
     )
 
 
+class SharedRows:
+    """Rows read for one monitor socket, reused by the other monitors of the same exam.
+
+    Every monitor of an exam hears the same event. The first to handle it reads the named
+    candidates' rows; the others, waiting on the exam's lock meanwhile, find rows read after
+    the event arrived (as fresh as that event made them) and render those: five monitors
+    cost one read per event, not five.
+    """
+
+    KEEP_S = 30.0  # rows older than this are dropped when the store is tidied
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[int, int], threading.Lock] = {}
+        self._rows: dict[tuple[int, int, int], tuple[float, CandidateRow]] = {}
+
+    def lock(self, app: int, exam_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((app, exam_id), threading.Lock())
+
+    def fresh(
+        self, app: int, exam_id: int, user_ids: Sequence[int], since: float
+    ) -> dict[int, CandidateRow]:
+        """The rows of `user_ids` read at or after `since` (time.monotonic())."""
+        found = {}
+        for user_id in user_ids:
+            kept = self._rows.get((app, exam_id, user_id))
+            if kept is not None and kept[0] >= since:
+                found[user_id] = kept[1]
+        return found
+
+    def store(self, app: int, exam_id: int, rows: Sequence[CandidateRow], read_at: float) -> None:
+        for row in rows:
+            if row.user.id is not None:
+                self._rows[(app, exam_id, row.user.id)] = (read_at, row)
+        if len(self._rows) > 10_000:
+            with self._guard:
+                old = read_at - self.KEEP_S
+                for key in [k for k, (at, _) in self._rows.items() if at < old]:
+                    self._rows.pop(key, None)
+
+
+SHARED = SharedRows()
+
+
 def _context(t: Translate, exam: Exam, rows: list[CandidateRow], now: datetime) -> dict[str, Any]:
     return {"t": t, "exam": exam, "rows": rows, "now": now, **page_helpers()}
 
@@ -200,26 +247,38 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
     wanted = read_page(websocket.query_params.get("page"))
     on_page: dict[int, User] = {}  # the page's candidates, as last read
 
-    def frame(user_ids: set[int] | None) -> str | None:
-        with Session(state.engine, expire_on_commit=False) as session:
-            now = service.now()
-            if user_ids is None:  # the whole page, read again
+    def frame(user_ids: set[int] | None, since: float) -> str | None:
+        now = service.now()
+        if user_ids is None:  # the whole page, read again
+            with Session(state.engine, expire_on_commit=False) as session:
                 users = candidates_page(session, exam, wanted).items
                 on_page.clear()
                 on_page.update({u.id: u for u in users if u.id is not None})
-            else:  # only the named candidates of this page: their rows, nobody else's
-                users = [on_page[i] for i in sorted(user_ids) if i in on_page]
-                if not users:
-                    return None
-            rows = candidate_rows(session, state, exam, now, users=users)
-            block = "rows" if user_ids is None else "changed"
-            return render_text(FRAMES, _context(viewer.t, exam, rows, now), block=block)
+                rows = candidate_rows(session, state, exam, now, users=users)
+            return render_text(FRAMES, _context(viewer.t, exam, rows, now), block="rows")
+        # Only the named candidates of this page: their rows, nobody else's, read once for
+        # every monitor of the exam.
+        ids = [i for i in sorted(user_ids) if i in on_page]
+        if not ids:
+            return None
+        app_key = id(state)
+        with SHARED.lock(app_key, exam_id):
+            found = SHARED.fresh(app_key, exam_id, ids, since)
+            missing = [on_page[i] for i in ids if i not in found]
+            if missing:
+                read_at = time.monotonic()
+                with Session(state.engine, expire_on_commit=False) as session:
+                    read = candidate_rows(session, state, exam, now, users=missing)
+                SHARED.store(app_key, exam_id, read, read_at)
+                found.update({r.user.id: r for r in read if r.user.id is not None})
+        rows = [found[i] for i in ids if i in found]
+        return render_text(FRAMES, _context(viewer.t, exam, rows, now), block="changed")
 
-    async def send(user_ids: set[int] | None) -> CloseReason | None:
+    async def send(user_ids: set[int] | None, since: float) -> CloseReason | None:
         # Nothing more is shown to a proctor who logged out or lost the role.
         refusal = await guard.refusal()
         if refusal is None:
-            text = await run_in_threadpool(frame, user_ids)
+            text = await run_in_threadpool(frame, user_ids, since)
             if text is not None:
                 await websocket.send_text(text)
         return refusal
@@ -229,7 +288,7 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         async with service.bus.subscribe(exam_id) as subscription:
             # Subscribed first, then read: a change made in between is sent twice, never lost.
-            refusal = await send(None) or await _push(websocket, subscription, guard, send)
+            refusal = await send(None, 0.0) or await _push(websocket, subscription, guard, send)
         if refusal is not None:
             notice = viewer.t(NOTICE_KEYS[refusal])
             html = render_text(FRAMES, {"t": viewer.t, "notice": notice}, block="closed")
@@ -240,7 +299,7 @@ async def _push(
     websocket: WebSocket,
     subscription: Subscription,
     guard: SocketGuard,
-    send: Callable[[set[int] | None], Awaitable[CloseReason | None]],
+    send: Callable[[set[int] | None, float], Awaitable[CloseReason | None]],
 ) -> CloseReason | None:
     """Send the rows each event names until the browser goes away (None) or the socket may
     no longer stay open (the reason)."""
@@ -257,9 +316,10 @@ async def _push(
                 return None
             if watcher in done:
                 return watcher.result()
+            since = time.monotonic()  # after the commit that made the events
             named = {event.user_id for event in news.result()}
             user_ids = None if None in named else {i for i in named if i is not None}
-            refusal = await send(user_ids)
+            refusal = await send(user_ids, since)
             if refusal is not None:
                 return refusal
     finally:
