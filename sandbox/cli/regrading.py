@@ -7,6 +7,7 @@ import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -21,7 +22,14 @@ from sandbox.scenarios.library import PackLibrary, load_library, pack_folders
 from sandbox.scenarios.loader import load_packs
 from sandbox.scenarios.models import Pack
 from sandbox.storage.database import make_engine, upgrade
-from sandbox.storage.regrade import apply_plan, jobs_for, plan, select_attempts
+from sandbox.storage.regrade import (
+    AttemptRow,
+    apply_plan,
+    attempt_batches,
+    count_attempts,
+    jobs_for,
+    plan,
+)
 from sandbox.text import segmenter
 from sandbox.text.tone import tone
 
@@ -72,11 +80,18 @@ def _pool(packs: dict[str, Pack], folders: list[Path], workers: int) -> ProcessP
     )
 
 
-def _grade_all(
-    jobs: list[Job], packs: dict[str, Pack], folders: list[Path], workers: int
-) -> Iterator[Regraded]:
-    """Grade the jobs in a pool of `workers` processes, in order, with a bar on stderr."""
-    chunksize = max(1, min(32, len(jobs) // (workers * 4)))
+def _graded_batches(
+    session: Session,
+    batches: Iterator[list[AttemptRow]],
+    total: int,
+    packs: dict[str, Pack],
+    folders: list[Path],
+    workers: int,
+) -> Iterator[tuple[list[AttemptRow], list[Regraded]]]:
+    """Each batch of attempts with its new grades, graded in a pool of `workers` processes,
+    with a bar on stderr. The next batch is read and handed to the pool before this one's
+    results are collected, so the workers never wait for the database: memory holds two
+    batches, whatever the number of attempts."""
     progress = Progress(
         TextColumn("regrading"),
         BarColumn(),
@@ -85,14 +100,29 @@ def _grade_all(
         console=Console(stderr=True),
     )
     with _pool(packs, folders, workers) as pool:
-        # Every job is submitted, so every worker is forked, before the bar starts its
+
+        def submit(rows: list[AttemptRow]) -> tuple[list[AttemptRow], Iterator[Regraded]]:
+            work = jobs_for(session=session, attempts=rows)
+            chunksize = max(1, min(32, len(work) // (workers * 4)))
+            return rows, pool.map(_grade_in_worker, work, chunksize=chunksize)
+
+        first = next(batches, None)
+        if first is None:
+            return
+        # The first batch is submitted, so every worker is forked, before the bar starts its
         # refresh thread: a fork never copies a thread's half-held lock.
-        results = pool.map(_grade_in_worker, jobs, chunksize=chunksize)
+        ahead: tuple[list[AttemptRow], Iterator[Regraded]] | None = submit(first)
         with progress:
-            task = progress.add_task("regrade", total=len(jobs))
-            for result in results:
-                progress.advance(task)
-                yield result
+            task = progress.add_task("regrade", total=total)
+            while ahead is not None:
+                rows, pending = ahead
+                following = next(batches, None)
+                ahead = submit(following) if following is not None else None
+                results = []
+                for result in pending:
+                    progress.advance(task)
+                    results.append(result)
+                yield rows, results
 
 
 def _resolve(
@@ -170,27 +200,43 @@ def run(
     try:
         upgrade(engine)
         with Session(engine, expire_on_commit=False) as session:
-            attempts = select_attempts(session=session, pack_id=pack_id, scenario_id=scenario_id)
-            if not attempts:
+            total = count_attempts(session=session, pack_id=pack_id, scenario_id=scenario_id)
+            if not total:
                 typer.echo("no graded attempts match")
                 return
-            # Reading a large set takes seconds before the bar can start: say so.
-            count = counted(len(attempts), "attempt")
-            typer.echo(f"reading {count} and their messages…", err=True)
-            work = jobs_for(session=session, attempts=attempts)
-            workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
-            results = list(_grade_all(work, library.packs, pack_folders(settings), workers))
-            outcome = plan(session=session, attempts=attempts, results=results)
+            # Reading the first batch takes a moment before the bar can start: say so.
+            count = counted(total, "attempt")
+            typer.echo(f"reading {count} and their messages, a batch at a time…", err=True)
+            workers = max(1, min(jobs or os.cpu_count() or 1, total))
+            batches = attempt_batches(session=session, pack_id=pack_id, scenario_id=scenario_id)
+            outcome = Plan()  # what is reported: the changes without their grade records
+            checked = 0
+            applied = 0
+            graded = _graded_batches(
+                session, batches, total, library.packs, pack_folders(settings), workers
+            )
+            for rows, results in graded:
+                part = plan(session=session, attempts=rows, results=results)
+                checked += part.checked
+                outcome.problems += part.problems
+                if not dry_run:
+                    applied += len(
+                        apply_plan(
+                            session=session,
+                            changes=part.changes,
+                            actor_id=None,
+                            reason=AUDIT_REASON,
+                        )
+                    )
+                    session.expunge_all()  # written and flushed: memory holds one batch
+                outcome.changes += [replace(c, record={}) for c in part.changes]
             _report(outcome)
-            checked = f"{counted(outcome.checked, 'attempt')} checked"
+            summary = f"{counted(checked, 'attempt')} checked"
             if dry_run:
                 would = len(outcome.changes)
-                typer.echo(f"{checked}; {would} would change (dry run: nothing stored)")
+                typer.echo(f"{summary}; {would} would change (dry run: nothing stored)")
                 return
-            applied = apply_plan(
-                session=session, changes=outcome.changes, actor_id=None, reason=AUDIT_REASON
-            )
             session.commit()
     finally:
         engine.dispose()
-    typer.echo(f"{checked}; {len(applied)} regraded")
+    typer.echo(f"{summary}; {applied} regraded")
