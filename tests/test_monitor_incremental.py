@@ -24,6 +24,7 @@ from sandbox.storage.exams import Exam, create_exam, exam_attempts, set_written_
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.web.i18n import translator
 from sandbox.web.routes import monitor
+from sandbox.web.routes import proctor as proctor_routes
 from sandbox.web.templating import render_text
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
@@ -246,3 +247,41 @@ def test_the_monitor_pages_by_name_and_says_when_a_page_is_past_the_end(
     assert 'id="page-problem"' in past.text
     junk = proctor.get(f"{url}?page=abc")
     assert junk.status_code == 200 and list(rows_of(junk.text)) == ids
+
+
+def test_the_exam_page_pages_its_candidates_at_exact_boundaries(
+    app: FastAPI,
+    proctor: TestClient,
+    clock: FakeClock,
+    people: dict[str, User],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proctor_routes, "EXAM_PAGE_SIZE", 2)
+    with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
+        extra = User(name="zed", role=Role.TRAINEE, password_hash=password_hash())
+        session.add(extra)
+        session.flush()
+        names = ("kim", "mei", "tao")
+        exam = create_exam(
+            session=session,
+            name="Paged exam",
+            time_limit_s=600,
+            opens_at=clock.now - timedelta(hours=1),
+            closes_at=clock.now + timedelta(days=1),
+            rules=ExamRules(),
+            scenarios=[tuple(COLD.split("/"))],  # type: ignore[list-item]
+            candidate_ids=[*(people[n].id or 0 for n in names), extra.id or 0],
+            cohort=None,
+            created_by=people["pat"].id,
+        )
+        session.commit()
+    url = f"/proctor/exams/{exam.id}"
+    first = proctor.get(url)
+    assert list(rows_of(first.text)) == [people["kim"].id, people["mei"].id]
+    assert "Page 1 of 2" in first.text and f'href="{url}?page=2"' in first.text
+    last = proctor.get(f"{url}?page=2")  # four candidates fill exactly two pages
+    assert list(rows_of(last.text)) == [people["tao"].id, extra.id]
+    assert 'id="page-next"' not in last.text
+    past = proctor.get(f"{url}?page=3")
+    assert list(rows_of(past.text)) == [people["tao"].id, extra.id]
+    assert 'id="page-problem"' in past.text

@@ -28,12 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from sandbox import access
 from sandbox.conversations.events import ExamEvent, Subscription
 from sandbox.conversations.policy import deadline_of
-from sandbox.storage.exams import (
-    Exam,
-    candidates_statement,
-    exam_scenarios,
-    trainee_message_counts,
-)
+from sandbox.storage.exams import Exam, exam_scenarios, trainee_message_counts
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import (
@@ -46,11 +41,13 @@ from sandbox.web.deps import (
     viewer_for,
 )
 from sandbox.web.i18n import Translate
-from sandbox.web.pagination import Page, PageRequest, paginate, read_page
+from sandbox.web.pagination import read_page
 from sandbox.web.proctoring import (
     ServiceDep,
+    candidates_page,
     exam_or_404,
     page_helpers,
+    pager_context,
     scenario_titles,
 )
 from sandbox.web.routes.chat import MAX_ID, same_origin
@@ -184,12 +181,6 @@ def _context(t: Translate, exam: Exam, rows: list[CandidateRow], now: datetime) 
     return {"t": t, "exam": exam, "rows": rows, "now": now, **page_helpers()}
 
 
-def candidates_page(session: Session, exam: Exam, request: PageRequest) -> Page[User]:
-    """One page of the exam's candidates, by name: counted and sliced by the database."""
-    assert exam.id is not None
-    return paginate(session, candidates_statement(exam_id=exam.id), request, PAGE_SIZE)
-
-
 @router.get("/exams/{exam_id}/monitor")
 def read_monitor(
     exam_id: int,
@@ -203,18 +194,15 @@ def read_monitor(
     socket keeps it current)."""
     exam = exam_or_404(session, exam_id)
     now = service.now()
-    shown = candidates_page(session, exam, read_page(request.query_params.get("page")))
+    wanted = read_page(request.query_params.get("page"))
+    shown = candidates_page(session, exam, wanted, PAGE_SIZE)
     rows = candidate_rows(session, state, exam, now, users=shown.items)
     path = f"/proctor/exams/{exam_id}/monitor"
     context = viewer.context(
         **_context(viewer.t, exam, rows, now),
         scenario_count=len(exam_scenarios(session=session, exam_id=exam_id)),
         window=exam.window(now),
-        page=shown.number,
-        pages=shown.pages,
-        total=shown.total,
-        page_links=shown.links(path, {}),
-        page_problem=viewer.t(shown.problem, pages=shown.pages) if shown.problem else None,
+        **pager_context(viewer.t, shown, path),
     )
     return render("monitor.html", context)
 
@@ -251,7 +239,7 @@ async def monitor_socket(websocket: WebSocket, exam_id: int) -> None:
         now = service.now()
         if user_ids is None:  # the whole page, read again
             with Session(state.engine, expire_on_commit=False) as session:
-                users = candidates_page(session, exam, wanted).items
+                users = candidates_page(session, exam, wanted, PAGE_SIZE).items
                 on_page.clear()
                 on_page.update({u.id: u for u in users if u.id is not None})
                 rows = candidate_rows(session, state, exam, now, users=users)
