@@ -10,8 +10,9 @@ Each round runs, one after the other (so every command sees the same machine):
 - `sandbox test tiny.yaml`              the same pack's one example replayed and checked;
 - `sandbox validate` of a one-scenario Chinese pack, and `sandbox test` of it (jieba's
   dictionary is loaded: the cost a Chinese pack cannot avoid).
-The command is `python -m sandbox` with the interpreter running this script, so set
-PYTHONPATH to compare two checkouts. Reported: the minimum and the median wall-clock time
+The command is `python -m sandbox` with the interpreter running this script, run in a
+temporary folder: the checkout measured is the one on PYTHONPATH (or the installed one), so
+set PYTHONPATH to compare two checkouts. Reported: the minimum and the median wall-clock time
 of each, in milliseconds (the minimum is the least disturbed by other work on the machine).
 """
 
@@ -94,10 +95,12 @@ scenarios:
 """
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], cwd: str) -> float:
     """Wall-clock milliseconds of one run; a failing command stops the benchmark."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=120, cwd=cwd
+    )
     elapsed = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
@@ -124,10 +127,10 @@ def main() -> None:
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
         for command in commands.values():  # one unmeasured run each: a warm disk cache
-            timed(command)
+            timed(command, folder)
         for _ in range(args.rounds):
             for name, command in commands.items():
-                times[name].append(timed(command))
+                times[name].append(timed(command, folder))
     with open("/proc/loadavg", encoding="ascii") as load:
         load_average = load.read().split()[0]
     print(f"| command | min ms | median ms |  ({args.rounds} rounds, load {load_average})")
