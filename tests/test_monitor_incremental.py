@@ -1,8 +1,11 @@
-"""The live monitor updates one candidate's row per event, yet shows what a full recomputation
+"""Staff pages that do not grow with the exam.
+
+The live monitor updates one candidate's row per event, yet shows what a full recomputation
 shows: after a random sequence of starts, messages, hand-ins and written scores, the rows a
 proctor's browser holds (the first frame, then each row swapped in by id, as htmx does) equal
 the rows computed from the whole exam. The table is paged, and a page's socket sends only
-its own candidates."""
+its own candidates. The proctor's exam page is paged too, and the grades CSV streams out a
+batch of candidates at a time."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from sandbox.exams.policy import ExamRules
 from sandbox.storage.exams import Exam, create_exam, exam_attempts, set_written_score
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.web.i18n import translator
-from sandbox.web.routes import monitor
+from sandbox.web.routes import monitor, reports
 from sandbox.web.routes import proctor as proctor_routes
 from sandbox.web.templating import render_text
 
@@ -285,3 +288,56 @@ def test_the_exam_page_pages_its_candidates_at_exact_boundaries(
     past = proctor.get(f"{url}?page=3")
     assert list(rows_of(past.text)) == [people["tao"].id, extra.id]
     assert 'id="page-problem"' in past.text
+
+
+def test_the_grades_csv_streams_in_batches_with_every_candidate_once(
+    app: FastAPI,
+    proctor: TestClient,
+    clock: FakeClock,
+    people: dict[str, User],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
+        extra = [
+            User(name=f"x-{n}", role=Role.TRAINEE, password_hash=password_hash()) for n in range(2)
+        ]
+        session.add_all(extra)
+        session.flush()
+        exam = create_exam(
+            session=session,
+            name="Exported",
+            time_limit_s=600,
+            opens_at=clock.now - timedelta(hours=1),
+            closes_at=clock.now + timedelta(days=1),
+            rules=ExamRules(),
+            scenarios=[tuple(COLD.split("/")), tuple(INSULIN.split("/"))],  # type: ignore[list-item]
+            candidate_ids=[
+                *(people[n].id or 0 for n in ("tao", "mei", "kim")),
+                *(u.id or 0 for u in extra),
+            ],
+            cohort="2026-Z",
+            created_by=people["pat"].id,
+        )
+        session.commit()
+        set_written_score(
+            session=session,
+            exam_id=exam.id or 0,
+            user_id=people["mei"].id or 0,
+            score=77.0,
+            entered_by=people["pat"].id,
+        )
+        session.commit()
+    url = f"/proctor/exams/{exam.id}/grades.csv"
+    whole = proctor.get(url)
+    monkeypatch.setattr(reports, "CSV_BATCH", 2)  # five candidates: three batches
+    batched = proctor.get(url)
+    assert batched.status_code == 200 and batched.text == whole.text
+    lines = batched.text.splitlines()
+    assert lines[0].startswith("exam,trainee,") and lines[0].endswith(
+        f"score {COLD},score {INSULIN}"
+    )  # every scenario of the exam has its column, in order
+    names = [line.split(",")[1] for line in lines[1:]]
+    assert names == ["kim", "mei", "tao", "x-0", "x-1"]
+    assert ",77.0," in lines[2]  # mei's written score
+    cohort = proctor.get("/proctor/cohorts/2026-Z/grades.csv")
+    assert cohort.text == batched.text
