@@ -2,6 +2,7 @@
 
     python bench/cli_startup.py              # 15 rounds
     python bench/cli_startup.py --rounds 5   # quicker
+    python bench/cli_startup.py --compare ../other-checkout   # before/after, interleaved
 
 Each round runs, one after the other (so every command sees the same machine):
 - `python -c pass`                      the interpreter's own start-up, the floor;
@@ -19,6 +20,7 @@ of each, in milliseconds (the minimum is the least disturbed by other work on th
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -95,11 +97,15 @@ scenarios:
 """
 
 
-def timed(command: list[str], cwd: str) -> float:
-    """Wall-clock milliseconds of one run; a failing command stops the benchmark."""
+def timed(command: list[str], cwd: str, checkout: str | None = None) -> float:
+    """Wall-clock milliseconds of one run (with `checkout` on PYTHONPATH, if given); a failing
+    command stops the benchmark."""
+    env = dict(os.environ)
+    if checkout:
+        env["PYTHONPATH"] = checkout
     start = time.perf_counter()
     done = subprocess.run(
-        command, capture_output=True, text=True, check=False, timeout=120, cwd=cwd
+        command, capture_output=True, text=True, check=False, timeout=120, cwd=cwd, env=env
     )
     elapsed = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
@@ -110,6 +116,12 @@ def timed(command: list[str], cwd: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15, help="Runs of each command.")
+    parser.add_argument(
+        "--compare",
+        metavar="CHECKOUT",
+        help="Another checkout (a folder holding sandbox/): each command runs with it and with "
+        "the current PYTHONPATH, one after the other, in every round.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         en = Path(folder) / "tiny.yaml"
@@ -125,12 +137,18 @@ def main() -> None:
             "sandbox validate (zh, 1 scenario)": [*sandbox, "validate", str(zh)],
             "sandbox test (zh, 1 scenario)": [*sandbox, "test", str(zh)],
         }
-        times: dict[str, list[float]] = {name: [] for name in commands}
+        checkouts: dict[str, str | None] = {"": None}
+        if args.compare:
+            checkouts = {"this": None, "compared": args.compare}
+        times: dict[str, list[float]] = {}
         for command in commands.values():  # one unmeasured run each: a warm disk cache
-            timed(command, folder)
+            for checkout in checkouts.values():
+                timed(command, folder, checkout)
         for _ in range(args.rounds):
             for name, command in commands.items():
-                times[name].append(timed(command, folder))
+                for label, checkout in checkouts.items():
+                    key = f"{name} ({label})" if label else name
+                    times.setdefault(key, []).append(timed(command, folder, checkout))
     with open("/proc/loadavg", encoding="ascii") as load:
         load_average = load.read().split()[0]
     print(f"| command | min ms | median ms |  ({args.rounds} rounds, load {load_average})")
