@@ -157,21 +157,22 @@ class SharedRows:
     ) -> dict[int, CandidateRow]:
         """The rows of `user_ids` read at or after `since` (time.monotonic())."""
         found = {}
-        for user_id in user_ids:
-            kept = self._rows.get((app, exam_id, user_id))
+        with self._guard:
+            kept_rows = [(i, self._rows.get((app, exam_id, i))) for i in user_ids]
+        for user_id, kept in kept_rows:
             if kept is not None and kept[0] >= since:
                 found[user_id] = kept[1]
         return found
 
     def store(self, app: int, exam_id: int, rows: Sequence[CandidateRow], read_at: float) -> None:
-        for row in rows:
-            if row.user.id is not None:
-                self._rows[(app, exam_id, row.user.id)] = (read_at, row)
-        if len(self._rows) > 10_000:
-            with self._guard:
+        with self._guard:  # one writer at a time: the monitors of other exams store too
+            for row in rows:
+                if row.user.id is not None:
+                    self._rows[(app, exam_id, row.user.id)] = (read_at, row)
+            if len(self._rows) > 10_000:
                 old = read_at - self.KEEP_S
                 for key in [k for k, (at, _) in self._rows.items() if at < old]:
-                    self._rows.pop(key, None)
+                    del self._rows[key]
 
 
 SHARED = SharedRows()
