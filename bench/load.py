@@ -24,7 +24,12 @@ Runs, each against the same server:
   opened and synced, divided by N; the same for N echo sockets.
 - closed loop: C conversations each sending its next message as soon as the previous one is
   acknowledged, 20 turns per attempt then on to a fresh attempt; stored messages per second
-  are counted in the database.
+  are counted in the database (the lines of turns: the persona's nudges, said on a timer,
+  and openings are not counted).
+
+Chat and echo runs alternate, A B A B (`--rounds`, 2; the closed loops likewise), so both
+see the same machine; each chat round has fresh attempts. `--port` chooses the port of the
+server it starts (default: a free one).
 
 Every loop is bounded in turns and in time; only 127.0.0.1 is contacted.
 """
@@ -61,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import Session, col, select  # noqa: E402
 
 from sandbox.passwords import hash_password  # noqa: E402
 from sandbox.scenarios.library import load_library  # noqa: E402
@@ -78,6 +83,7 @@ SESSION_MAX_AGE_S = 12 * 3600
 REPLY_TIMEOUT_S = 30.0
 CONNECT_CONCURRENCY = 64
 CLOSED_TURNS_PER_ATTEMPT = 20
+NOT_TURNS = ("nudge", "opening")  # stored persona lines that are not part of a turn
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # Neutral lines: the persona answers each with a fallback line, and none ends the conversation.
 LINES = [
@@ -383,9 +389,16 @@ def csrf(html: str) -> str:
 
 
 def stored_messages(database_url: str) -> int:
+    """Stored lines of turns: the trainee's and the persona's answers, not the persona's
+    nudges (said on a timer, not in a turn) nor the openings of attempts."""
     engine = make_engine(database_url)
+    statement = (
+        select(func.count())
+        .select_from(AttemptMessage)
+        .where(col(AttemptMessage.kind).is_(None) | col(AttemptMessage.kind).not_in(NOT_TURNS))
+    )
     with Session(engine) as session:
-        count = int(session.exec(select(func.count()).select_from(AttemptMessage)).one())
+        count = int(session.exec(statement).one())
     engine.dispose()
     return count
 
@@ -592,12 +605,15 @@ class Plan:
     interval_s: float
     closed_conversations: int
     closed_seconds: float
+    rounds: int = 2  # chat and echo alternate, ABAB: both see the same machine
 
 
 FULL = Plan(
     conversations=1000, turns=12, interval_s=5.0, closed_conversations=64, closed_seconds=30
 )
-QUICK = Plan(conversations=50, turns=3, interval_s=1.0, closed_conversations=8, closed_seconds=5)
+QUICK = Plan(
+    conversations=50, turns=3, interval_s=1.0, closed_conversations=8, closed_seconds=5, rounds=1
+)
 
 
 async def bench_server(
@@ -607,20 +623,6 @@ async def bench_server(
     runs: list[Run] = []
     form_trainee = await login_through_forms(server.base_url, database_url)
     closed_attempts = max(2, int(plan.closed_seconds * 2))
-    trainees = make_trainees(
-        database_url, server.secret_key, plan.conversations, 1, f"open-{label}-"
-    )
-    closed = make_trainees(
-        database_url,
-        server.secret_key,
-        plan.closed_conversations,
-        closed_attempts,
-        f"closed-{label}-",
-    )
-    # The client's own collector must not pause it mid-measurement: what set-up built
-    # (accounts, sessions, attempts) is frozen out of its scans, as the server does.
-    gc.collect()
-    gc.freeze()
     # Warm up: one conversation through the form-made login, a few turns.
     warm = Peer(server.base_url, form_trainee)
     await warm.open()
@@ -631,37 +633,67 @@ async def bench_server(
     if warm_run.errors:
         raise RuntimeError(f"warm-up failed: {warm_run.error_kinds}")
 
-    if "chat" in kinds:
-        chat_peers = [Peer(server.base_url, t) for t in trainees]
-        runs.append(
-            await open_loop(f"{label} chat", server, chat_peers, plan.turns, plan.interval_s)
-        )
-    if "echo" in kinds:
-        echo_peers = [Peer(server.base_url, None) for _ in range(plan.conversations)]
-        runs.append(
-            await open_loop(f"{label} echo", server, echo_peers, plan.turns, plan.interval_s)
-        )
-    if "closed" in kinds:
-        closed_peers = [Peer(server.base_url, t) for t in closed]
-        runs.append(
-            await closed_loop(
-                f"{label} closed loop", server, database_url, closed_peers, plan.closed_seconds
+    def fresh(count: int, attempts: int, prefix: str) -> list[Trainee]:
+        made = make_trainees(database_url, server.secret_key, count, attempts, prefix)
+        # The client's own collector must not pause it mid-measurement: what set-up built
+        # (accounts, sessions, attempts) is frozen out of its scans, as the server does.
+        gc.collect()
+        gc.freeze()
+        return made
+
+    # Chat and echo alternate, A B A B (and the closed loops likewise), so that a machine
+    # busier in one part of the run weighs on both; each chat round has fresh attempts.
+    for n in range(plan.rounds):
+        mark = f" #{n + 1}" if plan.rounds > 1 else ""
+        if "chat" in kinds:
+            trainees = fresh(plan.conversations, 1, f"open-{label}-{n}-")
+            chat_peers = [Peer(server.base_url, t) for t in trainees]
+            runs.append(
+                await open_loop(
+                    f"{label} chat{mark}", server, chat_peers, plan.turns, plan.interval_s
+                )
             )
-        )
-    if "closed-echo" in kinds:
-        echo_peers = [Peer(server.base_url, None) for _ in range(plan.closed_conversations)]
-        runs.append(
-            await closed_loop(
-                f"{label} closed-loop echo", server, None, echo_peers, plan.closed_seconds
+        if "echo" in kinds:
+            echo_peers = [Peer(server.base_url, None) for _ in range(plan.conversations)]
+            runs.append(
+                await open_loop(
+                    f"{label} echo{mark}", server, echo_peers, plan.turns, plan.interval_s
+                )
             )
-        )
+    for n in range(plan.rounds):
+        mark = f" #{n + 1}" if plan.rounds > 1 else ""
+        if "closed" in kinds:
+            closed = fresh(plan.closed_conversations, closed_attempts, f"closed-{label}-{n}-")
+            closed_peers = [Peer(server.base_url, t) for t in closed]
+            runs.append(
+                await closed_loop(
+                    f"{label} closed loop{mark}",
+                    server,
+                    database_url,
+                    closed_peers,
+                    plan.closed_seconds,
+                )
+            )
+        if "closed-echo" in kinds:
+            echo_peers = [Peer(server.base_url, None) for _ in range(plan.closed_conversations)]
+            runs.append(
+                await closed_loop(
+                    f"{label} closed-loop echo{mark}",
+                    server,
+                    None,
+                    echo_peers,
+                    plan.closed_seconds,
+                )
+            )
     return runs
 
 
 @contextlib.contextmanager
-def started_server(database_url: str, workers: int) -> Iterator[Server]:
+def started_server(database_url: str, workers: int, port: int = 0) -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         server = Server(database_url, workers, Path(tmp))
+        if port:
+            server.port = port
         try:
             server.start()
             yield server
@@ -751,6 +783,7 @@ async def main_async(args: argparse.Namespace) -> list[Run]:
         interval_s=args.interval or plan.interval_s,
         closed_conversations=args.closed_conversations or plan.closed_conversations,
         closed_seconds=args.closed_seconds or plan.closed_seconds,
+        rounds=args.rounds or plan.rounds,
     )
     runs: list[Run] = []
     kinds = set(args.runs.split(","))
@@ -778,7 +811,7 @@ async def main_async(args: argparse.Namespace) -> list[Run]:
             else:
                 database_url = fresh_postgres(args.postgres_url)
             print(f"== {label}: starting the server ({workers} worker(s))", file=sys.stderr)
-            with started_server(database_url, workers) as server:
+            with started_server(database_url, workers, args.port) as server:
                 if args.print_pid and server.process is not None:
                     print(f"server pid {server.process.pid}", file=sys.stderr, flush=True)
                 for run in await bench_server(label, server, database_url, plan, kinds):
@@ -810,6 +843,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--print-pid", action="store_true", help="say the server's pid (to profile it)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="chat/echo rounds, alternating ABAB (2; --quick 1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="the port of the server it starts (default: free)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()

@@ -22,7 +22,8 @@ packs (SANDBOX_DATABASE_URL, built-in packs, nothing else):
 For each: wall-clock seconds from start to exit (loading packs, reading the attempts,
 grading, comparing, writing), attempts per second, the most worker processes seen at once,
 and the CPU seconds of the command and its workers (CPU / wall = cores kept busy; the
-PostgreSQL server's own CPU is not in it). "progress bar" says whether the bar's label
+PostgreSQL server's own CPU is not in it), and the peak resident memory, sampled every
+0.2 s, of the command's own process and of the command with its workers. "progress bar" says whether the bar's label
 reached stderr (not a terminal here, so rich draws it once, at the end). A run on an empty
 database first gives the command's fixed start-up cost.
 
@@ -280,6 +281,11 @@ class Run:
     checked: int | None = None
     changed: int | None = None
     processes_seen: int = 0
+    # Resident memory, sampled every 0.2 s: the command and its workers together (a forked
+    # worker shares most pages with the command, so this counts them more than once), and
+    # the command's own process.
+    peak_rss_mb: float = 0.0
+    peak_command_rss_mb: float = 0.0
     cpu_s: float = 0.0
     progress_bar: bool = False
     returncode: int | None = None
@@ -316,6 +322,40 @@ def children_of(pid: int) -> int:
     return count
 
 
+def tree_rss_mb(pid: int) -> float:
+    """The resident memory of `pid` and its child processes, in MB (read from /proc)."""
+    pids = [str(pid)]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            pids.append(entry)
+    total_kb = 0
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def own_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def regrade_env(database_url: str, var_dir: Path) -> dict[str, str]:
     env = {
         **os.environ,
@@ -340,6 +380,8 @@ def run_regrade(run: Run, env: dict[str, str], timeout_s: float) -> Run:
         def watch() -> None:
             while not done.wait(0.2):
                 run.processes_seen = max(run.processes_seen, children_of(process.pid))
+                run.peak_rss_mb = max(run.peak_rss_mb, tree_rss_mb(process.pid))
+                run.peak_command_rss_mb = max(run.peak_command_rss_mb, own_rss_mb(process.pid))
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
@@ -416,8 +458,9 @@ def bench(
 def table(runs: list[Run]) -> str:
     rows = [
         "| database | run | attempts | changed | worker processes | seconds | attempts/s "
-        "| CPU s (all processes) | cores busy | progress bar |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| CPU s (all processes) | cores busy | peak MB (command) | peak MB (with workers) "
+        "| progress bar |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for run in runs:
         s = run.summary()
@@ -425,7 +468,8 @@ def table(runs: list[Run]) -> str:
             f"| {run.database} | {run.name} | {run.checked if run.checked is not None else 'failed'} "
             f"| {run.changed if run.changed is not None else '-'} | {run.processes_seen} "
             f"| {s['seconds']:.1f} | {s['attempts_per_s']:,.0f} | {s['cpu_s']:.1f} "
-            f"| {s['cores_busy']:.2f} | {'yes' if run.progress_bar else 'no'} |"
+            f"| {s['cores_busy']:.2f} | {run.peak_command_rss_mb:.0f} | {run.peak_rss_mb:.0f} "
+            f"| {'yes' if run.progress_bar else 'no'} |"
         )
     return "\n".join(rows)
 

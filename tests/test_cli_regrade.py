@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from cli_support import run_in_process
 from fastapi import FastAPI
 from review_support import (
@@ -21,6 +22,7 @@ from sqlmodel import Session, select
 from web_support import SHARED_PACKS, add_user
 
 from sandbox.config import Settings
+from sandbox.storage import regrade as storage_regrade
 from sandbox.storage.models import Role, User
 from sandbox.storage.reviews import current_overrides, override_criterion
 
@@ -35,9 +37,13 @@ def run(settings: Settings, packs: Path, *args: str) -> subprocess.CompletedProc
     return run_in_process(["regrade", *args], env=env)
 
 
+@pytest.mark.parametrize("batch", [500, 2])
 def test_regrade_dry_run_then_apply_keeps_overrides(
-    app: FastAPI, settings: Settings, tmp_path: Path
+    app: FastAPI, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
+    # Attempts are read, graded and written a batch at a time: with 2, three attempts take
+    # two batches, and the outcome is the same.
+    monkeypatch.setattr(storage_regrade, "BATCH", batch)
     add_user(app, "mei", Role.MENTOR)
     add_user(app, "tao", Role.TRAINEE, mentor="mei")
     hello = graded_attempt(app, "tao", GOOD)

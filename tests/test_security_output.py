@@ -100,7 +100,7 @@ def test_the_markup_builders_escape_their_text() -> None:
     assert SCRIPT not in svg and "&lt;script" in svg
     article = to_html(f"# {SCRIPT}\n\n{SCRIPT}\n\n[x](javascript:alert(1))")
     assert SCRIPT not in article and "&lt;script" in article
-    assert "href=\"javascript" not in article
+    assert 'href="javascript' not in article
 
 
 # --- every page and frame, with payloads everywhere ------------------------------------------

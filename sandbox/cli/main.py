@@ -20,6 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Rich's formatting cost a quarter of a second at every start.
+    rich_markup_mode=None,
 )
 
 packs_commands.register(app)

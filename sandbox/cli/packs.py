@@ -8,31 +8,24 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sandbox.cli.output import error, fail, table
-from sandbox.engine.conversation import Conversation
-from sandbox.evaluator.examples import run_pack
-from sandbox.evaluator.grading import Grade, grade_compiled
-from sandbox.evaluator.transcript import (
-    Transcript,
-    TranscriptError,
-    parse_transcript,
-    parse_transcript_data,
-)
-from sandbox.knowledge.articles import is_article_file, load_knowledge
-from sandbox.questions.loader import BankSet, is_bank_text, load_banks
-from sandbox.questions.scoring import run_examples
-from sandbox.scenarios.bundled import BUNDLED_PACKS
-from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
-from sandbox.scenarios.errors import PackError, PackErrors
-from sandbox.scenarios.files import pack_files
-from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
-from sandbox.scenarios.loader import PackSet, load_pack, load_packs
-from sandbox.scenarios.models import Pack, Scenario
-from sandbox.text.concepts import ConceptError, Lexicon
+
+if TYPE_CHECKING:
+    from sandbox.evaluator.grading import Grade
+    from sandbox.evaluator.transcript import Transcript
+    from sandbox.questions.loader import BankSet
+    from sandbox.scenarios.errors import PackError
+    from sandbox.scenarios.loader import PackSet
+    from sandbox.scenarios.models import Pack, Scenario
+    from sandbox.text.concepts import Lexicon
+
+# The pack stack (pydantic models, the text engine, the question banks, the knowledge
+# base) is imported inside each command, so `sandbox --help` and the other commands
+# do not pay for it at start-up (tests/test_cli_startup.py).
 
 Paths = Annotated[
     list[Path],
@@ -72,6 +65,9 @@ def _is_lexicon(path: Path) -> bool:
 
 def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | None:
     """The bundled lexicon with `extra` files; None when there are none (the default)."""
+    from sandbox.scenarios.errors import PackErrors
+    from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+
     if not extra:
         return None
     try:
@@ -83,6 +79,8 @@ def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | Non
 
 def _knowledge_paths(paths: list[Path]) -> list[Path]:
     """The knowledge articles (`*.md`) and the folders that hold some, among `paths`."""
+    from sandbox.knowledge.articles import is_article_file
+
     return [
         p
         for p in paths
@@ -92,6 +90,8 @@ def _knowledge_paths(paths: list[Path]) -> list[Path]:
 
 def _is_bank(path: Path) -> bool:
     """A question bank (a top-level `bank:` key) rather than a pack."""
+    from sandbox.questions.loader import is_bank_text
+
     try:
         head = path.read_bytes()[: 1 << 20]
     except OSError:
@@ -102,6 +102,13 @@ def _is_bank(path: Path) -> bool:
 def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int, BankSet]:
     """The packs of `paths`, how many lexicon files among them were checked, and the
     question banks among them."""
+    from sandbox.knowledge.articles import is_article_file
+    from sandbox.questions.loader import load_banks
+    from sandbox.scenarios.errors import PackError, PackErrors
+    from sandbox.scenarios.files import pack_files
+    from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+    from sandbox.scenarios.loader import load_packs
+
     entries = list(pack_files([p for p in paths if p.exists() and not is_article_file(p)]))
     bank_files = [f for f, refused in entries if refused is None and _is_bank(f)]
     entries = [(f, refused) for f, refused in entries if f not in bank_files]
@@ -128,6 +135,8 @@ def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet
 def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
     """Check packs, question banks, lexicon files and knowledge articles against their
     formats; print every problem as FILE:LINE: message."""
+    from sandbox.knowledge.articles import load_knowledge
+
     loaded, lexicons, banks = _load(paths, lexicon)
     knowledge = _knowledge_paths(paths)
     articles = load_knowledge(knowledge) if knowledge else None
@@ -154,6 +163,9 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
 def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
     """Replay every example of every pack, and check every short-answer example of every
     question bank, against what it expects."""
+    from sandbox.evaluator.examples import run_pack
+    from sandbox.questions.scoring import run_examples
+
     loaded, _, banks = _load(paths, lexicon)
     for problem in [*loaded.errors, *banks.errors]:
         typer.echo(str(problem))
@@ -189,6 +201,9 @@ def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
 
 
 def _load_one(path: Path) -> Pack:
+    from sandbox.scenarios.errors import PackErrors
+    from sandbox.scenarios.loader import load_pack
+
     try:
         return load_pack(path)
     except PackErrors as exc:
@@ -222,6 +237,8 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
     """Grade a transcript against its scenario's rubric."""
+    from sandbox.evaluator.grading import grade_compiled
+
     pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
     result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
     if as_json:
@@ -234,6 +251,8 @@ def _pack_and_transcript(
     pack_path: Path, transcript_path: Path, scenario: str | None
 ) -> tuple[Pack, Scenario, Transcript]:
     """The pack, the transcript's scenario and the transcript, or a clear error."""
+    from sandbox.evaluator.transcript import TranscriptError, parse_transcript
+
     pack = _load_one(pack_path)
     try:
         raw = transcript_path.read_bytes()
@@ -365,6 +384,10 @@ def play(
 
     Type /finish (or end the input) to finish.
     """
+    from sandbox.engine.conversation import Conversation
+    from sandbox.evaluator.grading import grade_compiled
+    from sandbox.evaluator.transcript import parse_transcript_data
+
     loaded, _, _ = _load([path])
     if loaded.errors:
         for problem in loaded.errors:
@@ -412,6 +435,9 @@ def packs(
     ] = False,
 ) -> None:
     """List packs and their scenarios."""
+    from sandbox.scenarios.bundled import BUNDLED_PACKS
+    from sandbox.scenarios.catalogue import scenarios_markdown, trade_of
+
     loaded, _, _ = _load(paths or [BUNDLED_PACKS])
     for problem in loaded.errors:
         error(str(problem))
@@ -439,6 +465,9 @@ def lexicon_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print what a concept expands to, in each language, and where it is defined."""
+    from sandbox.scenarios.lexicon import bundled_lexicon
+    from sandbox.text.concepts import ConceptError
+
     errors: list[PackError] = []
     found = _lexicon(lexicon, errors) or bundled_lexicon()
     if errors:
@@ -480,6 +509,8 @@ def lexicon_show(
 @lexicon_app.command("list")
 def lexicon_list(lexicon: LexiconOpt = None) -> None:
     """List every concept with its description."""
+    from sandbox.scenarios.lexicon import bundled_lexicon
+
     errors: list[PackError] = []
     found = _lexicon(lexicon, errors) or bundled_lexicon()
     for problem in errors:

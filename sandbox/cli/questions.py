@@ -7,16 +7,14 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sandbox.cli.output import fail, table
-from sandbox.cli.web import load_settings
-from sandbox.questions.library import bank_folders
-from sandbox.questions.loader import BankSet, load_bank, load_banks
-from sandbox.questions.tabular import COLUMNS, TEMPLATE_ROWS, bank_from_rows, rows_of
-from sandbox.scenarios.errors import PackErrors
+
+if TYPE_CHECKING:
+    from sandbox.questions.loader import BankSet
 
 
 def summary(loaded: BankSet) -> dict[str, object]:
@@ -59,6 +57,10 @@ def questions(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Summarise question banks: counts by type, locale, trade, difficulty and tag."""
+    from sandbox.cli.web import load_settings
+    from sandbox.questions.library import bank_folders
+    from sandbox.questions.loader import load_banks
+
     chosen = list(paths or bank_folders(load_settings()))
     missing = [p for p in chosen if not p.exists()]
     if missing:
@@ -167,6 +169,12 @@ def import_questions(
 ) -> None:
     """Import a question table into a bank file. Every problem is listed as FILE:ROW:
     message, and nothing is written if any row is wrong."""
+    from sandbox.cli.web import load_settings
+    from sandbox.questions.library import bank_folders
+    from sandbox.questions.loader import load_banks
+    from sandbox.questions.tabular import bank_from_rows
+    from sandbox.scenarios.errors import PackErrors
+
     if out.exists() and not force:
         raise fail(f"{out}: already exists; choose another file or add --force")
     header, rows = _read_table(table)
@@ -194,6 +202,10 @@ def export_questions(
     table: Annotated[Path, typer.Argument(metavar="TABLE", help="The .csv or .xlsx to write.")],
 ) -> None:
     """Export a bank to a question table (the columns import reads)."""
+    from sandbox.questions.loader import load_bank
+    from sandbox.questions.tabular import rows_of
+    from sandbox.scenarios.errors import PackErrors
+
     try:
         bank = load_bank(bank_file)
     except PackErrors as exc:
@@ -208,6 +220,8 @@ def questions_template(
     table: Annotated[Path, typer.Argument(metavar="TABLE", help="The .csv or .xlsx to write.")],
 ) -> None:
     """Write an empty question table with its columns and two example rows."""
+    from sandbox.questions.tabular import COLUMNS, TEMPLATE_ROWS
+
     rows = [list(COLUMNS)] + [[row.get(c, "") for c in COLUMNS] for row in TEMPLATE_ROWS]
     _write_table(table, rows)
     typer.echo(f"template written to {table}")

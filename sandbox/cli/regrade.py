@@ -1,154 +1,13 @@
-"""`sandbox regrade`: grade stored attempts again after a pack changed, on every core."""
+"""`sandbox regrade`: grade stored attempts again after a pack changed, on every core.
+
+Only the command's signature lives here; the work (SQLModel, Rich, the process pool) is in
+`sandbox.cli.regrading`, imported when the command runs, so `sandbox --help` stays fast."""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlmodel import Session
-
-from sandbox.cli.output import counted, fail, table
-from sandbox.cli.web import load_settings
-from sandbox.evaluator.regrade import Change, Job, Plan, Regraded, grade_job
-from sandbox.scenarios.library import PackLibrary, load_library, pack_folders
-from sandbox.scenarios.loader import load_packs
-from sandbox.scenarios.models import Pack
-from sandbox.storage.database import make_engine, upgrade
-from sandbox.storage.regrade import apply_plan, jobs_for, plan, select_attempts
-from sandbox.text import segmenter
-from sandbox.text.tone import tone
-
-AUDIT_REASON = "sandbox regrade (command line)"
-#: Why an attempt could not be regraded (`evaluator.regrade.PROBLEMS`), as the command says it.
-PROBLEM_TEXT = {
-    "pack-missing": "its pack is not loaded",
-    "scenario-missing": "its scenario is no longer in the pack",
-    "error": "grading failed",
-}
-
-_worker_packs: dict[str, Pack] = {}
-
-
-def _start_worker(folders: Sequence[Path]) -> None:
-    """Load the packs in a worker that did not inherit them (a spawned process)."""
-    loaded = load_packs([folder for folder in folders if folder.exists()])
-    _worker_packs.update({pack.id: pack for pack in loaded.packs})
-
-
-def _grade_in_worker(job: Job) -> Regraded:
-    try:
-        return grade_job(_worker_packs, job)
-    except Exception as exc:  # one bad attempt is reported, not fatal to the run
-        return Regraded(job.attempt_id, None, "error", f"{type(exc).__name__}: {exc}")
-
-
-def _pool(packs: dict[str, Pack], folders: list[Path], workers: int) -> ProcessPoolExecutor:
-    """Worker processes that hold the packs: forked with them where the OS can fork, else
-    spawned to load them again."""
-    if "fork" in multiprocessing.get_all_start_methods():
-        _worker_packs.clear()
-        _worker_packs.update(packs)
-        # Load TextBlob's lexicon and jieba's dictionary once, here, rather than once in
-        # every worker after the fork (about a second each).
-        locales = {pack.locale for pack in packs.values()}
-        if "en" in locales:
-            tone("Thank you, that is good.", "en")
-        if "zh-CN" in locales:
-            segmenter.warm_up()
-        fork = multiprocessing.get_context("fork")
-        return ProcessPoolExecutor(max_workers=workers, mp_context=fork)
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(folders,),
-    )
-
-
-def _grade_all(
-    jobs: list[Job], packs: dict[str, Pack], folders: list[Path], workers: int
-) -> Iterator[Regraded]:
-    """Grade the jobs in a pool of `workers` processes, in order, with a bar on stderr."""
-    chunksize = max(1, min(32, len(jobs) // (workers * 4)))
-    progress = Progress(
-        TextColumn("regrading"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-    with _pool(packs, folders, workers) as pool:
-        # Every job is submitted, so every worker is forked, before the bar starts its
-        # refresh thread: a fork never copies a thread's half-held lock.
-        results = pool.map(_grade_in_worker, jobs, chunksize=chunksize)
-        with progress:
-            task = progress.add_task("regrade", total=len(jobs))
-            for result in results:
-                progress.advance(task)
-                yield result
-
-
-def _resolve(
-    library: PackLibrary, pack_id: str | None, scenario: str | None
-) -> tuple[str | None, str | None]:
-    """The pack and scenario ids to select by, or a usage error naming what exists."""
-    if pack_id is not None and pack_id not in library.packs:
-        loaded = ", ".join(sorted(library.packs)) or "none"
-        raise fail(f"no pack {pack_id!r} is loaded (loaded: {loaded})")
-    if scenario is None:
-        return pack_id, None
-    wanted_pack, _, scenario_id = scenario.rpartition("/")
-    if wanted_pack and pack_id and wanted_pack != pack_id:
-        raise fail(f"--scenario {scenario!r} is not in --pack {pack_id!r}")
-    wanted_pack = wanted_pack or pack_id or ""
-    owners = [
-        p.id
-        for p, s in library.scenarios()
-        if s.id == scenario_id and (not wanted_pack or p.id == wanted_pack)
-    ]
-    if wanted_pack and wanted_pack not in library.packs:
-        raise fail(f"no pack {wanted_pack!r} is loaded")
-    if not owners:
-        raise fail(f"no scenario {scenario!r} in the loaded packs")
-    if len(owners) > 1:
-        choices = ", ".join(f"{owner}/{scenario_id}" for owner in owners)
-        raise fail(f"scenario {scenario_id!r} is in several packs; name one of: {choices}")
-    return owners[0], scenario_id
-
-
-def _verdict(passed: bool) -> str:
-    return "passed" if passed else "not passed"
-
-
-def _rows(changes: list[Change]) -> list[list[object]]:
-    return [
-        [
-            c.attempt_id,
-            c.user_name,
-            f"{c.pack_id}/{c.scenario_id}",
-            f"{c.old.score:.1f} {c.old.band} {_verdict(c.old.passed)}",
-            f"{c.new.score:.1f} {c.new.band} {_verdict(c.new.passed)}",
-            ", ".join(c.dropped_overrides) or "-",
-        ]
-        for c in changes
-    ]
-
-
-def _report(outcome: Plan) -> None:
-    if outcome.changes:
-        headers = ["attempt", "trainee", "scenario", "now", "after regrade", "dropped overrides"]
-        typer.echo(table(headers, _rows(outcome.changes)))
-    for problem in outcome.problems:
-        why = PROBLEM_TEXT.get(problem.problem or "", problem.problem)
-        detail = f" ({problem.detail})" if problem.detail else ""
-        typer.echo(f"attempt {problem.attempt_id}: not regraded: {why}{detail}", err=True)
 
 
 def regrade(
@@ -174,41 +33,9 @@ def regrade(
     ] = None,
 ) -> None:
     """Grade stored attempts again with the packs loaded now; reviewers' overrides are kept."""
-    if not (pack or scenario or all_attempts):
-        raise fail("choose what to regrade: --pack ID, --scenario ID or --all")
-    settings = load_settings()
-    library = load_library(settings)
-    for problem in library.errors:
-        typer.echo(f"pack skipped: {problem}", err=True)
-    pack_id, scenario_id = _resolve(library, pack, scenario)
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        with Session(engine, expire_on_commit=False) as session:
-            attempts = select_attempts(session=session, pack_id=pack_id, scenario_id=scenario_id)
-            if not attempts:
-                typer.echo("no graded attempts match")
-                return
-            # Reading a large set takes seconds before the bar can start: say so.
-            count = counted(len(attempts), "attempt")
-            typer.echo(f"reading {count} and their messages…", err=True)
-            work = jobs_for(session=session, attempts=attempts)
-            workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
-            results = list(_grade_all(work, library.packs, pack_folders(settings), workers))
-            outcome = plan(session=session, attempts=attempts, results=results)
-            _report(outcome)
-            checked = f"{counted(outcome.checked, 'attempt')} checked"
-            if dry_run:
-                would = len(outcome.changes)
-                typer.echo(f"{checked}; {would} would change (dry run: nothing stored)")
-                return
-            applied = apply_plan(
-                session=session, changes=outcome.changes, actor_id=None, reason=AUDIT_REASON
-            )
-            session.commit()
-    finally:
-        engine.dispose()
-    typer.echo(f"{checked}; {len(applied)} regraded")
+    from sandbox.cli.regrading import run
+
+    run(pack, scenario, dry_run, all_attempts, jobs)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,39 +4,33 @@ each with its effect on the pack's own examples and on stored attempts (a dry ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from sqlmodel import Session, col, select
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from sandbox.evaluator.suggest import Suggestion
+    from sandbox.scenarios.models import Pack
+    from sandbox.storage.models import Attempt
+    from sandbox.storage.reviews import GradeOverride
+
 
 from sandbox.cli.output import fail
-from sandbox.cli.web import load_settings
-from sandbox.evaluator.examples import run_pack
-from sandbox.evaluator.regrade import grade_job
-from sandbox.evaluator.suggest import (
-    Suggestion,
-    closest_clause,
-    example_for,
-    where_for,
-    with_example,
-    with_phrase,
-)
-from sandbox.scenarios.errors import PackErrors
-from sandbox.scenarios.library import load_library, organisation_lexicon
-from sandbox.scenarios.loader import load_pack_text
-from sandbox.scenarios.models import Pack
-from sandbox.storage.attempts import list_messages
-from sandbox.storage.database import make_engine, upgrade
-from sandbox.storage.models import Attempt, Speaker, User
-from sandbox.storage.regrade import jobs_for, select_attempts
-from sandbox.storage.reviews import GradeOverride, current_overrides
 
 SHOWN_IDS = 10
 
 
 def _suggestions(session: Session, pack: Pack) -> list[Suggestion]:
     """One suggestion per override in force on the pack's attempts, oldest attempt first."""
+    from sqlmodel import col, select
+
+    from sandbox.evaluator.suggest import Suggestion, closest_clause, example_for, where_for
+    from sandbox.storage.attempts import list_messages
+    from sandbox.storage.models import Attempt, Speaker, User
+    from sandbox.storage.reviews import GradeOverride, current_overrides
+
     rows = session.exec(
         select(GradeOverride, User.name, Attempt)
         .join(User, col(User.id) == col(GradeOverride.author_id))
@@ -105,11 +99,17 @@ def _suggestions(session: Session, pack: Pack) -> list[Suggestion]:
 
 
 def _load(data: dict[str, Any], source: str, lexicon: Any) -> Pack:
+    import yaml
+
+    from sandbox.scenarios.loader import load_pack_text
+
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     return load_pack_text(text, source, lexicon)
 
 
 def _failing(pack: Pack) -> set[str]:
+    from sandbox.evaluator.examples import run_pack
+
     return {result.name for result in run_pack(pack) if not result.passed}
 
 
@@ -133,6 +133,17 @@ def suggest(
     """List pack changes that reviewers' overrides suggest (a new example, a phrase for the
     criterion) with their effect on the pack's examples and on stored attempts. A dry run:
     nothing is written; a suggestion that breaks an example says so."""
+    import yaml
+    from sqlmodel import Session
+
+    from sandbox.cli.web import load_settings
+    from sandbox.evaluator.regrade import grade_job
+    from sandbox.evaluator.suggest import with_example, with_phrase
+    from sandbox.scenarios.errors import PackErrors
+    from sandbox.scenarios.library import load_library, organisation_lexicon
+    from sandbox.storage.database import make_engine, upgrade
+    from sandbox.storage.regrade import jobs_for, select_attempts
+
     if not from_overrides:
         raise fail("choose where suggestions come from: --from-overrides")
     settings = load_settings()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 WORKER_HEALTHCHECK_S = 60
 
-users_app = typer.Typer(help="Manage who can sign in.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage who can sign in.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def load_settings() -> Settings:

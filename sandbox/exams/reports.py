@@ -140,9 +140,20 @@ def facility(records: Iterable[Mapping[str, Any]]) -> list[Facility]:
 
 def grades_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """CSV text of `rows`; cells that a spreadsheet would run as formulas are defused."""
+    return csv_header(columns) + csv_rows(rows, columns)
+
+
+def csv_header(columns: Sequence[str]) -> str:
+    """The header line of a grades CSV (`grades_csv` in parts, to stream it)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(columns)
+    return out.getvalue()
+
+
+def csv_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """The lines of `rows`, without the header, cells defused as in `grades_csv`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row.get(c)) for c in columns])
     return out.getvalue()

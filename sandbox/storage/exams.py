@@ -230,15 +230,25 @@ def exam_scenarios(*, session: Session, exam_id: int) -> list[ExamScenario]:
     return list(session.exec(statement))
 
 
-def candidates(*, session: Session, exam_id: int) -> list[User]:
-    """The exam's candidates, by name."""
+def candidates_statement(*, exam_id: int, user_ids: Iterable[int] | None = None) -> Any:
+    """The statement of the exam's candidates (those of `user_ids`, if given), by name: to
+    page through with `sandbox.web.pagination`."""
     statement = (
         select(User)
         .join(ExamCandidate, col(ExamCandidate.user_id) == col(User.id))
         .where(ExamCandidate.exam_id == exam_id)
-        .order_by(col(User.name))
+        .order_by(col(User.name), col(User.id))
     )
-    return list(session.exec(statement))
+    if user_ids is not None:
+        statement = statement.where(col(User.id).in_(list(user_ids)))
+    return statement
+
+
+def candidates(
+    *, session: Session, exam_id: int, user_ids: Iterable[int] | None = None
+) -> list[User]:
+    """The exam's candidates (those of `user_ids`, if given), by name."""
+    return list(session.exec(candidates_statement(exam_id=exam_id, user_ids=user_ids)))
 
 
 def is_candidate(*, session: Session, exam_id: int, user_id: int) -> bool:
@@ -256,11 +266,19 @@ def exams_for(*, session: Session, user_id: int) -> list[Exam]:
     return list(session.exec(statement))
 
 
-def exam_attempts(*, session: Session, exam_id: int, user_id: int | None = None) -> list[Attempt]:
-    """The exam's attempts (of one candidate, if given), oldest first."""
+def exam_attempts(
+    *,
+    session: Session,
+    exam_id: int,
+    user_id: int | None = None,
+    user_ids: Iterable[int] | None = None,
+) -> list[Attempt]:
+    """The exam's attempts (of one candidate, or of `user_ids`, if given), oldest first."""
     statement = select(Attempt).where(Attempt.exam_id == exam_id, Attempt.mode == Mode.EXAM)
     if user_id is not None:
         statement = statement.where(Attempt.user_id == user_id)
+    if user_ids is not None:
+        statement = statement.where(col(Attempt.user_id).in_(list(user_ids)))
     return list(session.exec(statement.order_by(col(Attempt.started_at), col(Attempt.id))))
 
 
@@ -427,9 +445,13 @@ def create_cohort(*, session: Session, cohort: str, user_ids: Iterable[int]) -> 
 # --- written scores ----------------------------------------------------------------------
 
 
-def written_scores(*, session: Session, exam_id: int) -> dict[tuple[int, bool], WrittenScore]:
-    """(user id, retake) -> the written score."""
+def written_scores(
+    *, session: Session, exam_id: int, user_ids: Iterable[int] | None = None
+) -> dict[tuple[int, bool], WrittenScore]:
+    """(user id, retake) -> the written score (of `user_ids`, if given)."""
     statement = select(WrittenScore).where(WrittenScore.exam_id == exam_id)
+    if user_ids is not None:
+        statement = statement.where(col(WrittenScore.user_id).in_(list(user_ids)))
     return {(w.user_id, w.retake): w for w in session.exec(statement)}
 
 
@@ -459,8 +481,13 @@ def set_written_score(
 # --- retakes -----------------------------------------------------------------------------
 
 
-def retakes(*, session: Session, exam_id: int) -> dict[int, ExamRetake]:
+def retakes(
+    *, session: Session, exam_id: int, user_ids: Iterable[int] | None = None
+) -> dict[int, ExamRetake]:
+    """User id -> the retake granted (of `user_ids`, if given)."""
     statement = select(ExamRetake).where(ExamRetake.exam_id == exam_id)
+    if user_ids is not None:
+        statement = statement.where(col(ExamRetake.user_id).in_(list(user_ids)))
     return {r.user_id: r for r in session.exec(statement)}
 
 

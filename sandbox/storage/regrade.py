@@ -8,12 +8,16 @@ event each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from sqlalchemy import func
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from sandbox.evaluator.overrides import overrides_in_force
-from sandbox.evaluator.regrade import Change, Job, Plan, Regraded
+from sandbox.evaluator.regrade import Change, Job, Plan, Regraded, StoredAttempt
 from sandbox.evaluator.regrade import plan as planned
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, AttemptMessage, User, utcnow
@@ -46,12 +50,96 @@ def select_attempts(
     return list(session.exec(statement.order_by(col(Attempt.id))).all())
 
 
+#: Attempts read, graded, compared (and written) at a time by `attempt_batches`' callers.
+BATCH = 500
+
+
+class JobSource(Protocol):
+    """What a grading job is made from: an attempt, or its `AttemptRow`."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def pack_id(self) -> str: ...
+    @property
+    def scenario_id(self) -> str: ...
+    @property
+    def time_limit_s(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """The columns of a graded attempt a regrade reads: not its grade record, which is most
+    of an attempt's size."""
+
+    id: int | None
+    user_id: int
+    pack_id: str
+    scenario_id: str
+    time_limit_s: float
+    score: float | None
+    band: str | None
+    passed: bool | None
+
+
+def _graded(
+    statement: Any,
+    pack_id: str | None,
+    scenario_id: str | None,
+) -> Any:
+    statement = statement.where(col(Attempt.grade).is_not(None), col(Attempt.ended_at).is_not(None))
+    if pack_id is not None:
+        statement = statement.where(Attempt.pack_id == pack_id)
+    if scenario_id is not None:
+        statement = statement.where(Attempt.scenario_id == scenario_id)
+    return statement
+
+
+def count_attempts(
+    *, session: Session, pack_id: str | None = None, scenario_id: str | None = None
+) -> int:
+    """How many graded attempts `attempt_batches` will yield."""
+    statement = _graded(select(func.count()).select_from(Attempt), pack_id, scenario_id)
+    return int(session.exec(statement).one())
+
+
+def attempt_batches(
+    *,
+    session: Session,
+    pack_id: str | None = None,
+    scenario_id: str | None = None,
+    size: int | None = None,
+) -> Iterator[list[AttemptRow]]:
+    """Graded attempts, oldest first, `size` at a time, read by keyset (id > the last one
+    read): memory holds one batch, however many attempts there are. `size`: `BATCH`."""
+    size = size or BATCH
+    after = 0
+    columns = [
+        col(Attempt.id),
+        col(Attempt.user_id),
+        col(Attempt.pack_id),
+        col(Attempt.scenario_id),
+        col(Attempt.time_limit_s),
+        col(Attempt.score),
+        col(Attempt.band),
+        col(Attempt.passed),
+    ]
+    while True:
+        statement = _graded(select_columns(*columns), pack_id, scenario_id)
+        statement = statement.where(col(Attempt.id) > after).order_by(col(Attempt.id)).limit(size)
+        rows = [AttemptRow(*row) for row in session.execute(statement)]
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id or after
+
+
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
 
 
-def jobs_for(*, session: Session, attempts: Sequence[Attempt]) -> list[Job]:
+def jobs_for(*, session: Session, attempts: Sequence[JobSource]) -> list[Job]:
     """A grading job per attempt, with its messages read in a few queries."""
     ids = [a.id for a in attempts if a.id is not None]
     lines: dict[int, list[tuple[str, str, float]]] = {i: [] for i in ids}
@@ -89,7 +177,9 @@ def _overrides(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
     return {i: overrides_in_force(found) for i, found in rows.items()}
 
 
-def plan(*, session: Session, attempts: Sequence[Attempt], results: Iterable[Regraded]) -> Plan:
+def plan(
+    *, session: Session, attempts: Sequence[StoredAttempt], results: Iterable[Regraded]
+) -> Plan:
     """The regrade plan (`evaluator.regrade.plan`) with the attempts' overrides and owners
     read from the database."""
     ids = [a.id for a in attempts if a.id is not None]

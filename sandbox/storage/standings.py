@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -24,18 +25,26 @@ Standing = judged.Standing[Attempt, User, ExamScenario]
 ScenarioProgress = judged.ScenarioProgress[Attempt, ExamScenario]
 
 
-def standings(*, session: Session, exam: Exam, now: datetime) -> list[Standing]:
-    """Every candidate's standing, by name."""
+def standings(
+    *,
+    session: Session,
+    exam: Exam,
+    now: datetime,
+    users: Sequence[User] | None = None,
+) -> list[Standing]:
+    """Every candidate's standing, by name; or only those of `users` (candidates of the exam,
+    in their order): then only their rows are read, whatever the size of the exam."""
     assert exam.id is not None
     rules = exam.exam_rules
+    ids = None if users is None else [u.id for u in users if u.id is not None]
     scenarios = exam_scenarios(session=session, exam_id=exam.id)
-    written = written_scores(session=session, exam_id=exam.id)
-    granted = retakes(session=session, exam_id=exam.id)
+    written = written_scores(session=session, exam_id=exam.id, user_ids=ids)
+    granted = retakes(session=session, exam_id=exam.id, user_ids=ids)
     by_user: dict[int, list[Attempt]] = {}
-    for attempt in exam_attempts(session=session, exam_id=exam.id):
+    for attempt in exam_attempts(session=session, exam_id=exam.id, user_ids=ids):
         by_user.setdefault(attempt.user_id, []).append(attempt)
     found = []
-    for user in candidates(session=session, exam_id=exam.id):
+    for user in candidates(session=session, exam_id=exam.id) if users is None else users:
         assert user.id is not None
         found.append(
             judged.standing(

@@ -9,8 +9,10 @@ from fastapi import Depends, HTTPException
 from sqlmodel import Session
 
 from sandbox.conversations.service import ConversationService
-from sandbox.storage.exams import Exam, ExamScenario
+from sandbox.storage.exams import Exam, ExamScenario, candidates_statement
+from sandbox.storage.models import User
 from sandbox.web.deps import StateDep
+from sandbox.web.pagination import Page, PageRequest, paginate
 from sandbox.web.state import AppState
 
 
@@ -52,3 +54,20 @@ def iso(moment: datetime | None) -> str:
 def page_helpers() -> dict[str, Any]:
     """Template helpers of the exam pages."""
     return {"utc_text": utc_text, "iso": iso}
+
+
+def candidates_page(session: Session, exam: Exam, request: PageRequest, size: int) -> Page[User]:
+    """One page of the exam's candidates, by name: counted and sliced by the database, so a
+    page reads only its own candidates' rows (`standings(users=page.items)`)."""
+    assert exam.id is not None
+    return paginate(session, candidates_statement(exam_id=exam.id), request, size)
+
+
+def pager_context(t: Any, shown: Page[Any], path: str) -> dict[str, Any]:
+    """What `_pager.html` shows of a page of candidates."""
+    return {
+        "page": shown.number,
+        "pages": shown.pages,
+        "page_links": shown.links(path, {}),
+        "page_problem": t(shown.problem, pages=shown.pages) if shown.problem else None,
+    }

@@ -60,10 +60,13 @@ from sandbox.web.exam_form import (
     read_moment,
 )
 from sandbox.web.i18n import N_
+from sandbox.web.pagination import PageRequest, read_page
 from sandbox.web.proctoring import (
     ServiceDep,
+    candidates_page,
     exam_or_404,
     page_helpers,
+    pager_context,
     scenario_title,
 )
 from sandbox.web.state import AppState
@@ -74,6 +77,8 @@ from sandbox.web.templating import render
 router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
 
 CSV_MAX_BYTES = 1_000_000
+#: Candidates on one page of an exam's page.
+EXAM_PAGE_SIZE = 100
 
 
 def exam_snapshot(session: Session, exam: Exam) -> dict[str, Any]:
@@ -280,16 +285,20 @@ def _exam_page(
     exam: Exam,
     now: datetime,
     status_code: int = 200,
+    page: PageRequest | None = None,
     **extra: Any,
 ) -> Response:
     assert exam.id is not None
     rows = exam_scenarios(session=session, exam_id=exam.id)
+    # One page of candidates: the page reads only their rows, however large the exam.
+    shown = candidates_page(session, exam, page or PageRequest(), EXAM_PAGE_SIZE)
     context = viewer.context(
         exam=exam,
         rules=exam.exam_rules,
         window=exam.window(now),
         scenarios=[{"row": r, "title": scenario_title(state, r)} for r in rows],
-        standings=standings(session=session, exam=exam, now=now),
+        standings=standings(session=session, exam=exam, now=now, users=shown.items),
+        **pager_context(viewer.t, shown, f"/proctor/exams/{exam.id}"),
         now=now,
         import_errors=[],
         written_error=None,
@@ -310,10 +319,20 @@ def read_exam(
     user: ProctorUser,
     service: ServiceDep,
     imported: int = 0,
+    page: str | None = None,
 ) -> Response:
-    """An exam: its rules, and each candidate's parts, result and retake state."""
+    """An exam: its rules, and each candidate's parts, result and retake state (a page of
+    `EXAM_PAGE_SIZE` candidates by name)."""
     exam = exam_or_404(session, exam_id)
-    return _exam_page(viewer, state, session, exam, service.now(), imported=max(imported, 0))
+    return _exam_page(
+        viewer,
+        state,
+        session,
+        exam,
+        service.now(),
+        page=read_page(page),
+        imported=max(imported, 0),
+    )
 
 
 class CandidateForm(BaseModel):

@@ -3,35 +3,41 @@ per-criterion facility (hardest first), and every grade as CSV."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from sandbox.exams.reports import (
     Facility,
     HistogramLayout,
     PassRate,
+    csv_header,
+    csv_rows,
     facility,
-    grades_csv,
     histogram,
     histogram_layout,
     pass_rate,
 )
 from sandbox.questions.stats import item_statistics
-from sandbox.storage.exams import Exam, exams_of_cohort
+from sandbox.storage.exams import Exam, exam_scenarios, exams_of_cohort
 from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
-from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers
+from sandbox.web.pagination import PageRequest
+from sandbox.web.proctoring import ServiceDep, candidates_page, exam_or_404, page_helpers
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
 router = APIRouter(prefix="/proctor", tags=["proctor"], dependencies=gate(require_proctor))
+
+#: Candidates read at a time while a grades CSV streams out.
+CSV_BATCH = 500
 
 BASE_COLUMNS = (
     "exam",
@@ -145,9 +151,36 @@ def grade_rows(
     return rows, [*BASE_COLUMNS, *scenario_keys]
 
 
-def _csv_response(text: str, filename: str) -> Response:
-    return Response(
-        text,
+def _csv_response(state: AppState, exam_ids: list[int], now: datetime, filename: str) -> Response:
+    """Every candidate's grades in the exams, streamed: `CSV_BATCH` candidates are read,
+    judged and written at a time, each batch in a transaction of its own, so neither memory
+    nor the time to the first byte grows with the exams. Its columns are the base ones and
+    a score per scenario of the exams, in their order."""
+
+    def lines() -> Iterator[str]:
+        with Session(state.engine) as session:
+            keys: list[str] = []
+            for exam_id in exam_ids:
+                for row in exam_scenarios(session=session, exam_id=exam_id):
+                    if f"score {row.key}" not in keys:
+                        keys.append(f"score {row.key}")
+        columns = [*BASE_COLUMNS, *keys]
+        yield csv_header(columns)
+        for exam_id in exam_ids:
+            number, pages = 1, 1
+            while number <= pages:
+                with Session(state.engine) as session:
+                    exam = session.get(Exam, exam_id)
+                    if exam is None:  # deleted while the file was being written
+                        break
+                    shown = candidates_page(session, exam, PageRequest(number), CSV_BATCH)
+                    found = standings(session=session, exam=exam, now=now, users=shown.items)
+                    rows, _ = grade_rows([(exam, s) for s in found], state)
+                yield csv_rows(rows, columns)
+                number, pages = number + 1, shown.pages
+
+    return StreamingResponse(
+        lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -189,12 +222,8 @@ def read_exam_grades(
     service: ServiceDep,
 ) -> Response:
     """Every candidate's grades in the exam, as CSV."""
-    exam = exam_or_404(session, exam_id)
-    _, everyone = build_report(
-        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=service.now()
-    )
-    rows, columns = grade_rows(everyone, state)
-    return _csv_response(grades_csv(rows, columns), f"exam-{exam_id}-grades.csv")
+    exam_or_404(session, exam_id)
+    return _csv_response(state, [exam_id], service.now(), f"exam-{exam_id}-grades.csv")
 
 
 def _cohort_exams(session: Session, cohort: str) -> list[Exam]:
@@ -237,8 +266,5 @@ def read_cohort_grades(
 ) -> Response:
     """Every grade of every exam of a cohort, as CSV."""
     exams = _cohort_exams(session, cohort)
-    _, everyone = build_report(
-        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=service.now()
-    )
-    rows, columns = grade_rows(everyone, state)
-    return _csv_response(grades_csv(rows, columns), "cohort-grades.csv")
+    ids = [exam.id for exam in exams if exam.id is not None]
+    return _csv_response(state, ids, service.now(), "cohort-grades.csv")
