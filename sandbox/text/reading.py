@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sandbox.text.concepts import Lexicon
+from sandbox.text.hanzi import simplified
 from sandbox.text.lemmas import expand, lemma
 from sandbox.text.matcher import (
     _EN_TOKEN,
+    _W,
     Matcher,
     Phrase,
     Span,
@@ -402,6 +404,8 @@ class Reading(Text):
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
+        if self.locale != "en" and not self._plain.isascii():
+            self._plain = simplified(self._plain)
         if self.locale == "en":
             self.text, self._tokens = _en_lemmas(self._plain)
         else:
@@ -924,11 +928,45 @@ class V2Compiler:
         )
 
 
+# Adverbs an English phrase tolerates between its own words, one or two at a time: "nobody
+# will know" matches "nobody will ever know", "you will look" "you'll really look", "i will
+# send" "i'll just send". Only words that intensify or soften without changing what is said:
+# no negation, no hedge ("probably", "maybe") and no time word that could turn a claim round.
+EN_FILLERS = frozenset(
+    "just really ever actually honestly totally definitely absolutely completely even all "
+    "so very still always literally pretty quite simply truly certainly surely defo "
+    "def deffo also".split()
+)
+_EN_FILLER = "(?:" + "|".join(sorted(EN_FILLERS, key=len, reverse=True)) + ") "
+_EN_WORD = re.compile(rf"^{_W}+(?:'{_W}+)*$")
+
+
+def _en_tolerant(compiled: Phrase) -> Phrase:
+    """A lemma phrase of two words or more, with fillers allowed between its words."""
+    core = compiled.literal
+    words = core.split(" ")
+    if len(words) < 2 or not all(_EN_WORD.match(w) for w in words):
+        return compiled
+    if any(w in EN_FILLERS for w in words):
+        return compiled  # "just a bruise", "all the time": the phrase names its own adverbs
+    star = compiled.text.endswith("*")
+    gap = f" (?:{_EN_FILLER}){{0,2}}"
+    body = gap.join(re.escape(w) for w in words)
+    pattern = rf"(?<!{_W})(?<!{_W}')" + body
+    if star:
+        pattern += rf"{_W}*(?:'{_W}+)*"
+    else:
+        pattern += rf"(?=(?:'s)?(?!{_W}|'{_W}))"
+    # Every match starts with the first word: the matcher looks for the pattern only there.
+    return Phrase(compiled.source, compiled.text, "en", words[0] + " ", re.compile(pattern))
+
+
 def compile_phrase(source: str, locale: str) -> Phrase:
     """One plain v2 phrase, compiled to match a `Reading` (`PhraseError` if not allowed)."""
     text = Phrase.check(source, locale)
     if locale == "en":
-        compiled = Phrase.compile(lemma_phrase(text), "en")
+        compiled = _en_tolerant(Phrase.compile(lemma_phrase(text), "en"))
         return Phrase(source, compiled.text, locale, compiled.literal, compiled.pattern)
+    text = simplified(text)
     literal, pattern = zh_pattern(text)
     return Phrase(source, text, locale, literal, pattern)
