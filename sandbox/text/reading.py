@@ -48,6 +48,16 @@ LONG_SCOPE = 16
 
 # -- English -----------------------------------------------------------------------------
 
+# Adverbs an English phrase tolerates between its own words: "nobody will know" matches
+# "nobody will ever know", "you will look" "you'll really look", "i will send" "i'll just
+# send". Only words that intensify or soften without changing what is said: no negation, no
+# hedge ("probably", "maybe"), no time word that could turn a claim round. A phrase that
+# names one of them ("just a bruise") still needs it.
+EN_FILLERS = frozenset(
+    "just really ever actually honestly totally definitely absolutely completely even "
+    "very literally pretty quite simply truly certainly surely defo deffo".split()
+)
+
 NEGATORS_EN = frozenset(
     "not no never nobody nothing none neither nor without zero unable refuse avoid "
     "nowhere hardly".split()
@@ -401,6 +411,9 @@ class Reading(Text):
     _plain: str = field(init=False, default="")
     _frames: list[int] | None = field(init=False, default=None)
     _negating: bool | None = field(init=False, default=None)
+    #: English: the text without its filler adverbs, and where each of its characters
+    #: stands in `text` (None when the message holds no filler).
+    _unfilled: tuple[str, list[int]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -408,19 +421,51 @@ class Reading(Text):
             self._plain = simplified(self._plain)
         if self.locale == "en":
             self.text, self._tokens = _en_lemmas(self._plain)
+            self._unfilled = _without_fillers(self._tokens)
         else:
             self.text = self._plain
             self._tokens = _zh_tokens(self._plain)
 
     def present(self) -> frozenset[str]:
-        """`Text.present`, through the scenario's index of literals when it has one."""
-        if (
-            self._present is None
-            and isinstance(self.universe, Literals)
-            and len(self.universe) > _INDEXED
-        ):
-            self._present = self.universe.present_in(self.text)
+        """`Text.present`, through the scenario's index of literals when it has one; in
+        English also the literals found once the filler adverbs are left out."""
+        if self._present is None:
+            if isinstance(self.universe, Literals) and len(self.universe) > _INDEXED:
+                self._present = self.universe.present_in(self.text)
+                if self._unfilled is not None:
+                    self._present |= self.universe.present_in(self._unfilled[0])
+            elif self._unfilled is not None:
+                texts = (self.text, self._unfilled[0])
+                universe = self.universe or ()
+                self._present = frozenset(
+                    lit for lit in universe if lit in texts[0] or lit in texts[1]
+                )
         return super().present()
+
+    def occurrences(self, phrase: Phrase) -> tuple[Span, ...]:
+        """`Text.occurrences`, and in English also the occurrences that filler adverbs
+        interrupt ("nobody will ever know" holds "nobody will know"), placed in `text`."""
+        found = self._occurrences.get(phrase.text)
+        if found is not None:
+            return found
+        spans = super().occurrences(phrase)
+        unfilled = self._unfilled
+        if unfilled is None or " " not in phrase.literal:
+            return spans
+        text, where = unfilled
+        more: list[Span] = []
+        if phrase.literal in text:
+            k = text.find(phrase.literal)
+            while k >= 0:
+                m = phrase.pattern.match(text, k) if phrase.pattern is not None else None
+                if m is not None or phrase.pattern is None:
+                    end = m.end() if m is not None else k + len(phrase.literal)
+                    more.append((where[k], where[end - 1] + 1))
+                k = text.find(phrase.literal, k + 1)
+        if more:
+            spans = tuple(sorted(set(spans).union(more)))
+            self._occurrences[phrase.text] = spans
+        return spans
 
     def candidates(self, phrases: Sequence[Phrase]) -> Sequence[Phrase]:
         """Only the phrases whose literal the message holds (concept groups are long)."""
@@ -771,6 +816,23 @@ def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
     return " ".join(out), words
 
 
+def _without_fillers(words: list[Word]) -> tuple[str, list[int]] | None:
+    """The lemma text without filler adverbs, and each character's position in the text."""
+    if not any(w.text in EN_FILLERS for w in words):
+        return None
+    parts: list[str] = []
+    where: list[int] = []
+    for w in words:
+        if w.text in EN_FILLERS:
+            continue
+        if parts:
+            parts.append(" ")
+            where.append(w.start - 1)
+        parts.append(w.text)
+        where.extend(range(w.start, w.end))
+    return "".join(parts), where
+
+
 def lemma_phrase(source: str) -> str:
     """A v2 English phrase read the way messages are (a final `*` kept, its word as typed)."""
     text = normalize(source)
@@ -928,44 +990,11 @@ class V2Compiler:
         )
 
 
-# Adverbs an English phrase tolerates between its own words, one or two at a time: "nobody
-# will know" matches "nobody will ever know", "you will look" "you'll really look", "i will
-# send" "i'll just send". Only words that intensify or soften without changing what is said:
-# no negation, no hedge ("probably", "maybe") and no time word that could turn a claim round.
-EN_FILLERS = frozenset(
-    "just really ever actually honestly totally definitely absolutely completely even all "
-    "so very still always literally pretty quite simply truly certainly surely defo "
-    "def deffo also".split()
-)
-_EN_FILLER = "(?:" + "|".join(sorted(EN_FILLERS, key=len, reverse=True)) + ") "
-_EN_WORD = re.compile(rf"^{_W}+(?:'{_W}+)*$")
-
-
-def _en_tolerant(compiled: Phrase) -> Phrase:
-    """A lemma phrase of two words or more, with fillers allowed between its words."""
-    core = compiled.literal
-    words = core.split(" ")
-    if len(words) < 2 or not all(_EN_WORD.match(w) for w in words):
-        return compiled
-    if any(w in EN_FILLERS for w in words):
-        return compiled  # "just a bruise", "all the time": the phrase names its own adverbs
-    star = compiled.text.endswith("*")
-    gap = f" (?:{_EN_FILLER}){{0,2}}"
-    body = gap.join(re.escape(w) for w in words)
-    pattern = rf"(?<!{_W})(?<!{_W}')" + body
-    if star:
-        pattern += rf"{_W}*(?:'{_W}+)*"
-    else:
-        pattern += rf"(?=(?:'s)?(?!{_W}|'{_W}))"
-    # Every match starts with the first word: the matcher looks for the pattern only there.
-    return Phrase(compiled.source, compiled.text, "en", words[0] + " ", re.compile(pattern))
-
-
 def compile_phrase(source: str, locale: str) -> Phrase:
     """One plain v2 phrase, compiled to match a `Reading` (`PhraseError` if not allowed)."""
     text = Phrase.check(source, locale)
     if locale == "en":
-        compiled = _en_tolerant(Phrase.compile(lemma_phrase(text), "en"))
+        compiled = Phrase.compile(lemma_phrase(text), "en")
         return Phrase(source, compiled.text, locale, compiled.literal, compiled.pattern)
     text = simplified(text)
     literal, pattern = zh_pattern(text)
