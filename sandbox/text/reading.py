@@ -91,7 +91,10 @@ _SENTENCE_MARKS_EN = frozenset(".;!?")
 # "anyone who is pregnant" reports nothing.
 _REPORTERS_EN = frozenset(
     "anyone anybody whoever someone somebody people they any some other ad ads advert "
-    "adverts website websites internet online salon salons influencer influencers".split()
+    "adverts website websites internet online salon salons influencer influencers "
+    "whatever page label leaflet packet packaging marketing manufacturer manufacturers "
+    "company companies brand brands article articles forum forums friend friends google "
+    "tiktok instagram".split()
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market".split()
@@ -112,6 +115,9 @@ _KNOWING_EN = frozenset(
     "tell say know confirm promise guarantee sure check predict decide see you me u".split()
 )
 _DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
+# A negated verb of saying, suggesting or trying reaches its whole clause ("I'm not going to
+# tell you...", "don't try to make the last ones stretch by halving a dose").
+_LONG_REACH_EN = frozenset("pretend suggest try attempt tempt".split())
 _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
@@ -261,6 +267,10 @@ _REJECTED_AFTER_EN = re.compile(
     r"\bbe (not|never) (realistic|true|possible|guarantee|real|the case|how it work)\b"
     r"|\bbe (unrealistic|impossible|untrue|a myth|nonsense|rubbish|a lie)\b"
     r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b"
+    # "a written guarantee isn't something any honest surgeon could give you"
+    # (only of a promise: "it isn't something we can give while you're pregnant" refuses)
+    r"|(?:(?<=guarantee )|(?<=promise ))be not something [^.,;:!?]{0,40}"
+    r"\b(give|promise|guarantee|offer|say|put in writing)\b"
 )
 _REJECTED_AFTER_ZH = re.compile(
     "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
@@ -540,7 +550,10 @@ class Reading(Text):
         while j >= 0 and seen < LONG_SCOPE:
             w = words[j]
             if w.clause_end:
-                break
+                if not self._continues_negation(j):
+                    break
+                j -= 1
+                continue
             if w.text in breaks and not (
                 en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
             ):
@@ -613,8 +626,23 @@ class Reading(Text):
     def _says_after(self, j: int) -> bool:
         """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
         return any(
-            w.text in _SAYING_EN or w.text in ("pretend", "suggest")
+            w.text in _SAYING_EN or w.text in _LONG_REACH_EN
             for w in self._tokens[j + 1 : j + 5]
+        )
+
+    def _continues_negation(self, j: int) -> bool:
+        """A clause that opens with "or"/"nor" after a comma goes on with the negation of the
+        clause before it: "I won't offer you the earliest slot, or a 'lighter dose' either".
+        Not an "or" that opens a consequence with its own subject: "don't take it, or you
+        could bleed" warns."""
+        words = self._tokens
+        return (
+            self.locale == "en"
+            and words[j].text == ","
+            and j + 2 < len(words)
+            and words[j + 1].text in ("or", "nor")
+            and words[j + 2].text not in _SUBJECTS_EN
+            and words[j + 2].text != "else"
         )
 
     def _negates_en(self, j: int) -> bool:
@@ -656,6 +684,8 @@ class Reading(Text):
             return None
         words = self._tokens
         marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
+        if words[i].text in marks:
+            return None  # the occurrence opens a new sentence: no frame before it reaches it
         start = i
         while start > 0 and words[start - 1].text not in marks:
             start -= 1
