@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "realistic"
 sys.path.insert(0, str(ROOT / "bench"))
 
+import corpus  # noqa: E402
 import fairness  # noqa: E402
 
 
@@ -28,16 +29,26 @@ def transcripts() -> list[Path]:
 
 
 def test_every_scenario_has_five_transcripts_one_held_out() -> None:
+    """Round 1: variants a-e of every scenario, one held out. Round 2 (f, g) adds at most
+    one of each, and its held-out variant follows the same rule (`bench/corpus.py`)."""
     packs = load_packs([BUNDLED_PACKS]).packs
     scenarios = {f"{p.id}/{s.id}" for p in packs for s in p.scenarios}
     seen: dict[str, list[str]] = {}
     for path in transcripts():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        seen.setdefault(data["scenario"], []).append(data["split"])
+        scenario, variant = data["scenario"], str(data["variant"])
+        assert path.stem == f"{scenario.partition('/')[2]}-{variant}", path
+        expected = "holdout" if variant in corpus.holdout_variants(scenario) else "tune"
+        assert data["split"] == expected, path
+        seen.setdefault(scenario, []).append(variant)
         assert data["trainee"], path
     assert set(seen) == scenarios
-    for scenario, splits in seen.items():
-        assert sorted(splits) == ["holdout", "tune", "tune", "tune", "tune"], scenario
+    for scenario, variants in seen.items():
+        first = sorted(v for v in variants if v in "abcde")
+        second = [v for v in variants if v in "fg"]
+        assert first == list("abcde"), scenario
+        assert len(second) == len(set(second)), scenario
+        assert sum(1 for v in first if v in corpus.holdout_variants(scenario)) == 1
 
 
 @pytest.mark.parametrize("labeller", ["assessor", "writer"])

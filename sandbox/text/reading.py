@@ -29,7 +29,6 @@ from sandbox.text.hanzi import simplified
 from sandbox.text.lemmas import expand, lemma
 from sandbox.text.matcher import (
     _EN_TOKEN,
-    _W,
     Matcher,
     Phrase,
     Span,
@@ -452,6 +451,13 @@ class Reading(Text):
                 )
         return super().present()
 
+    def has_any(self, literals: frozenset[str]) -> bool:
+        """`Text.has_any`, also in the text without filler adverbs."""
+        if self.universe is None and self._unfilled is not None:
+            texts = (self.text, self._unfilled[0])
+            return any(lit in t for lit in literals for t in texts)
+        return super().has_any(literals)
+
     def occurrences(self, phrase: Phrase) -> tuple[Span, ...]:
         """`Text.occurrences`, and in English also the occurrences that filler adverbs
         interrupt ("nobody will ever know" holds "nobody will know"), placed in `text`."""
@@ -626,8 +632,7 @@ class Reading(Text):
     def _says_after(self, j: int) -> bool:
         """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
         return any(
-            w.text in _SAYING_EN or w.text in _LONG_REACH_EN
-            for w in self._tokens[j + 1 : j + 5]
+            w.text in _SAYING_EN or w.text in _LONG_REACH_EN for w in self._tokens[j + 1 : j + 5]
         )
 
     def _continues_negation(self, j: int) -> bool:
