@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sandbox.text.concepts import Lexicon
-from sandbox.text.hanzi import simplified
+from sandbox.text.hanzi import simplified, simplified_phrase
 from sandbox.text.lemmas import expand, lemma
 from sandbox.text.matcher import (
     _EN_TOKEN,
@@ -1031,6 +1031,6 @@ def compile_phrase(source: str, locale: str) -> Phrase:
     if locale == "en":
         compiled = Phrase.compile(lemma_phrase(text), "en")
         return Phrase(source, compiled.text, locale, compiled.literal, compiled.pattern)
-    text = simplified(text)
+    text = simplified_phrase(text)
     literal, pattern = zh_pattern(text)
     return Phrase(source, text, locale, literal, pattern)
