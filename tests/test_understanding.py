@@ -307,3 +307,32 @@ def test_bundled_packs_read_fresh_lines(
 ) -> None:
     pack_id, _, scenario_id = scenario.partition("/")
     assert statuses(bundled[pack_id], lines, scenario_id)[criterion] == status
+
+
+@pytest.mark.parametrize(
+    ("line", "word"),
+    [
+        ("有的地方可能会跟你说问题不大、先做了再说，但那是拿你的脸冒险", "问题不大"),
+        ("别家承诺永久有效，我们不这么说", "永久"),
+        ("网上都说打了就不会感冒，其实没这回事", "不会感冒"),
+    ],
+)
+def test_what_other_places_say_is_reported_not_claimed(line: str, word: str) -> None:
+    reading = Reading(line, "zh-CN")
+    assert reading.negation_at(reading.text.find(word)) is not None
+
+
+def test_a_claim_of_ones_own_is_still_made_in_chinese() -> None:
+    reading = Reading("问题不大，下周就能做", "zh-CN")
+    assert reading.negation_at(reading.text.find("问题不大")) is None
+    reading = Reading("有的人打完会肿几天", "zh-CN")  # "some people" says nothing
+    assert reading.negation_at(reading.text.find("肿")) is None
+
+
+def test_a_hedged_refusal_to_promise_is_no_promise(bundled: dict[str, Pack]) -> None:
+    result = statuses(
+        bundled["aesthetics-consult-zh-plus"],
+        ["能不能赶上婚礼也得医生看完再说，我这儿不好跟您打包票哈"],
+        "filler-aspirin-wedding",
+    )
+    assert result["no-guarantee"] == "clear"

@@ -306,6 +306,12 @@ _REPORT_FRAMES_ZH = (
     "宣传说",
     "忽悠",
 )
+# Someone else's words: "有的地方可能会跟你说问题不大", "别家承诺...", "网上都说...".
+_REPORTED_BY_ZH = re.compile(
+    r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台)"
+    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
+    r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
+)
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
 # or a request, or a question word that is not an indefinite ("过几天", "没有什么",
 # "什么都", "哪天都行" are statements).
@@ -527,6 +533,7 @@ class Reading(Text):
                     while k >= 0:
                         frames.append(k)
                         k = text.find(marker, k + 1)
+                frames.extend(m.start() for m in _REPORTED_BY_ZH.finditer(text))
                 frames.sort()
             self._frames = frames
         return self._frames
@@ -703,7 +710,10 @@ class Reading(Text):
         begin, end = words[start].start, words[i].end
         for k in frames:
             if begin <= k < end:
-                marker = next(m for m in _REPORT_FRAMES_ZH if self.text.startswith(m, k))
+                marker = next((m for m in _REPORT_FRAMES_ZH if self.text.startswith(m, k)), "")
+                if not marker:
+                    found = _REPORTED_BY_ZH.match(self.text, k)
+                    marker = found.group(0) if found else self.text[k : k + 2]
                 return Word(k, k + len(marker), marker)
         return None
 
