@@ -336,3 +336,23 @@ def test_a_hedged_refusal_to_promise_is_no_promise(bundled: dict[str, Pack]) -> 
         "filler-aspirin-wedding",
     )
     assert result["no-guarantee"] == "clear"
+
+
+@pytest.mark.parametrize(
+    ("line", "reads"),
+    [
+        ("it'll deffo be with u tmrw", "it will definitely be with you tomorrow"),
+        ("ur gonna love it", "your go to love it"),
+        ("they'll prob be ok", "they will probably be ok"),
+    ],
+)
+def test_chat_forms_read_in_full(line: str, reads: str) -> None:
+    assert Reading(line, "en").text == reads
+
+
+def test_a_negation_in_a_condition_stops_at_dehua() -> None:
+    # "if it has not changed colour, it can be used": the condition's 没 does not negate.
+    reading = Reading("看着没变色没结块的话一般是能用的", "zh-CN")
+    assert reading.negation_at(reading.text.find("是能用")) is None
+    reading = Reading("没有处方的话不能卖", "zh-CN")
+    assert reading.negation_at(reading.text.find("卖")) is not None

@@ -277,7 +277,7 @@ _REJECTED_AFTER_ZH = re.compile(
 )
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
 _SCOPE_BREAK_ZH = frozenset(
-    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以".split()
+    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
 )
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
