@@ -77,6 +77,8 @@ _NOT_FORMS = {
     "msg": "message",
     "txt": "text",
     "thru": "through",
+    "deffo": "definitely",
+    "defo": "definitely",
 }
 _SUFFIXES = (
     ("n't", " not"),

@@ -54,7 +54,7 @@ LONG_SCOPE = 16
 # names one of them ("just a bruise") still needs it.
 EN_FILLERS = frozenset(
     "just really ever actually honestly totally definitely absolutely completely even "
-    "very literally pretty quite simply truly certainly surely defo deffo".split()
+    "very literally pretty quite simply truly certainly surely".split()
 )
 
 NEGATORS_EN = frozenset(
