@@ -21,7 +21,8 @@ Reported per part (tune, holdout) and language:
 `--details` lists every disagreement (transcript, criterion, label, verdict, evidence) and
 `--fallbacks` every trainee line the persona answered with a fallback, of the tune part
 only: the held-out part is never looked at line by line while tuning. `--pack ID` keeps
-one pack's transcripts; `--round 1|2` one writing round's (variants a-e, or f and g).
+one pack's transcripts, `--variants fg` the second round's, and `--part tune` computes
+nothing of the held-out part (use it while tuning: even its totals stay unseen).
 """
 
 from __future__ import annotations
@@ -119,11 +120,11 @@ def timed(items: list[Any]) -> list[tuple[str, float]]:
     return lines
 
 
-ROUNDS = {"1": "abcde", "2": "fg"}
-
-
 def evaluate(
-    label_set: str, pack_filter: str | None = None, round_filter: str | None = None
+    label_set: str,
+    pack_filter: str | None = None,
+    part: str | None = None,
+    variants: str | None = None,
 ) -> tuple[dict[tuple[str, str], Tally], list[str]]:
     packs: dict[str, Pack] = {p.id: p for p in load_packs([ROOT / "scenario_packs"]).packs}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
@@ -133,7 +134,9 @@ def evaluate(
         if pack_filter is not None and rel.parts[0] != pack_filter:
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if round_filter is not None and data.get("variant") not in ROUNDS[round_filter]:
+        if part is not None and data.get("split", "tune") != part:
+            continue
+        if variants is not None and str(data.get("variant", "")) not in variants:
             continue
         labels = read_labels(CORPUS / "labels" / label_set / rel)
         if labels is None:
@@ -251,18 +254,23 @@ def main() -> int:
     parser.add_argument("--pack", help="only this pack's transcripts")
     parser.add_argument("--flags", action="store_true", help="review flags per reason code")
     parser.add_argument(
-        "--round",
-        choices=sorted(ROUNDS),
-        help="only the first round's transcripts (variants a-e) or the second's (f, g)",
+        "--part",
+        choices=["tune", "holdout"],
+        help="only this part (--part tune while tuning: no held-out figure is computed)",
+    )
+    parser.add_argument(
+        "--variants", help="only these variants, e.g. fg for the second round's transcripts"
     )
     args = parser.parse_args()
-    tallies, unlabelled = evaluate(args.labels, args.pack, args.round)
+    tallies, unlabelled = evaluate(args.labels, args.pack, args.part, args.variants)
     rows: dict[str, Tally] = {}
     for split in ("tune", "holdout"):
         for locale in ("en", "zh-CN"):
             if (split, locale) in tallies:
                 rows[f"{split} {locale}"] = tallies[(split, locale)]
-        rows[f"{split} all"] = combine([t for (s, _), t in tallies.items() if s == split])
+        parts = [t for (s, _), t in tallies.items() if s == split]
+        if parts or split == "tune":
+            rows[f"{split} all"] = combine(parts)
     rows["all"] = combine(list(tallies.values()))
     if args.json:
         print(

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sandbox.text.concepts import Lexicon
+from sandbox.text.hanzi import simplified, simplified_phrase
 from sandbox.text.lemmas import expand, lemma
 from sandbox.text.matcher import (
     _EN_TOKEN,
@@ -45,6 +46,16 @@ SCOPE = 8
 LONG_SCOPE = 16
 
 # -- English -----------------------------------------------------------------------------
+
+# Adverbs an English phrase tolerates between its own words: "nobody will know" matches
+# "nobody will ever know", "you will look" "you'll really look", "i will send" "i'll just
+# send". Only words that intensify or soften without changing what is said: no negation, no
+# hedge ("probably", "maybe"), no time word that could turn a claim round. A phrase that
+# names one of them ("just a bruise") still needs it.
+EN_FILLERS = frozenset(
+    "just really ever actually honestly totally definitely absolutely completely even "
+    "very literally pretty quite simply truly certainly surely".split()
+)
 
 NEGATORS_EN = frozenset(
     "not no never nobody nothing none neither nor without zero unable refuse avoid "
@@ -79,7 +90,10 @@ _SENTENCE_MARKS_EN = frozenset(".;!?")
 # "anyone who is pregnant" reports nothing.
 _REPORTERS_EN = frozenset(
     "anyone anybody whoever someone somebody people they any some other ad ads advert "
-    "adverts website websites internet online salon salons influencer influencers".split()
+    "adverts website websites internet online salon salons influencer influencers "
+    "whatever page label leaflet packet packaging marketing manufacturer manufacturers "
+    "company companies brand brands article articles forum forums friend friends google "
+    "tiktok instagram".split()
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market".split()
@@ -100,6 +114,9 @@ _KNOWING_EN = frozenset(
     "tell say know confirm promise guarantee sure check predict decide see you me u".split()
 )
 _DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
+# A negated verb of saying, suggesting or trying reaches its whole clause ("I'm not going to
+# tell you...", "don't try to make the last ones stretch by halving a dose").
+_LONG_REACH_EN = frozenset("pretend suggest try attempt tempt".split())
 _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
@@ -249,6 +266,10 @@ _REJECTED_AFTER_EN = re.compile(
     r"\bbe (not|never) (realistic|true|possible|guarantee|real|the case|how it work)\b"
     r"|\bbe (unrealistic|impossible|untrue|a myth|nonsense|rubbish|a lie)\b"
     r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b"
+    # "a written guarantee isn't something any honest surgeon could give you"
+    # (only of a promise: "it isn't something we can give while you're pregnant" refuses)
+    r"|(?:(?<=guarantee )|(?<=promise ))be not something [^.,;:!?]{0,40}"
+    r"\b(give|promise|guarantee|offer|say|put in writing)\b"
 )
 _REJECTED_AFTER_ZH = re.compile(
     "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
@@ -256,7 +277,7 @@ _REJECTED_AFTER_ZH = re.compile(
 )
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
 _SCOPE_BREAK_ZH = frozenset(
-    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以".split()
+    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
 )
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
@@ -284,6 +305,12 @@ _REPORT_FRAMES_ZH = (
     "所谓的",
     "宣传说",
     "忽悠",
+)
+# Someone else's words: "有的地方可能会跟你说问题不大", "别家承诺...", "网上都说...".
+_REPORTED_BY_ZH = re.compile(
+    r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台)"
+    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
+    r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
 )
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
 # or a request, or a question word that is not an indefinite ("过几天", "没有什么",
@@ -399,24 +426,68 @@ class Reading(Text):
     _plain: str = field(init=False, default="")
     _frames: list[int] | None = field(init=False, default=None)
     _negating: bool | None = field(init=False, default=None)
+    #: English: the text without its filler adverbs, and where each of its characters
+    #: stands in `text` (None when the message holds no filler).
+    _unfilled: tuple[str, list[int]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
+        if self.locale != "en" and not self._plain.isascii():
+            self._plain = simplified(self._plain)
         if self.locale == "en":
             self.text, self._tokens = _en_lemmas(self._plain)
+            self._unfilled = _without_fillers(self._tokens)
         else:
             self.text = self._plain
             self._tokens = _zh_tokens(self._plain)
 
     def present(self) -> frozenset[str]:
-        """`Text.present`, through the scenario's index of literals when it has one."""
-        if (
-            self._present is None
-            and isinstance(self.universe, Literals)
-            and len(self.universe) > _INDEXED
-        ):
-            self._present = self.universe.present_in(self.text)
+        """`Text.present`, through the scenario's index of literals when it has one; in
+        English also the literals found once the filler adverbs are left out."""
+        if self._present is None:
+            if isinstance(self.universe, Literals) and len(self.universe) > _INDEXED:
+                self._present = self.universe.present_in(self.text)
+                if self._unfilled is not None:
+                    self._present |= self.universe.present_in(self._unfilled[0])
+            elif self._unfilled is not None:
+                texts = (self.text, self._unfilled[0])
+                universe = self.universe or ()
+                self._present = frozenset(
+                    lit for lit in universe if lit in texts[0] or lit in texts[1]
+                )
         return super().present()
+
+    def has_any(self, literals: frozenset[str]) -> bool:
+        """`Text.has_any`, also in the text without filler adverbs."""
+        if self.universe is None and self._unfilled is not None:
+            texts = (self.text, self._unfilled[0])
+            return any(lit in t for lit in literals for t in texts)
+        return super().has_any(literals)
+
+    def occurrences(self, phrase: Phrase) -> tuple[Span, ...]:
+        """`Text.occurrences`, and in English also the occurrences that filler adverbs
+        interrupt ("nobody will ever know" holds "nobody will know"), placed in `text`."""
+        found = self._occurrences.get(phrase.text)
+        if found is not None:
+            return found
+        spans = super().occurrences(phrase)
+        unfilled = self._unfilled
+        if unfilled is None or " " not in phrase.literal:
+            return spans
+        text, where = unfilled
+        more: list[Span] = []
+        if phrase.literal in text:
+            k = text.find(phrase.literal)
+            while k >= 0:
+                m = phrase.pattern.match(text, k) if phrase.pattern is not None else None
+                if m is not None or phrase.pattern is None:
+                    end = m.end() if m is not None else k + len(phrase.literal)
+                    more.append((where[k], where[end - 1] + 1))
+                k = text.find(phrase.literal, k + 1)
+        if more:
+            spans = tuple(sorted(set(spans).union(more)))
+            self._occurrences[phrase.text] = spans
+        return spans
 
     def candidates(self, phrases: Sequence[Phrase]) -> Sequence[Phrase]:
         """Only the phrases whose literal the message holds (concept groups are long)."""
@@ -462,6 +533,7 @@ class Reading(Text):
                     while k >= 0:
                         frames.append(k)
                         k = text.find(marker, k + 1)
+                frames.extend(m.start() for m in _REPORTED_BY_ZH.finditer(text))
                 frames.sort()
             self._frames = frames
         return self._frames
@@ -491,7 +563,10 @@ class Reading(Text):
         while j >= 0 and seen < LONG_SCOPE:
             w = words[j]
             if w.clause_end:
-                break
+                if not self._continues_negation(j):
+                    break
+                j -= 1
+                continue
             if w.text in breaks and not (
                 en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
             ):
@@ -564,8 +639,22 @@ class Reading(Text):
     def _says_after(self, j: int) -> bool:
         """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
         return any(
-            w.text in _SAYING_EN or w.text in ("pretend", "suggest")
-            for w in self._tokens[j + 1 : j + 5]
+            w.text in _SAYING_EN or w.text in _LONG_REACH_EN for w in self._tokens[j + 1 : j + 5]
+        )
+
+    def _continues_negation(self, j: int) -> bool:
+        """A clause that opens with "or"/"nor" after a comma goes on with the negation of the
+        clause before it: "I won't offer you the earliest slot, or a 'lighter dose' either".
+        Not an "or" that opens a consequence with its own subject: "don't take it, or you
+        could bleed" warns."""
+        words = self._tokens
+        return (
+            self.locale == "en"
+            and words[j].text == ","
+            and j + 2 < len(words)
+            and words[j + 1].text in ("or", "nor")
+            and words[j + 2].text not in _SUBJECTS_EN
+            and words[j + 2].text != "else"
         )
 
     def _negates_en(self, j: int) -> bool:
@@ -607,6 +696,8 @@ class Reading(Text):
             return None
         words = self._tokens
         marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
+        if words[i].text in marks:
+            return None  # the occurrence opens a new sentence: no frame before it reaches it
         start = i
         while start > 0 and words[start - 1].text not in marks:
             start -= 1
@@ -619,7 +710,10 @@ class Reading(Text):
         begin, end = words[start].start, words[i].end
         for k in frames:
             if begin <= k < end:
-                marker = next(m for m in _REPORT_FRAMES_ZH if self.text.startswith(m, k))
+                marker = next((m for m in _REPORT_FRAMES_ZH if self.text.startswith(m, k)), "")
+                if not marker:
+                    found = _REPORTED_BY_ZH.match(self.text, k)
+                    marker = found.group(0) if found else self.text[k : k + 2]
                 return Word(k, k + len(marker), marker)
         return None
 
@@ -765,6 +859,23 @@ def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
         out.append(form)
         pos += len(form)
     return " ".join(out), words
+
+
+def _without_fillers(words: list[Word]) -> tuple[str, list[int]] | None:
+    """The lemma text without filler adverbs, and each character's position in the text."""
+    if not any(w.text in EN_FILLERS for w in words):
+        return None
+    parts: list[str] = []
+    where: list[int] = []
+    for w in words:
+        if w.text in EN_FILLERS:
+            continue
+        if parts:
+            parts.append(" ")
+            where.append(w.start - 1)
+        parts.append(w.text)
+        where.extend(range(w.start, w.end))
+    return "".join(parts), where
 
 
 def lemma_phrase(source: str) -> str:
@@ -930,5 +1041,6 @@ def compile_phrase(source: str, locale: str) -> Phrase:
     if locale == "en":
         compiled = Phrase.compile(lemma_phrase(text), "en")
         return Phrase(source, compiled.text, locale, compiled.literal, compiled.pattern)
+    text = simplified_phrase(text)
     literal, pattern = zh_pattern(text)
     return Phrase(source, text, locale, literal, pattern)
