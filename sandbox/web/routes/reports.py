@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from sandbox.exams.reports import (
@@ -21,10 +22,13 @@ from sandbox.exams.reports import (
     histogram_layout,
     pass_rate,
 )
+from sandbox.exams.xapi import all_statements
 from sandbox.storage.exams import Exam, exams_of_cohort
 from sandbox.storage.standings import Standing, standings
+from sandbox.storage.xapi import exam_records
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
+from sandbox.web.lrs import LrsError, lrs_configured, push_statements
 from sandbox.web.proctoring import ServiceDep, exam_or_404, page_helpers
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -143,12 +147,62 @@ def grade_rows(
     return rows, [*BASE_COLUMNS, *scenario_keys]
 
 
+def _statements(state: AppState, session: Session, exams: list[Exam]) -> list[dict[str, Any]]:
+    titles = {f"{pack.id}/{sc.id}": sc.title for pack, sc in state.library.scenarios()}
+    records = exam_records(session=session, exams=exams, titles=titles)
+    return all_statements(records, state.settings.xapi_base)
+
+
+def _xapi_response(statements: list[dict[str, Any]], filename: str) -> Response:
+    return JSONResponse(
+        statements,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _push(viewer: Any, state: AppState, statements: list[dict[str, Any]]) -> tuple[str, bool]:
+    """The notice to show after pushing, and whether it went well."""
+    if not lrs_configured(state.settings):
+        return viewer.t("report.xapi_no_lrs"), False
+    try:
+        sent = push_statements(state.settings, statements)
+    except LrsError as error:
+        return viewer.t("report.xapi_push_failed", problem=str(error)), False
+    return viewer.t.tn("report.xapi_pushed", sent), True
+
+
 def _csv_response(text: str, filename: str) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _exam_report(
+    exam: Exam,
+    viewer: Any,
+    state: AppState,
+    session: Session,
+    now: datetime,
+    push_notice: tuple[str, bool] | None = None,
+    status_code: int = 200,
+) -> Response:
+    report, _ = build_report(
+        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=now
+    )
+    context = viewer.context(
+        report=report,
+        exam=exam,
+        cohort=None,
+        csv_url=f"/proctor/exams/{exam.id}/grades.csv",
+        xapi_url=f"/proctor/exams/{exam.id}/xapi.json",
+        push_url=f"/proctor/exams/{exam.id}/xapi/push",
+        lrs=lrs_configured(state.settings),
+        push_notice=push_notice,
+        **page_helpers(),
+    )
+    return render("report.html", context, status_code=status_code)
 
 
 @router.get("/exams/{exam_id}/report")
@@ -161,17 +215,30 @@ def read_exam_report(
 ) -> Response:
     """Pass rate, histograms and facility of one exam."""
     exam = exam_or_404(session, exam_id)
-    report, _ = build_report(
-        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=service.now()
+    return _exam_report(exam, viewer, state, session, service.now())
+
+
+@router.get("/exams/{exam_id}/xapi.json")
+def read_exam_xapi(exam_id: int, state: StateDep, session: SessionDep) -> Response:
+    """Every attempt of the exam as xAPI statements (docs/reports.md)."""
+    exam = exam_or_404(session, exam_id)
+    return _xapi_response(_statements(state, session, [exam]), f"exam-{exam_id}-xapi.json")
+
+
+@router.post("/exams/{exam_id}/xapi/push")
+def push_exam_xapi(
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    service: ServiceDep,
+) -> Response:
+    """Send the exam's statements to the configured learning record store."""
+    exam = exam_or_404(session, exam_id)
+    notice = _push(viewer, state, _statements(state, session, [exam]))
+    return _exam_report(
+        exam, viewer, state, session, service.now(), notice, 200 if notice[1] else 502
     )
-    context = viewer.context(
-        report=report,
-        exam=exam,
-        cohort=None,
-        csv_url=f"/proctor/exams/{exam_id}/grades.csv",
-        **page_helpers(),
-    )
-    return render("report.html", context)
 
 
 @router.get("/exams/{exam_id}/grades.csv")
@@ -198,6 +265,33 @@ def _cohort_exams(session: Session, cohort: str) -> list[Exam]:
     return exams
 
 
+def _cohort_report(
+    cohort: str,
+    exams: list[Exam],
+    viewer: Any,
+    state: AppState,
+    session: Session,
+    now: datetime,
+    push_notice: tuple[str, bool] | None = None,
+    status_code: int = 200,
+) -> Response:
+    report, _ = build_report(
+        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=now
+    )
+    context = viewer.context(
+        report=report,
+        exam=None,
+        cohort=cohort,
+        csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
+        xapi_url=f"/proctor/cohorts/{cohort}/xapi.json",
+        push_url=f"/proctor/cohorts/{cohort}/xapi/push",
+        lrs=lrs_configured(state.settings),
+        push_notice=push_notice,
+        **page_helpers(),
+    )
+    return render("report.html", context, status_code=status_code)
+
+
 @router.get("/cohorts/{cohort}/report")
 def read_cohort_report(
     cohort: str,
@@ -208,17 +302,30 @@ def read_cohort_report(
 ) -> Response:
     """The same report over every exam of a cohort."""
     exams = _cohort_exams(session, cohort)
-    report, _ = build_report(
-        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=service.now()
+    return _cohort_report(cohort, exams, viewer, state, session, service.now())
+
+
+@router.get("/cohorts/{cohort}/xapi.json")
+def read_cohort_xapi(cohort: str, state: StateDep, session: SessionDep) -> Response:
+    """Every attempt of every exam of the cohort as xAPI statements."""
+    exams = _cohort_exams(session, cohort)
+    return _xapi_response(_statements(state, session, exams), "cohort-xapi.json")
+
+
+@router.post("/cohorts/{cohort}/xapi/push")
+def push_cohort_xapi(
+    cohort: str,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    service: ServiceDep,
+) -> Response:
+    """Send the cohort's statements to the configured learning record store."""
+    exams = _cohort_exams(session, cohort)
+    notice = _push(viewer, state, _statements(state, session, exams))
+    return _cohort_report(
+        cohort, exams, viewer, state, session, service.now(), notice, 200 if notice[1] else 502
     )
-    context = viewer.context(
-        report=report,
-        exam=None,
-        cohort=cohort,
-        csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
-        **page_helpers(),
-    )
-    return render("report.html", context)
 
 
 @router.get("/cohorts/{cohort}/grades.csv")
