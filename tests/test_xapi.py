@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 import pytest
 from exam_support import COLD, INSULIN, FakeClock, make_exam
 from fastapi import FastAPI
@@ -146,12 +146,12 @@ STATEMENT_SCHEMA: dict[str, Any] = {
         "version": {"type": "string", "pattern": r"^1\.0\.\d+$"},
     },
 }
-VALIDATOR = jsonschema.Draft202012Validator(STATEMENT_SCHEMA)
+VALIDATOR = jsonschema_rs.Draft202012Validator(STATEMENT_SCHEMA)
 
 
 def check(statement: dict[str, Any]) -> None:
     """Fails with every schema problem of a statement, plus the score's range rule."""
-    problems = [f"{list(e.absolute_path)}: {e.message}" for e in VALIDATOR.iter_errors(statement)]
+    problems = [f"{list(e.instance_path)}: {e.message}" for e in VALIDATOR.iter_errors(statement)]
     assert not problems, problems
     score = statement.get("result", {}).get("score")
     if score and "raw" in score:
@@ -184,6 +184,18 @@ def _record(**changes: Any) -> ActivityRecord:
     }
     values.update(changes)
     return ActivityRecord(**values)
+
+
+def test_the_schema_refuses_what_the_spec_refuses() -> None:
+    good = statements(_record(), "https://sandbox.example.org")[2]
+    assert VALIDATOR.is_valid(good)
+    bad_score = {**good, "result": {**good["result"], "score": {"scaled": 1.5}}}
+    no_actor = {k: v for k, v in good.items() if k != "actor"}
+    two_ids = {**good, "actor": {**good["actor"], "mbox": "mailto:tao@example.org"}}
+    bad_id = {**good, "id": "attempt-7"}
+    bad_time = {**good, "timestamp": "yesterday"}
+    for wrong in (bad_score, no_actor, two_ids, bad_id, bad_time):
+        assert not VALIDATOR.is_valid(wrong)
 
 
 def test_a_graded_conversation_gives_four_valid_statements() -> None:

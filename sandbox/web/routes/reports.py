@@ -105,6 +105,7 @@ def build_report(
             descriptions.get(item.criterion, item.criterion),
             item.met,
             item.applicable,
+            item.kind,
         )
         shown.append((described, titles.get(scenario_key, scenario_key)))
     report = Report(
