@@ -154,7 +154,7 @@ def test_history_shows_best_latest_and_a_chart(app: FastAPI, client: TestClient)
     for lines in (MODEL_ANSWER[:1], MODEL_ANSWER, MODEL_ANSWER[:2]):
         finish_with(client, start_attempt(client, PACK, SCENARIO), lines)
     page = client.get("/history").text
-    assert "<svg" in page and 'role="img"' in page and '<title id="chart-0-title">' in page
+    assert "<svg" in page and 'role="group"' in page and '<title id="chart-0-title">' in page
     assert page.count('<circle class="point') == 3
     # One chart for the scenario: its title and pass mark, a legend, and every point a link to
     # its attempt's feedback that names the date and the score; the dates under the axis.

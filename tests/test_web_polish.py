@@ -76,7 +76,7 @@ def test_the_brief_names_the_skills_but_not_the_answer_key(
 ) -> None:
     trainee = _trainee(app, client)
     library = app.state.sandbox.library
-    pack, scenario = next(
+    _pack, scenario = next(
         (p, s) for p, s in library.scenarios() if s.id == "cold-remedy-hypertension"
     )
     assert practised(scenario) == [

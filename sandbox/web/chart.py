@@ -50,8 +50,11 @@ def progress_svg(
         return PAD_TOP + inner_h * (1 - max(0.0, min(100.0, score)) / 100)
 
     tag = escape(prefix)
+    # With links to the attempts the chart is a group a screen reader can enter (a picture,
+    # role img, may not hold focusable parts).
+    role = "group" if any(p.href for p in points) else "img"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="{role}" '
         f'aria-labelledby="{tag}-title {tag}-desc" preserveAspectRatio="xMidYMid meet">',
         f'<title id="{tag}-title">{escape(title)}</title>',
         f'<desc id="{tag}-desc">{escape(description)}</desc>',
