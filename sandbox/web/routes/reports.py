@@ -161,15 +161,24 @@ def _xapi_response(statements: list[dict[str, Any]], filename: str) -> Response:
     )
 
 
-def _push(viewer: Any, state: AppState, statements: list[dict[str, Any]]) -> tuple[str, bool]:
-    """The notice to show after pushing, and whether it went well."""
+#: The page's status after a push: no store configured is the request's conflict with the
+#: settings (409); a store that refused or could not be reached failed a dependency (424).
+#: Never a 5xx: the product itself did not fail.
+PUSH_STATUS = {"sent": 200, "no_store": 409, "store_failed": 424}
+
+
+def _push(
+    viewer: Any, state: AppState, statements: list[dict[str, Any]]
+) -> tuple[tuple[str, bool], int]:
+    """The notice to show after pushing (text, whether it went well) and the status."""
     if not lrs_configured(state.settings):
-        return viewer.t("report.xapi_no_lrs"), False
+        return (viewer.t("report.xapi_no_lrs"), False), PUSH_STATUS["no_store"]
     try:
         sent = push_statements(state.settings, statements)
     except LrsError as error:
-        return viewer.t("report.xapi_push_failed", problem=str(error)), False
-    return viewer.t.tn("report.xapi_pushed", sent), True
+        notice = viewer.t("report.xapi_push_failed", problem=str(error))
+        return (notice, False), PUSH_STATUS["store_failed"]
+    return (viewer.t.tn("report.xapi_pushed", sent), True), PUSH_STATUS["sent"]
 
 
 def _csv_response(text: str, filename: str) -> Response:
@@ -236,10 +245,8 @@ def push_exam_xapi(
 ) -> Response:
     """Send the exam's statements to the configured learning record store."""
     exam = exam_or_404(session, exam_id)
-    notice = _push(viewer, state, _statements(state, session, [exam]))
-    return _exam_report(
-        exam, viewer, state, session, service.now(), notice, 200 if notice[1] else 502
-    )
+    notice, status = _push(viewer, state, _statements(state, session, [exam]))
+    return _exam_report(exam, viewer, state, session, service.now(), notice, status)
 
 
 @router.get("/exams/{exam_id}/grades.csv")
@@ -323,10 +330,8 @@ def push_cohort_xapi(
 ) -> Response:
     """Send the cohort's statements to the configured learning record store."""
     exams = _cohort_exams(session, cohort)
-    notice = _push(viewer, state, _statements(state, session, exams))
-    return _cohort_report(
-        cohort, exams, viewer, state, session, service.now(), notice, 200 if notice[1] else 502
-    )
+    notice, status = _push(viewer, state, _statements(state, session, exams))
+    return _cohort_report(cohort, exams, viewer, state, session, service.now(), notice, status)
 
 
 @router.get("/cohorts/{cohort}/grades.csv")
