@@ -54,6 +54,10 @@ def test_rows_keep_the_line_they_start_on() -> None:
 def test_written_scores_read_semicolons_and_report_the_right_lines() -> None:
     parsed = parse_written_scores("\ufeffscore;trainee\n88;tao\n\n120;mei\n", ["tao", "mei"])
     assert parsed.errors == ["line 4: score 120 is out of range (0 to 100)"]
+    parsed = parse_written_scores("name;points\ntao;1\n", ["tao"])
+    assert parsed.errors == [
+        "line 1: the header must name the columns trainee and score, got 'name;points'"
+    ]
     parsed = parse_written_scores("trainee\tscore\ntao\t88\nmei\t59.5\n", ["tao", "mei"])
     assert parsed.ok and parsed.scores == {"tao": 88.0, "mei": 59.5}
 

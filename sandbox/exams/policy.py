@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from sandbox.csvfiles import read_csv_rows
+from sandbox.csvfiles import read_csv_rows, sniff_delimiter
 from sandbox.evaluator.scoring import Bands, band_of, exact, round_half_up
 
 TimeoutRule = Literal["end", "grace"]
@@ -296,7 +296,8 @@ def parse_written_scores(text: str, trainees: Sequence[str]) -> WrittenImport:
     header = [h.strip().lower() for h in first]
     if "trainee" not in header or "score" not in header:
         result.errors.append(
-            f"line 1: the header must name the columns trainee and score, got {','.join(first)!r}"
+            "line 1: the header must name the columns trainee and score, got "
+            f"{sniff_delimiter(text).join(first)!r}"
         )
         return result
     name_col, score_col = header.index("trainee"), header.index("score")
