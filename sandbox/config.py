@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Practice hints where a scenario sets none: off, on, or how many per attempt (1..20).
     hints: str = "on"
     socket_recheck_s: float = Field(default=5.0, gt=0, le=300)
+    xapi_base_iri: str = ""
+    lrs_url: str = ""
+    lrs_username: str = ""
+    lrs_password: SecretStr | None = None
+    lrs_timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:
@@ -82,6 +87,21 @@ class Settings(BaseSettings):
     def _check_allowed_origins(self) -> Settings:
         parse_allowed_origins(self.allowed_origins)  # raises ValueError naming the bad one
         return self
+
+    @model_validator(mode="after")
+    def _check_xapi(self) -> Settings:
+        for name, value in (
+            ("SANDBOX_XAPI_BASE_IRI", self.xapi_base_iri),
+            ("SANDBOX_LRS_URL", self.lrs_url),
+        ):
+            if value and not value.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must start with http:// or https://, got {value!r}")
+        return self
+
+    @property
+    def xapi_base(self) -> str:
+        """The IRI under which statements name activities and accounts (no trailing slash)."""
+        return (self.xapi_base_iri or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def lexicon_folders(self) -> list[Path]:

@@ -154,10 +154,22 @@ def test_history_shows_best_latest_and_a_chart(app: FastAPI, client: TestClient)
     for lines in (MODEL_ANSWER[:1], MODEL_ANSWER, MODEL_ANSWER[:2]):
         finish_with(client, start_attempt(client, PACK, SCENARIO), lines)
     page = client.get("/history").text
-    assert "<svg" in page and 'role="img"' in page and '<title id="chart-title">' in page
+    assert "<svg" in page and 'role="group"' in page and '<title id="chart-0-title">' in page
     assert page.count('<circle class="point') == 3
+    # One chart for the scenario: its title and pass mark, a legend, and every point a link to
+    # its attempt's feedback that names the date and the score; the dates under the axis.
+    chart = page[page.index('id="progress-chart-0"') :].split("</figure>")[0]
+    assert "Scores over time: " in chart and "3 graded attempts, pass mark 70" in chart
+    assert 'id="chart-legend"' in page and "Pass mark of the scenario" in page
+    links = re.findall(
+        r'<a href="/attempts/(\d+)/feedback" class="point-link" aria-label="([^"]+)"', chart
+    )
+    assert len(links) == 3
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC: 100\.0, Passed", links[1][1]), links
+    assert len(re.findall(r'<text class="axis date"', chart)) == 2
+    assert 'class="pass-mark"' in chart
     row = page.split('id="history-pharmacy-basics--cold-remedy-hypertension"')[1].split("</tr>")[0]
-    assert "100.0" in row and "<td>3</td>" in row
+    assert "100.0" in row and '<td data-label="Attempts">3</td>' in row
 
 
 def test_a_broken_pack_is_skipped_and_shown_to_admins(tmp_path: Path) -> None:

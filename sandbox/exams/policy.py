@@ -8,8 +8,6 @@ the retake means retraining. Pure: every time is an argument.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from sandbox.csvfiles import read_csv_rows, sniff_delimiter
 from sandbox.evaluator.scoring import Bands, band_of, exact, round_half_up
 
 TimeoutRule = Literal["end", "grace"]
@@ -290,24 +289,27 @@ def parse_written_scores(text: str, trainees: Sequence[str]) -> WrittenImport:
     """Read `trainee,score` rows; every bad row is reported, and none is kept if any is bad.
 
     The header row must name the columns `trainee` and `score` (any order, other columns
-    ignored). Scores are plain decimals from 0 to 100 (`read_written_score`).
+    ignored). Scores are plain decimals from 0 to 100 (`read_written_score`). Commas,
+    semicolons or tabs separate the cells, whichever the header uses (`sandbox.csvfiles`).
     """
     result = WrittenImport()
     known = set(trainees)
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    rows = list(reader)
+    rows = read_csv_rows(text)
     if not rows:
         result.errors.append("line 1: the file is empty; expected a header: trainee,score")
         return result
-    header = [h.strip().lower() for h in rows[0]]
+    first = rows[0].cells
+    header = [h.strip().lower() for h in first]
     if "trainee" not in header or "score" not in header:
         result.errors.append(
-            f"line 1: the header must name the columns trainee and score, got {','.join(rows[0])!r}"
+            "line 1: the header must name the columns trainee and score, got "
+            f"{sniff_delimiter(text).join(first)!r}"
         )
         return result
     name_col, score_col = header.index("trainee"), header.index("score")
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
+    for found in rows[1:]:
+        line, row = found.line, found.cells
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(name_col, score_col):

@@ -68,9 +68,12 @@ class HistogramLayout:
     top: int
     bottom: int  # the plot's base line
     right: int
-    label_y: int  # the baseline of the band labels
+    label_y: int  # the baseline of the axis labels
     bars: tuple[Bar, ...]
     pass_x: float | None  # the pass line, if any
+    #: The score axis, labelled at the bands' edges (0, 10, ... 100): short numbers that stay
+    #: readable when the chart is drawn small, where "90–100" under every bar did not.
+    ticks: tuple[tuple[float, str], ...] = ()
 
 
 def histogram_layout(
@@ -80,7 +83,7 @@ def histogram_layout(
     height: int = 240,
 ) -> HistogramLayout:
     """Bars scaled to the tallest band (at least 1), the pass line placed on the 0-100 axis."""
-    pad_l, pad_b, pad_t = 36, 36, 12
+    pad_l, pad_b, pad_t = 36, 36, 24
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
     top = max([c for _, c in bins] + [1])
     bar_w = plot_w / max(len(bins), 1)
@@ -90,6 +93,7 @@ def histogram_layout(
         x = pad_l + i * bar_w
         bars.append(Bar(label, count, x + 2, pad_t + plot_h - h, bar_w - 4, h, x + bar_w / 2))
     pass_x = None if pass_line is None else pad_l + plot_w * pass_line / 100
+    ticks = tuple((pad_l + i * bar_w, str(min(i * 10, 100))) for i in range(len(bins) + 1))
     return HistogramLayout(
         width,
         height,
@@ -97,9 +101,10 @@ def histogram_layout(
         pad_t,
         pad_t + plot_h,
         width - 8,
-        height - pad_b + 16,
+        height - pad_b + 20,
         tuple(bars),
         pass_x,
+        ticks if len(bins) == 10 else (),
     )
 
 
@@ -107,12 +112,18 @@ def histogram_layout(
 class Facility:
     criterion: str
     description: str | None
-    met: int
+    met: int  # a forbidden criterion: how many kept clear of it
     applicable: int
+    kind: str | None = None  # the criterion's kind: "forbidden" reads "kept clear"
 
     @property
     def percent(self) -> float | None:
         return None if self.applicable == 0 else round(100 * self.met / self.applicable, 1)
+
+    @property
+    def kept_clear(self) -> bool:
+        """A forbidden criterion: its share is of candidates who kept clear of it."""
+        return self.kind == "forbidden"
 
 
 def facility(records: Iterable[Mapping[str, Any]]) -> list[Facility]:
@@ -124,18 +135,20 @@ def facility(records: Iterable[Mapping[str, Any]]) -> list[Facility]:
     met: dict[str, int] = {}
     applicable: dict[str, int] = {}
     described: dict[str, str | None] = {}
+    kinds: dict[str, str | None] = {}
     for record in records:
         scenario = record.get("scenario", "")
         for c in record["criteria"]:
             key = f"{scenario}#{c['id']}"
             described.setdefault(key, c.get("description"))
+            kinds.setdefault(key, c.get("kind"))
             if c["status"] == "not_applicable":
                 applicable.setdefault(key, 0)
                 met.setdefault(key, 0)
                 continue
             applicable[key] = applicable.get(key, 0) + 1
             met[key] = met.get(key, 0) + (c["status"] in ("met", "clear"))
-    return [Facility(k, described[k], met[k], applicable[k]) for k in applicable]
+    return [Facility(k, described[k], met[k], applicable[k], kinds[k]) for k in applicable]
 
 
 def grades_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

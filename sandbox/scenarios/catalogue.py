@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sandbox.scenarios.models import Pack, Scenario
 
 TRADES = {"pharmacy": "Online pharmacy", "aesthetics": "Medical aesthetics", "other": "Other"}
@@ -49,3 +51,48 @@ def scenarios_markdown(packs: list[Pack]) -> str:
                 f"{s.difficulty} | {_cell(s.title)} | {_cell(trains(s))} |"
             )
     return "\n".join(lines) + "\n"
+
+
+#: The order in which a brief names what a scenario practises (criterion kinds).
+SKILL_ORDER: tuple[str, ...] = (
+    "inquiry",
+    "disclosure",
+    "contraindication",
+    "etiquette",
+    "outcome",
+    "forbidden",
+)
+
+
+def practised(scenario: Scenario) -> list[str]:
+    """The kinds of skill a scenario's rubric practises, in `SKILL_ORDER`: what a brief may
+    tell a trainee beforehand without giving the answer key (never which question, fact or
+    phrase a criterion wants)."""
+    kinds = {c.kind for c in scenario.rubric.criteria}
+    return [kind for kind in SKILL_ORDER if kind in kinds]
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def matches_search(pack: Pack, scenario: Scenario, query: str) -> bool:
+    """True when every word of `query` is in the scenario's title, brief, id, persona or
+    pack (case, width and compatibility forms ignored: "ＡＢＣ" finds "abc")."""
+    words = _folded(query).split()
+    if not words:
+        return True
+    haystack = _folded(
+        " ".join(
+            [
+                scenario.title,
+                scenario.brief,
+                scenario.id,
+                scenario.persona.name,
+                pack.pack.title,
+                pack.pack.description or "",
+                pack.id,
+            ]
+        )
+    )
+    return all(word in haystack for word in words)

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from sandbox.conversations.events import ExamEvent
 from sandbox.conversations.service import ConversationService
+from sandbox.csvfiles import CsvEncodingError, decode_csv
 from sandbox.exams.policy import (
     ScoreError,
     parse_written_scores,
@@ -455,8 +456,8 @@ def import_written_scores(
             problem = N_("written.error.too_big")
         elif data:
             try:
-                text = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
+                text = decode_csv(data)  # UTF-8, with or without a BOM, or GBK
+            except CsvEncodingError:
                 problem = N_("written.error.encoding")
     if problem is not None:
         return _exam_page(

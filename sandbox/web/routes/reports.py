@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlmodel import Session
 
 from sandbox.exams.reports import (
@@ -23,12 +23,15 @@ from sandbox.exams.reports import (
     histogram_layout,
     pass_rate,
 )
+from sandbox.exams.xapi import all_statements
 from sandbox.questions.stats import item_statistics
 from sandbox.storage.exams import Exam, exam_scenarios, exams_of_cohort
 from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
+from sandbox.storage.xapi import exam_records
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
+from sandbox.web.lrs import LrsError, lrs_configured, push_statements
 from sandbox.web.pagination import PageRequest
 from sandbox.web.proctoring import ServiceDep, candidates_page, exam_or_404, page_helpers
 from sandbox.web.state import AppState
@@ -109,6 +112,7 @@ def build_report(
             descriptions.get(item.criterion, item.criterion),
             item.met,
             item.applicable,
+            item.kind,
         )
         shown.append((described, titles.get(scenario_key, scenario_key)))
     report = Report(
@@ -186,6 +190,65 @@ def _csv_response(state: AppState, exam_ids: list[int], now: datetime, filename:
     )
 
 
+def _statements(state: AppState, session: Session, exams: list[Exam]) -> list[dict[str, Any]]:
+    titles = {f"{pack.id}/{sc.id}": sc.title for pack, sc in state.library.scenarios()}
+    records = exam_records(session=session, exams=exams, titles=titles)
+    return all_statements(records, state.settings.xapi_base)
+
+
+def _xapi_response(statements: list[dict[str, Any]], filename: str) -> Response:
+    return JSONResponse(
+        statements,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+#: The page's status after a push: no store configured is the request's conflict with the
+#: settings (409); a store that refused or could not be reached failed a dependency (424).
+#: Never a 5xx: the product itself did not fail.
+PUSH_STATUS = {"sent": 200, "no_store": 409, "store_failed": 424}
+
+
+def _push(
+    viewer: Any, state: AppState, statements: list[dict[str, Any]]
+) -> tuple[tuple[str, bool], int]:
+    """The notice to show after pushing (text, whether it went well) and the status."""
+    if not lrs_configured(state.settings):
+        return (viewer.t("report.xapi_no_lrs"), False), PUSH_STATUS["no_store"]
+    try:
+        sent = push_statements(state.settings, statements)
+    except LrsError as error:
+        notice = viewer.t("report.xapi_push_failed", problem=str(error))
+        return (notice, False), PUSH_STATUS["store_failed"]
+    return (viewer.t.tn("report.xapi_pushed", sent), True), PUSH_STATUS["sent"]
+
+
+def _exam_report(
+    exam: Exam,
+    viewer: Any,
+    state: AppState,
+    session: Session,
+    now: datetime,
+    push_notice: tuple[str, bool] | None = None,
+    status_code: int = 200,
+) -> Response:
+    report, _ = build_report(
+        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=now
+    )
+    context = viewer.context(
+        report=report,
+        exam=exam,
+        cohort=None,
+        csv_url=f"/proctor/exams/{exam.id}/grades.csv",
+        xapi_url=f"/proctor/exams/{exam.id}/xapi.json",
+        push_url=f"/proctor/exams/{exam.id}/xapi/push",
+        lrs=lrs_configured(state.settings),
+        push_notice=push_notice,
+        **page_helpers(),
+    )
+    return render("report.html", context, status_code=status_code)
+
+
 @router.get("/exams/{exam_id}/report")
 def read_exam_report(
     exam_id: int,
@@ -211,6 +274,28 @@ def read_exam_report(
         **page_helpers(),
     )
     return render("report.html", context)
+    return _exam_report(exam, viewer, state, session, service.now())
+
+
+@router.get("/exams/{exam_id}/xapi.json")
+def read_exam_xapi(exam_id: int, state: StateDep, session: SessionDep) -> Response:
+    """Every attempt of the exam as xAPI statements (docs/reports.md)."""
+    exam = exam_or_404(session, exam_id)
+    return _xapi_response(_statements(state, session, [exam]), f"exam-{exam_id}-xapi.json")
+
+
+@router.post("/exams/{exam_id}/xapi/push")
+def push_exam_xapi(
+    exam_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    service: ServiceDep,
+) -> Response:
+    """Send the exam's statements to the configured learning record store."""
+    exam = exam_or_404(session, exam_id)
+    notice, status = _push(viewer, state, _statements(state, session, [exam]))
+    return _exam_report(exam, viewer, state, session, service.now(), notice, status)
 
 
 @router.get("/exams/{exam_id}/grades.csv")
@@ -233,6 +318,33 @@ def _cohort_exams(session: Session, cohort: str) -> list[Exam]:
     return exams
 
 
+def _cohort_report(
+    cohort: str,
+    exams: list[Exam],
+    viewer: Any,
+    state: AppState,
+    session: Session,
+    now: datetime,
+    push_notice: tuple[str, bool] | None = None,
+    status_code: int = 200,
+) -> Response:
+    report, _ = build_report(
+        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=now
+    )
+    context = viewer.context(
+        report=report,
+        exam=None,
+        cohort=cohort,
+        csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
+        xapi_url=f"/proctor/cohorts/{cohort}/xapi.json",
+        push_url=f"/proctor/cohorts/{cohort}/xapi/push",
+        lrs=lrs_configured(state.settings),
+        push_notice=push_notice,
+        **page_helpers(),
+    )
+    return render("report.html", context, status_code=status_code)
+
+
 @router.get("/cohorts/{cohort}/report")
 def read_cohort_report(
     cohort: str,
@@ -243,17 +355,28 @@ def read_cohort_report(
 ) -> Response:
     """The same report over every exam of a cohort."""
     exams = _cohort_exams(session, cohort)
-    report, _ = build_report(
-        t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=service.now()
-    )
-    context = viewer.context(
-        report=report,
-        exam=None,
-        cohort=cohort,
-        csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
-        **page_helpers(),
-    )
-    return render("report.html", context)
+    return _cohort_report(cohort, exams, viewer, state, session, service.now())
+
+
+@router.get("/cohorts/{cohort}/xapi.json")
+def read_cohort_xapi(cohort: str, state: StateDep, session: SessionDep) -> Response:
+    """Every attempt of every exam of the cohort as xAPI statements."""
+    exams = _cohort_exams(session, cohort)
+    return _xapi_response(_statements(state, session, exams), "cohort-xapi.json")
+
+
+@router.post("/cohorts/{cohort}/xapi/push")
+def push_cohort_xapi(
+    cohort: str,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    service: ServiceDep,
+) -> Response:
+    """Send the cohort's statements to the configured learning record store."""
+    exams = _cohort_exams(session, cohort)
+    notice, status = _push(viewer, state, _statements(state, session, exams))
+    return _cohort_report(cohort, exams, viewer, state, session, service.now(), notice, status)
 
 
 @router.get("/cohorts/{cohort}/grades.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -9,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from sandbox import access
 from sandbox.conversations import live
-from sandbox.scenarios.catalogue import trade_of
+from sandbox.scenarios.catalogue import matches_search, practised, trade_of
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import (
     end_attempt,
@@ -24,6 +25,7 @@ from sandbox.storage.questions import mastery, quizzes_of
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
+from sandbox.web.i18n import N_, Translate
 from sandbox.web.practice import Closed, closed_for_practice
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
@@ -38,6 +40,24 @@ def scenario_or_404(state: StateDep, pack_id: str, scenario_id: str) -> tuple[Pa
     if found is None:
         raise HTTPException(status_code=404)
     return found
+
+
+SEARCH_MAX_CHARS = 100
+
+#: What a brief says a scenario practises, per criterion kind (`catalogue.practised`): the
+#: kind of skill, never which question or phrase is wanted.
+SKILL_TEXT = {
+    "inquiry": N_("brief.skill.inquiry"),
+    "disclosure": N_("brief.skill.disclosure"),
+    "contraindication": N_("brief.skill.contraindication"),
+    "etiquette": N_("brief.skill.etiquette"),
+    "outcome": N_("brief.skill.outcome"),
+    "forbidden": N_("brief.skill.forbidden"),
+}
+
+
+def practised_text(t: Translate, scenario: Scenario) -> list[str]:
+    return [t(SKILL_TEXT[kind]) for kind in practised(scenario)]
 
 
 def closed_now(state: AppState, session: SessionDep, user: User) -> Closed:
@@ -56,8 +76,11 @@ def list_scenarios(
     pack: str = "",
     language: str = "",
     difficulty: str = "",
+    q: str = "",
 ) -> Response:
-    """The catalogue of scenarios, filtered by trade, pack, language and difficulty."""
+    """The catalogue of scenarios, filtered by trade, pack, language and difficulty, and
+    searched by words of their titles, briefs, personas and packs (`q`)."""
+    q = q.strip()[:SEARCH_MAX_CHARS]
     assert user.id is not None
     records = scenario_records(session=session, user_id=user.id)
     closed = closed_now(state, session, user)
@@ -73,6 +96,8 @@ def list_scenarios(
             continue
         if difficulty and scenario.difficulty != difficulty:
             continue
+        if q and not matches_search(each_pack, scenario, q):
+            continue
         record = records.get((each_pack.id, scenario.id))
         rows.append(
             {"pack": each_pack, "scenario": scenario, "best": record.best if record else None}
@@ -83,7 +108,14 @@ def list_scenarios(
         trades=sorted({trade_of(p) for p in state.library.packs.values()}),
         languages=sorted({p.locale for p in state.library.packs.values()}),
         difficulties=DIFFICULTIES,
-        filters={"trade": trade, "pack": pack, "language": language, "difficulty": difficulty},
+        filters={
+            "trade": trade,
+            "pack": pack,
+            "language": language,
+            "difficulty": difficulty,
+            "q": q,
+        },
+        search_max=SEARCH_MAX_CHARS,
         pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
     )
     # htmx asks for the whole page again when it restores history it had not cached.
@@ -115,6 +147,7 @@ def read_brief(
         scenario=scenario,
         resumable=resumable,
         closed=viewer.t(closed) if closed else None,
+        practised=practised_text(viewer.t, scenario),
     )
     return render("brief.html", context)
 
@@ -135,7 +168,11 @@ def create_attempt(
     closed = closed_now(state, session, user).reason(pack.id, scenario.id)
     if closed is not None:
         context = viewer.context(
-            pack=pack, scenario=scenario, resumable=None, closed=viewer.t(closed)
+            pack=pack,
+            scenario=scenario,
+            resumable=None,
+            closed=viewer.t(closed),
+            practised=practised_text(viewer.t, scenario),
         )
         return render("brief.html", context, status_code=409)
     attempt = open_attempt(
@@ -291,28 +328,65 @@ def read_history(
             records.items(), key=lambda item: item[1].latest.started_at, reverse=True
         )
     ]
-    attempts = graded_attempts(session=session, user_id=user.id)
-    points = [
-        ChartPoint(
-            label=f"{a.started_at:%Y-%m-%d %H:%M} "
-            + titles.get((a.pack_id, a.scenario_id), a.scenario_id),
-            score=a.score or 0.0,
-            passed=bool(a.passed),
-        )
-        for a in attempts
-    ]
-    chart = (
-        progress_svg(
-            points,
-            title=viewer.t("history.chart"),
-            description=viewer.t("history.chart_desc", mark=70),
-        )
-        if points
-        else None
-    )
     quizzes = quizzes_of(session, [user.id], limit=20)
     tags = mastery(session, user.id, state.questions.questions)
+    charts = _progress_charts(viewer, state, session, user)
     return render(
         "history.html",
-        viewer.context(rows=rows, chart=chart, quizzes=quizzes, mastery=tags),
+        viewer.context(rows=rows, charts=charts, quizzes=quizzes, mastery=tags),
     )
+
+
+def _when(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _progress_charts(
+    viewer: Any, state: AppState, session: SessionDep, user: User
+) -> list[dict[str, Any]]:
+    """One chart per practised scenario, most recent first: every graded attempt with its
+    date, the scenario's own pass mark drawn across."""
+    assert user.id is not None
+    t = viewer.t
+    found: dict[tuple[str, str], list[Attempt]] = {}
+    for attempt in graded_attempts(session=session, user_id=user.id):
+        found.setdefault((attempt.pack_id, attempt.scenario_id), []).append(attempt)
+    scenarios = {(p.id, s.id): s for p, s in state.library.scenarios()}
+    charts = []
+    ordered = sorted(found.items(), key=lambda item: _when(item[1][-1].started_at), reverse=True)
+    for index, ((pack_id, scenario_id), attempts) in enumerate(ordered):
+        scenario = scenarios.get((pack_id, scenario_id))
+        title = scenario.title if scenario else f"{pack_id}/{scenario_id}"
+        mark = scenario.rubric.pass_mark if scenario else 70.0
+        points = []
+        for attempt in attempts:
+            when = _when(attempt.started_at).astimezone(UTC)
+            score = attempt.score or 0.0
+            outcome = t("result.passed") if attempt.passed else t("result.failed")
+            moment, shown = when.strftime("%Y-%m-%d %H:%M UTC"), format(score, ".1f")
+            points.append(
+                ChartPoint(
+                    label=t("history.point", when=moment, score=shown, outcome=outcome),
+                    score=score,
+                    passed=bool(attempt.passed),
+                    date=f"{when:%Y-%m-%d}",
+                    href=f"/attempts/{attempt.id}/feedback",
+                )
+            )
+        prefix = f"chart-{index}"
+        charts.append(
+            {
+                "id": prefix,
+                "title": title,
+                "pass_mark": mark,
+                "count": len(points),
+                "svg": progress_svg(
+                    points,
+                    title=t("history.chart_of", title=title),
+                    description=t("history.chart_desc", mark=format(mark, "g")),
+                    pass_mark=mark,
+                    prefix=prefix,
+                ),
+            }
+        )
+    return charts

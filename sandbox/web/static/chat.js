@@ -85,7 +85,7 @@
   chat.addEventListener("htmx:wsAfterMessage", function () {
     var ack = document.getElementById("ack");
     if (ack && ack.dataset.clientId && ack.dataset.clientId === clientId.value) {
-      if (input.value === sentText) { input.value = ""; }
+      if (input.value === sentText) { input.value = ""; count(); }
       clientId.value = newClientId();
       ack.dataset.clientId = "";
     }
@@ -93,6 +93,31 @@
     if (hints && hints.hidden && hints.querySelector("h2")) { hints.hidden = false; }
     scrollDown();
   });
+
+  // The live character count under the box: "12 / 2000", and a warning past the limit
+  // (the server refuses a longer message with a notice; this says so before sending).
+  // Characters are counted as the server counts them: code points, not UTF-16 units.
+  var counter = document.getElementById("message-count");
+  var maxChars = parseInt(input.dataset.max, 10);
+  function count() {
+    if (!counter) { return; }
+    var used = Array.from(input.value).length;
+    var over = used - maxChars;
+    var text = over > 0
+      ? counter.dataset.textOver.replace("{over}", String(over))
+      : counter.dataset.textCount.replace("{used}", String(used));
+    if (counter.textContent !== text) { counter.textContent = text; }
+    counter.classList.toggle("over", over > 0);
+    counter.classList.toggle("near", over <= 0 && used >= maxChars * 0.9);
+    // Screen readers hear the count only once it matters, not at every key.
+    if (over > 0 || used >= maxChars * 0.9) {
+      counter.setAttribute("aria-live", "polite");
+    } else {
+      counter.removeAttribute("aria-live");
+    }
+  }
+  input.addEventListener("input", count);
+  count();
 
   // Enter sends, Shift+Enter starts a new line.
   input.addEventListener("keydown", function (evt) {
@@ -113,8 +138,14 @@
   }
   tick();
   var timer = setInterval(function () {
-    // Once the conversation has ended the clock stops where it was.
-    if (document.querySelector("#chat-controls[data-ended]")) { clearInterval(timer); return; }
+    // Once the conversation has ended the clock stops where it was; a conversation ended by
+    // its time limit ends at 0:00 (not at the second the last tick happened to show).
+    var ended = document.querySelector("#chat-controls[data-ended]");
+    if (ended) {
+      clearInterval(timer);
+      if (ended.getAttribute("data-ended") === "timeout") { clock.textContent = "0:00"; }
+      return;
+    }
     tick();
   }, 1000);
 })();
