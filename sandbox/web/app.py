@@ -29,6 +29,7 @@ from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 from sandbox.web.routes import (
     admin,
     appeals,
+    assignments,
     auth,
     cases,
     chat,
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
-    for area in (exams, proctor, monitor, reports, appeals, admin):
+    for area in (exams, proctor, monitor, reports, appeals, admin, assignments):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on
     # forms, then the role) is not for a socket, which checks both at its handshake.

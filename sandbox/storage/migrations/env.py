@@ -7,7 +7,7 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
-from sandbox.storage import audit, exams, models, reviews, throttle  # noqa: F401
+from sandbox.storage import assignments, audit, exams, models, reviews, throttle  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

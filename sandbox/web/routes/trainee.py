@@ -11,6 +11,7 @@ from sandbox import access
 from sandbox.conversations import live
 from sandbox.scenarios.catalogue import trade_of
 from sandbox.scenarios.models import Pack, Scenario
+from sandbox.storage.assignments import progress_for, scenario_ref
 from sandbox.storage.attempts import (
     end_attempt,
     graded_attempts,
@@ -83,6 +84,8 @@ def list_scenarios(
         difficulties=DIFFICULTIES,
         filters={"trade": trade, "pack": pack, "language": language, "difficulty": difficulty},
         pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
+        assigned=progress_for(session, user_ids=[user.id], today=state.conversations.now().date()),
+        titles={scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()},
     )
     # htmx asks for the whole page again when it restores history it had not cached.
     wants_block = request.headers.get("hx-request") and not request.headers.get(
