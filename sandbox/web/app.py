@@ -40,6 +40,7 @@ from sandbox.web.routes import (
     proctor,
     reports,
     trainee,
+    work,
 )
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
 from sandbox.web.state import AppState
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
-    for area in (exams, proctor, monitor, reports, appeals, admin, assignments):
+    for area in (exams, proctor, monitor, reports, appeals, admin, assignments, work):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on
     # forms, then the role) is not for a socket, which checks both at its handshake.
