@@ -46,6 +46,8 @@ class Assignment(SQLModel, table=True):
     assigned_by: int | None = Field(default=None, foreign_key="users.id")
     cohort: str | None = Field(default=None, sa_type=String(64))  # assigned through it
     purpose: Purpose = Field(default=Purpose.ASSIGNMENT, sa_type=String(16))
+    # A retraining plan: the exam whose failed retake it follows.
+    exam_id: int | None = Field(default=None, foreign_key="exams.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -84,6 +86,7 @@ def assign(
     actor: User,
     cohort: str | None = None,
     purpose: Purpose = Purpose.ASSIGNMENT,
+    exam_id: int | None = None,
 ) -> list[Assignment]:
     """Assign the activity to each trainee who does not have it open already (not committed)."""
     made: list[Assignment] = []
@@ -95,6 +98,7 @@ def assign(
                 Assignment.activity_kind == kind,
                 Assignment.activity_ref == ref,
                 Assignment.purpose == purpose,
+                Assignment.exam_id == exam_id,
             )
         ).all()
         if any(not progress_of(session, each, trainee.name, None).done for each in existing):
@@ -107,6 +111,7 @@ def assign(
             assigned_by=actor.id,
             cohort=cohort,
             purpose=purpose,
+            exam_id=exam_id,
         )
         session.add(assignment)
         session.flush()
@@ -122,6 +127,7 @@ def assign(
                 "due_on": due_on.isoformat() if due_on else None,
                 "purpose": purpose.value,
             }
+            | ({"exam": exam_id} if exam_id else {})
             | ({"cohort": cohort} if cohort else {}),
         )
         made.append(assignment)
@@ -197,3 +203,19 @@ def progress_for(
         )
     )
     return found
+
+
+def retraining_plans(session: Session, *, exam_id: int, today: date) -> dict[int, list[Progress]]:
+    """User id -> the progress of their retraining plan after this exam (none: no plan)."""
+    statement = (
+        select(Assignment, User.name)
+        .join(User, col(User.id) == col(Assignment.user_id))
+        .where(Assignment.exam_id == exam_id, Assignment.purpose == Purpose.RETRAINING)
+        .order_by(col(Assignment.id))
+    )
+    plans: dict[int, list[Progress]] = {}
+    for assignment, name in session.exec(statement).all():
+        plans.setdefault(assignment.user_id, []).append(
+            progress_of(session, assignment, name, today)
+        )
+    return plans

@@ -39,6 +39,7 @@ from sandbox.web.routes import (
     monitor,
     proctor,
     reports,
+    retraining,
     trainee,
     work,
 )
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
-    for area in (exams, proctor, monitor, reports, appeals, admin, assignments, work):
+    for area in (exams, proctor, monitor, reports, appeals, admin, assignments, work, retraining):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on
     # forms, then the role) is not for a socket, which checks both at its handshake.

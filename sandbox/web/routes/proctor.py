@@ -21,6 +21,7 @@ from sandbox.exams.policy import (
     read_written_score,
     retake_scenarios,
 )
+from sandbox.storage.assignments import retraining_plans
 from sandbox.storage.audit import record
 from sandbox.storage.exams import (
     Appeal,
@@ -289,6 +290,7 @@ def _exam_page(
         window=exam.window(now),
         scenarios=[{"row": r, "title": scenario_title(state, r)} for r in rows],
         standings=standings(session=session, exam=exam, now=now),
+        plans=retraining_plans(session, exam_id=exam.id, today=now.date()),
         now=now,
         import_errors=[],
         written_error=None,

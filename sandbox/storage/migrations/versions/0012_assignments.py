@@ -30,13 +30,16 @@ def upgrade() -> None:
         sa.Column("assigned_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
         sa.Column("cohort", sa.String(64), nullable=True),
         sa.Column("purpose", sa.String(16), nullable=False),
+        sa.Column("exam_id", sa.Integer(), sa.ForeignKey("exams.id"), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_assignments_user_id", "assignments", ["user_id"])
     op.create_index("ix_assignments_activity", "assignments", ["activity_kind", "activity_ref"])
+    op.create_index("ix_assignments_exam_id", "assignments", ["exam_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_exam_id", table_name="assignments")
     op.drop_index("ix_assignments_activity", table_name="assignments")
     op.drop_index("ix_assignments_user_id", table_name="assignments")
     op.drop_table("assignments")
