@@ -9,13 +9,15 @@ Policy: any script error or CSP refusal fails the test. Screenshots of the users
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 from test_browser_trainee import (
@@ -47,16 +49,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """`sandbox serve` on a free port over a database with an admin, a mentor, trainees."""
-    folder = tmp_path_factory.mktemp("browser-admin")
+@contextlib.contextmanager
+def serve(folder: Path, seed: Callable[[FastAPI], None]) -> Iterator[tuple[str, str]]:
+    """`sandbox serve` on a free port over a new database that `seed` fills first; yields
+    the server's address and the database's URL."""
     settings = make_settings(folder, packs=str(PACKS))
     app = create_app(settings)
-    add_user(app, "boss", Role.ADMIN)
-    add_user(app, "mo", Role.MENTOR)
-    for name in ("tao", "mei", "kim"):
-        add_user(app, name, Role.TRAINEE)
+    seed(app)
     app.state.sandbox.engine.dispose()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
     env.update(
@@ -100,6 +99,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         yield url, settings.database_url
     finally:
         stop(process)
+
+
+def seed_people(app: FastAPI) -> None:
+    """An admin, a mentor and three trainees without a mentor."""
+    add_user(app, "boss", Role.ADMIN)
+    add_user(app, "mo", Role.MENTOR)
+    for name in ("tao", "mei", "kim"):
+        add_user(app, name, Role.TRAINEE)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with serve(tmp_path_factory.mktemp("browser-admin"), seed_people) as found:
+        yield found
 
 
 def log_in(page: Page, name: str, password: str = PASSWORD) -> None:
