@@ -33,6 +33,7 @@ from sandbox.web.routes import (
     auth,
     cases,
     chat,
+    exam_order,
     exams,
     health,
     mentor,
@@ -100,7 +101,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mentor.router)
     app.include_router(cases.router)
     app.include_router(health.router)
-    for area in (exams, proctor, monitor, reports, appeals, admin, assignments, work, retraining):
+    for area in (
+        exams,
+        proctor,
+        monitor,
+        reports,
+        appeals,
+        admin,
+        assignments,
+        work,
+        retraining,
+        exam_order,
+    ):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on
     # forms, then the role) is not for a socket, which checks both at its handshake.
