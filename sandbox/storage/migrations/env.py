@@ -7,7 +7,15 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
-from sandbox.storage import assignments, audit, exams, models, reviews, throttle  # noqa: F401
+from sandbox.storage import (  # noqa: F401
+    assignments,
+    audit,
+    exams,
+    extra_time,
+    models,
+    reviews,
+    throttle,
+)
 
 target_metadata = SQLModel.metadata
 

@@ -41,6 +41,7 @@ from sandbox.storage.exams import (
     trainees,
 )
 from sandbox.storage.exams import candidates as exam_candidates
+from sandbox.storage.extra_time import extra_times
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import (
@@ -291,6 +292,8 @@ def _exam_page(
         scenarios=[{"row": r, "title": scenario_title(state, r)} for r in rows],
         standings=standings(session=session, exam=exam, now=now),
         plans=retraining_plans(session, exam_id=exam.id, today=now.date()),
+        extra_times=extra_times(session, exam_id=exam.id),
+        extra_error=None,
         now=now,
         import_errors=[],
         written_error=None,

@@ -1,7 +1,7 @@
 """Assignments: scenarios (and later quizzes) given to trainees with a due date, and the
-scenarios of a retraining plan.
+scenarios of a retraining plan; and extra time per exam candidate.
 
-One new table; no existing row changes, so a database with real data upgrades as is.
+Two new tables; no existing row changes, so a database with real data upgrades as is.
 
 Revision ID: 0012
 Revises: 0006
@@ -36,9 +36,16 @@ def upgrade() -> None:
     op.create_index("ix_assignments_user_id", "assignments", ["user_id"])
     op.create_index("ix_assignments_activity", "assignments", ["activity_kind", "activity_ref"])
     op.create_index("ix_assignments_exam_id", "assignments", ["exam_id"])
+    op.create_table(
+        "exam_extra_time",
+        sa.Column("exam_id", sa.Integer(), sa.ForeignKey("exams.id"), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), primary_key=True),
+        sa.Column("extra_s", sa.Float(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("exam_extra_time")
     op.drop_index("ix_assignments_exam_id", table_name="assignments")
     op.drop_index("ix_assignments_activity", table_name="assignments")
     op.drop_index("ix_assignments_user_id", table_name="assignments")
