@@ -212,10 +212,11 @@ def import_users_file(
 ) -> None:
     """Add every user of a CSV file; if any row is bad, report each and add none."""
     from sandbox.storage.users import import_users
+    from sandbox.text.tables import decode_table
 
     settings = load_settings()
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = decode_table(file.read_bytes())
     except (OSError, UnicodeDecodeError) as exc:
         typer.echo(f"error: cannot read {file}: {exc}", err=True)
         raise typer.Exit(2) from None

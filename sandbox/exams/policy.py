@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from sandbox.evaluator.scoring import Bands, band_of, exact, round_half_up
+from sandbox.text.tables import delimiter_of
 
 TimeoutRule = Literal["end", "grace"]
 #: A band's lowest final score.
@@ -288,7 +289,8 @@ def parse_written_scores(text: str, trainees: Sequence[str]) -> WrittenImport:
     """
     result = WrittenImport()
     known = set(trainees)
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter_of(text))
     rows = list(reader)
     if not rows:
         result.errors.append("line 1: the file is empty; expected a header: trainee,score")

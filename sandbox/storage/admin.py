@@ -20,6 +20,7 @@ from sandbox.storage.audit import record
 from sandbox.storage.models import LoginSession, Role, User
 from sandbox.storage.throttle import LoginThrottle
 from sandbox.storage.users import UserError, change_role, get_user_by_name, name_problem, parse_role
+from sandbox.text.tables import decode_table, delimiter_of
 
 #: The most rows one import may hold, and the largest file it reads.
 IMPORT_ROWS_MAX = 5000
@@ -169,11 +170,7 @@ class TableError(ValueError):
 def _decode(data: bytes) -> str:
     """UTF-8 (a BOM is dropped), else GB18030, the superset of GBK that Chinese Excel writes."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
+        return decode_table(data)
     except UnicodeDecodeError as exc:
         raise TableError(
             f"byte {exc.start + 1}: the file is neither UTF-8 nor GBK text; "
@@ -182,9 +179,7 @@ def _decode(data: bytes) -> str:
 
 
 def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter_of(text))
     rows: list[tuple[int, list[str]]] = []
     start = 1
     for cells in reader:

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from sandbox.passwords import hash_password, password_problem, verify_password
 from sandbox.storage.audit import record
 from sandbox.storage.models import Role, User
+from sandbox.text.tables import delimiter_of
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 CSV_COLUMNS = ("name", "role", "password")
@@ -139,7 +140,8 @@ class ImportReport:
 def _check_rows(session: Session, text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
     problems: list[tuple[int, str]] = []
     rows: list[ImportRow] = []
-    reader = csv.reader(io.StringIO(text))
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter_of(text))
     header = next(reader, None)
     if header is None:
         return [], [(1, "the file is empty; expected a header row: name,role,password[,mentor]")]

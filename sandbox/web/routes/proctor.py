@@ -44,6 +44,7 @@ from sandbox.storage.exams import candidates as exam_candidates
 from sandbox.storage.extra_time import extra_times
 from sandbox.storage.models import User
 from sandbox.storage.standings import Standing, standings
+from sandbox.text.tables import decode_table
 from sandbox.web.deps import (
     ProctorUser,
     SessionDep,
@@ -440,7 +441,7 @@ def import_written_scores(
             problem = N_("written.error.too_big")
         elif data:
             try:
-                text = data.decode("utf-8-sig")
+                text = decode_table(data)
             except UnicodeDecodeError:
                 problem = N_("written.error.encoding")
     if problem is not None:
