@@ -344,7 +344,7 @@ def test_a_bad_csv_reports_every_bad_row_and_imports_nothing(
     assert audit_trail(app, "written.import") == []
     assert "Pending" in proctor.get(f"/proctor/exams/{exam_id}").text
     for bad_file, problem in (
-        (b"\xff\xfe\x00bad", "not UTF-8"),
+        (b"\xff\xfe\x00\x81\xff", "neither UTF-8 nor GBK"),
         (b"name,points\ntao,1\n", "header must name the columns"),
         (b"trainee,score\n", "no scores"),
     ):
