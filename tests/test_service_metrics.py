@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from exam_support import COLD, FakeClock, make_exam
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from review_support import GOOD, graded_attempt
 from sqlmodel import Session
+from test_web_exams import _graded
 
 from sandbox.evaluator.service_metrics import (
     ServiceMetrics,
@@ -19,7 +21,7 @@ from sandbox.evaluator.service_metrics import (
     service_metrics,
 )
 from sandbox.storage.attempts import message_times
-from sandbox.storage.models import User
+from sandbox.storage.models import AttemptMessage, User
 
 
 def test_frt_and_handling_time_from_the_lines() -> None:
@@ -70,3 +72,26 @@ def test_feedback_and_history_show_the_metrics(
     assert '<td class="frt">0:10</td>' in history  # (12 + 8) / 2
     # The mentor reading the same feedback sees the same numbers.
     assert 'id="frt">0:12<' in browsers("mo").get(f"/attempts/{first}/feedback").text
+
+
+def test_the_exam_report_shows_service_metrics(
+    app: FastAPI, proctor: TestClient, clock: FakeClock, people: dict[str, User]
+) -> None:
+    exam_id = make_exam(proctor, clock, people)
+    criteria = [
+        {"id": "greet", "kind": "etiquette", "status": "met", "weight": 1, "evidence": []},
+        {"id": "thank", "kind": "etiquette", "status": "missed", "weight": 1, "evidence": []},
+    ]
+    first = _graded(app, exam_id, people["tao"], COLD, 80, clock, criteria=criteria)
+    _graded(app, exam_id, people["mei"], COLD, 95, clock, criteria=criteria[:1])
+    with Session(app.state.sandbox.engine) as session:
+        for seq, (role, at) in enumerate(
+            [("persona", 0.0), ("trainee", 9.0), ("persona", 9.0), ("trainee", 75.0)]
+        ):
+            session.add(AttemptMessage(attempt_id=first, seq=seq, role=role, text="…", at=at))
+        session.commit()
+    page = proctor.get(f"/proctor/exams/{exam_id}/report").text
+    assert "Over 2 graded conversations" in page
+    assert 'id="report-frt">0:09<' in page and 'id="report-aht">1:15<' in page
+    communication_line = page[page.index('id="report-communication"') :].split("</p>")[0]
+    assert "Excellent 1" in communication_line and "Fail 1" in communication_line

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from sandbox.evaluator.service_metrics import communication, mean, service_metrics
 from sandbox.exams.reports import (
     Facility,
     HistogramLayout,
@@ -21,7 +22,9 @@ from sandbox.exams.reports import (
     histogram_layout,
     pass_rate,
 )
+from sandbox.storage.attempts import message_times
 from sandbox.storage.exams import Exam, exams_of_cohort
+from sandbox.storage.models import Attempt
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
@@ -143,6 +146,42 @@ def grade_rows(
     return rows, [*BASE_COLUMNS, *scenario_keys]
 
 
+@dataclass(frozen=True)
+class ServiceSummary:
+    """The service metrics of the exams' graded conversations (docs/programme.md)."""
+
+    conversations: int
+    frt_s: float | None
+    aht_s: float | None
+    bands: dict[str, int]
+
+
+def service_summary(session: Session, exams: Sequence[Exam]) -> ServiceSummary:
+    """Average FRT and AHT of the exams' graded conversations, and how many fall in each
+    communication band."""
+    ids = [exam.id for exam in exams if exam.id is not None]
+    attempts = session.exec(
+        select(Attempt).where(
+            col(Attempt.exam_id).in_(ids),
+            col(Attempt.graded_at).is_not(None),
+            col(Attempt.over_limit).is_(False),
+        )
+    ).all()
+    times = message_times(session=session, attempt_ids=[a.id for a in attempts if a.id])
+    metrics = [service_metrics(times.get(a.id or 0, [])) for a in attempts]
+    bands = {name: 0 for name in ("excellent", "good", "pass", "fail")}
+    for attempt in attempts:
+        found = communication(attempt.grade)
+        if found is not None:
+            bands[found.band] += 1
+    return ServiceSummary(
+        len(attempts),
+        mean(m.frt_s for m in metrics),
+        mean(m.aht_s for m in metrics),
+        bands,
+    )
+
+
 def _csv_response(text: str, filename: str) -> Response:
     return Response(
         text,
@@ -168,6 +207,7 @@ def read_exam_report(
         report=report,
         exam=exam,
         cohort=None,
+        service=service_summary(session, [exam]),
         csv_url=f"/proctor/exams/{exam_id}/grades.csv",
         **page_helpers(),
     )
@@ -215,6 +255,7 @@ def read_cohort_report(
         report=report,
         exam=None,
         cohort=cohort,
+        service=service_summary(session, exams),
         csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
         **page_helpers(),
     )
