@@ -62,8 +62,11 @@ def list_scenarios(
     pack: str = "",
     language: str = "",
     difficulty: str = "",
+    q: str = "",
 ) -> Response:
-    """The catalogue of scenarios, filtered by trade, pack, language and difficulty."""
+    """The catalogue of scenarios, filtered by trade, pack, language and difficulty, and
+    searched by words of the title or brief (`q`, any case)."""
+    words = q[:100].casefold().split()
     assert user.id is not None
     records = scenario_records(session=session, user_id=user.id)
     closed = closed_now(state, session, user)
@@ -79,6 +82,10 @@ def list_scenarios(
             continue
         if difficulty and scenario.difficulty != difficulty:
             continue
+        if words:
+            haystack = f"{scenario.title} {scenario.brief} {each_pack.pack.title}".casefold()
+            if not all(word in haystack for word in words):
+                continue
         record = records.get((each_pack.id, scenario.id))
         rows.append(
             {"pack": each_pack, "scenario": scenario, "best": record.best if record else None}
@@ -89,7 +96,13 @@ def list_scenarios(
         trades=sorted({trade_of(p) for p in state.library.packs.values()}),
         languages=sorted({p.locale for p in state.library.packs.values()}),
         difficulties=DIFFICULTIES,
-        filters={"trade": trade, "pack": pack, "language": language, "difficulty": difficulty},
+        filters={
+            "trade": trade,
+            "pack": pack,
+            "language": language,
+            "difficulty": difficulty,
+            "q": q[:100],
+        },
         pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
         assigned=progress_for(session, user_ids=[user.id], today=state.conversations.now().date()),
         titles={scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()},

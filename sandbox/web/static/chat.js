@@ -85,7 +85,7 @@
   chat.addEventListener("htmx:wsAfterMessage", function () {
     var ack = document.getElementById("ack");
     if (ack && ack.dataset.clientId && ack.dataset.clientId === clientId.value) {
-      if (input.value === sentText) { input.value = ""; }
+      if (input.value === sentText) { input.value = ""; count(); }
       clientId.value = newClientId();
       ack.dataset.clientId = "";
     }
@@ -101,6 +101,18 @@
       document.getElementById("say-form").requestSubmit();
     }
   });
+
+  // A live count of the characters typed (code points, as the server counts them).
+  var counter = document.getElementById("char-count");
+  function count() {
+    if (!counter) { return; }
+    var used = Array.from(input.value).length;
+    var text = counter.dataset.template.replace("{used}", String(used));
+    if (counter.textContent !== text) { counter.textContent = text; }
+    counter.classList.toggle("over", used > parseInt(counter.dataset.limit, 10));
+  }
+  input.addEventListener("input", count);
+  count();
 
   var clock = document.getElementById("clock");
   var limit = parseFloat(chat.dataset.limit);
