@@ -3,12 +3,13 @@ per-criterion facility (hardest first), and every grade as CSV."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from sqlmodel import Session, col, select
 
 from sandbox.evaluator.service_metrics import communication, mean, service_metrics
@@ -22,9 +23,10 @@ from sandbox.exams.reports import (
     histogram_layout,
     pass_rate,
 )
+from sandbox.exams.xapi import GradedConversation, statements
 from sandbox.storage.attempts import message_times
 from sandbox.storage.exams import Exam, exams_of_cohort
-from sandbox.storage.models import Attempt
+from sandbox.storage.models import Attempt, User
 from sandbox.storage.standings import Standing, standings
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
@@ -277,3 +279,50 @@ def read_cohort_grades(
     )
     rows, columns = grade_rows(everyone, state)
     return _csv_response(grades_csv(rows, columns), "cohort-grades.csv")
+
+
+@router.get("/exams/{exam_id}/xapi.json")
+def read_exam_xapi(
+    exam_id: int, request: Request, state: StateDep, session: SessionDep
+) -> Response:
+    """The exam's graded conversations as xAPI statements (exams/xapi.py), a download."""
+    exam = exam_or_404(session, exam_id)
+    attempts = session.exec(
+        select(Attempt, User.name)
+        .join(User, col(User.id) == col(Attempt.user_id))
+        .where(
+            Attempt.exam_id == exam_id,
+            col(Attempt.graded_at).is_not(None),
+            col(Attempt.over_limit).is_(False),
+        )
+        .order_by(col(Attempt.id))
+    ).all()
+    titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
+    graded = [
+        GradedConversation(
+            attempt_id=a.id or 0,
+            trainee=name,
+            exam_id=exam_id,
+            exam_name=exam.name,
+            pack_id=a.pack_id,
+            scenario_id=a.scenario_id,
+            scenario_title=titles.get((a.pack_id, a.scenario_id), a.scenario_id),
+            started_at=_utc(a.started_at),
+            ended_at=_utc(a.ended_at or a.started_at),
+            score=a.score or 0.0,
+            passed=bool(a.passed),
+            criteria=(a.grade or {}).get("criteria", []),
+        )
+        for a, name in attempts
+    ]
+    home = str(request.base_url).rstrip("/")
+    body = json.dumps(statements(graded, home), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-xapi.json"'},
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
