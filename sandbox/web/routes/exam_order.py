@@ -24,8 +24,8 @@ def move_scenario(
     session: SessionDep,
     proctor: ProctorUser,
     exam_id: int,
-    scenario: Annotated[str, Form()],
-    direction: Annotated[str, Form()],
+    scenario: Annotated[str, Form()] = "",
+    direction: Annotated[str, Form()] = "",
 ) -> Response:
     """Swap a scenario with the one before it ("up") or after it ("down")."""
     exam = session.get(Exam, exam_id)
@@ -64,14 +64,16 @@ def give_extra_time(
     session: SessionDep,
     proctor: ProctorUser,
     exam_id: int,
-    user_id: Annotated[int, Form()],
+    user_id: Annotated[int | None, Form()] = None,
     minutes: Annotated[str, Form()] = "",
 ) -> Response:
     """Set a candidate's extra minutes per conversation (0 takes them away)."""
     exam = session.get(Exam, exam_id)
     if exam is None:
         raise HTTPException(status_code=404)
-    if user_id not in {u.id for u in candidates(session=session, exam_id=exam_id)}:
+    if user_id is None or user_id not in {
+        u.id for u in candidates(session=session, exam_id=exam_id)
+    }:
         raise HTTPException(status_code=400)
     try:
         extra_s = float(minutes) * 60

@@ -28,13 +28,15 @@ def plan_retraining(
     session: SessionDep,
     proctor: ProctorUser,
     exam_id: int,
-    user_id: Annotated[int, Form()],
+    user_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Give a candidate whose retake failed a retraining plan; audited (retraining.plan)."""
     exam = session.get(Exam, exam_id)
-    trainee = session.get(User, user_id)
-    if exam is None or trainee is None:
+    if exam is None:
         raise HTTPException(status_code=404)
+    trainee = session.get(User, user_id) if user_id is not None else None
+    if trainee is None:
+        raise HTTPException(status_code=400)
     now = state.conversations.now()
     standing = standing_of(session=session, exam=exam, user=trainee, now=now)
     if standing.state != "retraining":
