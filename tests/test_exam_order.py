@@ -14,7 +14,9 @@ from exam_support import (
     FakeClock,
     attempt_row,
     audit_trail,
+    chat,
     exam_fields,
+    frames_until,
     make_exam,
     post_exam,
     start,
@@ -121,3 +123,21 @@ def test_extra_time_lengthens_the_candidates_conversations(
     # Taking it away again: 0 minutes.
     assert give(proctor, exam_id, tao, "0").status_code == 303
     assert 'id="extra-list"' not in proctor.get(f"/proctor/exams/{exam_id}").text
+
+
+def test_an_exam_chat_ends_with_a_link_to_the_results(
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
+    people: dict[str, User],
+) -> None:
+    exam_id = make_exam(proctor, clock, people)
+    browser = browsers("tao")
+    attempt_id = start(browser, exam_id, COLD)
+    with chat(browser, attempt_id) as ws:
+        ws.send_json({"type": "finish"})
+        frames = frames_until(ws, lambda f: 'id="feedback-link"' in f)
+    ended = frames[-1]
+    assert f'href="/exams/{exam_id}/results"' in ended and "See your results" in ended
+    assert "/feedback" not in ended
