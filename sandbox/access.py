@@ -96,3 +96,14 @@ def can_see_rubric(user: User) -> bool:
 def can_see_pack_errors(user: User) -> bool:
     """See which packs failed to load (the catalogue shows them to admins)."""
     return _role(user) == Role.ADMIN
+
+
+def can_administer(user: User) -> bool:
+    """The admin area: users, mentors, cohorts, packs."""
+    return _role(user) == Role.ADMIN
+
+
+def landing_page(user: User) -> str:
+    """Where `user` lands after signing in when no page was asked for: trainees on the
+    catalogue (their assignments on top), staff on their work queue."""
+    return "/" if _role(user) == Role.TRAINEE else "/work"

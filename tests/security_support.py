@@ -254,6 +254,33 @@ def build_world(
         world.samples["case_id"] = str(only_id(app, "teaching_cases"))
     if has_route(app, "POST /exams/{exam_id}/attempts"):
         add_exam(world, pack, scenario, spoken)
+    if has_route(app, "GET /admin/users/{user_id}"):
+        # The admin's user pages act on a user of their own: a reset password or a
+        # deactivation there must not lock a role of the world out of the later requests.
+        spare = add_user(app, "spare", Role.TRAINEE)
+        world.samples["user_id"] = str(spare.id)
+        # The admin's cohort of the same name as the exams' cohort, with the spare user in it.
+        admin = world.client("admin")
+        made = admin.post(
+            "/admin/cohorts",
+            data={"csrf_token": token_for(admin), "name": COHORT, "members": str(spare.id)},
+            follow_redirects=False,
+        )
+        assert made.status_code == 303, made.text
+        world.samples.setdefault("cohort", COHORT)
+    if has_route(app, "POST /mentor/assignments/{assignment_id}/withdraw"):
+        mentor = world.client("mentor")
+        assigned = mentor.post(
+            "/mentor/assignments",
+            data={
+                "csrf_token": token_for(mentor),
+                "activity": f"{pack}/{scenario}",
+                "trainees": str(only_user_id(app, names["trainee"])),
+            },
+            follow_redirects=False,
+        )
+        assert assigned.status_code == 303, assigned.text
+        world.samples["assignment_id"] = str(only_id(app, "assignments"))
     if has_route(app, "POST /quiz"):
         started = owner.post(
             "/quiz",
@@ -264,6 +291,12 @@ def build_world(
         world.samples["quiz_id"] = started.headers["location"].rsplit("/", 1)[1]
         world.samples["response_id"] = "1"
     return world
+
+
+def only_user_id(app: FastAPI, name: str) -> int:
+    with app.state.sandbox.engine.connect() as connection:
+        found = connection.execute(text("SELECT id FROM users WHERE name = :n"), {"n": name})
+        return int(found.scalar_one())
 
 
 def only_id(app: FastAPI, table: str) -> int:

@@ -1,16 +1,19 @@
 """CSV files as spreadsheets save them (sandbox/csvfiles.py): byte-order marks, GBK from
-Chinese Excel, semicolons and tabs; and the written-score import reading such files."""
+Chinese Excel, semicolons and tabs; and the written-score and user imports reading such files."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from exam_support import FakeClock, audit_trail, make_exam
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 from web_support import csrf_token
 
+from sandbox.cli.main import app as cli
 from sandbox.csvfiles import CsvEncodingError, decode_csv, read_csv_rows, sniff_delimiter
 from sandbox.exams.policy import parse_written_scores
 from sandbox.storage.models import User
@@ -91,3 +94,33 @@ def test_a_gbk_file_with_semicolons_from_chinese_excel_is_imported(
     # A bad row of a GBK file is reported with its line.
     bad = _upload(proctor, exam_id, "trainee;score;备注\ntao;abc;缺考\n".encode("gbk"))
     assert bad.status_code == 400 and "line 2: score &#39;abc&#39; is not a number" in bad.text
+
+
+def _users_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}",
+        "SANDBOX_VAR_DIR": str(tmp_path / "var"),
+    }
+
+
+def test_users_import_reads_gbk_with_semicolons(tmp_path: Path) -> None:
+    """`sandbox users import` reads its file through csvfiles as the score import does."""
+    table = tmp_path / "学员.csv"
+    table.write_bytes("name;role;password\nzhou;trainee;一个足够长的密码\n".encode("gbk"))
+    result = CliRunner().invoke(cli, ["users", "import", str(table)], env=_users_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "imported 1 user" in result.output
+
+
+def test_users_import_names_the_line_of_a_bad_row_and_refuses_other_bytes(
+    tmp_path: Path,
+) -> None:
+    env = _users_env(tmp_path)
+    table = tmp_path / "users.csv"
+    table.write_bytes("\ufeffname\trole\tpassword\nwu\tcaptain\tlong enough password\n".encode())
+    result = CliRunner().invoke(cli, ["users", "import", str(table)], env=env)
+    assert result.exit_code != 0
+    assert f"{table}:2: unknown role 'captain'" in result.output  # tabs, a BOM dropped
+    table.write_bytes(b"\xff\xfe\x00\x81\xff")
+    result = CliRunner().invoke(cli, ["users", "import", str(table)], env=env)
+    assert result.exit_code == 2 and "neither UTF-8 nor GBK" in result.output

@@ -82,6 +82,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /knowledge": SIGNED_IN,
     "GET /knowledge/*": SIGNED_IN,
     "GET /knowledge/panel/*": frozenset({"trainee"}),  # on one's own conversation only
+    # assignments: any mentor's list and form; withdrawing, one's own trainees' only
+    "POST /mentor/assignments/{assignment_id}/withdraw": frozenset({"mentor", "admin"}),
+    # the work queue: staff see theirs; a trainee is sent on to the catalogue
+    "GET /work": SIGNED_IN,
+    # the admin area: users, imports, cohorts and packs, for admins alone
+    "GET /admin": frozenset({"admin"}),
+    "GET /admin/*": frozenset({"admin"}),
+    "POST /admin/*": frozenset({"admin"}),
     # exams: a trainee sees only the exams they sit
     "GET /exams": SIGNED_IN,
     "GET /exams/*": frozenset({"trainee"}),

@@ -144,3 +144,40 @@ def test_serve_refuses_production_without_a_secret(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["serve"], env={**env, "SANDBOX_ENV": "production"})
     assert result.exit_code == 2
     assert "SANDBOX_SECRET_KEY" in result.output
+
+
+def test_add_reads_the_password_from_stdin(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        app, ["users", "add", "ana", "--password-stdin"], input="scripted-pass\n", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "scripted-pass" not in result.output
+    engine = make_engine(env["SANDBOX_DATABASE_URL"])
+    with Session(engine) as session:
+        assert authenticate(session=session, name="ana", password="scripted-pass") is not None
+    engine.dispose()
+    empty = CliRunner().invoke(app, ["users", "add", "ben", "--password-stdin"], input="", env=env)
+    assert empty.exit_code == 2 and "standard input gave no password" in empty.output
+    assert "ben" not in users(env)
+
+
+def test_mentor_assigns_changes_and_clears(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    for name, role in (("mo", "mentor"), ("tao", "trainee"), ("kim", "trainee")):
+        result = runner.invoke(
+            app,
+            ["users", "add", name, "--role", role, "--password-stdin"],
+            input="long-enough-pass\n",
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["users", "mentor", "tao", "mo"], env=env)
+    assert result.exit_code == 0 and "tao's mentor is now mo" in result.output
+    assert users(env)["tao"].mentor_id == users(env)["mo"].id
+    refused = runner.invoke(app, ["users", "mentor", "tao", "kim"], env=env)
+    assert refused.exit_code == 2 and "'kim' is a trainee, not a mentor" in refused.output
+    missing = runner.invoke(app, ["users", "mentor", "tao", "nobody"], env=env)
+    assert missing.exit_code == 2 and "no user called 'nobody'" in missing.output
+    cleared = runner.invoke(app, ["users", "mentor", "tao", "none"], env=env)
+    assert cleared.exit_code == 0 and "now has no mentor" in cleared.output
+    assert users(env)["tao"].mentor_id is None

@@ -1,10 +1,12 @@
-"""Commands of the web product: `serve`, `users add`, `users import`, `role`, `unlock`."""
+"""Commands of the web product: `serve`, `users add`, `users import`, `role`, `mentor`,
+`unlock`."""
 
 from __future__ import annotations
 
 import getpass
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -157,8 +159,15 @@ def add_user(
     role: Annotated[str, typer.Option(help="trainee, mentor, proctor or admin.")] = "trainee",
     mentor: Annotated[str | None, typer.Option(help="Login name of the user's mentor.")] = None,
     locale: Annotated[str | None, typer.Option(help="Interface language: en or zh-CN.")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input (for scripts).",
+        ),
+    ] = False,
 ) -> None:
-    """Add a user; the password is asked for twice and never echoed."""
+    """Add a user; the password is asked for twice and never echoed (or read from stdin)."""
     from sandbox.storage.users import UserError, create_user, get_user_by_name, parse_role
 
     settings = load_settings()
@@ -167,7 +176,13 @@ def add_user(
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            typer.echo("error: --password-stdin: standard input gave no password", err=True)
+            raise typer.Exit(2)
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _session(settings) as session:
         mentor_user = None
         if mentor is not None:
@@ -196,12 +211,13 @@ def import_users_file(
     file: Annotated[Path, typer.Argument(help="CSV with columns name,role,password[,mentor].")],
 ) -> None:
     """Add every user of a CSV file; if any row is bad, report each and add none."""
+    from sandbox.csvfiles import CsvEncodingError, decode_csv
     from sandbox.storage.users import import_users
 
     settings = load_settings()
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = decode_csv(file.read_bytes())
+    except (OSError, CsvEncodingError) as exc:
         typer.echo(f"error: cannot read {file}: {exc}", err=True)
         raise typer.Exit(2) from None
     with _session(settings) as session:
@@ -249,6 +265,45 @@ def change_user_role(
             return
         session.commit()
     typer.echo(f"{name} is now {chosen_role.value}")
+
+
+@users_app.command("mentor")
+def change_user_mentor(
+    name: Annotated[str, typer.Argument(help="Login name of the trainee.")],
+    mentor: Annotated[
+        str, typer.Argument(help="Login name of their mentor (a mentor), or 'none'.")
+    ],
+) -> None:
+    """Assign or change a trainee's mentor; audited (user.mentor)."""
+    from sandbox.storage.admin import set_mentor
+    from sandbox.storage.users import UserError, get_user_by_name
+
+    settings = load_settings()
+    with _session(settings) as session:
+        user = get_user_by_name(session=session, name=name)
+        if user is None:
+            typer.echo(f"error: name: no user called {name!r}", err=True)
+            raise typer.Exit(2)
+        mentor_user = None
+        if mentor.lower() != "none":
+            mentor_user = get_user_by_name(session=session, name=mentor)
+            if mentor_user is None:
+                typer.echo(f"error: mentor: no user called {mentor!r}", err=True)
+                raise typer.Exit(2)
+        try:
+            changed = set_mentor(
+                session, user=user, mentor=mentor_user, actor_id=None, actor=console_actor()
+            )
+        except UserError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        session.commit()
+    if not changed:
+        typer.echo(f"{name} already has {'no mentor' if mentor_user is None else mentor}")
+    elif mentor_user is None:
+        typer.echo(f"{name} now has no mentor")
+    else:
+        typer.echo(f"{name}'s mentor is now {mentor}")
 
 
 @users_app.command("unlock")

@@ -47,6 +47,7 @@ from sandbox.exams.policy import deadline_for
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.attempts import find_client_message, list_messages, start_attempt, store_grade
 from sandbox.storage.exams import Exam, next_exam_deadline, open_exam_attempts, start_exam_attempt
+from sandbox.storage.extra_time import extra_for
 from sandbox.storage.models import Attempt, Mode, Speaker, User, utcnow
 from sandbox.storage.turns import PendingTurn
 
@@ -139,7 +140,10 @@ class ConversationService:
     ) -> Attempt:
         """A new exam attempt on the service's clock (committed by the caller), or
         `StartRefused` when the sitting's limits leave none (`start_exam_attempt`)."""
-        deadline = deadline_for(exam.time_limit_s, exam.exam_rules)
+        # A candidate's extra time (storage/extra_time.py) lengthens each conversation.
+        assert exam.id is not None and user.id is not None
+        extra = extra_for(session, exam_id=exam.id, user_id=user.id)
+        deadline = deadline_for(exam.time_limit_s + extra, exam.exam_rules)
         attempt = start_exam_attempt(
             session=session,
             exam=exam,

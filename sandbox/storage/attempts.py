@@ -188,3 +188,21 @@ def count_attempts(*, session: Session, user_id: int) -> int:
     """How many attempts the user has started."""
     statement = select(func.count()).select_from(Attempt).where(Attempt.user_id == user_id)
     return int(session.exec(statement).one())
+
+
+def message_times(
+    *, session: Session, attempt_ids: list[int]
+) -> dict[int, list[tuple[str, float]]]:
+    """Attempt id -> (speaker, seconds since the start) of each message, in order: what the
+    service metrics need, without the texts."""
+    found: dict[int, list[tuple[str, float]]] = {attempt_id: [] for attempt_id in attempt_ids}
+    if not attempt_ids:
+        return found
+    statement = (
+        select(AttemptMessage.attempt_id, AttemptMessage.role, AttemptMessage.at)
+        .where(col(AttemptMessage.attempt_id).in_(attempt_ids))
+        .order_by(col(AttemptMessage.attempt_id), col(AttemptMessage.seq))
+    )
+    for attempt_id, role, at in session.exec(statement).all():
+        found[attempt_id].append((str(role), float(at)))
+    return found

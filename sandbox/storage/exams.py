@@ -197,7 +197,16 @@ def create_exam(
 
 
 def set_scenarios(*, session: Session, exam: Exam, scenarios: Sequence[tuple[str, str]]) -> None:
+    """The exam's scenarios: those it had keep their order (a proctor may have reordered
+    them, web/routes/exam_order.py), new ones follow in the order given."""
     assert exam.id is not None
+    before = [
+        (row.pack_id, row.scenario_id) for row in exam_scenarios(session=session, exam_id=exam.id)
+    ]
+    wanted = set(scenarios)
+    scenarios = [key for key in before if key in wanted] + [
+        key for key in scenarios if key not in before
+    ]
     session.exec(delete(ExamScenario).where(col(ExamScenario.exam_id) == exam.id))
     for position, (pack_id, scenario_id) in enumerate(scenarios):
         session.add(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from sandbox.csvfiles import read_csv_rows
 from sandbox.passwords import hash_password, password_problem, verify_password
 from sandbox.storage.audit import record
 from sandbox.storage.models import Role, User
@@ -139,16 +138,16 @@ class ImportReport:
 def _check_rows(session: Session, text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
     problems: list[tuple[int, str]] = []
     rows: list[ImportRow] = []
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
+    found = read_csv_rows(text)  # commas, semicolons or tabs; a byte-order mark dropped
+    if not found:
         return [], [(1, "the file is empty; expected a header row: name,role,password[,mentor]")]
+    header = found[0].cells
     columns = [cell.strip().lower() for cell in header]
     if tuple(columns[:3]) != CSV_COLUMNS or columns[3:] not in ([], ["mentor"]):
         return [], [(1, f"expected the header name,role,password[,mentor], found {header!r}")]
     seen: dict[str, int] = {}
-    for cells in reader:
-        line = reader.line_num
+    for found_row in found[1:]:
+        line, cells = found_row.line, found_row.cells
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(columns):

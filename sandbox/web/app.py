@@ -31,11 +31,14 @@ from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.heap import settle_heap
 from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 from sandbox.web.routes import (
+    admin,
     appeals,
+    assignments,
     auth,
     calibration,
     cases,
     chat,
+    exam_order,
     exams,
     health,
     knowledge,
@@ -45,8 +48,10 @@ from sandbox.web.routes import (
     questions,
     queue,
     reports,
+    retraining,
     second,
     trainee,
+    work,
 )
 from sandbox.web.security import ANON_COOKIE, Signer, cookies_secure, new_anon_id
 from sandbox.web.state import AppState
@@ -122,7 +127,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # The question routes first: /exams/{id}/written must not be read as an exam page.
     app.include_router(questions.router)
-    for area in (exams, proctor, monitor, reports, appeals):
+    for area in (
+        exams,
+        proctor,
+        monitor,
+        reports,
+        appeals,
+        admin,
+        assignments,
+        work,
+        retraining,
+        exam_order,
+    ):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on
     # forms, then the role) is not for a socket, which checks both at its handshake.

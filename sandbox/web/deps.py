@@ -141,6 +141,16 @@ def require_appeal_judge(user: CurrentUser) -> User:
 
 AppealJudge = Annotated[User, Depends(require_appeal_judge)]
 
+
+def require_admin(user: CurrentUser) -> User:
+    """The admin area (`access.can_administer`)."""
+    if not access.can_administer(user):
+        raise Forbidden()
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

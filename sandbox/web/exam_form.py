@@ -80,9 +80,10 @@ class ExamForm:
 
 
 def blank_values(now: datetime) -> dict[str, Any]:
-    """A new exam's form: the policies' defaults, a window from the next hour for a day."""
+    """A new exam's form: the policies' defaults, a window from now (to the minute) for a
+    day: an exam is most often made to be sat at once."""
     rules = ExamRules()
-    opens = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    opens = now.replace(second=0, microsecond=0)
     return _rule_values(rules) | {
         "name": "",
         "scenario": [],

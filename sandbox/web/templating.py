@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
+from sandbox.evaluator.service_metrics import clock_text
 from sandbox.web.i18n import DEFAULT_LOCALE, translations, translator
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -98,6 +99,7 @@ def environment_for(locale: str) -> Environment:
     environment.filters["score"] = format_score
     environment.filters["paragraphs"] = paragraphs
     environment.filters["minutes"] = minutes
+    environment.filters["clock"] = clock_text
     return environment
 
 

@@ -8,8 +8,10 @@ from sqlmodel import SQLModel
 
 # Registers every table on the metadata.
 from sandbox.storage import (  # noqa: F401
+    assignments,
     audit,
     exams,
+    extra_time,
     knowledge,
     models,
     questions,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from sandbox import access
 from sandbox.storage.audit import record
 from sandbox.storage.users import authenticate, get_user_by_name
 from sandbox.web.deps import CsrfChecked, SessionDep, StateDep, ViewerDep
@@ -114,7 +115,10 @@ def create_session(
     session.commit()
     if viewer.login is not None:
         state.live_sessions.forget(viewer.login.id)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    target = safe_next(next)
+    response = RedirectResponse(
+        access.landing_page(user) if target == "/" else target, status_code=303
+    )
     response.set_cookie(
         SESSION_COOKIE,
         state.signer.sign_session(login.id),

@@ -22,6 +22,7 @@ from sandbox.exams.policy import (
     read_written_score,
     retake_scenarios,
 )
+from sandbox.storage.assignments import retraining_plans
 from sandbox.storage.audit import record
 from sandbox.storage.exams import (
     Appeal,
@@ -41,6 +42,7 @@ from sandbox.storage.exams import (
     trainees,
 )
 from sandbox.storage.exams import candidates as exam_candidates
+from sandbox.storage.extra_time import extra_times
 from sandbox.storage.models import User
 from sandbox.storage.queue import held_names
 from sandbox.storage.standings import Standing, standings
@@ -300,6 +302,9 @@ def _exam_page(
         scenarios=[{"row": r, "title": scenario_title(state, r)} for r in rows],
         standings=standings(session=session, exam=exam, now=now, users=shown.items),
         **pager_context(viewer.t, shown, f"/proctor/exams/{exam.id}"),
+        plans=retraining_plans(session, exam_id=exam.id, today=now.date()),
+        extra_times=extra_times(session, exam_id=exam.id),
+        extra_error=None,
         now=now,
         import_errors=[],
         written_error=None,

@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from sandbox.evaluator.service_metrics import communication, mean, service_metrics
 from sandbox.exams.reports import (
     Facility,
     HistogramLayout,
@@ -25,7 +26,9 @@ from sandbox.exams.reports import (
 )
 from sandbox.exams.xapi import all_statements
 from sandbox.questions.stats import item_statistics
+from sandbox.storage.attempts import message_times
 from sandbox.storage.exams import Exam, exam_scenarios, exams_of_cohort
+from sandbox.storage.models import Attempt
 from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
 from sandbox.storage.xapi import exam_records
@@ -155,6 +158,42 @@ def grade_rows(
     return rows, [*BASE_COLUMNS, *scenario_keys]
 
 
+@dataclass(frozen=True)
+class ServiceSummary:
+    """The service metrics of the exams' graded conversations (docs/programme.md)."""
+
+    conversations: int
+    frt_s: float | None
+    aht_s: float | None
+    bands: dict[str, int]
+
+
+def service_summary(session: Session, exams: Sequence[Exam]) -> ServiceSummary:
+    """Average FRT and AHT of the exams' graded conversations, and how many fall in each
+    communication band."""
+    ids = [exam.id for exam in exams if exam.id is not None]
+    attempts = session.exec(
+        select(Attempt).where(
+            col(Attempt.exam_id).in_(ids),
+            col(Attempt.graded_at).is_not(None),
+            col(Attempt.over_limit).is_(False),
+        )
+    ).all()
+    times = message_times(session=session, attempt_ids=[a.id for a in attempts if a.id])
+    metrics = [service_metrics(times.get(a.id or 0, [])) for a in attempts]
+    bands = {name: 0 for name in ("excellent", "good", "pass", "fail")}
+    for attempt in attempts:
+        found = communication(attempt.grade)
+        if found is not None:
+            bands[found.band] += 1
+    return ServiceSummary(
+        len(attempts),
+        mean(m.frt_s for m in metrics),
+        mean(m.aht_s for m in metrics),
+        bands,
+    )
+
+
 def _csv_response(state: AppState, exam_ids: list[int], now: datetime, filename: str) -> Response:
     """Every candidate's grades in the exams, streamed: `CSV_BATCH` candidates are read,
     judged and written at a time, each batch in a transaction of its own, so neither memory
@@ -232,13 +271,19 @@ def _exam_report(
     push_notice: tuple[str, bool] | None = None,
     status_code: int = 200,
 ) -> Response:
+    assert exam.id is not None
     report, _ = build_report(
         t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=now
     )
+    items = None
+    if written_part(session, exam.id) is not None:
+        items = item_statistics(stat_papers(session, exam.id, state.questions.questions))
     context = viewer.context(
         report=report,
         exam=exam,
         cohort=None,
+        service=service_summary(session, [exam]),
+        items=items,
         csv_url=f"/proctor/exams/{exam.id}/grades.csv",
         xapi_url=f"/proctor/exams/{exam.id}/xapi.json",
         push_url=f"/proctor/exams/{exam.id}/xapi/push",
@@ -259,27 +304,12 @@ def read_exam_report(
 ) -> Response:
     """Pass rate, histograms and facility of one exam."""
     exam = exam_or_404(session, exam_id)
-    report, _ = build_report(
-        t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=service.now()
-    )
-    items = None
-    if written_part(session, exam_id) is not None:
-        items = item_statistics(stat_papers(session, exam_id, state.questions.questions))
-    context = viewer.context(
-        report=report,
-        exam=exam,
-        cohort=None,
-        csv_url=f"/proctor/exams/{exam_id}/grades.csv",
-        items=items,
-        **page_helpers(),
-    )
-    return render("report.html", context)
     return _exam_report(exam, viewer, state, session, service.now())
 
 
 @router.get("/exams/{exam_id}/xapi.json")
 def read_exam_xapi(exam_id: int, state: StateDep, session: SessionDep) -> Response:
-    """Every attempt of the exam as xAPI statements (docs/reports.md)."""
+    """Every attempt of the exam as xAPI statements (docs/exams.md)."""
     exam = exam_or_404(session, exam_id)
     return _xapi_response(_statements(state, session, [exam]), f"exam-{exam_id}-xapi.json")
 
@@ -335,6 +365,7 @@ def _cohort_report(
         report=report,
         exam=None,
         cohort=cohort,
+        service=service_summary(session, exams),
         csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
         xapi_url=f"/proctor/cohorts/{cohort}/xapi.json",
         push_url=f"/proctor/cohorts/{cohort}/xapi/push",

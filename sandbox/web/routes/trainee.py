@@ -10,12 +10,20 @@ from fastapi.responses import RedirectResponse
 
 from sandbox import access
 from sandbox.conversations import live
+from sandbox.evaluator.service_metrics import (
+    ServiceMetrics,
+    communication,
+    mean,
+    service_metrics,
+)
 from sandbox.scenarios.catalogue import matches_search, practised, trade_of
 from sandbox.scenarios.models import Pack, Scenario
+from sandbox.storage.assignments import progress_for, scenario_ref
 from sandbox.storage.attempts import (
     end_attempt,
     graded_attempts,
     list_messages,
+    message_times,
     open_attempt,
     scenario_records,
 )
@@ -117,6 +125,8 @@ def list_scenarios(
         },
         search_max=SEARCH_MAX_CHARS,
         pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
+        assigned=progress_for(session, user_ids=[user.id], today=state.conversations.now().date()),
+        titles={scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()},
     )
     # htmx asks for the whole page again when it restores history it had not cached.
     wants_block = request.headers.get("hx-request") and not request.headers.get(
@@ -272,6 +282,8 @@ def read_feedback(
         can_retry=found is not None and closed is None,
         review_notes=notes,
         closed=viewer.t(closed) if closed else None,
+        metrics=service_metrics([(m.role, m.at) for m in messages]),
+        communication=communication(attempt.grade) if closed is None else None,
         **details,
     )
     return render("feedback.html", context)
@@ -322,8 +334,20 @@ def read_history(
     assert user.id is not None
     records = scenario_records(session=session, user_id=user.id)
     titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
+    attempts = graded_attempts(session=session, user_id=user.id)
+    times = message_times(session=session, attempt_ids=[a.id for a in attempts if a.id])
+    metrics: dict[tuple[str, str], list[ServiceMetrics]] = {}
+    for a in attempts:
+        metrics.setdefault((a.pack_id, a.scenario_id), []).append(
+            service_metrics(times.get(a.id or 0, []))
+        )
     rows = [
-        {"record": record, "title": titles.get(key, f"{key[0]}/{key[1]}")}
+        {
+            "record": record,
+            "title": titles.get(key, f"{key[0]}/{key[1]}"),
+            "frt": mean(m.frt_s for m in metrics.get(key, [])),
+            "aht": mean(m.aht_s for m in metrics.get(key, [])),
+        }
         for key, record in sorted(
             records.items(), key=lambda item: item[1].latest.started_at, reverse=True
         )

@@ -1,0 +1,350 @@
+"""What the admin area does to users: search, edit, deactivate, reset, import or update.
+
+Every change is audited with its actor (the signed-in admin's id, or "os:NAME" from the
+console) and left uncommitted for the caller.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from sandbox.csvfiles import CsvEncodingError, decode_csv, read_csv_rows
+from sandbox.passwords import hash_password, password_problem
+from sandbox.storage.audit import record
+from sandbox.storage.models import LoginSession, Role, User
+from sandbox.storage.throttle import LoginThrottle
+from sandbox.storage.users import UserError, change_role, get_user_by_name, name_problem, parse_role
+
+#: The most rows one import may hold, and the largest file it reads.
+IMPORT_ROWS_MAX = 5000
+IMPORT_BYTES_MAX = 2_000_000
+SEARCH_LIMIT = 200
+#: Temporary passwords: 12 characters from an alphabet without look-alikes (0/O, 1/l/I).
+TEMP_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TEMP_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user: User
+    mentor: str | None
+    locked: bool
+
+
+def search_users(session: Session, query: str = "", role: Role | None = None) -> list[UserRow]:
+    """Users whose name contains `query` (any case), by name; at most SEARCH_LIMIT."""
+    statement = select(User).order_by(col(User.name)).limit(SEARCH_LIMIT)
+    if query.strip():
+        pattern = "%" + query.strip().lower().replace("%", "").replace("_", "") + "%"
+        statement = statement.where(func.lower(col(User.name)).like(pattern))
+    if role is not None:
+        statement = statement.where(User.role == role)
+    users = list(session.exec(statement).all())
+    names = {user.id: user.name for user in session.exec(select(User)).all()}
+    locked = set(
+        session.exec(
+            select(LoginThrottle.user_id).where(col(LoginThrottle.user_id).is_not(None))
+        ).all()
+    )
+    return [
+        UserRow(user, names.get(user.mentor_id) if user.mentor_id else None, user.id in locked)
+        for user in users
+    ]
+
+
+def mentors(session: Session) -> list[User]:
+    """Everyone who can be a trainee's mentor (active users with the mentor role)."""
+    statement = select(User).where(User.role == Role.MENTOR, col(User.active).is_(True))
+    return list(session.exec(statement.order_by(col(User.name))).all())
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """Sign `user_id` out everywhere; returns how many sessions were ended."""
+    count = len(session.exec(select(LoginSession.id).where(LoginSession.user_id == user_id)).all())
+    session.exec(delete(LoginSession).where(col(LoginSession.user_id) == user_id))
+    return count
+
+
+def set_active(
+    session: Session, *, user: User, active: bool, actor_id: int | None, actor: str | None = None
+) -> bool:
+    """Deactivate (ending every session) or reactivate `user`; False when already so."""
+    assert user.id is not None
+    if user.active == active:
+        return False
+    user.active = active
+    session.add(user)
+    ended = 0 if active else end_sessions(session, user.id)
+    record(
+        session,
+        actor_id=actor_id,
+        action="user.activate" if active else "user.deactivate",
+        subject_type="user",
+        subject_id=user.id,
+        old={"active": not active},
+        new={"active": active}
+        | ({"sessions_ended": ended} if not active else {})
+        | ({"actor": actor} if actor else {}),
+    )
+    session.flush()
+    return True
+
+
+def set_mentor(
+    session: Session,
+    *,
+    user: User,
+    mentor: User | None,
+    actor_id: int | None,
+    actor: str | None = None,
+) -> bool:
+    """Give `user` the mentor `mentor` (None: no mentor), audited; False when unchanged.
+
+    UserError (field "mentor") when `mentor` does not have the mentor role or is the user.
+    """
+    if mentor is not None:
+        if mentor.id == user.id:
+            raise UserError("mentor", "a user cannot be their own mentor")
+        if mentor.role != Role.MENTOR:
+            raise UserError("mentor", f"{mentor.name!r} is a {mentor.role}, not a mentor")
+    new_id = mentor.id if mentor else None
+    if user.mentor_id == new_id:
+        return False
+    old = session.get(User, user.mentor_id) if user.mentor_id else None
+    user.mentor_id = new_id
+    session.add(user)
+    record(
+        session,
+        actor_id=actor_id,
+        action="user.mentor",
+        subject_type="user",
+        subject_id=user.id,
+        old={"mentor": old.name if old else None},
+        new={"mentor": mentor.name if mentor else None} | ({"actor": actor} if actor else {}),
+    )
+    session.flush()
+    return True
+
+
+def temporary_password() -> str:
+    return "".join(secrets.choice(TEMP_ALPHABET) for _ in range(TEMP_LENGTH))
+
+
+def reset_password(session: Session, *, user: User, actor_id: int | None) -> str:
+    """Give `user` a new random password, end their sessions, clear their failed logins.
+
+    Returns the password: shown once to the admin, stored only as a hash.
+    """
+    assert user.id is not None
+    password = temporary_password()
+    user.password_hash = hash_password(password)
+    session.add(user)
+    ended = end_sessions(session, user.id)
+    session.exec(delete(LoginThrottle).where(col(LoginThrottle.user_id) == user.id))
+    record(
+        session,
+        actor_id=actor_id,
+        action="user.password_reset",
+        subject_type="user",
+        subject_id=user.id,
+        new={"sessions_ended": ended},
+    )
+    session.flush()
+    return password
+
+
+# --- import: CSV (comma or semicolon, UTF-8 with or without BOM, or GBK) and XLSX -----------
+
+
+class TableError(ValueError):
+    """The uploaded file cannot be read as a table at all."""
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (a BOM is dropped), else GB18030, the superset of GBK that Chinese Excel writes
+    (`sandbox.csvfiles`, as every CSV import reads)."""
+    try:
+        return decode_csv(data)
+    except CsvEncodingError as exc:
+        raise TableError(f"{exc}; save it as CSV UTF-8 or as an Excel workbook (.xlsx)") from None
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Every row with the line it starts on; commas, semicolons or tabs, as the header has."""
+    return [(row.line, row.cells) for row in read_csv_rows(text)]
+
+
+def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    from openpyxl import load_workbook  # only an import needs it
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise TableError(f"not a readable Excel workbook (.xlsx): {exc}") from None
+    sheet = book.worksheets[0]
+    rows: list[tuple[int, list[str]]] = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        cells = ["" if value is None else str(value).strip() for value in values]
+        while cells and not cells[-1]:
+            cells.pop()
+        rows.append((number, cells))
+        if number > IMPORT_ROWS_MAX + 1:
+            break
+    book.close()
+    return rows
+
+
+def read_table(data: bytes, filename: str = "") -> list[tuple[int, list[str]]]:
+    """The rows of an uploaded CSV or XLSX file, each with its line (or row) number."""
+    if len(data) > IMPORT_BYTES_MAX:
+        raise TableError(f"the file is larger than {IMPORT_BYTES_MAX // 1000} kB")
+    if data.startswith(b"PK\x03\x04") or filename.lower().endswith(".xlsx"):
+        return _xlsx_rows(data)
+    return _csv_rows(_decode(data))
+
+
+@dataclass
+class RowResult:
+    """What an import did with one row: created, updated, unchanged, or error (problems)."""
+
+    line: int
+    name: str
+    outcome: str
+    problems: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UpsertReport:
+    rows: list[RowResult] = field(default_factory=list)
+    problem: str | None = None  # the whole file could not be read (then no rows)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for row in self.rows if row.outcome == outcome)
+
+
+COLUMNS = ("name", "role", "password", "mentor", "active")
+
+
+def upsert_users(
+    session: Session, rows: list[tuple[int, list[str]]], *, actor_id: int | None
+) -> UpsertReport:
+    """Create or update the user of every good row; a bad row is reported and skipped.
+
+    The header names the columns: `name` always, then any of role, password, mentor,
+    active (yes/no). A new user needs a password; an existing one is updated only in the
+    columns given (an empty cell leaves the value as it is).
+    """
+    report = UpsertReport()
+    body = [(line, cells) for line, cells in rows if any(cell.strip() for cell in cells)]
+    if not body:
+        report.problem = (
+            "line 1: the file is empty; expected a header row such as name,role,password,mentor"
+        )
+        return report
+    header_line, header = body[0]
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [column for column in columns if column not in COLUMNS]
+    if "name" not in columns or unknown or len(set(columns)) != len(columns):
+        report.problem = (
+            f"line {header_line}: expected a header of name and any of "
+            f"{', '.join(COLUMNS[1:])}; found {', '.join(header) or 'nothing'}"
+        )
+        return report
+    if len(body) - 1 > IMPORT_ROWS_MAX:
+        report.problem = f"the file has more than {IMPORT_ROWS_MAX} rows; split it"
+        return report
+    seen: dict[str, int] = {}
+    pending_mentors: list[tuple[RowResult, User, str]] = []
+    for line, cells in body[1:]:
+        values = {
+            column: (cells[i].strip() if i < len(cells) else "") for i, column in enumerate(columns)
+        }
+        result = RowResult(line=line, name=values["name"], outcome="error")
+        report.rows.append(result)
+        if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns) :]):
+            result.problems.append(f"expected {len(columns)} columns, found {len(cells)}")
+        name = values["name"]
+        if problem := name_problem(name):
+            result.problems.append(f"name {name!r}: {problem}")
+        elif name in seen:
+            result.problems.append(f"name {name!r} is already on line {seen[name]}")
+        seen.setdefault(name, line)
+        role: Role | None = None
+        if values.get("role"):
+            try:
+                role = parse_role(values["role"])
+            except UserError as error:
+                result.problems.append(f"role: {error.message}")
+        active: bool | None = None
+        if values.get("active"):
+            flag = values["active"].lower()
+            if flag in ("yes", "y", "true", "1", "是"):
+                active = True
+            elif flag in ("no", "n", "false", "0", "否"):
+                active = False
+            else:
+                result.problems.append(f"active: {values['active']!r} is not yes or no")
+        password = values.get("password", "")
+        if password and (problem := password_problem(password)):
+            result.problems.append(f"password {problem}")
+        existing = get_user_by_name(session=session, name=name) if not name_problem(name) else None
+        if existing is None and not password and not result.problems:
+            result.problems.append("password: a new user needs one")
+        if result.problems:
+            continue
+        if existing is None:
+            user = User(name=name, role=role or Role.TRAINEE, password_hash=hash_password(password))
+            if active is not None:
+                user.active = active
+            session.add(user)
+            session.flush()
+            record(
+                session,
+                actor_id=actor_id,
+                action="user.create",
+                subject_type="user",
+                subject_id=user.id,
+                new={"role": user.role, "via": "import"},
+            )
+            result.outcome = "created"
+        else:
+            user = existing
+            if role is not None and change_role(
+                session=session, user=user, role=role, actor_id=actor_id
+            ):
+                result.changes.append("role")
+            if password:
+                user.password_hash = hash_password(password)
+                session.add(user)
+                result.changes.append("password")
+            if active is not None and set_active(
+                session, user=user, active=active, actor_id=actor_id
+            ):
+                result.changes.append("active")
+            result.outcome = "updated" if result.changes else "unchanged"
+        if values.get("mentor"):
+            pending_mentors.append((result, user, values["mentor"]))
+    # Mentors last: a row may name a mentor created further down the file.
+    for result, user, mentor_name in pending_mentors:
+        mentor = get_user_by_name(session=session, name=mentor_name)
+        if mentor is None:
+            result.problems.append(
+                f"mentor {mentor_name!r}: no such user (the rest of the row was applied)"
+            )
+            continue
+        try:
+            if set_mentor(session, user=user, mentor=mentor, actor_id=actor_id):
+                result.changes.append("mentor")
+                if result.outcome == "unchanged":
+                    result.outcome = "updated"
+        except UserError as error:
+            result.problems.append(f"mentor: {error.message} (the rest of the row was applied)")
+    session.flush()
+    return report
