@@ -128,6 +128,23 @@ def _written_exam(
     return exam_id
 
 
+def test_a_closed_book_written_part_keeps_the_knowledge_base_shut_until_handed_in(
+    proctor: TestClient,
+    clock: FakeClock,
+    people: dict[str, User],
+    browsers: Callable[[str], TestClient],
+) -> None:
+    exam_id = _written_exam(proctor, clock, people)  # closed-book: the default
+    tao = browsers("tao")
+    assert tao.get("/knowledge?q=warfarin").status_code == 200
+    _post(tao, f"/exams/{exam_id}", f"/exams/{exam_id}/written", {})
+    refused = tao.get("/knowledge?q=warfarin")
+    assert refused.status_code == 403 and "closed-book exam" in refused.text
+    url = f"/exams/{exam_id}/written"
+    _post(tao, url, f"{url}/submit", {})
+    assert tao.get("/knowledge?q=warfarin").status_code == 200
+
+
 def test_the_written_part_autosaves_resumes_and_is_handed_in_at_the_deadline(
     app: FastAPI,
     proctor: TestClient,

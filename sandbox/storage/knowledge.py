@@ -341,6 +341,22 @@ def closed_book_attempt(session: Session, user_id: int) -> Attempt | None:
     return None
 
 
+def closed_book_paper(session: Session, user_id: int) -> int | None:
+    """The id of the user's written paper not yet handed in, in an exam that is not
+    open-book, if any: the written part is closed-book like the conversations."""
+    from sandbox.storage.questions import QuestionSitting
+
+    open_papers = session.exec(
+        select(QuestionSitting.id, Exam)
+        .join(Exam, col(Exam.id) == col(QuestionSitting.exam_id))
+        .where(QuestionSitting.user_id == user_id, col(QuestionSitting.submitted_at).is_(None))
+    ).all()
+    for sitting_id, exam in open_papers:
+        if not exam.exam_rules.open_book:
+            return sitting_id
+    return None
+
+
 def panel_allowed(session: Session, attempt: Attempt) -> bool:
     """Whether the chat page of `attempt` offers the knowledge panel: practice always, an
     exam only when it is open-book."""

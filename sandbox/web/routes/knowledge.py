@@ -1,8 +1,9 @@
 """The knowledge base: the /knowledge page (search and article view), the chat's search
 panel (htmx fragments), and what a mentor's trainees searched (docs/knowledge.md).
 
-A search is refused while its user is in a closed-book exam (an exam attempt still open
-whose exam is not open-book): the page, the article view and the panel alike."""
+A search is refused while its user is in a closed-book exam (an exam attempt still open, or
+a written paper not yet handed in, whose exam is not open-book): the page, the article view
+and the panel alike."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sandbox.storage.knowledge import (
     article,
     articles,
     closed_book_attempt,
+    closed_book_paper,
     panel_allowed,
     record_search,
     search,
@@ -68,7 +70,11 @@ def _closed_book(
     viewer: ViewerDep, session: Session, user: User, *, fragment: bool = False
 ) -> Response | None:
     """The refusal (403, saying why) while the user is in a closed-book exam, else None."""
-    if closed_book_attempt(session, user.id or 0) is None:
+    user_id = user.id or 0
+    if (
+        closed_book_attempt(session, user_id) is None
+        and closed_book_paper(session, user_id) is None
+    ):
         return None
     message = viewer.t("knowledge.closed_book")
     if fragment:
