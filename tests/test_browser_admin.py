@@ -10,43 +10,31 @@ Policy: any script error or CSP refusal fails the test. Screenshots of the users
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, expect
-from sqlmodel import Session, select
-from test_browser_trainee import (
-    CHROMIUM,
+from browser_support import (
+    BROWSER_MARKS,
     DESKTOP,
     PACKS,
-    PHONE,
-    Auditor,
-    PageWatch,
     browser,
-    free_port,
+    log_in,
     new_context,
-    screenshot,
-    stop,
-    wait_until_serving,
+    serving,
 )
-from web_support import PASSWORD, add_user, make_settings
+from fastapi import FastAPI
+from playwright.sync_api import Browser, expect
+from sqlmodel import Session, select
+from test_browser_trainee import PHONE, Auditor, PageWatch, screenshot
+from web_support import add_user, make_settings
 
 from sandbox.storage.models import Role, User
 from sandbox.web.app import create_app
 
 __all__ = ["browser"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @contextlib.contextmanager
@@ -57,48 +45,8 @@ def serve(folder: Path, seed: Callable[[FastAPI], None]) -> Iterator[tuple[str, 
     app = create_app(settings)
     seed(app)
     app.state.sandbox.engine.dispose()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update(
-        {
-            "SANDBOX_ENV": "development",
-            "SANDBOX_DATABASE_URL": settings.database_url,
-            "SANDBOX_VAR_DIR": str(settings.var_dir),
-            "SANDBOX_PACKS": str(PACKS),
-            "SANDBOX_BUILTIN_PACKS": "false",
-            "SANDBOX_DEMO_USERS": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = folder / "server.log"
-    for _ in range(3):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sandbox",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait_until_serving(process, url):
-            break
-        stop(process)
-    else:
-        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
-    try:
+    with serving(folder, settings.database_url, settings.var_dir) as url:
         yield url, settings.database_url
-    finally:
-        stop(process)
 
 
 def seed_people(app: FastAPI) -> None:
@@ -113,14 +61,6 @@ def seed_people(app: FastAPI) -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     with serve(tmp_path_factory.mktemp("browser-admin"), seed_people) as found:
         yield found
-
-
-def log_in(page: Page, name: str, password: str = PASSWORD) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
-    expect(page.locator("#main")).to_be_visible()
 
 
 def user_id(database_url: str, name: str) -> int:

@@ -16,34 +16,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from browser_support import BROWSER_MARKS, DESKTOP, browser, log_in, new_context
 from fastapi import FastAPI
 from playwright.sync_api import Browser, expect
-from test_browser_admin import log_in, serve
-from test_browser_trainee import (
-    CHROMIUM,
-    DESKTOP,
-    PACK,
-    PHONE,
-    SCENARIO,
-    SYNCED,
-    Auditor,
-    PageWatch,
-    browser,
-    new_context,
-    screenshot,
-)
+from test_browser_admin import serve
+from test_browser_trainee import PACK, PHONE, SCENARIO, SYNCED, Auditor, PageWatch, screenshot
 from web_support import add_user
 
 from sandbox.storage.models import Role
 
 __all__ = ["browser"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 def seed(app: FastAPI) -> None:

@@ -10,31 +10,24 @@ are audited with axe-core. Screenshots of the monitor and the report go to docs/
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlmodel import Session
-from test_browser_trainee import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PACKS,
+from browser_support import (
+    BROWSER_MARKS,
     PASSWORD,
     WAIT_MS,
-    Auditor,
-    PageWatch,
-    free_port,
+    browser,
     new_context,
-    screenshot,
-    stop,
-    wait_until_serving,
+    serving,
 )
+from browser_support import log_in as log_in_as
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session
+from test_browser_trainee import Auditor, PageWatch, screenshot
 
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Role
@@ -45,12 +38,9 @@ SCENARIO = "pharmacy-basics/cold-remedy-hypertension"
 ZONE = "Asia/Shanghai"
 LIMIT_S = 20
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+__all__ = ["browser"]
+
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -68,68 +58,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             session.commit()
     finally:
         engine.dispose()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update(
-        {
-            "SANDBOX_ENV": "development",
-            "SANDBOX_DATABASE_URL": database_url,
-            "SANDBOX_VAR_DIR": str(folder / "var"),
-            "SANDBOX_PACKS": str(PACKS),
-            "SANDBOX_BUILTIN_PACKS": "false",
-            "SANDBOX_REPLY_DELAY_S": "0",
-            "SANDBOX_DEMO_USERS": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = folder / "server.log"
-    for _ in range(3):  # another process may take the free port before the server binds it
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sandbox",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait_until_serving(process, url):
-            break
-        stop(process)
-    else:
-        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
-    try:
+    with serving(folder, database_url, folder / "var", reply_delay_s="0") as url:
         yield url
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def log_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#nav-exams")).to_be_visible()
+    log_in_as(page, name, ready="#nav-exams")
 
 
 def local_field(moment: datetime) -> str:

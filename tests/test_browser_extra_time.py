@@ -13,19 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from browser_support import BROWSER_MARKS, DESKTOP, browser, log_in, new_context
 from fastapi import FastAPI
 from playwright.sync_api import Browser, expect
 from sqlmodel import Session, select
-from test_browser_admin import log_in, serve
-from test_browser_trainee import (
-    CHROMIUM,
-    DESKTOP,
-    SYNCED,
-    Auditor,
-    PageWatch,
-    browser,
-    new_context,
-)
+from test_browser_admin import serve
+from test_browser_trainee import SYNCED, Auditor, PageWatch
 from web_support import add_user
 
 from sandbox.exams.policy import ExamRules
@@ -34,12 +27,7 @@ from sandbox.storage.models import Role, User
 
 __all__ = ["browser"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 COLD = ("pharmacy-basics", "cold-remedy-hypertension")
 

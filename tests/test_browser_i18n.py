@@ -6,34 +6,20 @@ whole in Chinese."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 import test_browser_exam
-from playwright.sync_api import Browser, expect, sync_playwright
+from browser_support import BROWSER_MARKS, WAIT_MS, browser, new_context
+from playwright.sync_api import Browser, expect
 from test_browser_exam import PROCTOR, TRAINEE, ZONE, log_in
-from test_browser_trainee import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, PageWatch, new_context
+from test_browser_trainee import PageWatch
 
 # The exam test's `sandbox serve` (a proctor and a trainee, the shared packs), one per module.
 server = test_browser_exam.server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+__all__ = ["browser"]
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.mark.parametrize(

@@ -7,33 +7,22 @@ violation fails. Screenshots for the docs go to docs/screenshots/ with SANDBOX_S
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
+from browser_support import (
+    BROWSER_MARKS,
+    DESKTOP,
+    PASSWORD,
+    browser,
+    new_context,
+    serving,
+)
+from browser_support import log_in as log_in_as
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session
-from test_browser_trainee import (
-    CHROMIUM,
-    DESKTOP,
-    PACK,
-    PACKS,
-    PASSWORD,
-    PHONE,
-    SCENARIO,
-    SYNCED,
-    Auditor,
-    PageWatch,
-    browser,
-    free_port,
-    new_context,
-    screenshot,
-    stop,
-    wait_until_serving,
-)
+from test_browser_trainee import PACK, PHONE, SCENARIO, SYNCED, Auditor, PageWatch, screenshot
 
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Role
@@ -41,12 +30,7 @@ from sandbox.storage.users import create_user
 
 __all__ = ["browser"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 TRAINEE, MENTOR = "lin", "moss"
 
@@ -65,57 +49,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         session.commit()
     engine.dispose()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update(
-        {
-            "SANDBOX_ENV": "development",
-            "SANDBOX_DATABASE_URL": database_url,
-            "SANDBOX_VAR_DIR": str(folder / "var"),
-            "SANDBOX_PACKS": str(PACKS),
-            "SANDBOX_BUILTIN_PACKS": "false",
-            "SANDBOX_REPLY_DELAY_S": "0",
-            "SANDBOX_DEMO_USERS": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = folder / "server.log"
-    for _ in range(3):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sandbox",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait_until_serving(process, url):
-            break
-        stop(process)
-    else:
-        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
-    try:
+    with serving(folder, database_url, folder / "var", reply_delay_s="0") as url:
         yield url
-    finally:
-        stop(process)
 
 
 def log_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#logout-button")).to_be_visible()
+    log_in_as(page, name, ready="#logout-button")
 
 
 def test_a_trainee_searches_the_knowledge_base_from_the_chat(browser: Browser, server: str) -> None:

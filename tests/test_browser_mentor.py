@@ -10,30 +10,24 @@ in docs/screenshots/review.png is refreshed when SANDBOX_SCREENSHOTS=1 is set.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
+from browser_support import (
+    BROWSER_MARKS,
+    DESKTOP,
+    PACKS,
+    browser,
+    log_in,
+    new_context,
+    serving,
+)
 from playwright.sync_api import Browser, Page, expect
 from review_support import GOOD, REASSURANCE, graded_attempt
 from sqlmodel import Session, select
-from test_browser_trainee import (
-    CHROMIUM,
-    DESKTOP,
-    PACKS,
-    Auditor,
-    PageWatch,
-    browser,
-    free_port,
-    new_context,
-    screenshot,
-    stop,
-    wait_until_serving,
-)
-from web_support import PASSWORD, add_user, make_settings
+from test_browser_trainee import Auditor, PageWatch, screenshot
+from web_support import add_user, make_settings
 
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.reviews import add_comment, mark_case
@@ -41,12 +35,7 @@ from sandbox.web.app import create_app
 
 __all__ = ["browser"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 WIDE = {"width": 1440, "height": 1000}
 
@@ -95,56 +84,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         session.commit()
     app.state.sandbox.engine.dispose()
 
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update(
-        {
-            "SANDBOX_ENV": "development",
-            "SANDBOX_DATABASE_URL": settings.database_url,
-            "SANDBOX_VAR_DIR": str(settings.var_dir),
-            "SANDBOX_PACKS": str(PACKS),
-            "SANDBOX_BUILTIN_PACKS": "false",
-            "SANDBOX_DEMO_USERS": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = folder / "server.log"
-    for _ in range(3):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sandbox",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait_until_serving(process, url):
-            break
-        stop(process)
-    else:
-        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
-    try:
+    with serving(folder, settings.database_url, settings.var_dir) as url:
         yield url, ids
-    finally:
-        stop(process)
-
-
-def log_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#main")).to_be_visible()
 
 
 def shown_rows(page: Page) -> int:

@@ -7,33 +7,25 @@ clock ending at 0:00. Screenshots go to docs/screenshots/ (SANDBOX_SCREENSHOTS=1
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlmodel import Session
-from test_browser_trainee import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from browser_support import (
+    BROWSER_MARKS,
     DESKTOP,
-    PACKS,
     PASSWORD,
-    PHONE,
     WAIT_MS,
-    Auditor,
-    PageWatch,
-    free_port,
+    browser,
     new_context,
-    screenshot,
-    stop,
-    wait_until_serving,
+    serving,
 )
+from browser_support import log_in as log_in_as
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session
+from test_browser_trainee import PHONE, Auditor, PageWatch, screenshot
 
 from sandbox.exams.policy import ExamRules
 from sandbox.storage.database import make_engine, upgrade
@@ -51,12 +43,9 @@ CRITERIA = [
     {"id": "no-cure-promise", "kind": "forbidden", "status": "clear", "description": "Cure"},
 ]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+__all__ = ["browser"]
+
+pytestmark = BROWSER_MARKS
 
 
 def _attempt(
@@ -155,69 +144,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     folder = tmp_path_factory.mktemp("polish-browser")
     database_url = f"sqlite:///{folder / 'sandbox.db'}"
     ids = _seed(database_url)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update(
-        {
-            "SANDBOX_ENV": "development",
-            "SANDBOX_DATABASE_URL": database_url,
-            "SANDBOX_VAR_DIR": str(folder / "var"),
-            "SANDBOX_PACKS": str(PACKS),
-            "SANDBOX_BUILTIN_PACKS": "false",
-            "SANDBOX_REPLY_DELAY_S": "0",
-            "SANDBOX_DEMO_USERS": "false",
-            "SANDBOX_MESSAGE_MAX_CHARS": "40",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = folder / "server.log"
-    for _ in range(3):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sandbox",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait_until_serving(process, url):
-            break
-        stop(process)
-    else:
-        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
-    try:
+    with serving(
+        folder, database_url, folder / "var", reply_delay_s="0", message_max_chars="40"
+    ) as url:
         yield url, ids
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def log_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(lambda url: "/login" not in url)
+    log_in_as(page, name, ready=None)
 
 
 WIDE = """() => {

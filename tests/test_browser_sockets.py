@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_support import BROWSER_MARKS, browser, new_context
+from browser_support import log_in as log_in_as
+from playwright.sync_api import Browser, Page, expect
 from server_support import Server, server_env
 from sqlmodel import Session
-from test_browser_trainee import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, PageWatch, new_context
+from test_browser_trainee import PageWatch
 from web_support import PASSWORD, SHARED_PACKS
 
 from sandbox.exams.policy import ExamRules
@@ -22,12 +24,9 @@ from sandbox.storage.exams import create_exam
 from sandbox.storage.models import Role, utcnow
 from sandbox.storage.users import create_user
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+__all__ = ["browser"]
+
+pytestmark = BROWSER_MARKS
 
 PACK, SCENARIO = "pharmacy-basics", "cold-remedy-hypertension"
 
@@ -65,23 +64,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, i
         served.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def log_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#logout-button")).to_be_visible()
+    log_in_as(page, name, ready="#logout-button")
 
 
 def test_a_signed_out_chat_page_says_so(server: tuple[Server, int], browser: Browser) -> None:

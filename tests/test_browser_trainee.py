@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from browser_support import (
+    BROWSER_MARKS,
+    DESKTOP,
+    PACKS,
+    PASSWORD,
+    browser,
+    new_context,
+    serving,
+)
+from browser_support import log_in as log_in_as
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
 
 from sandbox.scenarios.loader import load_pack
@@ -38,18 +43,6 @@ from sandbox.storage.models import Role
 from sandbox.storage.users import create_user
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKS = Path(__file__).resolve().parents[1].parent / "shared" / "packs"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = ROOT / "sandbox" / "web" / "static" / "vendor" / "axe.min.js"
 # The committed screenshots are refreshed on request (SANDBOX_SCREENSHOTS=1); otherwise a
 # run still takes them, into a temporary folder, so the tree stays clean.
@@ -59,7 +52,6 @@ SCREENSHOTS = (
     else Path(tempfile.gettempdir()) / "sandbox-screenshots"
 )
 
-PASSWORD = "correct horse battery"
 PACK = "pharmacy-basics"
 SCENARIO = "cold-remedy-hypertension"
 ZH_PACK = "aesthetics-consult-zh"
@@ -67,18 +59,12 @@ ZH_SCENARIO = "botox-breastfeeding"
 # One trainee per test, so that each test starts from an empty history.
 PLAYER, KEYBOARD_USER, ZH_USER = "ada", "kim", "mei"
 
-DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-WAIT_MS = 30_000  # the longest any single wait may take on a loaded machine
-SERVER_START_S = 90.0
 SYNCED = '#connection[data-synced="true"]'
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+__all__ = ["browser"]
+
+pytestmark = BROWSER_MARKS
 
 # Runs in the page (in a context that bypasses the CSP): every violation, briefly.
 AXE_RUN = """async () => {
@@ -96,13 +82,6 @@ AXE_RUN = """async () => {
 # --- the server ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def create_trainees(database_url: str, names: tuple[str, ...]) -> None:
     """Migrate the database and add the trainees through the storage API."""
     engine = make_engine(database_url)
@@ -116,105 +95,17 @@ def create_trainees(database_url: str, names: tuple[str, ...]) -> None:
         engine.dispose()
 
 
-def wait_until_serving(process: subprocess.Popen[bytes], url: str) -> bool:
-    """True once the server answers; False if it exited first (say, the port was taken)."""
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`sandbox serve` on a free local port: temp SQLite, the shared packs, no reply delay."""
     folder = tmp_path_factory.mktemp("browser")
     database_url = f"sqlite:///{folder / 'sandbox.db'}"
     create_trainees(database_url, (PLAYER, KEYBOARD_USER, ZH_USER))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
-    env.update(
-        {
-            "SANDBOX_ENV": "development",
-            "SANDBOX_DATABASE_URL": database_url,
-            "SANDBOX_VAR_DIR": str(folder / "var"),
-            "SANDBOX_PACKS": str(PACKS),
-            "SANDBOX_BUILTIN_PACKS": "false",
-            "SANDBOX_REPLY_DELAY_S": "0",
-            "SANDBOX_DEMO_USERS": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = folder / "server.log"
-    for _ in range(3):  # another process may grab the free port before the server binds it
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "sandbox", "serve", "--host", "127.0.0.1"]
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [*command, "--port", str(port)],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait_until_serving(process, url):
-            break
-        stop(process)
-    else:
-        pytest.fail("sandbox serve did not start:\n" + log_path.read_text("utf-8")[-4000:])
-    try:
+    with serving(folder, database_url, folder / "var", reply_delay_s="0") as url:
         yield url
-    finally:
-        stop(process)
 
 
 # --- the browser --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def new_context(
-    browser: Browser,
-    base_url: str,
-    *,
-    bypass_csp: bool = False,
-    viewport: dict[str, int] = DESKTOP,
-    locale: str = "en-GB",
-) -> BrowserContext:
-    context = browser.new_context(
-        base_url=base_url,
-        bypass_csp=bypass_csp,
-        viewport=viewport,  # type: ignore[arg-type]
-        locale=locale,
-        reduced_motion="reduce",
-    )
-    context.set_default_timeout(WAIT_MS)
-    context.set_default_navigation_timeout(WAIT_MS)
-    return context
 
 
 class PageWatch:
@@ -280,11 +171,7 @@ def screenshot(page: Page, name: str) -> None:
 
 
 def log_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#scenario-list")).to_be_visible()
+    log_in_as(page, name, ready="#scenario-list")
 
 
 def model_answer() -> tuple[Scenario, Example]:

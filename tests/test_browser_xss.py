@@ -20,10 +20,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from browser_support import BROWSER_MARKS, WAIT_MS, browser
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from security_support import (
     INJECTED_IDS,
     PAYLOAD_PACK,
@@ -40,28 +40,13 @@ from web_support import PASSWORD, SHARED_PACKS, make_settings
 
 from sandbox.web.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 30_000
 CHAT_LINES = [f"hello {payload} any allergies?" for payload in PAYLOADS]
 # Role -> whose pages the walk loads (the other roles' pages are walked in-process).
 WALKED_ROLES = ("trainee", "mentor", "proctor", "admin")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+__all__ = ["browser"]
+
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -79,17 +64,6 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
         yield server, world
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class Watch:
