@@ -447,7 +447,7 @@ def test_attempts_are_visible_to_every_worker(workers: list[Worker], engine: Eng
         hello(ws, 0)
         say(ws, LINES[0], "f-0")
         ws.send(json.dumps({"type": "finish"}))
-        frames_until(ws, 'data-ended="true"')
+        frames_until(ws, 'data-ended="finished"')
     with Session(engine) as session:
         attempt = session.get(Attempt, attempt_id)
         assert attempt is not None and attempt.ended
