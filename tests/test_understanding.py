@@ -356,3 +356,11 @@ def test_a_negation_in_a_condition_stops_at_dehua() -> None:
     assert reading.negation_at(reading.text.find("是能用")) is None
     reading = Reading("没有处方的话不能卖", "zh-CN")
     assert reading.negation_at(reading.text.find("卖")) is not None
+
+
+@pytest.mark.parametrize("concept", ["~apology", "~apology-own"])
+def test_apologies_in_the_plural_apologise(concept: str) -> None:
+    # "apologies" reads as its lemma "apology", which the prefix apologi* does not reach.
+    apology = matcher_for([concept])
+    assert apology.matches(Reading("Apologies for the mix-up with your order", "en"))
+    assert apology.matches(Reading("I apologise, that was our error", "en"))
