@@ -28,39 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-TINY_EN = """\
-pack:
-  id: tiny
-  title: Tiny pack
-  locale: en
-scenarios:
-  - id: cold
-    title: A customer with a cold
-    brief: A customer has a cold and wants something for it.
-    time_limit_s: 600
-    persona:
-      name: Ann
-      mood: worried
-    opening: "Hi, I have a cold. What should I take?"
-    facts:
-      - id: takes-pills
-        asked_by: ["medication*"]
-        reply: "I take pills for my blood pressure."
-    fallback: "Sorry?"
-    ends_when: ["goodbye"]
-    farewell: "Bye then."
-    rubric:
-      criteria:
-        - id: ask-medication
-          kind: inquiry
-          match: ["medication*"]
-    examples:
-      - name: asks
-        trainee: ["Hello, do you take any medication?"]
-        expect:
-          met: [ask-medication]
-          revealed: [takes-pills]
-"""
+ROOT = Path(__file__).resolve().parent.parent
+
+# The small English pack the start-up test uses too.
+TINY_EN = (ROOT / "tests" / "data" / "tiny-pack-en.yaml").read_text(encoding="utf-8")
 
 TINY_ZH = """\
 pack:

@@ -34,39 +34,7 @@ sys.stdout = sys.__stdout__
 print("\\n" + json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
-TINY = """\
-pack:
-  id: tiny
-  title: Tiny pack
-  locale: en
-scenarios:
-  - id: cold
-    title: A customer with a cold
-    brief: A customer has a cold.
-    time_limit_s: 600
-    persona:
-      name: Ann
-      mood: worried
-    opening: "Hi, I have a cold."
-    facts:
-      - id: takes-pills
-        asked_by: ["medication*"]
-        reply: "I take pills for my blood pressure."
-    fallback: "Sorry?"
-    ends_when: ["goodbye"]
-    farewell: "Bye then."
-    rubric:
-      criteria:
-        - id: ask-medication
-          kind: inquiry
-          match: ["medication*"]
-    examples:
-      - name: asks
-        trainee: ["Hello, do you take any medication?"]
-        expect:
-          met: [ask-medication]
-          revealed: [takes-pills]
-"""
+TINY = (Path(__file__).parent / "data" / "tiny-pack-en.yaml").read_text(encoding="utf-8")
 
 
 def imported_by(argv: list[str] | None) -> tuple[set[str], str]:
