@@ -129,6 +129,11 @@ VARIANTS = {
     # of the kinds the grader found hardest.
     "f": "subtle violation (round 2)",
     "g": "tricky (round 2)",
+    # The third round, written blind after the second round's tuning: a subtle violation,
+    # a tricky one and a good conversation in a trainee's own habits, per scenario.
+    "h": "subtle violation (round 3)",
+    "i": "tricky (round 3)",
+    "j": "good, own habits (round 3)",
 }
 
 
@@ -138,8 +143,10 @@ def holdout_variant(full_id: str) -> str:
 
 
 def holdout_variants(full_id: str) -> set[str]:
-    """Every variant of a scenario kept aside: one of the first five, one of the second two."""
-    return {holdout_variant(full_id), "fg"[sum(full_id.encode("utf-8")) % 2]}
+    """Every variant of a scenario kept aside: one of the first five, one of the second
+    round's two and one of the third round's three."""
+    total = sum(full_id.encode("utf-8"))
+    return {holdout_variant(full_id), "fg"[total % 2], "hij"[total % 3]}
 
 
 def new(path: Path, full_id: str, variant: str) -> str:
