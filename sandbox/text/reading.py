@@ -844,21 +844,33 @@ _ELLIPSIS = re.compile(r"\.{2,}")
 _V2_EN_TOKEN = re.compile(_EN_TOKEN.pattern + r'|"|(?<= )-(?= )')
 
 
+_ENDS_CLAUSE_EN = frozenset({*_CLAUSE_MARKS, "but", "-"})
+#: Each token's reading, cached: most chat words recur, and `lemma` is the costly part.
+_FORMS_EN: dict[str, str] = {}
+
+
 def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
     """The message as lemmas joined by spaces, and its words placed in that text."""
-    out: list[str] = []
+    # "The order number would be...?": an ellipsis does not end the sentence.
+    if ".." in plain:
+        plain = _ELLIPSIS.sub(" ", plain)
+    forms: list[str] = []
+    cache = _FORMS_EN
+    for token in expand(_V2_EN_TOKEN.findall(plain)):
+        form = cache.get(token)
+        if form is None:
+            form = token if token in _CLAUSE_MARKS or token == "-" else lemma(token)
+            if len(cache) < 65536:
+                cache[token] = form
+        forms.append(form)
     words: list[Word] = []
     pos = 0
-    # "The order number would be...?": an ellipsis does not end the sentence.
-    for token in expand(_V2_EN_TOKEN.findall(_ELLIPSIS.sub(" ", plain))):
-        form = token if token in _CLAUSE_MARKS or token == "-" else lemma(token)
-        if out:
-            pos += 1
-        ends = form in _CLAUSE_MARKS or form == "but" or form == "-"
-        words.append(Word(pos, pos + len(form), form, ends))
-        out.append(form)
-        pos += len(form)
-    return " ".join(out), words
+    ends = _ENDS_CLAUSE_EN
+    for form in forms:
+        end = pos + len(form)
+        words.append(Word(pos, end, form, form in ends))
+        pos = end + 1
+    return " ".join(forms), words
 
 
 def _without_fillers(words: list[Word]) -> tuple[str, list[int]] | None:
