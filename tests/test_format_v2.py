@@ -525,3 +525,99 @@ def test_a_chinese_phrase_right_after_a_negation_is_another_word() -> None:
     assert not ours.matches(Reading("这不是我们的问题", "zh-CN"))  # not an apology
     fever = compiler.compile(["发烧"], [], [])
     assert fever.matches(Reading("发不发烧？", "zh-CN"))  # A-not-A still asks about it
+
+
+# --- concept slots in phrases and word gaps ---------------------------------------------
+
+
+def test_a_template_stands_for_every_combination_of_its_slots(tmp_path: Path) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(
+        "concepts:\n"
+        "  halt: {en: [stop, pause*], zh: [停, 暂停]}\n"
+        "  thinner: {en: [warfarin, blood thinner*], zh: [华法林]}\n"
+        "  advice: {en: ['~halt your ~thinner', 'just ~halt'], zh: ['先~halt~thinner几天']}\n",
+        encoding="utf-8",
+    )
+    lexicon = load_lexicon([path])
+    assert lexicon.expand(["~advice"], "en") == (
+        "stop your warfarin",
+        "stop your blood thinner*",
+        "pause your warfarin",  # a slot's `*` stays only where the phrase ends
+        "pause your blood thinner*",
+        "just stop",
+        "just pause*",
+    )
+    assert lexicon.expand(["~advice"], "zh-CN") == ("先停华法林几天", "先暂停华法林几天")
+    assert lexicon.expand(["5~8天"], "zh-CN") == ("5~8天",)  # a range, not a slot
+    origins = lexicon.origins(["~advice"], "en")
+    assert origins["pause your warfarin"] == "~advice > ~halt + ~thinner"
+    # Templates never reach the Chinese segmenter's dictionary; their plain slots do.
+    assert "先~halt~thinner几天" not in lexicon.words("zh-CN")
+
+
+def test_a_template_with_an_unknown_slot_or_too_many_phrases_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "org.yaml"
+    many = ", ".join(f"w{i}" for i in range(60))
+    path.write_text(
+        "concepts:\n"
+        "  ok: {en: [fine]}\n"
+        "  typo: {en: ['~ok with ~okk']}\n"
+        f"  wide: {{en: [{many}]}}\n"
+        "  huge: {en: ['~wide ~wide ~wide']}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PackErrors) as caught:
+        load_lexicon([path])
+    by_line = {e.line: e.message for e in caught.value.errors}
+    assert set(by_line) == {3, 5}
+    assert "no concept '~okk'" in by_line[3]
+    assert "216000 phrases" in by_line[5] and "at most" in by_line[5]
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ("stop warfarin", True),
+        ("please stop taking your warfarin tonight", True),  # three words between
+        ("stopped the blood thinner", False),  # another word, not a gap
+        ("stop taking all of your warfarin", False),  # four words between: too far
+        ("stop, warfarin", False),  # a clause mark ends the reach
+        ("stop the ibuprofen but warfarin", False),  # so does "but"
+        ("Stopping the Warfarin for a bit", True),  # lemmas on both sides of the gap
+    ],
+)
+def test_an_english_gap_reaches_three_words_of_the_same_clause(line: str, found: bool) -> None:
+    from sandbox.text.reading import compile_phrase
+
+    phrase = compile_phrase("stop ... warfarin", "en")
+    assert bool(Reading(line, "en", None).occurrences(phrase)) is found
+
+
+def test_a_gap_must_stand_between_words() -> None:
+    from sandbox.text.matcher import PhraseError
+    from sandbox.text.reading import compile_phrase
+
+    for bad in ("... warfarin", "stop ...", "stop ... ... warfarin"):
+        with pytest.raises(PhraseError, match="between two words"):
+            compile_phrase(bad, "en")
+
+
+def test_a_pack_rule_built_from_a_template_reads_paraphrases_and_negation() -> None:
+    text = EN_PACK.replace(
+        "concepts:\n",
+        "concepts:\n  halt-thinner:\n    description: stopping the blood thinner\n"
+        "    en: ['~stop ... ~anticoagulant']\n",
+        1,
+    ) + (
+        "        - id: stop-thinner\n          kind: forbidden\n          match: [~halt-thinner]\n"
+    )
+    pack = load_pack_text(text, "templates.yaml")
+    said = ["Hello.", "Maybe skip the apixaban tonight, then take the naproxen."]
+    assert statuses(pack, said)["stop-thinner"] == "violated"
+    paused = ["Hello.", "You could pause your blood thinner for a day."]
+    assert statuses(pack, paused)["stop-thinner"] == "violated"
+    negated = ["Hello.", "Please don't stop your apixaban, it protects you."]
+    assert statuses(pack, negated)["stop-thinner"] == "clear"
+    apart = ["Hello.", "Stop worrying. Your apixaban stays as it is."]
+    assert statuses(pack, apart)["stop-thinner"] == "clear"

@@ -8,10 +8,19 @@ when a pack is compiled; what a concept expands to is shown by `sandbox lexicon 
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 LANGS = {"en": "en", "zh-CN": "zh"}
+
+#: A concept named inside a longer phrase: a slot of a template ("~stop your ~anticoagulant",
+#: "先~stop几天"). A phrase that is one `~name` and nothing else is a plain reference; a
+#: tilde after a digit is a range ("5~8天"), not a slot.
+SLOT = re.compile(r"(?<![0-9])~([a-z][a-z0-9-]*)")
+#: The most phrases one template may stand for: its slots' phrases multiplied together.
+TEMPLATE_LIMIT = 3000
 
 
 class ConceptError(ValueError):
@@ -98,6 +107,8 @@ class Lexicon:
         trail: tuple[str, ...],
         origins: dict[str, str] | None = None,
     ) -> list[str]:
+        if "~" in phrase and not _is_reference(phrase) and SLOT.search(phrase):
+            return self._template(phrase, locale, local, trail, origins)
         if not phrase.startswith("~"):
             if origins is not None and trail and phrase not in origins:
                 origins[phrase] = " > ".join(f"~{t}" for t in trail)
@@ -116,14 +127,62 @@ class Lexicon:
             out.extend(self._expand(member, locale, local, (*trail, name), origins))
         return out
 
+    def _template(
+        self,
+        phrase: str,
+        locale: str,
+        local: Mapping[str, tuple[str, ...]],
+        trail: tuple[str, ...],
+        origins: dict[str, str] | None,
+    ) -> list[str]:
+        """A phrase with concept slots: every combination of the slots' phrases.
+
+        A slot's phrase that ends with `*` loses it unless the slot ends the template (a
+        `*` may stand only at the end of a phrase; lemmas already read inflections).
+        """
+        pieces = SLOT.split(phrase)  # text, name, text, name, ..., text
+        names = pieces[1::2]
+        choices: list[list[str]] = []
+        for i, name in enumerate(names):
+            last = i == len(names) - 1 and not pieces[-1].strip()
+            members = self._expand(f"~{name}", locale, local, trail)
+            choices.append(list(dict.fromkeys(m if last else m.removesuffix("*") for m in members)))
+        count = 1
+        for members in choices:
+            count *= len(members)
+        if count > TEMPLATE_LIMIT:
+            raise ConceptError(
+                f"the template {phrase!r} stands for {count} phrases (at most {TEMPLATE_LIMIT}):"
+                " use narrower concepts or split it"
+            )
+        origin = " > ".join(f"~{t}" for t in trail)
+        label = (origin + " > " if origin else "") + " + ".join(f"~{n}" for n in names)
+        out: list[str] = []
+        for combination in itertools.product(*choices):
+            parts = [pieces[0]]
+            for member, text in zip(combination, pieces[2::2], strict=True):
+                parts += [member, text]
+            plain = "".join(parts).strip()
+            if locale == "en":
+                plain = " ".join(plain.split())
+            out.append(plain)
+            if origins is not None and plain not in origins:
+                origins[plain] = label
+        return out
+
     def words(self, locale: str) -> frozenset[str]:
         """Every plain phrase of the locale: the v2 Chinese segmenter's extra words."""
         return frozenset(
             p
             for c in self.concepts.values()
             for p in c.phrases(locale)
-            if not p.startswith("~") and p not in self.local
+            if "~" not in p and p not in self.local
         )
+
+
+def _is_reference(phrase: str) -> bool:
+    """Whether the phrase is one `~name` and nothing else (not a template)."""
+    return phrase.startswith("~") and "~" not in phrase[1:] and " " not in phrase.strip()
 
 
 def _unique(items: tuple[str, ...]) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from sandbox.text.matcher import (
     _EN_TOKEN,
     Matcher,
     Phrase,
+    PhraseError,
     Span,
     Text,
     Word,
@@ -1047,9 +1048,26 @@ class V2Compiler:
         )
 
 
+#: What `...` stands for in an English phrase: up to three words of the same clause.
+_EN_GAP = r'(?: (?!(?:but|-)(?: |$))[^\s.,;:!?"]+){0,3} '
+
+
+def _gapped_en(source: str, text: str) -> Phrase:
+    """An English phrase with `...` between its words ("stop ... warfarin")."""
+    parts = [part.strip() for part in text.split("...")]
+    if any(not part for part in parts):
+        raise PhraseError(f"'...' must stand between two words of a phrase: {source!r}")
+    compiled = [Phrase.compile(lemma_phrase(part), "en") for part in parts]
+    patterns = [c.pattern.pattern for c in compiled if c.pattern is not None]
+    lemma_text = " ... ".join(c.text for c in compiled)
+    return Phrase(source, lemma_text, "en", compiled[0].literal, re.compile(_EN_GAP.join(patterns)))
+
+
 def compile_phrase(source: str, locale: str) -> Phrase:
     """One plain v2 phrase, compiled to match a `Reading` (`PhraseError` if not allowed)."""
     text = Phrase.check(source, locale)
+    if locale == "en" and "..." in text:
+        return _gapped_en(source, text)
     if locale == "en":
         compiled = Phrase.compile(lemma_phrase(text), "en")
         return Phrase(source, compiled.text, locale, compiled.literal, compiled.pattern)
