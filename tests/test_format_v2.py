@@ -17,7 +17,8 @@ from sandbox.scenarios.errors import PackErrors
 from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
 from sandbox.scenarios.loader import load_pack_text
 from sandbox.scenarios.models import Pack
-from sandbox.text.reading import Reading, V2Compiler
+from sandbox.text.phrases import V2Compiler
+from sandbox.text.reading import Reading
 
 EN_PACK = """\
 pack: {id: v2-en, title: V2 test, locale: en, format: 2}
@@ -588,7 +589,7 @@ def test_a_template_with_an_unknown_slot_or_too_many_phrases_is_an_error(tmp_pat
     ],
 )
 def test_an_english_gap_reaches_three_words_of_the_same_clause(line: str, found: bool) -> None:
-    from sandbox.text.reading import compile_phrase
+    from sandbox.text.phrases import compile_phrase
 
     phrase = compile_phrase("stop ... warfarin", "en")
     assert bool(Reading(line, "en", None).occurrences(phrase)) is found
@@ -596,7 +597,7 @@ def test_an_english_gap_reaches_three_words_of_the_same_clause(line: str, found:
 
 def test_a_gap_must_stand_between_words() -> None:
     from sandbox.text.matcher import PhraseError
-    from sandbox.text.reading import compile_phrase
+    from sandbox.text.phrases import compile_phrase
 
     for bad in ("... warfarin", "stop ...", "stop ... ... warfarin"):
         with pytest.raises(PhraseError, match="between two words"):

@@ -17,7 +17,8 @@ from sandbox.scenarios.lexicon import bundled_lexicon
 from sandbox.scenarios.loader import load_pack_text, load_packs
 from sandbox.scenarios.models import Pack
 from sandbox.text.hanzi import simplified
-from sandbox.text.reading import Reading, V2Compiler
+from sandbox.text.phrases import V2Compiler
+from sandbox.text.reading import Reading
 
 ZH_PACK = """\
 pack: {id: v2-zh-trad, title: 繁体测试, locale: zh-CN, format: 2}

@@ -181,7 +181,7 @@ def _check_question(question: Question, base: Path, add: Any) -> None:
 
 def _compile(question: Question, base: Path, add: Any, locale: str, given: Lexicon | None) -> None:
     from sandbox.scenarios.lexicon import bundled_lexicon
-    from sandbox.text.reading import V2Compiler, compile_phrase
+    from sandbox.text.phrases import V2Compiler, compile_phrase
 
     spec: MatcherSpec | None = question.match
     assert spec is not None

@@ -119,7 +119,7 @@ def _v2_lexicon(
     """A v2 pack's lexicon (the bundled one and its own `concepts`); every `~id` checked."""
     from sandbox.scenarios.lexicon import bundled_lexicon, check_references, read_concepts
     from sandbox.text.concepts import ConceptError
-    from sandbox.text.reading import compile_phrase
+    from sandbox.text.phrases import compile_phrase
 
     lexicon = given if given is not None else bundled_lexicon()
     if pack.concepts:

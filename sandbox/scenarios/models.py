@@ -25,7 +25,8 @@ from pydantic_core import PydanticCustomError
 from sandbox.text.concepts import Lexicon
 from sandbox.text.matcher import Matcher as CompiledMatcher
 from sandbox.text.matcher import Text as MessageText
-from sandbox.text.reading import Literals, Reading, V2Compiler
+from sandbox.text.phrases import V2Compiler
+from sandbox.text.reading import Literals, Reading
 
 
 def _not_blank(value: str) -> str:

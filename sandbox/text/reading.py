@@ -19,24 +19,19 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sandbox.text.concepts import Lexicon
-from sandbox.text.hanzi import simplified, simplified_phrase
+from sandbox.text.hanzi import simplified
 from sandbox.text.lemmas import expand, lemma
 from sandbox.text.matcher import (
     _EN_TOKEN,
-    Matcher,
     Phrase,
-    PhraseError,
     Span,
     Text,
     Word,
     _is_punct_or_space,
-    _literals,
     normalize,
 )
 
@@ -891,20 +886,6 @@ def _without_fillers(words: list[Word]) -> tuple[str, list[int]] | None:
     return "".join(parts), where
 
 
-def lemma_phrase(source: str) -> str:
-    """A v2 English phrase read the way messages are (a final `*` kept, its word as typed)."""
-    text = normalize(source)
-    star = text.endswith("*")
-    core = text[:-1] if star else text
-    tokens = expand(_EN_TOKEN.findall(core))
-    if not tokens:
-        return text
-    if star:
-        head = [lemma(t) if t not in _CLAUSE_MARKS else t for t in tokens[:-1]]
-        return " ".join([*head, tokens[-1]]) + "*"
-    return " ".join(lemma(t) if t not in _CLAUSE_MARKS else t for t in tokens)
-
-
 def _zh_tokens(text: str) -> list[Word]:
     from sandbox.text.segmenter import cut_domain
 
@@ -918,159 +899,3 @@ def _zh_tokens(text: str) -> list[Word]:
             continue
         words.append(Word(start, pos, token, clause_end=token in ("但", "但是")))
     return words
-
-
-# Words a Chinese phrase tolerates between its own words (不用太担心 reads as 不用担心).
-ZH_FILLERS = (
-    "太",
-    "很",
-    "那么",
-    "这么",
-    "再",
-    "都",
-    "也",
-    "就",
-    "了",
-    "的",
-    "过",
-    "着",
-    "给",
-    "您",
-    "你",
-    "一下",
-    "先",
-    "还",
-    "真的",
-    "特别",
-    "非常",
-    "有点",
-    "这个",
-    "那个",
-    "啊",
-    "哈",
-    "呀",
-    "哦",
-    "去",
-    "来",
-    "会",
-    "要",
-    "得",
-    "是",
-    "他",
-    "她",
-    "它",
-    "咱们",
-    "我们",
-    "这",
-    "那",
-    "一定",
-    "千万",
-    "暂时",
-    "最好",
-)
-_ZH_FILLER = "(?:" + "|".join(map(re.escape, sorted(ZH_FILLERS, key=len, reverse=True))) + ")"
-_ZH_TIGHT = frozenset("不 没 别 无 未 非 莫 勿".split())
-_ZH_GAP = "[^.,;:!?。、，；：！？]{0,8}?"
-
-
-def zh_pattern(text: str) -> tuple[str, re.Pattern[str]]:
-    """A normalised Chinese phrase as (a literal every match holds, a tolerant pattern).
-
-    Up to two filler words may stand between the phrase's own words; `...` or `…` in a
-    phrase stands for up to eight characters of the same clause (别...打 matches 别急着打).
-    """
-    from sandbox.text.segmenter import cut_plain
-
-    pieces = [p for p in re.split(r"\.\.\.|…", text) if p]
-    parts = []
-    for piece in pieces:
-        words = [w for w in cut_plain(piece) if w.strip()] or [piece]
-        pattern = re.escape(words[0])
-        for before, word in itertools.pairwise(words):
-            # No filler after a one-character negation: 不放心 must not match 不过您放心.
-            gap = "" if before in _ZH_TIGHT else f"{_ZH_FILLER}{{0,2}}"
-            pattern += gap + re.escape(word)
-        parts.append(pattern)
-    # A phrase right after a one-character negation is another word (是我们的问题 is not
-    # in 不是我们的问题), unless the phrase itself starts with one.
-    # An A-not-A question (发不发烧) still holds its phrase (发烧).
-    if parts and text[0] not in _ZH_TIGHT:
-        tight = "".join(sorted(_ZH_TIGHT))
-        first = re.escape(text[0])
-        parts[0] = f"(?:(?<![{tight}])|(?<={first}[{tight}]))" + parts[0]
-    # Every match starts with the phrase's first word: the matcher looks for the pattern
-    # only where that word occurs.
-    literal = next(w for w in cut_plain(pieces[0]) if w.strip()) if pieces else text
-    return literal, re.compile(_ZH_GAP.join(parts))
-
-
-class V2Compiler:
-    """Compiles a v2 scenario's matchers: concepts expanded, phrases read as messages are."""
-
-    def __init__(self, lexicon: Lexicon, locale: str, topic: Sequence[str] | None) -> None:
-        self.lexicon = lexicon
-        self.locale = locale
-        local: dict[str, tuple[str, ...]] = {}
-        if topic:
-            local["topic"] = (*topic, "~topic-reference")
-        self.local = local
-        self._phrases: dict[str, Phrase] = {}
-        #: For each plain phrase that came from a concept, the concepts it came through.
-        self.origins: dict[str, str] = {}
-
-    def phrases(self, sources: Sequence[str]) -> tuple[Phrase, ...]:
-        """The plain phrases of these (concepts expanded), compiled."""
-        out = []
-        for plain, origin in self.lexicon.origins(sources, self.locale, self.local).items():
-            self.origins.setdefault(plain, origin)
-        for source in self.lexicon.expand(sources, self.locale, self.local):
-            phrase = self._phrases.get(source)
-            if phrase is None:
-                phrase = self._phrases[source] = compile_phrase(source, self.locale)
-            out.append(phrase)
-        return tuple(dict.fromkeys(out))
-
-    def compile(
-        self, any: Sequence[str], all: Sequence[Sequence[str]], none: Sequence[str]
-    ) -> Matcher:
-        any_ = self.phrases(any)
-        all_ = tuple(self.phrases(group) for group in all)
-        none_ = self.phrases(none)
-        positives = any_ + tuple(p for group in all_ for p in group)
-        return Matcher(
-            any_,
-            all_,
-            none_,
-            positives,
-            _literals(any_),
-            tuple(_literals(group) for group in all_),
-            _literals(none_),
-        )
-
-
-#: What `...` stands for in an English phrase: up to three words of the same clause.
-_EN_GAP = r'(?: (?!(?:but|-)(?: |$))[^\s.,;:!?"]+){0,3} '
-
-
-def _gapped_en(source: str, text: str) -> Phrase:
-    """An English phrase with `...` between its words ("stop ... warfarin")."""
-    parts = [part.strip() for part in text.split("...")]
-    if any(not part for part in parts):
-        raise PhraseError(f"'...' must stand between two words of a phrase: {source!r}")
-    compiled = [Phrase.compile(lemma_phrase(part), "en") for part in parts]
-    patterns = [c.pattern.pattern for c in compiled if c.pattern is not None]
-    lemma_text = " ... ".join(c.text for c in compiled)
-    return Phrase(source, lemma_text, "en", compiled[0].literal, re.compile(_EN_GAP.join(patterns)))
-
-
-def compile_phrase(source: str, locale: str) -> Phrase:
-    """One plain v2 phrase, compiled to match a `Reading` (`PhraseError` if not allowed)."""
-    text = Phrase.check(source, locale)
-    if locale == "en" and "..." in text:
-        return _gapped_en(source, text)
-    if locale == "en":
-        compiled = Phrase.compile(lemma_phrase(text), "en")
-        return Phrase(source, compiled.text, locale, compiled.literal, compiled.pattern)
-    text = simplified_phrase(text)
-    literal, pattern = zh_pattern(text)
-    return Phrase(source, text, locale, literal, pattern)
