@@ -622,3 +622,24 @@ def test_a_pack_rule_built_from_a_template_reads_paraphrases_and_negation() -> N
     assert statuses(pack, negated)["stop-thinner"] == "clear"
     apart = ["Hello.", "Stop worrying. Your apixaban stays as it is."]
     assert statuses(pack, apart)["stop-thinner"] == "clear"
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        ("I'll send the paracetamol instead of the ibuprofen", "ibuprofen", True),
+        ("We'll do paracetamol instead, ibuprofen is fine", "ibuprofen", False),
+        # A negated condition in the past tense makes its "would" clause unreal.
+        ("If you weren't on warfarin, ibuprofen would be fine", "ibuprofen", True),
+        ("I'd say ibuprofen is fine if it wasn't for the warfarin", "ibuprofen", True),
+        ("if you didnt take warfarin i would send the ibuprofen", "ibuprofen", True),
+        ("It's not safe for you, otherwise I'd suggest ibuprofen", "ibuprofen", True),
+        # A real condition still asserts its advice; a new sentence is out of reach.
+        ("If the pain doesn't settle, I'd send you ibuprofen", "ibuprofen", False),
+        ("If you weren't on warfarin it'd be fine. I'll send ibuprofen", "ibuprofen", False),
+        ("If you weren't sure, ibuprofen is what I'll send", "ibuprofen", False),  # no "would"
+    ],
+)
+def test_instead_of_and_counterfactual_conditions(line: str, word: str, negated: bool) -> None:
+    reading = Reading(line, "en")
+    assert (reading.negation_at(reading.text.rfind(word)) is not None) is negated

@@ -19,6 +19,7 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -522,6 +523,9 @@ class Reading(Text):
             frames: list[int] = []
             if self.locale == "en":
                 frames = _en_frames(self._tokens)
+                texts = {w.text for w in self._tokens}
+                if "would" in texts and not texts.isdisjoint(("if", "otherwise")):
+                    frames = sorted({*frames, *_counterfactual_frames(self._plain, self._tokens)})
             else:
                 text = self.text
                 for marker in _REPORT_FRAMES_ZH:
@@ -566,6 +570,9 @@ class Reading(Text):
             if w.text in breaks and not (
                 en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
             ):
+                # "instead of the ibuprofen" negates; "instead, ..." ends a reach.
+                if en and seen < SCOPE and self._negates_en(j):
+                    return w
                 break
             if any(s <= w.start and w.end <= e for s, e in inside) or (
                 not en and self._prefix_inside(w, inside)
@@ -814,6 +821,53 @@ def _en_frames(words: list[Word]) -> list[int]:
                 if tuple(texts[j : j + len(frame)]) == frame:
                     frames.append(j)
                     break
+    return frames
+
+
+_PAST_EN = frozenset("were was did had".split())
+
+
+def _counterfactual_frames(plain: str, words: list[Word]) -> list[int]:
+    """Where a counterfactual starts: "if you weren't on warfarin, ibuprofen would be fine",
+    "I'd say go ahead if it wasn't for the pregnancy", "otherwise I'd suggest ibuprofen".
+
+    The condition is negated in the past tense (were/was/did/had + not), which the lemmas
+    no longer show, so the message's words as typed are read again; the frame covers the
+    sentence's "would" clause, from the sentence's start when "would" comes first.
+    """
+    if ".." in plain:
+        plain = _ELLIPSIS.sub(" ", plain)
+    typed = expand(_V2_EN_TOKEN.findall(plain))
+    if len(typed) != len(words):
+        return []
+    frames: list[int] = []
+    start = 0  # the current sentence's first word
+    for j, token in enumerate(typed):
+        if token in _SENTENCE_MARKS_EN:
+            start = j + 1
+            continue
+        if token == "otherwise":
+            if "would" in (w.text for w in words[j + 1 : j + 4]):
+                frames.append(j)
+            continue
+        if token != "if":
+            continue
+        clause = []
+        for k in range(j + 1, len(typed)):
+            if typed[k] in _CLAUSE_MARKS:
+                break
+            clause.append(typed[k])
+        if not any(a in _PAST_EN and b in ("not", "no") for a, b in itertools.pairwise(clause)):
+            continue
+        sentence_end = next(
+            (k for k in range(j, len(typed)) if typed[k] in _SENTENCE_MARKS_EN), len(typed)
+        )
+        before = any(w.text == "would" for w in words[start:j])
+        after = any(w.text == "would" for w in words[j:sentence_end])
+        if before:
+            frames.append(start)
+        elif after:
+            frames.append(j)
     return frames
 
 
