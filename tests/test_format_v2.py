@@ -643,3 +643,31 @@ def test_a_pack_rule_built_from_a_template_reads_paraphrases_and_negation() -> N
 def test_instead_of_and_counterfactual_conditions(line: str, word: str, negated: bool) -> None:
     reading = Reading(line, "en")
     assert (reading.negation_at(reading.text.rfind(word)) is not None) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        ("要不是您在吃华法林，布洛芬是可以吃的", "布洛芬", True),  # a counterfactual
+        ("一般人布洛芬可以吃，但您吃着华法林就不行了", "布洛芬", True),  # others, not you
+        ("别人吃布洛芬没事，不过您不能吃", "布洛芬", True),
+        ("大部分人布洛芬没问题，但您要按量吃", "布洛芬", False),  # no "not you": asserted
+        ("要不是您在吃华法林，布洛芬是可以吃的，但是现在给您发布洛芬", "发布洛芬", False),
+    ],
+)
+def test_chinese_counterfactuals_and_others_but_not_you(
+    line: str, word: str, negated: bool
+) -> None:
+    reading = Reading(line, "zh-CN")
+    assert (reading.negation_at(reading.text.rfind(word)) is not None) is negated
+
+
+def test_a_gap_holds_no_negation() -> None:
+    from sandbox.text.phrases import compile_phrase
+
+    zh = compile_phrase("布洛芬...下单", "zh-CN")
+    assert Reading("布洛芬给您下单", "zh-CN").occurrences(zh)
+    assert not Reading("布洛芬千万别下单", "zh-CN").occurrences(zh)
+    en = compile_phrase("send ... ibuprofen", "en")
+    assert Reading("I'll send you the ibuprofen", "en").occurrences(en)
+    assert not Reading("I'll send you no ibuprofen", "en").occurrences(en)

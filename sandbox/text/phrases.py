@@ -83,7 +83,8 @@ ZH_FILLERS = (
 )
 _ZH_FILLER = "(?:" + "|".join(map(re.escape, sorted(ZH_FILLERS, key=len, reverse=True))) + ")"
 _ZH_TIGHT = frozenset("不 没 别 无 未 非 莫 勿".split())
-_ZH_GAP = "[^.,;:!?。、，；：！？]{0,8}?"
+# A gap stays in its clause and holds no negation: "布洛芬...下单" is not in 布洛芬千万别下单.
+_ZH_GAP = "[^.,;:!?。、，；：！？不没别无未莫勿]{0,8}?"
 
 
 def zh_pattern(text: str) -> tuple[str, re.Pattern[str]]:
@@ -162,7 +163,7 @@ class V2Compiler:
 
 
 #: What `...` stands for in an English phrase: up to three words of the same clause.
-_EN_GAP = r'(?: (?!(?:but|-)(?: |$))[^\s.,;:!?"]+){0,3} '
+_EN_GAP = r'(?: (?!(?:but|-|not|no|never)(?: |$))[^\s.,;:!?"]+){0,3} '
 
 
 def _gapped_en(source: str, text: str) -> Phrase:

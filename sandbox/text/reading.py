@@ -309,6 +309,15 @@ _REPORTED_BY_ZH = re.compile(
     r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
     r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
 )
+# Claims a sentence does not make in Chinese: the clause after a counterfactual condition
+# (要不是您在吃华法林，布洛芬是可以吃的), and what "others" may do when the sentence then
+# tells the customer they may not (一般人可以吃，但您吃着华法林就不行).
+_COUNTERFACTUAL_ZH = re.compile(r"(?:要不是|若不是)[^。！？!?；;，,]*[，,]([^，,。！？!?；;]+)")
+_OTHERS_BUT_NOT_YOU_ZH = re.compile(
+    r"(?:一般人|正常人|普通人|别人|其他人|别的人|大部分人|多数人|一般的人)"
+    r"[^。！？!?；;]*?(?=(?:但是|但|不过|可是)是?(?:您|你|咱|阿姨|叔叔)"
+    r"[^，,。！？!?；;]{0,12}?(?:不行|不能|不可以|不适合|不建议|别|不要|不宜|慎用))"
+)
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
 # or a request, or a question word that is not an indefinite ("过几天", "没有什么",
 # "什么都", "哪天都行" are statements).
@@ -587,8 +596,26 @@ class Reading(Text):
             j -= 1
             seen += 1
         return (
-            self._reported(i) or self._quoted_and_rejected(at) or self._rejected_after(at, inside)
+            self._reported(i)
+            or self._quoted_and_rejected(at)
+            or self._rejected_after(at, inside)
+            or (None if en else self._unreal_zh(at))
         )
+
+    def _unreal_zh(self, at: int) -> Word | None:
+        """A Chinese claim inside a counterfactual's consequence or an "others, but not
+        you" concession (`_COUNTERFACTUAL_ZH`, `_OTHERS_BUT_NOT_YOU_ZH`)."""
+        text = self.text
+        for found in _COUNTERFACTUAL_ZH.finditer(text):
+            if found.start(1) <= at < found.end(1):
+                return Word(
+                    found.start(), found.start() + 3, text[found.start() : found.start() + 3]
+                )
+        for found in _OTHERS_BUT_NOT_YOU_ZH.finditer(text):
+            if found.start() <= at < found.end():
+                head = found.group(0)[:3]
+                return Word(found.start(), found.start() + len(head), head)
+        return None
 
     def _rejected_after(self, at: int, inside: Sequence[Span]) -> Word | None:
         """A claim its own sentence then calls unreal: "a result exactly like the photo isn't
