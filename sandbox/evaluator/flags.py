@@ -129,8 +129,18 @@ def _matcher_flag(
         present = view.present()
         if not matcher.admits(present) and (not partial or present.isdisjoint(literals)):
             continue  # not the rule's words: nothing to be unsure of
-        matched, findings = explain(matcher, view, criterion.negation_aware, act, origins)
         inside = position in scope
+        if status not in _PRESENT and not inside:
+            # Said outside the rule's window: the grader's own test tells it, no need to
+            # explain every word.
+            if matcher.admits(present) and matcher.confirm(view, criterion.negation_aware, act):
+                candidates.append(
+                    Flag("out_of_scope", message.index, "said outside the rule's window")
+                )
+            continue
+        if status not in _PRESENT and not partial and _plain(matcher, view, act):
+            continue  # no negation, no 'not' phrase, no question to misread: no near miss
+        matched, findings = explain(matcher, view, criterion.negation_aware, act, origins)
         if status in _PRESENT:
             if inside and matched:
                 referred = _only_by_reference(findings)
@@ -163,6 +173,15 @@ def _matcher_flag(
     if not candidates:
         return None
     return min(candidates, key=lambda f: _ORDER.index(f.reason))
+
+
+def _plain(matcher: Matcher, view: Text, act: str | None) -> bool:
+    """Whether a message can hold no near miss of a rule it did not match: it has no
+    negation or reporting frame, none of the rule's 'not' phrases, and the rule needs no
+    question (every near-miss reason needs one of them)."""
+    if act == "ask" or view.may_negate():
+        return False
+    return not (matcher.none and view.has_any(matcher.none_literals))
 
 
 def _split_pattern(
