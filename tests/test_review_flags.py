@@ -43,7 +43,7 @@ scenarios:
           match: {all: [[~topic], [~bleeding]]}
         - id: suggests-paracetamol
           kind: disclosure
-          match: {any: [~paracetamol], not: [instead of paracetamol]}
+          match: {any: [~paracetamol], not: [than paracetamol]}
         - id: greets-first
           kind: etiquette
           within_first: 1
@@ -159,11 +159,11 @@ def test_a_question_where_a_disclosure_must_tell_is_not_flagged(pack: Pack) -> N
 
 
 def test_a_match_blocked_only_by_a_not_phrase_is_flagged(pack: Pack) -> None:
-    result = graded(pack, ["Hello.", "Take ibuprofen instead of paracetamol."])
+    result = graded(pack, ["Hello.", "Ibuprofen works better than paracetamol."])
     assert result.status_of("suggests-paracetamol") == "missed"
     review = flag(result, "suggests-paracetamol")
     assert review is not None and review["reason"] == "blocked_by_not"
-    assert "instead of paracetamol" in str(review["note"])
+    assert "than paracetamol" in str(review["note"])
 
 
 def test_a_forbidden_pattern_split_over_two_messages_is_flagged(pack: Pack) -> None:
@@ -253,7 +253,7 @@ def test_a_noncritical_flag_does_not_ask_for_review(pack: Pack) -> None:
         [
             "Hello! Any long-term health problems?",
             "NSAIDs with apixaban raise your bleeding risk.",
-            "Ask for it instead of paracetamol.",
+            "Ask for it, it works better than paracetamol.",
         ],
     )
     assert flag(result, "suggests-paracetamol") is not None
