@@ -668,6 +668,10 @@ def test_a_gap_holds_no_negation() -> None:
     zh = compile_phrase("布洛芬...下单", "zh-CN")
     assert Reading("布洛芬给您下单", "zh-CN").occurrences(zh)
     assert not Reading("布洛芬千万别下单", "zh-CN").occurrences(zh)
+    # 特别 holds 别 without negating
+    assert Reading("我敢说您做完会特别满意", "zh-CN").occurrences(
+        compile_phrase("我敢说...满意", "zh-CN")
+    )
     en = compile_phrase("send ... ibuprofen", "en")
     assert Reading("I'll send you the ibuprofen", "en").occurrences(en)
     assert not Reading("I'll send you no ibuprofen", "en").occurrences(en)
