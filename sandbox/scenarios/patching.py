@@ -148,6 +148,20 @@ def with_phrase_text(
     return text[:at] + f"\n{pad}{where}: [{value}]" + text[at:]
 
 
+def same_meaning(value: Any) -> Any:
+    """The data with every `match: {any: [...]}` read as the list it means."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "match" and isinstance(item, dict) and set(item) == {"any"}:
+                item = item["any"]
+            out[key] = same_meaning(item)
+        return out
+    if isinstance(value, list):
+        return [same_meaning(item) for item in value]
+    return value
+
+
 def patched(
     text: str,
     expected: dict[str, Any],
@@ -159,7 +173,8 @@ def patched(
     where: str | None = None,
 ) -> str | None:
     """The pack text with the example and/or the phrase added, kept only when it reads back
-    as exactly `expected` (the changed data); None otherwise."""
+    as `expected` (the changed data; `match: {any: L}` and `match: L` mean the same); None
+    otherwise."""
     result: str | None = text
     try:
         if example is not None and result is not None:
@@ -168,11 +183,11 @@ def patched(
         if wanted and result is not None:
             assert phrase is not None and where is not None and criterion_id is not None
             result = with_phrase_text(result, scenario_id, criterion_id, phrase, where)
-        if result is None or yaml.safe_load(result) != expected:
+        if result is None or same_meaning(yaml.safe_load(result)) != same_meaning(expected):
             return None
     except yaml.YAMLError:
         return None
     return result
 
 
-__all__ = ["patched", "with_example_text", "with_phrase_text"]
+__all__ = ["patched", "same_meaning", "with_example_text", "with_phrase_text"]

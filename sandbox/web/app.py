@@ -51,6 +51,7 @@ from sandbox.web.routes import (
     reports,
     retraining,
     second,
+    suggestions,
     trainee,
     work,
 )
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calibration_sessions.session_router)
     app.include_router(calibration_sessions.builder_router)
     app.include_router(calibration.router)
+    app.include_router(suggestions.router)
     app.include_router(second.marker_router)
     app.include_router(second.proctor_router)
     app.include_router(mentor.router)
