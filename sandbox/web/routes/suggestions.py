@@ -276,7 +276,7 @@ def apply_suggestion(
             action="pack.suggestion",
             subject_type="pack",
             subject_id=pack.id,
-            old={"sha256": ctx.text and digest(ctx.text)},
+            old={"sha256": digest(ctx.text)},
             new={
                 "sha256": digest(text),
                 "part": part,
