@@ -5,6 +5,8 @@ refused with its reason, a stale page refused, read-only packs offering the YAML
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,8 @@ def test_a_safe_suggestion_is_written_and_a_breaking_one_refused(
     page = ada.get(PAGE).text
     assert f'id="suggestion-{spray}-safer-alternative"' in page
     assert f'id="effect-{spray}-safer-alternative-both" class="safe"' in page
+    # The example alone breaks (the rubric does not pass it without the phrase).
+    assert f'id="effect-{spray}-safer-alternative-example" class="breaks"' in page
     assert f'id="effect-{warned}-decongestant-warning-example" class="breaks"' in page
     assert 'id="suggest-readonly"' not in page  # the pack is in the writable folder
     # The breaking one cannot be chosen in the form, and is refused when sent anyway.
@@ -256,3 +260,27 @@ def test_patching_keeps_comments_and_gives_the_changed_data() -> None:
     assert (
         patched(flow_examples, with_example(flow_data, "s", example), "s", example=example) is None
     )
+
+
+def test_two_admins_applying_at_once_write_it_once(
+    app: FastAPI, overridden: dict[str, int], pack_folder: Path
+) -> None:
+    spray = overridden["spray"]
+    add_user(app, "bea", Role.ADMIN)
+    clients = [signed(app, "ada"), signed(app, "bea")]
+    forms = [form(c, attempt=spray, criterion="safer-alternative", part="both") for c in clients]
+    start = threading.Barrier(2)
+
+    def send(index: int) -> int:
+        start.wait()
+        response = clients[index].post(APPLY, data=forms[index], follow_redirects=False)
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        codes = sorted(pool.map(send, range(2)))
+    assert codes == [303, 400]  # the second saw a file changed since its page was shown
+    text = (pack_folder / "pharmacy-basics.yaml").read_text("utf-8")
+    assert text.count(f"reviewed: attempt {spray}, safer-alternative met") == 1
+    assert len(audit_rows(app, "pack.suggestion")) == 1
+    for client in clients:
+        client.close()
