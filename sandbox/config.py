@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     packs: str = ""
+    # One folder of packs the admin's suggestions page may write (docs/mentor.md).
+    packs_writable: str = ""
     lexicon: str = ""
     builtin_packs: bool = True
     knowledge: str = ""
@@ -112,6 +114,11 @@ class Settings(BaseSettings):
     def pack_folders(self) -> list[Path]:
         """The extra pack folders named by SANDBOX_PACKS, in order."""
         return [Path(part) for part in self.packs.split(os.pathsep) if part.strip()]
+
+    @property
+    def writable_pack_folder(self) -> Path | None:
+        """The pack folder the server may write (SANDBOX_PACKS_WRITABLE), or None."""
+        return Path(self.packs_writable) if self.packs_writable.strip() else None
 
     @property
     def knowledge_folders(self) -> list[Path]:

@@ -290,7 +290,48 @@ def build_world(
         assert started.status_code == 303 and "/quiz/" in started.headers["location"], started
         world.samples["quiz_id"] = started.headers["location"].rsplit("/", 1)[1]
         world.samples["response_id"] = "1"
+    if has_route(app, "GET /mentor/calibration/sessions/{session_id}"):
+        add_calibration_session(world, attempt_id)
     return world
+
+
+def add_calibration_session(world: World, attempt_id: int) -> None:
+    """A calibration set of the trainee's attempt (its grade as the settled one) and a
+    session of "mentor" on it, not yet answered."""
+    from sqlmodel import Session
+
+    from sandbox.storage.calibration import CalibrationItem, CalibrationSet
+    from sandbox.storage.models import Attempt
+
+    app = world.app
+    with Session(app.state.sandbox.engine) as session:
+        attempt = session.get(Attempt, attempt_id)
+        assert attempt is not None and attempt.grade is not None
+        made = CalibrationSet(name="Set", created_by=only_user_id(app, world.names["admin"]))
+        session.add(made)
+        session.flush()
+        assert made.id is not None
+        settled = {str(c["id"]): str(c["status"]) for c in attempt.grade["criteria"]}
+        session.add(
+            CalibrationItem(
+                set_id=made.id,
+                attempt_id=attempt_id,
+                position=1,
+                source="reviewed",
+                settled=settled,
+            )
+        )
+        session.commit()
+        set_id = made.id
+    mentor = world.client("mentor")
+    started = mentor.post(
+        "/mentor/calibration/sessions",
+        data={"csrf_token": token_for(mentor), "set_id": str(set_id)},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    world.samples["session_id"] = started.headers["location"].rsplit("/", 1)[1]
+    world.samples["item_id"] = str(only_id(app, "calibration_items"))
 
 
 def only_user_id(app: FastAPI, name: str) -> int:

@@ -72,6 +72,12 @@ ACCESS: dict[str, frozenset[str]] = {
     # second marking: independent of the first, so never the candidate's own mentor
     "GET /mentor/second/{mark_id}": frozenset({"other_mentor", "admin"}),
     "POST /mentor/second/*": frozenset({"other_mentor", "admin"}),
+    # a third reviewer: only the one a proctor assigned (none in this world)
+    "GET /mentor/second/third/{mark_id}": frozenset(),
+    "POST /mentor/second/third/{mark_id}": frozenset(),
+    # calibration sessions: any mentor starts one; a session is its mentor's alone
+    "GET /mentor/calibration/sessions/{session_id}": frozenset({"mentor"}),
+    "POST /mentor/calibration/sessions/{session_id}/items/{item_id}": frozenset({"mentor"}),
     # the case library: chosen attempts with every trainee's name masked, for everyone; the
     # sample case is on the scenario of the trainee's open exam, so it is hidden from them
     # (web/practice.py)
@@ -90,6 +96,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /admin": frozenset({"admin"}),
     "GET /admin/*": frozenset({"admin"}),
     "POST /admin/*": frozenset({"admin"}),
+    # a suggestion's changed pack file: admins, for a suggestion that exists (none here)
+    "GET /admin/packs/{pack_id}/suggestions/download": frozenset(),
     # exams: a trainee sees only the exams they sit
     "GET /exams": SIGNED_IN,
     "GET /exams/*": frozenset({"trainee"}),

@@ -4,120 +4,13 @@ each with its effect on the pack's own examples and on stored attempts (a dry ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-    from sandbox.evaluator.suggest import Suggestion
-    from sandbox.scenarios.models import Pack
-    from sandbox.storage.models import Attempt
-    from sandbox.storage.reviews import GradeOverride
-
 
 from sandbox.cli.output import fail
 
 SHOWN_IDS = 10
-
-
-def _suggestions(session: Session, pack: Pack) -> list[Suggestion]:
-    """One suggestion per override in force on the pack's attempts, oldest attempt first."""
-    from sqlmodel import col, select
-
-    from sandbox.evaluator.suggest import Suggestion, closest_clause, example_for, where_for
-    from sandbox.storage.attempts import list_messages
-    from sandbox.storage.models import Attempt, Speaker, User
-    from sandbox.storage.reviews import GradeOverride, current_overrides
-
-    rows = session.exec(
-        select(GradeOverride, User.name, Attempt)
-        .join(User, col(User.id) == col(GradeOverride.author_id))
-        .join(Attempt, col(Attempt.id) == col(GradeOverride.attempt_id))
-        .where(Attempt.pack_id == pack.id)
-        .order_by(col(GradeOverride.id))
-    ).all()
-    latest: dict[tuple[int, str], tuple[GradeOverride, str, Attempt]] = {}
-    for row, name, attempt in rows:
-        latest[(row.attempt_id, row.criterion_id)] = (row, name, attempt)
-    found: list[Suggestion] = []
-    for (attempt_id, criterion_id), (row, name, attempt) in sorted(latest.items()):
-        in_force = current_overrides(session=session, attempt_id=attempt_id)
-        status = in_force.get(criterion_id)
-        scenario = next((s for s in pack.scenarios if s.id == attempt.scenario_id), None)
-        criterion = (
-            next((c for c in scenario.rubric.criteria if c.id == criterion_id), None)
-            if scenario
-            else None
-        )
-        if status is None or scenario is None or criterion is None:
-            continue
-        lines = [
-            (m.text, m.at)
-            for m in list_messages(session=session, attempt_id=attempt_id)
-            if m.role == Speaker.TRAINEE
-        ]
-        record = attempt.grade or {}
-        violated = [
-            str(c["id"]) for c in record.get("criteria", []) if c.get("status") == "violated"
-        ]
-        where = where_for(row.automatic_status, status)
-        phrase = (
-            closest_clause([t for t, _ in lines], criterion.description or criterion.id)
-            if where
-            else None
-        )
-        why = None
-        if where and phrase is None:
-            why = "no clause of the conversation shares a word with the criterion"
-        elif where is None:
-            why = f"a change from {row.automatic_status} to {status} suggests an example only"
-        found.append(
-            Suggestion(
-                scenario.id,
-                criterion_id,
-                criterion.kind,
-                row.automatic_status,
-                status,
-                row.reason,
-                name,
-                attempt_id,
-                example_for(
-                    f"reviewed: attempt {attempt_id}, {criterion_id} {status}",
-                    lines,
-                    criterion_id,
-                    status,
-                    violated,
-                ),
-                phrase,
-                where if phrase else None,
-                why,
-            )
-        )
-    return found
-
-
-def _load(data: dict[str, Any], source: str, lexicon: Any) -> Pack:
-    import yaml
-
-    from sandbox.scenarios.loader import load_pack_text
-
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    return load_pack_text(text, source, lexicon)
-
-
-def _failing(pack: Pack) -> set[str]:
-    from sandbox.evaluator.examples import run_pack
-
-    return {result.name for result in run_pack(pack) if not result.passed}
-
-
-def _status(record: dict[str, Any] | None, criterion: str) -> str | None:
-    for entry in (record or {}).get("criteria", []):
-        if entry.get("id") == criterion:
-            return str(entry.get("status"))
-    return None
 
 
 def suggest(
@@ -137,12 +30,10 @@ def suggest(
     from sqlmodel import Session
 
     from sandbox.cli.web import load_settings
-    from sandbox.evaluator.regrade import grade_job
-    from sandbox.evaluator.suggest import with_example, with_phrase
-    from sandbox.scenarios.errors import PackErrors
+    from sandbox.evaluator.suggest import effect, failing
     from sandbox.scenarios.library import load_library, organisation_lexicon
+    from sandbox.storage import suggestions
     from sandbox.storage.database import make_engine, upgrade
-    from sandbox.storage.regrade import jobs_for, select_attempts
 
     if not from_overrides:
         raise fail("choose where suggestions come from: --from-overrides")
@@ -156,22 +47,17 @@ def suggest(
         raise fail(f"the pack '{pack}' was not read from a file this command can read again")
     data = yaml.safe_load(Path(source).read_text("utf-8"))
     lexicon = organisation_lexicon(settings, [])
-    baseline = _failing(loaded)
+    baseline = failing(loaded)
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
         with Session(engine, expire_on_commit=False) as session:
-            found = _suggestions(session, loaded)
+            found = suggestions.from_overrides(session=session, pack=loaded)
             if not found:
                 typer.echo(f"no overrides in force on attempts at {pack}: nothing to suggest")
                 return
-            stored: dict[str, list[Any]] = {}
-            for s in found:
-                if s.scenario not in stored:
-                    attempts = select_attempts(
-                        session=session, pack_id=pack, scenario_id=s.scenario
-                    )
-                    stored[s.scenario] = jobs_for(session=session, attempts=attempts)
+            scenarios = [s.scenario for s in found]
+            stored = suggestions.stored_jobs(session=session, pack_id=pack, scenarios=scenarios)
     finally:
         engine.dispose()
     plural = "" if len(found) == 1 else "s"
@@ -183,34 +69,23 @@ def suggest(
             f" by {s.author} on attempt {s.attempt_id}: {s.reason}"
         )
         typer.echo(f"   example: '{s.example['name']}' ({len(s.example['trainee'])} trainee lines)")
-        changed = with_example(data, s.scenario, s.example)
         if s.phrase and s.where:
             typer.echo(f"   phrase: add '{s.phrase}' to the criterion's `{s.where}`")
-            phrased = with_phrase(changed, s.scenario, s.criterion, s.phrase, s.where)
-            if phrased is None:
-                typer.echo("   (the match has word groups: add the phrase by hand)")
-            else:
-                changed = phrased
         else:
             typer.echo(f"   phrase: none ({s.why_no_phrase})")
-        try:
-            candidate = _load(changed, source, lexicon)
-        except PackErrors as errors:
-            typer.echo(f"   effect: the changed pack does not load: {errors.errors[0]}")
+        jobs = stored.get(s.scenario, [])
+        result = effect(loaded, data, s, "both", lexicon=lexicon, baseline=baseline, jobs=jobs)
+        if result.by_hand:
+            typer.echo("   (the match has word groups: add the phrase by hand)")
+        if result.problem is not None:
+            typer.echo(f"   effect: the changed pack does not load: {result.problem}")
             continue
-        failing = _failing(candidate) - baseline
-        if failing:
-            for name in sorted(failing):
+        if result.broken:
+            for name in result.broken:
                 typer.echo(f"   effect on examples: BREAKS {name}")
         else:
             typer.echo("   effect on examples: every example passes (the new one too)")
-        jobs = stored.get(s.scenario, [])
-        moved = [
-            job.attempt_id
-            for job in jobs
-            if _status(grade_job({pack: loaded}, job).record, s.criterion)
-            != _status(grade_job({pack: candidate}, job).record, s.criterion)
-        ]
+        moved = result.moved
         shown = ", ".join(str(i) for i in moved[:SHOWN_IDS]) + (
             " …" if len(moved) > SHOWN_IDS else ""
         )

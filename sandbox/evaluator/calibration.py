@@ -8,7 +8,9 @@ grader's status and whether the grader had flagged it. From them:
 - flagged against unflagged verdicts: how often each was changed;
 - the grader against the reviewers, and reviewer against reviewer where two decided the
   same verdict: agreement in percent and Cohen's kappa;
-- each reviewer's agreement with the settled result (the latest decision on a verdict).
+- each reviewer's agreement with the settled result (the latest decision on a verdict);
+- calibration sessions: a mentor's blind statuses on a set of settled conversations
+  against the settled ones (`session_result`), and each mentor's sessions over time.
 
 Pure: no database, no clock; storage reads the rows, the web layer shows the figures.
 """
@@ -92,6 +94,8 @@ class Report:
     grader_pairs: list[tuple[str, str]] = field(default_factory=list)
     reviewer_pairs: list[tuple[str, str]] = field(default_factory=list)
     reviewers: dict[str, tuple[int, int]] = field(default_factory=dict)  # agree, decided
+    # Each mentor's finished calibration sessions, oldest first.
+    sessions: dict[str, list[SessionFigure]] = field(default_factory=dict)
 
     @property
     def grader_agreement(self) -> float | None:
@@ -110,6 +114,79 @@ class Report:
         return cohen_kappa(self.reviewer_pairs)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One criterion of one conversation of a calibration session: the mentor's status
+    (given blind) beside the settled one."""
+
+    item: int  # the conversation's place in the set, from 1
+    criterion: str
+    given: str
+    settled: str
+
+
+@dataclass
+class SessionResult:
+    """A calibration session's agreement with the settled grades."""
+
+    pairs: list[tuple[str, str]]
+    differ: list[Answer]
+
+    @property
+    def agreement(self) -> float | None:
+        return agreement(self.pairs)
+
+    @property
+    def kappa(self) -> float | None:
+        return cohen_kappa(self.pairs)
+
+
+def session_result(answers: Sequence[Answer]) -> SessionResult:
+    """Agreement and Cohen's kappa of a session's statuses with the settled ones (one pair
+    per criterion of each conversation), and the answers that differ, in order."""
+    return SessionResult(
+        [(a.given, a.settled) for a in answers], [a for a in answers if a.given != a.settled]
+    )
+
+
+@dataclass(frozen=True)
+class SessionFigure:
+    """A finished calibration session as the report lists it."""
+
+    session_id: int
+    mentor: str
+    set_name: str
+    finished: str  # when, as the caller words it (ISO date and time)
+    verdicts: int
+    agree: int
+    kappa: float | None
+
+    @property
+    def percent(self) -> float | None:
+        return 100 * self.agree / self.verdicts if self.verdicts else None
+
+
+def session_figure(
+    session_id: int, mentor: str, set_name: str, finished: str, answers: Sequence[Answer]
+) -> SessionFigure:
+    result = session_result(answers)
+    agree = len(result.pairs) - len(result.differ)
+    return SessionFigure(
+        session_id, mentor, set_name, finished, len(result.pairs), agree, result.kappa
+    )
+
+
+def by_mentor(figures: Iterable[SessionFigure]) -> dict[str, list[SessionFigure]]:
+    """Each mentor's sessions, oldest first, mentors by name."""
+    grouped: dict[str, list[SessionFigure]] = defaultdict(list)
+    for figure in figures:
+        grouped[figure.mentor].append(figure)
+    return {
+        name: sorted(grouped[name], key=lambda f: (f.finished, f.session_id))
+        for name in sorted(grouped)
+    }
+
+
 def settled(decisions: Iterable[Decision]) -> dict[tuple[int, str], Decision]:
     """The latest decision on each verdict (attempt, criterion): the settled result."""
     latest: dict[tuple[int, str], Decision] = {}
@@ -118,9 +195,10 @@ def settled(decisions: Iterable[Decision]) -> dict[tuple[int, str], Decision]:
     return latest
 
 
-def report(decisions: Sequence[Decision]) -> Report:
-    """Every figure of the calibration report from the decisions."""
-    result = Report()
+def report(decisions: Sequence[Decision], sessions: Iterable[SessionFigure] = ()) -> Report:
+    """Every figure of the calibration report from the decisions (and the finished
+    calibration sessions)."""
+    result = Report(sessions=by_mentor(sessions))
     final = settled(decisions)
     # The grader against the settled result: one pair per verdict.
     for d in final.values():
@@ -187,7 +265,35 @@ def report_csv(figures: Report) -> str:
     for name, (agree, decided) in figures.reviewers.items():
         share = 100 * agree / decided if decided else None
         writer.writerow(["reviewer", name, decided, decided - agree, "", "", _pct(share), ""])
+    for name, figures_of in figures.sessions.items():
+        for f in figures_of:
+            writer.writerow(
+                [
+                    "session",
+                    f"{name}:{f.session_id}",
+                    f.verdicts,
+                    f.verdicts - f.agree,
+                    "",
+                    "",
+                    _pct(f.percent),
+                    "" if f.kappa is None else f"{f.kappa:.3f}",
+                ]
+            )
     return out.getvalue()
 
 
-__all__ = ["Changes", "Decision", "Report", "agreement", "cohen_kappa", "report", "report_csv"]
+__all__ = [
+    "Answer",
+    "Changes",
+    "Decision",
+    "Report",
+    "SessionFigure",
+    "SessionResult",
+    "agreement",
+    "by_mentor",
+    "cohen_kappa",
+    "report",
+    "report_csv",
+    "session_figure",
+    "session_result",
+]

@@ -5,7 +5,8 @@ expecting the reviewer's status for that criterion) and, where it can be said pl
 phrase for the criterion: a missed requirement the reviewer marked met gains the clause of
 the conversation that says it most nearly; a violation the reviewer cleared gains that
 clause as a `not` phrase. The changes are made on a copy of the pack's data; nothing is
-applied here (`sandbox suggest` shows their effect, as a regrade's dry run does).
+applied here: `effect` says what a change does, as a regrade's dry run does (`sandbox
+suggest`, and the admin's suggestions page, which may then write the pack file).
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
+
+from sandbox.evaluator.examples import run_pack
+from sandbox.evaluator.regrade import Job, grade_job
+from sandbox.scenarios.errors import PackErrors
+from sandbox.scenarios.loader import load_pack_text
+from sandbox.scenarios.models import Pack
+from sandbox.text.concepts import Lexicon
 
 #: Words too common to say what a clause is about.
 _STOP = frozenset(
@@ -147,10 +157,99 @@ def where_for(automatic: str, status: str) -> str | None:
     return None
 
 
+#: What of a suggestion to apply.
+PARTS = ("example", "phrase", "both")
+
+
+def changed_data(
+    data: dict[str, Any], suggestion: Suggestion, part: str
+) -> tuple[dict[str, Any], bool]:
+    """A copy of the pack's data with the suggestion's example, phrase or both; and whether
+    the phrase had to be left out (a match of word groups takes it only by hand)."""
+    changed = data
+    if part in ("example", "both"):
+        changed = with_example(changed, suggestion.scenario, suggestion.example)
+    by_hand = False
+    if part in ("phrase", "both") and suggestion.phrase and suggestion.where:
+        phrased = with_phrase(
+            changed, suggestion.scenario, suggestion.criterion, suggestion.phrase, suggestion.where
+        )
+        if phrased is None:
+            by_hand = True
+        else:
+            changed = phrased
+    return (copy.deepcopy(changed) if changed is data else changed), by_hand
+
+
+def failing(pack: Pack) -> set[str]:
+    """The names of the pack's examples that do not hold."""
+    return {result.name for result in run_pack(pack) if not result.passed}
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a change does, as a regrade's dry run says it: the changed data, the examples
+    it breaks (a new example the rubric cannot pass yet counts), or why the changed pack
+    does not load; the stored attempts whose verdict on the criterion would move."""
+
+    data: dict[str, Any]
+    pack: Pack | None
+    broken: list[str]
+    problem: str | None
+    by_hand: bool
+    moved: list[int]
+    total: int
+
+    @property
+    def safe(self) -> bool:
+        """Nothing breaks: the change may be applied."""
+        return self.pack is not None and not self.broken and not self.problem
+
+
+def _status(record: dict[str, Any] | None, criterion: str) -> str | None:
+    for entry in (record or {}).get("criteria", []):
+        if entry.get("id") == criterion:
+            return str(entry.get("status"))
+    return None
+
+
+def effect(
+    loaded: Pack,
+    data: dict[str, Any],
+    suggestion: Suggestion,
+    part: str,
+    *,
+    lexicon: Lexicon | None,
+    baseline: set[str],
+    jobs: Sequence[Job] = (),
+) -> Effect:
+    """The effect of applying `part` of the suggestion to the pack (`data` is its file's
+    data, `baseline` the names of its examples that fail already)."""
+    changed, by_hand = changed_data(data, suggestion, part)
+    text = yaml.safe_dump(changed, allow_unicode=True, sort_keys=False)
+    try:
+        candidate = load_pack_text(text, loaded.source or "<pack>", lexicon)
+    except PackErrors as errors:
+        return Effect(changed, None, [], str(errors.errors[0]), by_hand, [], len(jobs))
+    broken = sorted(failing(candidate) - baseline)
+    moved = [
+        job.attempt_id
+        for job in jobs
+        if _status(grade_job({loaded.id: loaded}, job).record, suggestion.criterion)
+        != _status(grade_job({loaded.id: candidate}, job).record, suggestion.criterion)
+    ]
+    return Effect(changed, candidate, broken, None, by_hand, moved, len(jobs))
+
+
 __all__ = [
+    "PARTS",
+    "Effect",
     "Suggestion",
+    "changed_data",
     "closest_clause",
+    "effect",
     "example_for",
+    "failing",
     "where_for",
     "with_example",
     "with_phrase",

@@ -163,7 +163,8 @@ class SecondMark(SQLModel, table=True):
 
     `first` is the first mark's statuses, frozen when the conversation is chosen (overrides
     and queue decisions on it are refused from then on); `second` the second reviewer's,
-    who never sees the first; `settled` the statuses a proctor settled disagreements with.
+    who never sees the first; `settled` the statuses a proctor (or the third reviewer a
+    proctor assigned, `third_id`) settled disagreements with.
     State: open (waiting for the second mark), marked (disagreements to settle), settled.
     """
 
@@ -184,3 +185,6 @@ class SecondMark(SQLModel, table=True):
     marked_at: datetime | None = None
     settled_by: int | None = Field(default=None, foreign_key="users.id")
     settled_at: datetime | None = None
+    third_id: int | None = Field(default=None, foreign_key="users.id")
+    third_assigned_by: int | None = Field(default=None, foreign_key="users.id")
+    third_assigned_at: datetime | None = None

@@ -4,7 +4,9 @@ The choice is `exams.second_marking.choose`; each chosen conversation's first ma
 grade's statuses now) is frozen on its row, and `reviews.override_criterion` refuses every
 change to it except the settlement. The second reviewer sees the transcript and the rubric,
 never the first mark; a second mark that agrees settles at once, one that disagrees waits
-for a proctor. Every step is audited.
+for a proctor, who settles it or assigns a third reviewer to (`assign_third`): a mentor
+who is neither a first reviewer, nor the second, nor the candidate's mentor, and who then
+sees both marks, unnamed, and settles as a proctor would. Every step is audited.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sandbox.evaluator.records import allowed_statuses
 from sandbox.exams.second_marking import Candidate, choose, disagreements
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
-from sandbox.storage.models import Attempt, SecondMark, User, utcnow
+from sandbox.storage.models import Attempt, Role, SecondMark, User, utcnow
 from sandbox.storage.queue import VerdictReview
 from sandbox.storage.reviews import GradeOverride, override_criterion
 
@@ -157,6 +159,66 @@ def mark(*, session: Session, row: SecondMark, marker: User, given: Mapping[str,
     return differ
 
 
+def third_candidates(*, session: Session, row: SecondMark) -> list[User]:
+    """The mentors who may settle the conversation as its third reviewer: active, not the
+    candidate nor their mentor, not a first reviewer, not the second; by name."""
+    attempt = session.get(Attempt, row.attempt_id)
+    owner = session.get(User, attempt.user_id) if attempt is not None else None
+    if owner is None:
+        return []
+    excluded = first_reviewers(session=session, attempt_id=row.attempt_id) | {
+        owner.id,
+        owner.mentor_id,
+        row.marker_id,
+    }
+    mentors = session.exec(
+        select(User).where(User.role == Role.MENTOR, col(User.active)).order_by(col(User.name))
+    ).all()
+    return [m for m in mentors if m.id not in excluded]
+
+
+def assign_third(*, session: Session, row: SecondMark, proctor: User, third_id: int) -> User:
+    """Give the disagreements of a marked conversation to a third reviewer (`ReviewError`
+    when it is not waiting to be settled, or for someone who may not settle it); assigning
+    again hands it to another. Audited, not committed."""
+    assert proctor.id is not None
+    if row.state != MARKED or row.second is None:
+        raise ReviewError("state", "second.error.not_marked")
+    third = next((m for m in third_candidates(session=session, row=row) if m.id == third_id), None)
+    if third is None:
+        raise ReviewError("third", "second.error.third")
+    before = row.third_id
+    row.third_id, row.third_assigned_by, row.third_assigned_at = third.id, proctor.id, utcnow()
+    session.add(row)
+    audit.record(
+        session,
+        actor_id=proctor.id,
+        action="second.assign_third",
+        subject_type="attempt",
+        subject_id=row.attempt_id,
+        old={"third": before},
+        new={"third": third.id, "name": third.name},
+    )
+    session.flush()
+    return third
+
+
+def may_settle_as_third(*, row: SecondMark, user: User) -> bool:
+    """The conversation waits for this user's settlement as its third reviewer."""
+    return row.state == MARKED and row.third_id is not None and row.third_id == user.id
+
+
+def third_waiting(*, session: Session, user: User) -> list[SecondMark]:
+    """The marked conversations this user was assigned to settle, oldest first."""
+    return list(
+        session.exec(
+            select(SecondMark)
+            .where(SecondMark.state == MARKED, SecondMark.third_id == user.id)
+            .order_by(col(SecondMark.id))
+        ).all()
+    )
+
+
 def settle(
     *,
     session: Session,
@@ -165,12 +227,16 @@ def settle(
     chosen: Mapping[str, str],
     reason: str,
     scenario: Scenario | None = None,
+    as_third: bool = False,
 ) -> None:
-    """Settle every disagreement with a status the proctor chose; the conversation's grade
-    takes them (overrides, recomputed). Audited, not committed."""
+    """Settle every disagreement with a status the proctor (or, `as_third`, the assigned
+    third reviewer) chose; the conversation's grade takes them (overrides, recomputed).
+    Audited, not committed."""
     assert proctor.id is not None
     if row.state != MARKED or row.second is None:
         raise ReviewError("state", "second.error.not_marked")
+    if as_third and not may_settle_as_third(row=row, user=proctor):
+        raise ReviewError("state", "second.error.not_yours")
     reason = reason.strip()
     if not reason:
         raise ReviewError("reason", "review.error.reason_required")
@@ -192,7 +258,11 @@ def settle(
                 author=proctor,
                 criterion_id=criterion_id,
                 status=status,
-                reason=f"Second marking settled: {reason}",
+                reason=(
+                    f"Second marking settled by a third reviewer: {reason}"
+                    if as_third
+                    else f"Second marking settled: {reason}"
+                ),
                 scenario=scenario,
                 settling=True,
             )
@@ -206,7 +276,7 @@ def settle(
         subject_type="attempt",
         subject_id=row.attempt_id,
         old={"first": row.first, "second": row.second},
-        new={"settled": settled},
+        new={"settled": settled, "by": "third" if as_third else "proctor"},
         reason=reason,
     )
     session.flush()

@@ -36,6 +36,7 @@ from sandbox.web.routes import (
     assignments,
     auth,
     calibration,
+    calibration_sessions,
     cases,
     chat,
     exam_order,
@@ -50,6 +51,7 @@ from sandbox.web.routes import (
     reports,
     retraining,
     second,
+    suggestions,
     trainee,
     work,
 )
@@ -118,7 +120,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trainee.router)
     app.include_router(chat.router)
     app.include_router(queue.router)  # before mentor's: all three live under /mentor
+    app.include_router(calibration_sessions.session_router)
+    app.include_router(calibration_sessions.builder_router)
     app.include_router(calibration.router)
+    app.include_router(suggestions.router)
     app.include_router(second.marker_router)
     app.include_router(second.proctor_router)
     app.include_router(mentor.router)

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from sandbox.storage import (  # noqa: F401
     assignments,
     audit,
+    calibration,
     exams,
     extra_time,
     knowledge,

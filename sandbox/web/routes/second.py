@@ -1,5 +1,6 @@
 """Second marking: the proctor chooses exam conversations and settles disagreements
-(/proctor/exams/{id}/second-marking); a second reviewer marks them blind (/mentor/second)."""
+(/proctor/exams/{id}/second-marking), or assigns a third reviewer who settles them
+(/mentor/second/third/{id}); a second reviewer marks them blind (/mentor/second)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from sandbox.evaluator.records import allowed_statuses
 from sandbox.exams.second_marking import RULES, SelectionError, disagreements
 from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, SecondMark, User
-from sandbox.storage.second import mark, marks_of_exam, may_mark, select_for_second, settle
+from sandbox.storage.second import (
+    assign_third,
+    mark,
+    marks_of_exam,
+    may_mark,
+    may_settle_as_third,
+    select_for_second,
+    settle,
+    third_candidates,
+    third_waiting,
+)
 from sandbox.storage.second import waiting_for as open_for
 from sandbox.web import reviews
 from sandbox.web.deps import (
@@ -54,6 +65,8 @@ def proctor_page(
         attempt = session.get(Attempt, row.attempt_id)
         criteria = {c["id"]: c for c in reviews.criteria_rows(attempt.grade if attempt else None)}
         differ = disagreements(row.first, row.second or {})
+        third = session.get(User, row.third_id) if row.third_id is not None else None
+        settler = session.get(User, row.settled_by) if row.settled_by is not None else None
         rows.append(
             {
                 "row": row,
@@ -64,9 +77,16 @@ def proctor_page(
                         "description": criteria.get(cid, {}).get("description", cid),
                         "first": row.first[cid],
                         "second": (row.second or {})[cid],
+                        "settled": (row.settled or {}).get(cid),
                     }
                     for cid in differ
                 ],
+                "thirds": third_candidates(session=session, row=row)
+                if row.state == "marked"
+                else [],
+                "third": third.name if third is not None else None,
+                "settled_by": settler.name if settler is not None else None,
+                "by_third": row.third_id is not None and row.settled_by == row.third_id,
             }
         )
     context = viewer.context(
@@ -174,6 +194,40 @@ def settle_second_mark(
     )
 
 
+@proctor_router.post("/second-marks/{mark_id}/third")
+def assign_third_reviewer(
+    mark_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    user: ProctorUser,
+    third: Annotated[str, Form()] = "",
+) -> Response:
+    """Give a disagreement to a third reviewer, who settles it instead of the proctor."""
+    row = session.get(SecondMark, mark_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    try:
+        assign_third(
+            session=session,
+            row=row,
+            proctor=user,
+            third_id=int(third) if third.strip().isdigit() else -1,
+        )
+    except ReviewError as error:
+        session.rollback()
+        problem = {
+            "field": error.field,
+            "mark": mark_id,
+            "message": viewer.t(error.key, **error.fields),
+        }
+        return proctor_page(viewer, state, session, row.exam_id, 400, problem=problem)
+    session.commit()
+    return RedirectResponse(
+        f"/proctor/exams/{row.exam_id}/second-marking#mark-{mark_id}", status_code=303
+    )
+
+
 # --- the second reviewer: blind -----------------------------------------------------------
 
 
@@ -182,14 +236,21 @@ def list_second_marks(
     viewer: ViewerDep, session: SessionDep, reviewer: MentorUser, state: StateDep
 ) -> Response:
     """The conversations waiting for this reviewer's independent second mark."""
-    rows = open_for(session=session, marker=reviewer)
     titles = {(p.id, s.id): s.title for p, s in state.library.scenarios()}
-    items = []
-    for row in rows:
-        attempt = session.get(Attempt, row.attempt_id)
-        if attempt is not None:
-            items.append((row, titles.get((attempt.pack_id, attempt.scenario_id), "")))
-    return render("second_list.html", viewer.context(items=items))
+
+    def titled(rows: list[SecondMark]) -> list[tuple[SecondMark, str]]:
+        items = []
+        for row in rows:
+            attempt = session.get(Attempt, row.attempt_id)
+            if attempt is not None:
+                items.append((row, titles.get((attempt.pack_id, attempt.scenario_id), "")))
+        return items
+
+    context = viewer.context(
+        items=titled(open_for(session=session, marker=reviewer)),
+        thirds=titled(third_waiting(session=session, user=reviewer)),
+    )
+    return render("second_list.html", context)
 
 
 def blind_page(
@@ -269,3 +330,116 @@ def create_second_mark(
         return blind_page(viewer, state, session, reviewer, row, 400, given=given, problem=problem)
     session.commit()
     return RedirectResponse("/mentor/second?done=1", status_code=303)
+
+
+# --- the third reviewer: both marks, unnamed ------------------------------------------------
+
+
+def third_page(
+    viewer: ViewerDep,
+    state: AppState,
+    session: Session,
+    reviewer: User,
+    row: SecondMark,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    if not may_settle_as_third(row=row, user=reviewer):
+        raise HTTPException(status_code=404)
+    attempt = session.get(Attempt, row.attempt_id)
+    assert attempt is not None and attempt.id is not None and row.second is not None
+    messages = list_messages(session=session, attempt_id=attempt.id)
+    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    described = {c["id"]: c for c in reviews.criteria_rows(attempt.grade)}
+    differ = disagreements(row.first, row.second)
+    context = viewer.context(
+        row=row,
+        attempt=attempt,
+        differ=[
+            {
+                "id": cid,
+                "description": described.get(cid, {}).get("description", cid),
+                "first": row.first[cid],
+                "second": row.second[cid],
+            }
+            for cid in differ
+        ],
+        agreed=[
+            {
+                "id": cid,
+                "description": described.get(cid, {}).get("description", cid),
+                "status": status,
+            }
+            for cid, status in row.first.items()
+            if cid not in differ
+        ],
+        # The transcript without the grader's verdicts: the two marks are what is judged.
+        rows=reviews.timed_rows(messages, None, []),
+        persona_name=found[1].persona.name if found else "",
+        content_lang=found[0].locale if found else "",
+        scenario=found[1] if found else None,
+        seconds=reviews.format_seconds,
+        clean=str,
+        chosen=extra.pop("chosen", {}),
+        reason=extra.pop("reason", ""),
+        problem=extra.pop("problem", None),
+        **extra,
+    )
+    return render("second_third.html", context, status_code=status_code)
+
+
+@marker_router.get("/third/{mark_id}")
+def read_third_review(
+    mark_id: int, viewer: ViewerDep, state: StateDep, session: SessionDep, reviewer: MentorUser
+) -> Response:
+    """A disagreement to settle: both marks, unnamed, beside the transcript."""
+    row = session.get(SecondMark, mark_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    return third_page(viewer, state, session, reviewer, row)
+
+
+@marker_router.post("/third/{mark_id}")
+def settle_as_third(
+    mark_id: int,
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    criterion: Annotated[list[str] | None, Form()] = None,
+    status: Annotated[list[str] | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Settle the disagreements as the assigned third reviewer; the grade takes them."""
+    row = session.get(SecondMark, mark_id)
+    if row is None or not may_settle_as_third(row=row, user=reviewer):
+        raise HTTPException(status_code=404)
+    attempt = session.get(Attempt, row.attempt_id)
+    assert attempt is not None
+    chosen = dict(zip(criterion or [], status or [], strict=False))
+    try:
+        settle(
+            session=session,
+            row=row,
+            proctor=reviewer,
+            chosen=chosen,
+            reason=reason,
+            scenario=reviews.graded_view(state.library, attempt).scenario,
+            as_third=True,
+        )
+    except ReviewError as error:
+        session.rollback()
+        problem = {"field": error.field, "message": viewer.t(error.key, **error.fields)}
+        return third_page(
+            viewer,
+            state,
+            session,
+            reviewer,
+            row,
+            400,
+            chosen=chosen,
+            reason=reason,
+            problem=problem,
+        )
+    session.commit()
+    return RedirectResponse("/mentor/second?settled=1", status_code=303)
