@@ -29,6 +29,7 @@ from sandbox.questions.stats import item_statistics
 from sandbox.storage.attempts import message_times
 from sandbox.storage.exams import Exam, exam_scenarios, exams_of_cohort
 from sandbox.storage.models import Attempt
+from sandbox.storage.peer_reviews import cohort_process
 from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
 from sandbox.storage.xapi import exam_records
@@ -366,6 +367,7 @@ def _cohort_report(
         exam=None,
         cohort=cohort,
         service=service_summary(session, exams),
+        process=cohort_process(session, cohort),
         csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
         xapi_url=f"/proctor/cohorts/{cohort}/xapi.json",
         push_url=f"/proctor/cohorts/{cohort}/xapi/push",

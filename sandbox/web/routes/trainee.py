@@ -16,6 +16,7 @@ from sandbox.evaluator.service_metrics import (
     mean,
     service_metrics,
 )
+from sandbox.exams.process import WEIGHTS as PROCESS_WEIGHTS
 from sandbox.scenarios.catalogue import matches_search, practised, trade_of
 from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.assignments import progress_for, scenario_ref
@@ -29,6 +30,7 @@ from sandbox.storage.attempts import (
 )
 from sandbox.storage.knowledge import panel_allowed
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
+from sandbox.storage.peer_reviews import process_of
 from sandbox.storage.questions import mastery, quizzes_of
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
@@ -357,7 +359,14 @@ def read_history(
     charts = _progress_charts(viewer, state, session, user)
     return render(
         "history.html",
-        viewer.context(rows=rows, charts=charts, quizzes=quizzes, mastery=tags),
+        viewer.context(
+            rows=rows,
+            charts=charts,
+            quizzes=quizzes,
+            mastery=tags,
+            process=process_of(session, user.id),
+            weights=PROCESS_WEIGHTS,
+        ),
     )
 
 
