@@ -29,6 +29,8 @@ from sandbox.storage.models import User
 from sandbox.storage.peer_reviews import PeerReview, PeerShare
 from sandbox.storage.questions import QUIZ, QuestionResponse, QuestionSitting
 
+# Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 Browsers = Callable[[str], TestClient]
 #: tao introduces himself: the name he typed is masked for peers too.
 INTRODUCED = ["Hello, my name is Tao Chen. " + GOOD[0], *GOOD[1:]]
