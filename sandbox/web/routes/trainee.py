@@ -19,7 +19,7 @@ from sandbox.evaluator.service_metrics import (
 from sandbox.exams.process import WEIGHTS as PROCESS_WEIGHTS
 from sandbox.scenarios.catalogue import matches_search, practised, trade_of
 from sandbox.scenarios.models import Pack, Scenario
-from sandbox.storage.assignments import progress_for, scenario_ref
+from sandbox.storage.assignments import progress_for
 from sandbox.storage.attempts import (
     end_attempt,
     graded_attempts,
@@ -37,6 +37,8 @@ from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
 from sandbox.web.i18n import N_, Translate
 from sandbox.web.practice import Closed, closed_for_practice
+from sandbox.web.routes.assignments import activity_titles
+from sandbox.web.routes.questions import QUIZ_LOCALES
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -128,7 +130,8 @@ def list_scenarios(
         search_max=SEARCH_MAX_CHARS,
         pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
         assigned=progress_for(session, user_ids=[user.id], today=state.conversations.now().date()),
-        titles={scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()},
+        titles=activity_titles(state, viewer.t),
+        quiz_language=viewer.locale if viewer.locale in QUIZ_LOCALES else "en",
     )
     # htmx asks for the whole page again when it restores history it had not cached.
     wants_block = request.headers.get("hx-request") and not request.headers.get(
