@@ -13,7 +13,10 @@ The rules, in one place:
 - exams are run and monitored by proctors and admins;
 - an appeal is resolved by a proctor, an admin or the appealing trainee's mentor; the list
   of appeals is open to those who may resolve some;
-- only the owner holds a conversation (the chat socket).
+- only the owner holds a conversation (the chat socket);
+- a practice transcript opened to a cohort for peer review is read and rated by the
+  trainees of that cohort other than its author; whoever may review the author's attempts
+  opens it to one of the author's cohorts and reads the ratings.
 """
 
 from __future__ import annotations
@@ -63,6 +66,19 @@ def can_read_feedback(viewer: User, owner: User) -> bool:
 def can_converse(user: User, owner_id: int) -> bool:
     """Hold the conversation of an attempt (the chat socket): its owner only."""
     return user.id is not None and user.id == owner_id
+
+
+def can_peer_review(user: User, author_id: int, in_cohort: bool) -> bool:
+    """Open and rate a transcript shared for peer review: a trainee of the share's cohort
+    (`in_cohort`) who is not its author."""
+    return (
+        _role(user) == Role.TRAINEE and user.id is not None and user.id != author_id and in_cohort
+    )
+
+
+def can_share_for_peer_review(user: User, author: User) -> bool:
+    """Open an attempt of `author` to their cohort's peers: whoever may review it."""
+    return can_review(user, author)
 
 
 def can_run_exams(user: User) -> bool:

@@ -292,6 +292,22 @@ def build_world(
         world.samples["response_id"] = "1"
     if has_route(app, "GET /mentor/calibration/sessions/{session_id}"):
         add_calibration_session(world, attempt_id)
+    if has_route(app, "POST /mentor/attempts/{attempt_id}/peer-review"):
+        # The owner's attempt opened to a cohort of the owner and the other trainee.
+        with app.state.sandbox.engine.begin() as connection:
+            for name in (names["trainee"], names["other_trainee"]):
+                connection.execute(
+                    text("INSERT INTO cohort_members (cohort, user_id) VALUES ('peers', :u)"),
+                    {"u": only_user_id(app, name)},
+                )
+        mentor = world.client("mentor")
+        shared = mentor.post(
+            f"/mentor/attempts/{attempt_id}/peer-review",
+            data={"csrf_token": token_for(mentor), "cohort": "peers"},
+            follow_redirects=False,
+        )
+        assert shared.status_code == 303, shared.text
+        world.samples["share_id"] = str(only_id(app, "peer_shares"))
     return world
 
 

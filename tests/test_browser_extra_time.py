@@ -1,7 +1,8 @@
 """Extra time during an exam, in real browsers against `sandbox serve`: while the exam
 runs, the proctor gives one candidate five more minutes; that candidate's conversation
-then starts with the longer clock, another candidate's with the exam's limit. The exam
-page with the extra-time form passes axe in English and Chinese.
+then starts with the longer clock, another candidate's with the exam's limit; extra time
+given while a candidate's conversation is open moves the clock on their page at once,
+without a reload. The exam page with the extra-time form passes axe in English and Chinese.
 
 Policy: any script error or CSP refusal fails the test.
 """
@@ -95,6 +96,38 @@ def test_extra_time_set_during_the_exam_lengthens_the_candidates_clock(
     assert 110 <= seconds["mei"] <= 120
     assert 410 <= seconds["tao"] <= 420
     assert watch.problems == []
+
+
+def test_extra_time_given_during_a_conversation_moves_the_open_page_clock(
+    browser: Browser, served: tuple[str, str]
+) -> None:
+    url, _ = served
+    candidate = new_context(browser, url).new_page()
+    candidate_watch = PageWatch(candidate)
+    log_in(candidate, "mei")
+    candidate.goto("/exams")
+    candidate.locator("a", has_text="Spring practical").first.click()
+    candidate.locator("button.start-exam").first.click()  # starts, or resumes hers
+    expect(candidate).to_have_url(re.compile(r"/attempts/\d+$"))
+    expect(candidate.locator(SYNCED)).to_contain_text("Connected")
+    before = clock_seconds(candidate.locator("#clock").inner_text())
+    assert before <= 120
+
+    proctor = new_context(browser, url, viewport=DESKTOP).new_page()
+    watch = PageWatch(proctor)
+    log_in(proctor, "pat")
+    proctor.goto("/proctor/exams")
+    proctor.click("#exam-table a")
+    proctor.select_option("#extra-candidate", label="mei")
+    proctor.fill("#extra-minutes", "3")
+    proctor.click("#extra-submit")
+    expect(proctor.locator("#extra-list")).to_contain_text("mei: 3 more minutes")
+
+    # No reload: the socket brings the new clock and says why.
+    expect(candidate.locator("#notice")).to_contain_text("gave you 3 more minutes")
+    after = clock_seconds(candidate.locator("#clock").inner_text())
+    assert before + 170 <= after <= before + 180
+    assert candidate_watch.problems == [] and watch.problems == []
 
 
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])

@@ -137,3 +137,51 @@ def test_the_bus_follows_the_database(tmp_path: Path) -> None:
     postgres = Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:5432/db")
     assert isinstance(monitor_bus(sqlite), InProcessBus)
     assert isinstance(monitor_bus(postgres), PostgresBus)
+
+
+# A candidate's chat page in another process: hears only its own clock events.
+CLOCK_WATCHER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from sandbox.web.monitor_postgres import PostgresBus
+
+    async def main():
+        bus = PostgresBus(sys.argv[1])
+        async with bus.subscribe_clock(7, 3) as subscription:
+            await asyncio.wait_for(bus.listener.connected.wait(), 60)
+            print("subscribed", flush=True)
+            while True:
+                for news in await asyncio.wait_for(subscription.next_batch(), 120):
+                    print("heard", news.exam_id, news.user_id, news.clock, flush=True)
+                    if news.clock:
+                        return
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.postgres
+def test_a_chat_page_hears_its_own_clock_from_another_process(engine: Engine) -> None:
+    """Extra time given through one worker reaches the candidate's page on another; a
+    turn's event, or another candidate's clock, does not wake it."""
+    seen: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", CLOCK_WATCHER, url_of(engine)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    ) as watcher:
+        try:
+            wait_for(watcher, "subscribed", seen)
+            wait_for(watcher, "heard 7 None False", seen)  # listening: look again once
+            publish(engine, ExamEvent(7, 3))  # a turn: not a clock change
+            publish(engine, ExamEvent(7, 4, clock=True))  # another candidate's clock
+            publish(engine, ExamEvent(7, 3, clock=True))
+            wait_for(watcher, "heard 7 3 True", seen)
+            assert watcher.wait(timeout=60) == 0
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+    assert "heard 7 3 False" not in seen and not any("heard 7 4" in line for line in seen)

@@ -90,6 +90,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /knowledge/panel/*": frozenset({"trainee"}),  # on one's own conversation only
     # assignments: any mentor's list and form; withdrawing, one's own trainees' only
     "POST /mentor/assignments/{assignment_id}/withdraw": frozenset({"mentor", "admin"}),
+    # peer review: everyone has a list; a shared transcript is read by its cohort's peers
+    # (other_trainee), its author and whoever may review the author, rated by peers alone
+    "GET /peer-reviews": SIGNED_IN,
+    "GET /peer-reviews/{share_id}": frozenset({"trainee", "other_trainee", "mentor", "admin"}),
+    "POST /peer-reviews/{share_id}": frozenset({"other_trainee"}),
+    "GET /mentor/attempts/{attempt_id}/peer-review": frozenset({"mentor", "admin"}),
     # the work queue: staff see theirs; a trainee is sent on to the catalogue
     "GET /work": SIGNED_IN,
     # the admin area: users, imports, cohorts and packs, for admins alone

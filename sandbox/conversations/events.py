@@ -29,10 +29,13 @@ PENDING_KEY = "sandbox_exam_events"
 
 @dataclass(frozen=True)
 class ExamEvent:
-    """Something about one candidate of one exam changed (None: read them all again)."""
+    """Something about one candidate of one exam changed (None: read them all again).
+    `clock`: their running conversation's time limit changed (extra time given during it):
+    their own chat pages hear it too (`subscribe_clock`), to show the new clock."""
 
     exam_id: int
     user_id: int | None
+    clock: bool = False
 
 
 @dataclass(eq=False)
@@ -58,6 +61,11 @@ class MonitorBus(Protocol):
     def subscribe(self, exam_id: int) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """Hear the events of one exam while the context is open."""
 
+    def subscribe_clock(
+        self, exam_id: int, user_id: int
+    ) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        """Hear only the clock events of one candidate of one exam (their chat pages)."""
+
 
 class InProcessBus:
     """Events of this process, delivered to the monitor sockets of this process."""
@@ -65,6 +73,9 @@ class InProcessBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: dict[int, set[Subscription]] = {}
+        # (exam, user) -> the candidate's chat pages, for clock events only: a turn's
+        # event never wakes the other candidates' pages.
+        self._clocks: dict[tuple[int, int], set[Subscription]] = {}
 
     def publish(self, session: Session, news: ExamEvent) -> None:
         pending: set[ExamEvent] | None = session.info.get(PENDING_KEY)
@@ -83,6 +94,15 @@ class InProcessBus:
         """Hand `news` to every subscriber of its exam (safe from any thread)."""
         with self._lock:
             targets = list(self._subscriptions.get(news.exam_id, ()))
+            if news.clock and news.user_id is not None:
+                targets += self._clocks.get((news.exam_id, news.user_id), ())
+            elif news.user_id is None:  # read everything again: clocks may have changed too
+                targets += [
+                    s
+                    for (exam, _), found in self._clocks.items()
+                    if exam == news.exam_id
+                    for s in found
+                ]
         for subscription in targets:
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 subscription.loop.call_soon_threadsafe(subscription.queue.put_nowait, news)
@@ -90,7 +110,7 @@ class InProcessBus:
     def resync_all(self) -> None:
         """Tell every subscriber to read everything again (events may have been missed)."""
         with self._lock:
-            exams = list(self._subscriptions)
+            exams = set(self._subscriptions) | {exam for exam, _ in self._clocks}
         for exam_id in exams:
             self.deliver(ExamEvent(exam_id, None))
 
@@ -107,6 +127,21 @@ class InProcessBus:
                 subscribers.discard(subscription)
                 if not subscribers:
                     self._subscriptions.pop(exam_id, None)
+
+    @contextlib.asynccontextmanager
+    async def subscribe_clock(self, exam_id: int, user_id: int) -> AsyncIterator[Subscription]:
+        subscription = Subscription(exam_id, asyncio.get_running_loop())
+        key = (exam_id, user_id)
+        with self._lock:
+            self._clocks.setdefault(key, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            with self._lock:
+                subscribers = self._clocks.get(key, set())
+                subscribers.discard(subscription)
+                if not subscribers:
+                    self._clocks.pop(key, None)
 
 
 def _forget(session: Session, _previous_transaction: object) -> None:

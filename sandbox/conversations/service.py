@@ -260,7 +260,8 @@ class ConversationService:
             return False
         now = self.now()
         at = live.elapsed_s(attempt, now)
-        if at <= attempt.time_limit_s:
+        limit_s = attempt.time_limit_s
+        if at <= limit_s:
             return False
         try:
             state = live.load(session, self.library, attempt)
@@ -273,7 +274,11 @@ class ConversationService:
             log.warning("attempt %s ended ungraded: its pack is not loaded", attempt.id)
             return ended
         state.conversation.expire(at)
-        ended = self._close(session, state, "timeout", now, Outcome())
+        # Only at the limit it was read with: extra time given meanwhile keeps it running.
+        ended = self._close(session, state, "timeout", now, Outcome(), limit_s=limit_s)
+        if not ended:
+            session.rollback()  # what this call stored of the ending goes with it
+            return False
         session.commit()
         return ended
 
@@ -302,22 +307,38 @@ class ConversationService:
 
     # -- ending: one atomic claim ----------------------------------------------------------
 
-    def _claim(self, session: Session, attempt: Attempt, reason: str, now: datetime) -> bool:
-        """Mark the attempt ended unless someone (another worker) already did."""
-        claimed = session.exec(
-            update(Attempt)
-            .where(col(Attempt.id) == attempt.id, col(Attempt.ended_at).is_(None))
-            .values(ended_at=now, end_reason=reason)
+    def _claim(
+        self,
+        session: Session,
+        attempt: Attempt,
+        reason: str,
+        now: datetime,
+        limit_s: float | None = None,
+    ) -> bool:
+        """Mark the attempt ended unless someone (another worker) already did, or (with
+        `limit_s`) its time limit is no longer that one (a proctor gave more time)."""
+        statement = update(Attempt).where(
+            col(Attempt.id) == attempt.id, col(Attempt.ended_at).is_(None)
         )
+        if limit_s is not None:
+            statement = statement.where(col(Attempt.time_limit_s) == limit_s)
+        claimed = session.exec(statement.values(ended_at=now, end_reason=reason))
         session.refresh(attempt)
         return claimed.rowcount == 1
 
     def _close(
-        self, session: Session, state: Live, reason: str, now: datetime, outcome: Outcome
+        self,
+        session: Session,
+        state: Live,
+        reason: str,
+        now: datetime,
+        outcome: Outcome,
+        limit_s: float | None = None,
     ) -> bool:
-        """End and grade the conversation once; False if it had already been ended."""
+        """End and grade the conversation once; False if it had already been ended (or
+        its limit is no longer `limit_s`: see `_claim`)."""
         outcome.new_messages += live.store_new(session, state)
-        if not self._claim(session, state.attempt, reason, now):
+        if not self._claim(session, state.attempt, reason, now, limit_s):
             return False
         grade = live.grade_live(state)
         grade["pack_version"] = state.attempt.pack_version
@@ -339,6 +360,15 @@ class ConversationService:
         else:
             self._watchers.pop(attempt_id, None)
             self._cache.pop(attempt_id, None)
+
+    def clock_changed(self, attempt_ids: Sequence[int]) -> None:
+        """These attempts' time limits changed (extra time during the exam): the engine
+        state kept for them goes (the next turn rebuilds it with the new limit), and the
+        timer task looks at the deadlines again."""
+        for attempt_id in attempt_ids:
+            self._cache.pop(attempt_id, None)
+        if attempt_ids:
+            self.schedule()
 
     def watched(self, attempt_id: int) -> bool:
         """Whether a chat page of this process is connected to the attempt."""

@@ -15,6 +15,10 @@ from typing import Any
 
 from sandbox.questions.models import Bank, Question
 
+#: A quiz counts as passed from this share of its points: the practical pass line of the
+#: policies, applied to quizzes (xAPI's passed or failed, a quiz assignment's "passed").
+QUIZ_PASS_PERCENT = 70.0
+
 
 @dataclass(frozen=True)
 class Marked:

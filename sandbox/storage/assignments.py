@@ -1,10 +1,12 @@
 """Assignments: work a mentor or admin gives a trainee, with an optional due date.
 
-An assignment names a generic *activity*: a kind ("scenario" now; "quiz" for the quizzes
-to come) and a reference within that kind ("PACK/SCENARIO" for a scenario). Completion is
-read from the trainee's own work, never stored: a scenario assignment is done once the
-trainee has a graded practice attempt at it started after it was assigned (passed when one
-of them passed). A kind without a reader here (a quiz, before quizzes exist) is never done.
+An assignment names a generic *activity*: a kind ("scenario" or "quiz") and a reference
+within that kind ("PACK/SCENARIO" for a scenario; "trade:TRADE" or "tag:TAG" for a quiz,
+what the quiz page's choice would draw from). Completion is read from the trainee's own
+work, never stored: a scenario assignment is done once the trainee has a graded practice
+attempt at it started after it was assigned (passed when one of them passed); a quiz
+assignment once they have handed in a quiz of that trade or tag started after it was
+assigned (passed when one scored at least `QUIZ_PASS_PERCENT`).
 
 `purpose` tells ordinary work from a retraining plan (a failed retake), so the plan can be
 listed, and known to be done, on its own.
@@ -20,8 +22,10 @@ from enum import StrEnum
 from sqlalchemy import Index, String, delete
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from sandbox.questions.scoring import QUIZ_PASS_PERCENT
 from sandbox.storage.audit import record
 from sandbox.storage.models import Attempt, Mode, User, utcnow
+from sandbox.storage.questions import QUIZ, QuestionSitting
 
 
 class ActivityKind(StrEnum):
@@ -53,6 +57,26 @@ class Assignment(SQLModel, table=True):
 
 def scenario_ref(pack_id: str, scenario_id: str) -> str:
     return f"{pack_id}/{scenario_id}"
+
+
+#: What a quiz assignment may ask for: a quiz of a trade, or of a tag.
+QUIZ_CHOICES = ("trade", "tag")
+
+
+def quiz_ref(choice: str, value: str) -> str:
+    """The reference of a quiz assignment: "trade:pharmacy", "tag:dosage"."""
+    return f"{choice}:{value}"
+
+
+def read_quiz_ref(ref: str) -> tuple[str, str] | None:
+    """(choice, value) of a quiz reference, or None when it is not one."""
+    choice, _, value = ref.partition(":")
+    return (choice, value) if choice in QUIZ_CHOICES and value else None
+
+
+def _quiz_matches(sitting: QuestionSitting, choice: str, value: str) -> bool:
+    selection = sitting.selection or {}
+    return not selection.get("weak") and selection.get(choice) == value
 
 
 def _aware(moment: datetime) -> datetime:
@@ -170,6 +194,25 @@ def progress_of(
         done = bool(after)
         passed = any(bool(a.passed) for a in after)
         best = max((a.score for a in after if a.score is not None), default=None)
+    elif assignment.activity_kind == ActivityKind.QUIZ:
+        wanted = read_quiz_ref(assignment.activity_ref)
+        sittings = session.exec(
+            select(QuestionSitting).where(
+                QuestionSitting.user_id == assignment.user_id,
+                QuestionSitting.kind == QUIZ,
+                col(QuestionSitting.submitted_at).is_not(None),
+            )
+        ).all()
+        since = _aware(assignment.created_at)
+        taken = [
+            s
+            for s in sittings
+            if wanted is not None and _quiz_matches(s, *wanted) and _aware(s.started_at) >= since
+        ]
+        done = bool(taken)
+        scores = [s.percent for s in taken if s.percent is not None]
+        best = max(scores, default=None)
+        passed = best is not None and best >= QUIZ_PASS_PERCENT
     overdue = (
         not done
         and today is not None

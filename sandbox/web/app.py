@@ -45,6 +45,7 @@ from sandbox.web.routes import (
     knowledge,
     mentor,
     monitor,
+    peer_review,
     proctor,
     questions,
     queue,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         work,
         retraining,
         exam_order,
+        peer_review,
     ):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on

@@ -33,12 +33,17 @@ class PostgresBus:
 
     def publish(self, session: Session, news: ExamEvent) -> None:
         """Announce `news` to every worker when `session` commits."""
-        notify(session, CHANNEL, json.dumps({"exam_id": news.exam_id, "user_id": news.user_id}))
+        payload: dict[str, object] = {"exam_id": news.exam_id, "user_id": news.user_id}
+        if news.clock:
+            payload["clock"] = True
+        notify(session, CHANNEL, json.dumps(payload))
 
     def _hear(self, payload: str) -> None:
         try:
             data = json.loads(payload)
-            news = ExamEvent(int(data["exam_id"]), _user_id(data["user_id"]))
+            news = ExamEvent(
+                int(data["exam_id"]), _user_id(data["user_id"]), data.get("clock") is True
+            )
         except (ValueError, KeyError, TypeError):
             log.warning("%s: ignored a payload that is not an exam event: %r", CHANNEL, payload)
             return
@@ -53,6 +58,13 @@ class PostgresBus:
         """Hear one exam's events from every worker; the listener starts with the first."""
         self.listener.start()
         async with self.local.subscribe(exam_id) as subscription:
+            yield subscription
+
+    @contextlib.asynccontextmanager
+    async def subscribe_clock(self, exam_id: int, user_id: int) -> AsyncIterator[Subscription]:
+        """Hear one candidate's clock events from every worker."""
+        self.listener.start()
+        async with self.local.subscribe_clock(exam_id, user_id) as subscription:
             yield subscription
 
 

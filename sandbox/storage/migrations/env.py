@@ -15,6 +15,7 @@ from sandbox.storage import (  # noqa: F401
     extra_time,
     knowledge,
     models,
+    peer_reviews,
     questions,
     queue,
     reviews,

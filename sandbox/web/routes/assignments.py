@@ -1,5 +1,6 @@
-"""Assignments in the mentor area: give scenarios to trainees or a cohort with a due date,
-and see who has done them. A mentor assigns to their own trainees; an admin to anyone."""
+"""Assignments in the mentor area: give scenarios or quizzes (of a trade or a tag) to
+trainees or a cohort with a due date, and see who has done them. A mentor assigns to their
+own trainees; an admin to anyone. `activity_titles` names every activity for people."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ from sandbox.storage.assignments import (
     Purpose,
     assign,
     progress_for,
+    quiz_ref,
+    read_quiz_ref,
     scenario_ref,
     withdraw,
 )
 from sandbox.storage.cohorts import list_cohorts, members_of
 from sandbox.storage.models import User
 from sandbox.web.deps import MentorUser, SessionDep, StateDep, ViewerDep, gate, require_mentor
-from sandbox.web.i18n import N_
+from sandbox.web.i18n import N_, Translate
 from sandbox.web.routes.mentor import trainees_of
+from sandbox.web.routes.questions import TRADES, quiz_tags
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -33,6 +37,27 @@ router = APIRouter(
 )
 
 NOTICES = {"assigned": N_("assign.done.assigned"), "withdrawn": N_("assign.done.withdrawn")}
+
+
+#: The value of a quiz in the form's list of activities: "quiz:trade:pharmacy".
+QUIZ_PREFIX = "quiz:"
+#: A quiz assignment's name, by what it asks for.
+QUIZ_TITLES = {"trade": N_("assign.quiz_trade"), "tag": N_("assign.quiz_tag")}
+
+
+def quiz_choices(state: AppState) -> list[tuple[str, str]]:
+    """Every quiz a mentor may assign, as (choice, value): each trade, then each tag."""
+    return [("trade", trade) for trade in TRADES] + [("tag", tag) for tag in quiz_tags(state)]
+
+
+def activity_titles(state: AppState, t: Translate) -> dict[str, str]:
+    """An activity's reference -> its name for people: a scenario's title, "Quiz:
+    pharmacy", "Quiz on dosage"."""
+    titles = {scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()}
+    for choice, value in quiz_choices(state):
+        shown = t(f"trade.{value}") if choice == "trade" else value
+        titles[quiz_ref(choice, value)] = t(QUIZ_TITLES[choice], name=shown)
+    return titles
 
 
 def today(state: AppState) -> date:
@@ -57,7 +82,8 @@ def _page(
         trainees=trainees,
         cohorts=[row.name for row in list_cohorts(session)],
         scenarios=state.library.scenarios(),
-        titles={scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()},
+        quizzes=[QUIZ_PREFIX + quiz_ref(c, v) for c, v in quiz_choices(state)],
+        titles=activity_titles(state, viewer.t),
         progress=progress,
         **({"errors": {}, "form": {}, "notice": None} | extra),
     )
@@ -84,11 +110,17 @@ def create_assignments(
     cohort: Annotated[str, Form()] = "",
     due_on: Annotated[str, Form()] = "",
 ) -> Response:
-    """Assign one scenario to the chosen trainees and to a cohort's members."""
+    """Assign one scenario or quiz to the chosen trainees and to a cohort's members."""
     errors: dict[str, str] = {}
-    pack_id, _, scenario_id = activity.partition("/")
-    if state.library.find(pack_id, scenario_id) is None:
-        errors["activity"] = viewer.t("assign.error.activity")
+    kind, ref = ActivityKind.SCENARIO, activity
+    if activity.startswith(QUIZ_PREFIX):
+        kind, ref = ActivityKind.QUIZ, activity.removeprefix(QUIZ_PREFIX)
+        if read_quiz_ref(ref) not in quiz_choices(state):
+            errors["activity"] = viewer.t("assign.error.activity")
+    else:
+        pack_id, _, scenario_id = activity.partition("/")
+        if state.library.find(pack_id, scenario_id) is None:
+            errors["activity"] = viewer.t("assign.error.activity")
     due: date | None = None
     if due_on:
         try:
@@ -118,8 +150,8 @@ def create_assignments(
     assign(
         session,
         trainees=targets,
-        kind=ActivityKind.SCENARIO,
-        ref=activity,
+        kind=kind,
+        ref=ref,
         due_on=due,
         actor=user,
         cohort=cohort or None,

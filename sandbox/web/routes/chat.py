@@ -7,6 +7,9 @@ tab sees the same order.
 Frames from the browser are JSON objects with a `type`:
 `hello` (`last_seq`: the highest message seq the page shows), `say` (`text`, `client_id`),
 `finish`, `hint`. Frames to the browser are HTML fragments with out-of-band swap targets.
+On an exam conversation the socket also hears the proctor give the candidate more time
+during it (a clock event of the bus) and sends the new clock (`#clock-sync`, which chat.js
+reads) with a notice.
 A socket that may no longer stay open (logged out, too many on one attempt) gets a notice
 and a close with 1008 (web/sockets.py).
 """
@@ -43,7 +46,7 @@ from sandbox.web.sockets import (
     receive_frame,
 )
 from sandbox.web.state import AppState
-from sandbox.web.templating import render_text
+from sandbox.web.templating import minutes, render_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -255,9 +258,12 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
     sender = channel.outbox.start()
     timer: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
+    clock: asyncio.Task[None] | None = None
     try:
         timer = asyncio.create_task(run_timer(channel))
         watcher = asyncio.create_task(close_when_refused(channel, guard))
+        if attempt.exam_id is not None and not attempt.ended:
+            clock = asyncio.create_task(watch_clock(channel, attempt.exam_id, attempt.user_id))
         while True:
             raw = await receive_frame(websocket)
             refusal = await guard.refusal()  # from memory unless the answer is old
@@ -280,13 +286,52 @@ async def chat_socket(websocket: WebSocket, attempt_id: int) -> None:
     finally:
         room.outboxes.discard(channel.outbox)
         service.closed(attempt_id)
-        for task in (watcher, timer, sender):
+        for task in (clock, watcher, timer, sender):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if not room.outboxes:
             state.chat_rooms.pop(attempt_id, None)
+
+
+async def watch_clock(channel: Channel, exam_id: int, user_id: int) -> None:
+    """Send the new clock when the proctor gives the candidate more time while this exam
+    conversation runs (exam_order.py publishes a clock event after its commit; any worker
+    may have taken the proctor's request). The attempt is read again; a frame goes out
+    only when its limit changed."""
+    service = channel.service
+
+    def read() -> Attempt | None:
+        with Session(channel.state.engine, expire_on_commit=False) as session:
+            return session.get(Attempt, channel.attempt_id)
+
+    async with service.bus.subscribe_clock(exam_id, user_id) as subscription:
+        first = await run_in_threadpool(read)
+        if first is None:
+            return
+        limit_s = first.time_limit_s
+        while True:
+            await subscription.next_batch()
+            attempt = await run_in_threadpool(read)
+            if attempt is None or attempt.ended:
+                return
+            if attempt.time_limit_s == limit_s:
+                continue
+            added_s, limit_s = attempt.time_limit_s - limit_s, attempt.time_limit_s
+            service.clock_changed([channel.attempt_id])  # this worker's kept state goes
+            notice = (
+                channel.t("chat.notice.extra_time", minutes=minutes(added_s)) if added_s > 0 else ""
+            )
+            async with service.locks.hold(channel.attempt_id):
+                channel.outbox.put(
+                    channel.frame(
+                        "clock",
+                        limit_s=attempt.time_limit_s - attempt.grace_s,
+                        elapsed_s=service.elapsed_s(attempt),
+                        notice=notice,
+                    )
+                )
 
 
 async def close_when_refused(channel: Channel, guard: SocketGuard) -> None:

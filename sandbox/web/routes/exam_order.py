@@ -1,7 +1,8 @@
 """The proctor's controls of a running exam: reorder its scenarios (the proctor moves one
 up or down; candidates see them in this order; exam.reorder), and give a candidate extra
 time per conversation (exam.extra_time), which applies to the conversations they start
-from then on."""
+from then on and lengthens the one running now: its server deadline moves, and its chat
+page hears the new clock over its socket (a clock event on the bus: every worker)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import RedirectResponse
 
+from sandbox.conversations.events import ExamEvent
 from sandbox.storage.audit import record
-from sandbox.storage.exams import Exam, candidates, exam_scenarios
+from sandbox.storage.exams import Exam, exam_scenarios, is_candidate
 from sandbox.storage.extra_time import EXTRA_MAX_S, set_extra
 from sandbox.web.deps import ProctorUser, SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.routes.proctor import _exam_page
@@ -71,9 +73,11 @@ def give_extra_time(
     exam = session.get(Exam, exam_id)
     if exam is None:
         raise HTTPException(status_code=404)
-    if user_id is None or user_id not in {
-        u.id for u in candidates(session=session, exam_id=exam_id)
-    }:
+    if (
+        user_id is None
+        or not 0 < user_id < 2**63  # beyond any database integer: no one (SQLite would raise)
+        or not is_candidate(session=session, exam_id=exam_id, user_id=user_id)
+    ):
         raise HTTPException(status_code=400)
     try:
         extra_s = float(minutes) * 60
@@ -89,6 +93,13 @@ def give_extra_time(
             status_code=400,
             extra_error=viewer.t("extra.error", max=int(EXTRA_MAX_S // 60)),
         )
-    set_extra(session, exam_id=exam_id, user_id=user_id, extra_s=extra_s, actor_id=proctor.id)
+    service = state.conversations
+    lengthened = set_extra(
+        session, exam_id=exam_id, user_id=user_id, extra_s=extra_s, actor_id=proctor.id
+    )
+    if lengthened:
+        # Heard after the commit: the monitor's row, and the candidate's open chat pages.
+        service.bus.publish(session, ExamEvent(exam_id, user_id, clock=True))
     session.commit()
+    service.clock_changed(lengthened or [])
     return RedirectResponse(f"/proctor/exams/{exam_id}#extra-time", status_code=303)

@@ -304,6 +304,8 @@ def _exam_page(
         **pager_context(viewer.t, shown, f"/proctor/exams/{exam.id}"),
         plans=retraining_plans(session, exam_id=exam.id, today=now.date()),
         extra_times=extra_times(session, exam_id=exam.id),
+        # The extra-time form chooses among every candidate, not the page's only.
+        all_candidates=[(u.id, u.name) for u in exam_candidates(session=session, exam_id=exam.id)],
         extra_error=None,
         now=now,
         import_errors=[],

@@ -101,7 +101,8 @@ def _quiz_or_404(session: Session, quiz_id: int, user: User) -> store.QuestionSi
     return sitting
 
 
-def _tags(state: AppState) -> list[str]:
+def quiz_tags(state: AppState) -> list[str]:
+    """Every tag of the loaded questions, by name: the quizzes one may ask for by tag."""
     return sorted({t for q in bank(state).values() for t in q.tags})
 
 
@@ -112,7 +113,7 @@ def read_quiz_start(
     """Start a quiz: by trade, by tag, or the questions missed before."""
     assert user.id is not None
     context = viewer.context(
-        tags=_tags(state),
+        tags=quiz_tags(state),
         trades=TRADES,
         quiz_locale=viewer.locale if viewer.locale in QUIZ_LOCALES else "en",
         quiz_locales=QUIZ_LOCALES,
@@ -480,7 +481,7 @@ def read_written_part(
         viewer.context(
             exam=exam,
             part=part,
-            tags=_tags(state),
+            tags=quiz_tags(state),
             difficulties=DIFFICULTIES,
             trades=TRADES,
             part_locales=QUIZ_LOCALES,

@@ -29,9 +29,10 @@ from sandbox.questions.stats import item_statistics
 from sandbox.storage.attempts import message_times
 from sandbox.storage.exams import Exam, exam_scenarios, exams_of_cohort
 from sandbox.storage.models import Attempt
+from sandbox.storage.peer_reviews import cohort_process
 from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
-from sandbox.storage.xapi import exam_records
+from sandbox.storage.xapi import exam_records, sitting_records
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
 from sandbox.web.i18n import Translate
 from sandbox.web.lrs import LrsError, lrs_configured, push_statements
@@ -229,9 +230,16 @@ def _csv_response(state: AppState, exam_ids: list[int], now: datetime, filename:
     )
 
 
-def _statements(state: AppState, session: Session, exams: list[Exam]) -> list[dict[str, Any]]:
+def _statements(
+    state: AppState, session: Session, exams: list[Exam], cohort: str | None = None
+) -> list[dict[str, Any]]:
+    """The exams' conversations, then their written parts, then (for a cohort) the quizzes
+    its members took."""
     titles = {f"{pack.id}/{sc.id}": sc.title for pack, sc in state.library.scenarios()}
     records = exam_records(session=session, exams=exams, titles=titles)
+    records += sitting_records(
+        session=session, exams=exams, cohort=cohort, bank=state.questions.questions
+    )
     return all_statements(records, state.settings.xapi_base)
 
 
@@ -366,6 +374,7 @@ def _cohort_report(
         exam=None,
         cohort=cohort,
         service=service_summary(session, exams),
+        process=cohort_process(session, cohort),
         csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
         xapi_url=f"/proctor/cohorts/{cohort}/xapi.json",
         push_url=f"/proctor/cohorts/{cohort}/xapi/push",
@@ -393,7 +402,7 @@ def read_cohort_report(
 def read_cohort_xapi(cohort: str, state: StateDep, session: SessionDep) -> Response:
     """Every attempt of every exam of the cohort as xAPI statements."""
     exams = _cohort_exams(session, cohort)
-    return _xapi_response(_statements(state, session, exams), "cohort-xapi.json")
+    return _xapi_response(_statements(state, session, exams, cohort), "cohort-xapi.json")
 
 
 @router.post("/cohorts/{cohort}/xapi/push")
@@ -406,7 +415,7 @@ def push_cohort_xapi(
 ) -> Response:
     """Send the cohort's statements to the configured learning record store."""
     exams = _cohort_exams(session, cohort)
-    notice, status = _push(viewer, state, _statements(state, session, exams))
+    notice, status = _push(viewer, state, _statements(state, session, exams, cohort))
     return _cohort_report(cohort, exams, viewer, state, session, service.now(), notice, status)
 
 

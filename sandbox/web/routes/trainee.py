@@ -16,9 +16,10 @@ from sandbox.evaluator.service_metrics import (
     mean,
     service_metrics,
 )
+from sandbox.exams.process import WEIGHTS as PROCESS_WEIGHTS
 from sandbox.scenarios.catalogue import matches_search, practised, trade_of
 from sandbox.scenarios.models import Pack, Scenario
-from sandbox.storage.assignments import progress_for, scenario_ref
+from sandbox.storage.assignments import progress_for
 from sandbox.storage.attempts import (
     end_attempt,
     graded_attempts,
@@ -29,12 +30,15 @@ from sandbox.storage.attempts import (
 )
 from sandbox.storage.knowledge import panel_allowed
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, User, utcnow
+from sandbox.storage.peer_reviews import process_of
 from sandbox.storage.questions import mastery, quizzes_of
 from sandbox.web import reviews
 from sandbox.web.chart import ChartPoint, progress_svg
 from sandbox.web.deps import CsrfChecked, CurrentUser, Forbidden, SessionDep, StateDep, ViewerDep
 from sandbox.web.i18n import N_, Translate
 from sandbox.web.practice import Closed, closed_for_practice
+from sandbox.web.routes.assignments import activity_titles
+from sandbox.web.routes.questions import QUIZ_LOCALES
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -126,7 +130,8 @@ def list_scenarios(
         search_max=SEARCH_MAX_CHARS,
         pack_errors=state.library.errors if access.can_see_pack_errors(user) else [],
         assigned=progress_for(session, user_ids=[user.id], today=state.conversations.now().date()),
-        titles={scenario_ref(p.id, s.id): s.title for p, s in state.library.scenarios()},
+        titles=activity_titles(state, viewer.t),
+        quiz_language=viewer.locale if viewer.locale in QUIZ_LOCALES else "en",
     )
     # htmx asks for the whole page again when it restores history it had not cached.
     wants_block = request.headers.get("hx-request") and not request.headers.get(
@@ -357,7 +362,14 @@ def read_history(
     charts = _progress_charts(viewer, state, session, user)
     return render(
         "history.html",
-        viewer.context(rows=rows, charts=charts, quizzes=quizzes, mastery=tags),
+        viewer.context(
+            rows=rows,
+            charts=charts,
+            quizzes=quizzes,
+            mastery=tags,
+            process=process_of(session, user.id),
+            weights=PROCESS_WEIGHTS,
+        ),
     )
 
 

@@ -91,6 +91,7 @@
     }
     var hints = document.getElementById("hints");
     if (hints && hints.hidden && hints.querySelector("h2")) { hints.hidden = false; }
+    syncClock();
     scrollDown();
   });
 
@@ -135,6 +136,16 @@
     var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
     if (clock.textContent !== text) { clock.textContent = text; }
     clock.parentElement.classList.toggle("low", left <= 60);
+  }
+  // The proctor gave more time during the exam: the server sends the new limit and the
+  // seconds elapsed on its clock (#clock-sync); the clock counts down from there.
+  function syncClock() {
+    var sync = document.getElementById("clock-sync");
+    if (!sync || !sync.dataset.limit) { return; }
+    limit = parseFloat(sync.dataset.limit);
+    startedAt = Date.now() - parseFloat(sync.dataset.elapsed) * 1000;
+    sync.removeAttribute("data-limit");
+    tick();
   }
   tick();
   var timer = setInterval(function () {
