@@ -675,3 +675,21 @@ def test_a_gap_holds_no_negation() -> None:
     en = compile_phrase("send ... ibuprofen", "en")
     assert Reading("I'll send you the ibuprofen", "en").occurrences(en)
     assert not Reading("I'll send you no ibuprofen", "en").occurrences(en)
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        ("I'd love to tell you it'll come tomorrow, but I can't", "en", "tomorrow", True),
+        ("I wish I could promise it'll be there Friday, but I can't", "en", "friday", True),
+        ("I'd love to tell you it'll come tomorrow, and it will", "en", "tomorrow", False),
+        ("我也很想跟您说明天一定到，但是物流信息没更新", "zh-CN", "明天一定到", True),
+        ("真希望能跟您保证明天到，可是我确实不知道", "zh-CN", "明天到", True),
+        ("我跟您保证明天到", "zh-CN", "明天到", False),
+    ],
+)
+def test_a_wish_to_say_what_a_but_takes_back(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    reading = Reading(line, locale)
+    assert (reading.negation_at(reading.text.find(word)) is not None) is negated

@@ -117,6 +117,7 @@ _LONG_REACH_EN = frozenset("pretend suggest try attempt tempt".split())
 _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
+_WISHERS_EN = frozenset("love wish".split())
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
@@ -317,6 +318,11 @@ _OTHERS_BUT_NOT_YOU_ZH = re.compile(
     r"(?:一般人|正常人|普通人|别人|其他人|别的人|大部分人|多数人|一般的人)"
     r"[^。！？!?；;]*?(?=(?:但是|但|不过|可是)是?(?:您|你|咱|阿姨|叔叔)"
     r"[^，,。！？!?；;]{0,12}?(?:不行|不能|不可以|不适合|不建议|别|不要|不宜|慎用))"
+)
+# A wish to say something that the sentence's 但 takes back: 我也很想跟您说明天一定到，但是...
+_WISH_BUT_ZH = re.compile(
+    r"(?:想|希望|巴不得)(?:能|可以)?(?:跟您|跟你|和您|和你|给您)?(?:说|保证|承诺|打包票)"
+    r"[^。！？!?；;]*?(?=[，,]?(?:但是|但|不过|可是))"
 )
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
 # or a request, or a question word that is not an indefinite ("过几天", "没有什么",
@@ -611,6 +617,9 @@ class Reading(Text):
                 return Word(
                     found.start(), found.start() + 3, text[found.start() : found.start() + 3]
                 )
+        for found in _WISH_BUT_ZH.finditer(text):
+            if found.start() <= at < found.end():
+                return Word(found.start(), found.start() + 1, text[found.start()])
         for found in _OTHERS_BUT_NOT_YOU_ZH.finditer(text):
             if found.start() <= at < found.end():
                 head = found.group(0)[:3]
@@ -834,6 +843,14 @@ def _en_frames(words: list[Word]) -> list[int]:
                 if verb in _SAYING_EN:
                     frames.append(j)
                     break
+        elif word in _WISHERS_EN:
+            # "I'd love to tell you it'll come tomorrow, but I can't", "I wish I could
+            # promise...": a wish to say something that the sentence's "but" takes back.
+            ahead = texts[j + 1 : j + 5]
+            rest = texts[j + 1 :]
+            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
+            if any(v in _SAYING_EN for v in ahead) and "but" in rest[:ends]:
+                frames.append(j)
         elif word in _CONCEDERS_EN:
             ahead = texts[j + 1 : j + 5]
             rest = texts[j + 1 :]
