@@ -557,9 +557,7 @@ def main() -> None:
                 url = f"sqlite:///{folder / 'regrade.db'}"
             else:
                 url = fresh_postgres(local_postgres(args.postgres_url))
-            setup, found = bench(
-                database, url, count, args.stale, args.timeout, folder, chosen
-            )
+            setup, found = bench(database, url, count, args.stale, args.timeout, folder, chosen)
             figures.setups[database] = setup
             runs.extend(found)
     figures.calibration_after_ms = round(calibration_ms(), 1)

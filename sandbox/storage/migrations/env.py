@@ -12,6 +12,7 @@ from sandbox.storage import (  # noqa: F401
     audit,
     exams,
     extra_time,
+    jobs,
     knowledge,
     models,
     questions,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from sandbox.evaluator.calibration import report, report_csv
 from sandbox.storage.queue import calibration_decisions, waiting
 from sandbox.web.deps import MentorUser, SessionDep, ViewerDep, gate, require_mentor
-from sandbox.web.routes.mentor import regrade_scope
+from sandbox.web.regrade_jobs import regrade_scope
 from sandbox.web.templating import render
 
 router = APIRouter(prefix="/mentor", tags=["mentor"], dependencies=gate(require_mentor))
