@@ -217,7 +217,9 @@ def fail_abandoned(engine: Engine, stale_before: datetime) -> list[int]:
         or_(_TABLE.c.heartbeat_at.is_(None), _TABLE.c.heartbeat_at < stale_before),
     )
     with engine.begin() as connection:
-        ids = [int(i) for i in connection.execute(select_columns(_TABLE.c.id).where(stale))]
+        ids = [
+            int(i) for i in connection.execute(select_columns(_TABLE.c.id).where(stale)).scalars()
+        ]
         if ids:
             connection.execute(
                 update(_TABLE)
