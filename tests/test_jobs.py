@@ -469,3 +469,66 @@ def test_the_migration_adds_the_jobs_table_to_a_database_with_data(empty_databas
     assert runner_on(engine).run_one() == job_id
     assert row(engine, job_id).state == JobState.DONE and RAN[key] == [0, 1]
     engine.dispose()
+
+
+# --- a report export as a job -----------------------------------------------------------------
+
+
+def test_a_grades_export_runs_as_a_job_and_its_file_is_kept(
+    app: FastAPI, proctor: TestClient, people: dict[str, User]
+) -> None:
+    from sandbox.exams.policy import ExamRules
+    from sandbox.storage.exams import create_exam
+
+    with Session(app.state.sandbox.engine, expire_on_commit=False) as session:
+        exam = create_exam(
+            session=session,
+            name="Exported later",
+            time_limit_s=600,
+            opens_at=utcnow() - timedelta(hours=1),
+            closes_at=utcnow() + timedelta(days=1),
+            rules=ExamRules(),
+            scenarios=[(PACK, "cold-remedy-hypertension")],
+            candidate_ids=[people[n].id or 0 for n in ("tao", "mei", "kim")],
+            cohort="2026-J",
+            created_by=people["pat"].id,
+        )
+        session.commit()
+    report = f"/proctor/exams/{exam.id}/report"
+    page = proctor.get(report)
+    assert 'id="csv-job"' in page.text
+    started = proctor.post(
+        f"/proctor/exams/{exam.id}/grades-job",
+        data={"csrf_token": csrf_token(page.text)},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    job_url = started.headers["location"]
+    deadline = time.monotonic() + WAIT_S
+    while 'data-state="done"' not in (shown := proctor.get(job_url).text):
+        assert 'data-state="failed"' not in shown, shown
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.1)
+    assert f'href="{job_url}/download"' in shown and "3 rows written." in shown
+    kept = proctor.get(f"{job_url}/download")
+    assert kept.status_code == 200
+    assert kept.headers["content-disposition"] == (
+        f'attachment; filename="exam-{exam.id}-grades.csv"'
+    )
+    assert kept.text == proctor.get(f"/proctor/exams/{exam.id}/grades.csv").text
+    assert [line.split(",")[1] for line in kept.text.splitlines()[1:]] == ["kim", "mei", "tao"]
+    # The cohort's export is a job too; a cohort that does not exist is a 404, no job.
+    cohort_page = proctor.get("/proctor/cohorts/2026-J/report").text
+    token = csrf_token(cohort_page)
+    assert (
+        proctor.post(
+            "/proctor/cohorts/2026-J/grades-job", data={"csrf_token": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    assert (
+        proctor.post(
+            "/proctor/cohorts/nope/grades-job", data={"csrf_token": token}, follow_redirects=False
+        ).status_code
+        == 404
+    )
