@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.is_embedded_default and settings.demo_users:
         state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)
     # Long work (a regrade, an export) runs as background jobs in this process's own loop.
-    runner = JobRunner(state)
+    runner = JobRunner(state, enabled=settings.run_jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -98,14 +98,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Written parts and quizzes whose time is up are handed in by the server, too.
         paper_timer = asyncio.create_task(questions.run_paper_timer(state))
         # Background jobs: its first sweep marks failed the jobs a stopped server left running.
-        job_runner = asyncio.create_task(runner.run())
+        job_runner = asyncio.create_task(runner.run()) if runner.enabled else None
         try:
             yield
         finally:
-            runner.stop()  # a running job ends at its next batch, marked as interrupted
-            job_runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job_runner
+            if job_runner is not None:
+                runner.stop()  # a running job ends at its next batch, marked as interrupted
+                job_runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job_runner
             paper_timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await paper_timer

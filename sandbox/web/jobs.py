@@ -151,8 +151,11 @@ class JobRunner:
         poll_s: float = POLL_S,
         heartbeat_s: float = HEARTBEAT_S,
         stale_s: float = STALE_S,
+        enabled: bool = True,
     ) -> None:
         self.state = state
+        # Whether the app's lifespan starts it (SANDBOX_RUN_JOBS); `run_one` works either way.
+        self.enabled = enabled
         self.worker = worker or worker_id()
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
