@@ -85,6 +85,17 @@ def _run_batches(context: JobContext) -> Outcome:
 BATCHES = register(Kind("test.batches", "jobs.kind.unknown", _run_batches, _check_batches))
 
 
+def _run_until_stopped(context: JobContext) -> Outcome:
+    """Batches until the server stops (each a moment long), at most a few minutes' worth."""
+    for number in range(int(WAIT_S / 0.05)):
+        context.progress(number + 1, None)
+        time.sleep(0.05)
+    raise AssertionError("the server never stopped the job")
+
+
+UNTIL_STOPPED = register(Kind("test.until_stopped", "jobs.kind.unknown", _run_until_stopped))
+
+
 def fresh(name: str) -> str:
     """A key of its own for a test's jobs (each test runs once per backend)."""
     return f"{name}-{uuid.uuid4().hex[:8]}"
@@ -278,6 +289,30 @@ def test_a_job_left_running_by_a_dead_worker_fails_at_the_next_start(
         listing = client.get("/jobs").text
         assert f'<tr id="job-{orphan_id}" data-state="failed">' in listing
         assert f'<tr id="job-{waiting}" data-state="done">' in listing
+
+
+def test_a_job_running_when_the_server_stops_ends_failed_not_lost(
+    app: FastAPI, people: dict[str, User]
+) -> None:
+    engine = app.state.sandbox.engine
+    with Session(engine) as session:
+        job = start(
+            session=session, kind=UNTIL_STOPPED.name, params={}, created_by=people["boss"].id
+        )
+        job_id = job.id
+    assert job_id is not None
+    with TestClient(app):
+        wait_until(lambda: row(engine, job_id).done >= 2, "the job to run a few batches")
+    # The app stopped: its lifespan asked the job to end at its next batch.
+    stopped = row(engine, job_id)
+    assert stopped.state == JobState.FAILED and stopped.error == jobs.RESTARTED
+    assert stopped.detail == "the server stopped while the job ran"
+    # A second start of the same app runs jobs again (the stop was that run's alone).
+    key = fresh("after-stop")
+    again = queue(engine, key, batches=2)
+    with TestClient(app):
+        wait_until(lambda: row(engine, again).state == JobState.DONE, "the next job")
+    assert RAN[key] == [0, 1]
 
 
 def test_jobs_are_their_starters_and_admins_only(app: FastAPI, people: dict[str, User]) -> None:

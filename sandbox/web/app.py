@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -98,12 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Written parts and quizzes whose time is up are handed in by the server, too.
         paper_timer = asyncio.create_task(questions.run_paper_timer(state))
         # Background jobs: its first sweep marks failed the jobs a stopped server left running.
-        job_runner = asyncio.create_task(runner.run()) if runner.enabled else None
+        stopping = threading.Event()
+        job_runner = asyncio.create_task(runner.run(stopping)) if runner.enabled else None
         try:
             yield
         finally:
             if job_runner is not None:
-                runner.stop()  # a running job ends at its next batch, marked as interrupted
+                stopping.set()  # a running job ends at its next batch, marked as interrupted
                 job_runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await job_runner

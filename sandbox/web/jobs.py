@@ -160,11 +160,6 @@ class JobRunner:
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
         self.stale_s = stale_s
-        self.stopping = threading.Event()
-
-    def stop(self) -> None:
-        """Ask the running job (if any) to end at its next batch: the server is stopping."""
-        self.stopping.set()
 
     def sweep(self) -> list[int]:
         """Mark failed the running jobs whose worker has stopped beating."""
@@ -176,8 +171,9 @@ class JobRunner:
     def claim(self) -> int | None:
         return jobs.claim(self.state.engine, self.worker)
 
-    def execute(self, job_id: int) -> JobState:
-        """Run a claimed job to its end and record it: done, failed or cancelled."""
+    def execute(self, job_id: int, stopping: threading.Event | None = None) -> JobState:
+        """Run a claimed job to its end and record it: done, failed or cancelled; when
+        `stopping` is set, it ends at its next batch, failed as a restart leaves it."""
         engine = self.state.engine
         with Session(engine) as session:
             job = session.get(BackgroundJob, job_id)
@@ -207,7 +203,9 @@ class JobRunner:
                 detail=f"{kind_name}: {', '.join(problems)}",
             )
             return JobState.FAILED
-        context = JobContext(self.state, job_id, params, created_by, self.worker, self.stopping)
+        context = JobContext(
+            self.state, job_id, params, created_by, self.worker, stopping or threading.Event()
+        )
         try:
             outcome = kind.run(context)
         except JobCancelled:
@@ -260,8 +258,11 @@ class JobRunner:
             except Exception:  # a missed beat is logged; the next one tries again
                 log.exception("heartbeat of job %s failed", job_id)
 
-    async def run(self) -> None:
-        """Until cancelled: sweep, claim, run in a thread with a heartbeat beside it."""
+    async def run(self, stopping: threading.Event | None = None) -> None:
+        """Until cancelled: sweep, claim, run in a thread with a heartbeat beside it. The
+        app's lifespan sets `stopping` as the server stops: the running job's thread ends
+        at its next batch."""
+        stopping = stopping or threading.Event()
         while True:
             try:
                 await asyncio.to_thread(self.sweep)
@@ -274,7 +275,7 @@ class JobRunner:
                 continue
             beating = asyncio.create_task(self._beat(job_id))
             try:
-                await asyncio.to_thread(self.execute, job_id)
+                await asyncio.to_thread(self.execute, job_id, stopping)
             finally:
                 beating.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
