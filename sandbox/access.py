@@ -17,6 +17,8 @@ The rules, in one place:
 - a practice transcript opened to a cohort for peer review is read and rated by the
   trainees of that cohort other than its author; whoever may review the author's attempts
   opens it to one of the author's cohorts and reads the ratings.
+- staff (mentors, proctors, admins) list the background jobs they started; a job (its
+  progress, result, download, cancelling) is its starter's and every admin's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ EXAM_STAFF: frozenset[Role] = frozenset({Role.PROCTOR, Role.ADMIN})
 MENTOR_AREA: frozenset[Role] = frozenset({Role.MENTOR, Role.ADMIN})
 #: Who may resolve some appeal (exam staff any, a mentor their own trainees').
 APPEAL_JUDGES: frozenset[Role] = EXAM_STAFF | {Role.MENTOR}
+#: Everyone but trainees.
+STAFF: frozenset[Role] = EXAM_STAFF | MENTOR_AREA
 
 
 def _role(user: User) -> Role:
@@ -117,6 +121,16 @@ def can_see_pack_errors(user: User) -> bool:
 def can_administer(user: User) -> bool:
     """The admin area: users, mentors, cohorts, packs."""
     return _role(user) == Role.ADMIN
+
+
+def can_list_jobs(user: User) -> bool:
+    """The list of background jobs: staff see the jobs they started (admins everyone's)."""
+    return _role(user) in STAFF
+
+
+def can_see_job(user: User, started_by: int | None) -> bool:
+    """A background job's page, result and cancel button: its starter and admins."""
+    return _role(user) == Role.ADMIN or (user.id is not None and user.id == started_by)
 
 
 def landing_page(user: User) -> str:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     ws_compression: bool = False
     bench_echo: bool = False
+    # Whether this process runs background jobs (web/jobs.py); every process does by default.
+    run_jobs: bool = True
     allowed_origins: str = ""
     forwarded_allow_ips: str = "127.0.0.1"
     login_failures_per_account: int = Field(default=5, ge=1, le=1000)

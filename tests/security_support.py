@@ -210,6 +210,9 @@ def build_world(
 ) -> World:
     """Users of every role; a graded practice attempt of "trainee" on `pack`/`scenario`
     saying `lines`; where the mentor pages exist, a comment of "mentor" on it."""
+    # The walks compare snapshots of every table: no background job may change them between
+    # two requests. Jobs stay queued; the sample job is run here, once.
+    app.state.job_runner.enabled = False
     for name, role, mentor in USERS.values():
         add_user(app, name, Role(role), mentor=mentor)
     names = {role: spec[0] for role, spec in USERS.items()}
@@ -254,6 +257,18 @@ def build_world(
         world.samples["case_id"] = str(only_id(app, "teaching_cases"))
     if has_route(app, "POST /exams/{exam_id}/attempts"):
         add_exam(world, pack, scenario, spoken)
+    if has_route(app, "GET /jobs/{job_id}") and "exam_id" in world.samples:
+        # A finished job of the proctor's: the exam's grades CSV, kept for download.
+        proctor = world.client("proctor")
+        started = proctor.post(
+            f"/proctor/exams/{world.samples['exam_id']}/grades-job",
+            data={"csrf_token": token_for(proctor)},
+            follow_redirects=False,
+        )
+        assert started.status_code == 303, started.text
+        job_id = app.state.job_runner.run_one()
+        assert started.headers["location"] == f"/jobs/{job_id}"
+        world.samples["job_id"] = str(job_id)
     if has_route(app, "GET /admin/users/{user_id}"):
         # The admin's user pages act on a user of their own: a reset password or a
         # deactivation there must not lock a role of the world out of the later requests.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import pytest
 from browser_support import (
@@ -152,6 +153,16 @@ def test_a_mentor_replays_overrides_and_the_page_is_accessible(
     page.set_viewport_size({"width": 1440, "height": 1500})
     page.locator("#review-title").scroll_into_view_if_needed()
     screenshot(page, "review.png")
+
+    # The regrade's dry run is a background job: its page polls, then reloads with the plan.
+    page.goto("/mentor/regrade")
+    page.locator("#regrade-pack").select_option("pharmacy-basics")
+    page.locator("#regrade-dry-run").click()
+    expect(page.locator("#job-title")).to_be_visible()
+    expect(page.locator("#regrade-plan")).to_be_visible(timeout=120_000)
+    expect(page.locator("#job-state")).to_have_attribute("data-state", "done")
+    job_page = urlparse(page.url).path
+    assert re.fullmatch(r"/jobs/\d+", job_page), job_page
     assert watch.problems == []
 
     audit_context = new_context(browser, url, bypass_csp=True, viewport=DESKTOP)
@@ -162,7 +173,9 @@ def test_a_mentor_replays_overrides_and_the_page_is_accessible(
     auditor.audit_url(
         "/mentor/attempts?date_from=nonsense", "attempts with an error", "#filter-errors"
     )
-    auditor.audit_url("/mentor/regrade?pack=pharmacy-basics", "regrade", "#regrade-plan")
+    auditor.audit_url("/mentor/regrade", "regrade", "#regrade-jobs")
+    auditor.audit_url(job_page, "regrade dry run (a job)", "#regrade-plan")
+    auditor.audit_url("/jobs", "jobs", "#jobs-table")
     auditor.audit_url("/cases", "case library", "#case-list")
     page.goto("/cases")
     case_link = page.locator("#case-list h2 a").first.get_attribute("href")

@@ -116,7 +116,10 @@ def walk_urls(world: World) -> list[str]:
     for endpoint in endpoints(world.app):
         if endpoint.method != "GET" or endpoint.path.startswith("/static"):
             continue
-        if endpoint.path.endswith((".csv", ".json", ".xlsx")) or endpoint.path == "/healthz":
+        if (
+            endpoint.path.endswith((".csv", ".json", ".xlsx", "/download"))
+            or endpoint.path == "/healthz"
+        ):
             continue  # downloads and JSON: no document to run anything in
         urls.append(fill(endpoint.path, world.samples))
     return urls

@@ -115,6 +115,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /appeals": frozenset({"mentor", "other_mentor", "proctor", "admin"}),
     "GET /appeals/{appeal_id}": RESOLVERS,
     "POST /appeals/{appeal_id}": RESOLVERS,
+    # background jobs: staff list the jobs they started; a job is its starter's (the sample
+    # is the proctor's) and every admin's
+    "GET /jobs": frozenset({"mentor", "other_mentor", "proctor", "admin"}),
+    "GET /jobs/*": frozenset({"proctor", "admin"}),
+    "POST /jobs/*": frozenset({"proctor", "admin"}),
 }
 
 

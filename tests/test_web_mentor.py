@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -574,6 +575,31 @@ def use_changed_pack(app: FastAPI, tmp_path: Path) -> None:
     assert app.state.sandbox.library.packs[PACK].version == 2
 
 
+def finished_job(client: TestClient, started: httpx.Response) -> str:
+    """The page of the job a form started (its redirect), once the app's runner has ended
+    it: polled as the page's htmx does, until the poll says to reload."""
+    assert started.status_code == 303, started.text
+    url = started.headers["location"]
+    assert re.fullmatch(r"/jobs/\d+", url), url
+    for _ in range(600):  # the runner polls every second; a bound, not a timing
+        poll = client.get(f"{url}/progress", headers={"HX-Request": "true"})
+        assert poll.status_code == 200
+        if poll.headers.get("HX-Refresh") == "true":
+            return client.get(url).text
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not finish")
+
+
+def dry_run(client: TestClient, pack: str = PACK, scenario: str = "") -> str:
+    started = post_form(
+        client,
+        "/mentor/regrade",
+        "/mentor/regrade/dry-run",
+        {"pack": pack, "scenario": scenario},
+    )
+    return finished_job(client, started)
+
+
 def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(
     app: FastAPI, client: TestClient, team: dict[str, int], tmp_path: Path
 ) -> None:
@@ -588,30 +614,34 @@ def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(
     assert kept.status_code == 303
     before = {i: attempt_of(app, i).grade for i in team.values()}
     use_changed_pack(app, tmp_path)
-    page = client.get(f"/mentor/regrade?pack={PACK}")
-    assert page.status_code == 200
-    planned = {int(i) for i in re.findall(r'<tr id="plan-(\d+)"', page.text)}
+    page = dry_run(client)
+    planned = {int(i) for i in re.findall(r'<tr id="plan-(\d+)"', page)}
     # The model answer says "Hello" (unchanged); the reassurance says "Hi" (changes); the
     # other mentor's trainee is not this mentor's to regrade.
     assert planned == {team["tao_bad"]}
-    assert (
-        "3 attempts checked" not in page.text and "2 attempts checked; 1 would change." in page.text
-    )
+    assert 'data-state="done"' in page
+    assert "3 attempts checked" not in page and "2 attempts checked; 1 would change." in page
     assert {i: attempt_of(app, i).grade for i in team.values()} == before
     assert audit_rows(app, "grade.regrade") == []
+    # The dry run is kept: listed on the regrade page, and its page shows it again.
+    job_url = re.search(r'href="(/jobs/\d+)"', client.get("/mentor/regrade").text)
+    assert job_url is not None and 'id="plan-table"' in client.get(job_url.group(1)).text
 
-    applied = post_form(
+    applied = finished_job(
         client,
-        f"/mentor/regrade?pack={PACK}",
-        "/mentor/regrade",
-        {
-            "pack": PACK,
-            "scenario": "",
-            "attempt": str(team["tao_bad"]),
-            "reason": "greeting tightened",
-        },
+        post_form(
+            client,
+            job_url.group(1),
+            "/mentor/regrade",
+            {
+                "pack": PACK,
+                "scenario": "",
+                "attempt": str(team["tao_bad"]),
+                "reason": "greeting tightened",
+            },
+        ),
     )
-    assert applied.status_code == 200 and f'id="applied-{team["tao_bad"]}"' in applied.text
+    assert f'id="applied-{team["tao_bad"]}"' in applied
     after = attempt_of(app, team["tao_bad"])
     assert after.grade is not None and after.grade["pack_version"] == 2
     entry = next(c for c in after.grade["criteria"] if c["id"] == "decongestant-warning")
@@ -623,10 +653,10 @@ def test_regrade_dry_run_lists_what_would_change_and_changes_nothing(
     assert row.old["score"] == before[team["tao_bad"]]["score"]  # type: ignore[index]
     assert row.new["score"] == after.score
     # Done: a second dry run finds nothing to change.
-    assert "No attempt would change." in client.get(f"/mentor/regrade?pack={PACK}").text
+    assert "No attempt would change." in dry_run(client)
     # The admin's dry run covers every trainee.
     with signed_in(app, "root") as admin:
-        admin_plan = admin.get(f"/mentor/regrade?pack={PACK}").text
+        admin_plan = dry_run(admin)
         assert {int(i) for i in re.findall(r'<tr id="plan-(\d+)"', admin_plan)} == {team["lin_bad"]}
 
 
@@ -638,10 +668,18 @@ def test_regrade_forms_with_problems_come_back_marked(
     assert unknown.status_code == 400 and 'id="regrade-error"' in unknown.text
     wrong = client.get(f"/mentor/regrade?pack={PACK}&scenario=nope")
     assert wrong.status_code == 400
+    for fields in ({"pack": "no-such-pack"}, {"pack": PACK, "scenario": "nope"}):
+        refused = post_form(client, "/mentor/regrade", "/mentor/regrade/dry-run", fields)
+        assert refused.status_code == 400 and 'id="regrade-error"' in refused.text
     nothing = post_form(client, "/mentor/regrade", "/mentor/regrade", {"pack": PACK})
     assert nothing.status_code == 400 and "Choose at least one attempt" in nothing.text
     junk = post_form(client, "/mentor/regrade", "/mentor/regrade", {"pack": PACK, "attempt": "abc"})
     assert junk.status_code == 400
+    huge = post_form(
+        client, "/mentor/regrade", "/mentor/regrade", {"pack": PACK, "attempt": "9" * 40}
+    )
+    assert huge.status_code == 400
+    assert 'id="regrade-job-' not in client.get("/mentor/regrade").text  # nothing was started
 
 
 def test_mentor_pages_speak_chinese(app: FastAPI, client: TestClient, team: dict[str, int]) -> None:

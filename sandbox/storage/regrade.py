@@ -86,20 +86,27 @@ def _graded(
     statement: Any,
     pack_id: str | None,
     scenario_id: str | None,
+    user_ids: Sequence[int] | None = None,
 ) -> Any:
     statement = statement.where(col(Attempt.grade).is_not(None), col(Attempt.ended_at).is_not(None))
     if pack_id is not None:
         statement = statement.where(Attempt.pack_id == pack_id)
     if scenario_id is not None:
         statement = statement.where(Attempt.scenario_id == scenario_id)
+    if user_ids is not None:
+        statement = statement.where(col(Attempt.user_id).in_(list(user_ids)))
     return statement
 
 
 def count_attempts(
-    *, session: Session, pack_id: str | None = None, scenario_id: str | None = None
+    *,
+    session: Session,
+    pack_id: str | None = None,
+    scenario_id: str | None = None,
+    user_ids: Sequence[int] | None = None,
 ) -> int:
     """How many graded attempts `attempt_batches` will yield."""
-    statement = _graded(select(func.count()).select_from(Attempt), pack_id, scenario_id)
+    statement = _graded(select(func.count()).select_from(Attempt), pack_id, scenario_id, user_ids)
     return int(session.exec(statement).one())
 
 
@@ -108,10 +115,12 @@ def attempt_batches(
     session: Session,
     pack_id: str | None = None,
     scenario_id: str | None = None,
+    user_ids: Sequence[int] | None = None,
     size: int | None = None,
 ) -> Iterator[list[AttemptRow]]:
     """Graded attempts, oldest first, `size` at a time, read by keyset (id > the last one
-    read): memory holds one batch, however many attempts there are. `size`: `BATCH`."""
+    read): memory holds one batch, however many attempts there are. `size`: `BATCH`;
+    `user_ids`: only these owners' attempts (a mentor's trainees)."""
     size = size or BATCH
     after = 0
     columns = [
@@ -125,7 +134,7 @@ def attempt_batches(
         col(Attempt.passed),
     ]
     while True:
-        statement = _graded(select_columns(*columns), pack_id, scenario_id)
+        statement = _graded(select_columns(*columns), pack_id, scenario_id, user_ids)
         statement = statement.where(col(Attempt.id) > after).order_by(col(Attempt.id)).limit(size)
         rows = [AttemptRow(*row) for row in session.execute(statement)]
         if not rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -29,6 +30,7 @@ from sandbox.web.demo import ensure_demo_users
 from sandbox.web.deps import CsrfFailed, Forbidden, LoginRequired, viewer_for
 from sandbox.web.headers import SecurityHeadersMiddleware
 from sandbox.web.heap import settle_heap
+from sandbox.web.jobs import JobRunner
 from sandbox.web.monitor_postgres import PostgresBus, monitor_bus
 from sandbox.web.routes import (
     admin,
@@ -42,6 +44,7 @@ from sandbox.web.routes import (
     exam_order,
     exams,
     health,
+    jobs,
     knowledge,
     mentor,
     monitor,
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.is_embedded_default and settings.demo_users:
         state.demo_logins = ensure_demo_users(engine=engine, var_dir=settings.var_dir)
+    # Long work (a regrade, an export) runs as background jobs in this process's own loop.
+    runner = JobRunner(state, enabled=settings.run_jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -96,9 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timers = state.conversations.start_timers()
         # Written parts and quizzes whose time is up are handed in by the server, too.
         paper_timer = asyncio.create_task(questions.run_paper_timer(state))
+        # Background jobs: its first sweep marks failed the jobs a stopped server left running.
+        stopping = threading.Event()
+        job_runner = asyncio.create_task(runner.run(stopping)) if runner.enabled else None
         try:
             yield
         finally:
+            if job_runner is not None:
+                stopping.set()  # a running job ends at its next batch, marked as interrupted
+                job_runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job_runner
             paper_timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await paper_timer
@@ -116,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.sandbox = state
+    app.state.job_runner = runner
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth.router)
     app.include_router(trainee.router)
@@ -145,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retraining,
         exam_order,
         peer_review,
+        jobs,
     ):
         app.include_router(area.router)
     # The monitor's socket has its own router: the proctor pages' gate (a CSRF check on

@@ -142,6 +142,16 @@ def require_appeal_judge(user: CurrentUser) -> User:
 AppealJudge = Annotated[User, Depends(require_appeal_judge)]
 
 
+def require_staff(user: CurrentUser) -> User:
+    """Mentors, proctors and admins (`access.can_list_jobs`): the background jobs' pages."""
+    if not access.can_list_jobs(user):
+        raise Forbidden()
+    return user
+
+
+StaffUser = Annotated[User, Depends(require_staff)]
+
+
 def require_admin(user: CurrentUser) -> User:
     """The admin area (`access.can_administer`)."""
     if not access.can_administer(user):

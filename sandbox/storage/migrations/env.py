@@ -13,6 +13,7 @@ from sandbox.storage import (  # noqa: F401
     calibration,
     exams,
     extra_time,
+    jobs,
     knowledge,
     models,
     peer_reviews,

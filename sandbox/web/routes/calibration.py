@@ -12,7 +12,7 @@ from sandbox.storage.calibration import session_figures
 from sandbox.storage.models import User
 from sandbox.storage.queue import calibration_decisions, waiting
 from sandbox.web.deps import MentorUser, SessionDep, ViewerDep, gate, require_mentor
-from sandbox.web.routes.mentor import regrade_scope
+from sandbox.web.regrade_jobs import regrade_scope
 from sandbox.web.templating import render
 
 router = APIRouter(prefix="/mentor", tags=["mentor"], dependencies=gate(require_mentor))

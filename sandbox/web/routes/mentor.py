@@ -14,9 +14,8 @@ from sqlmodel import Session, col, select
 
 from sandbox import access
 from sandbox.evaluator.overrides import ReviewError
-from sandbox.evaluator.regrade import Plan, grade_job
-from sandbox.storage import regrade
 from sandbox.storage.attempts import list_messages
+from sandbox.storage.jobs import list_jobs
 from sandbox.storage.knowledge import searches_in
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.queue import waiting
@@ -33,7 +32,7 @@ from sandbox.storage.reviews import (
     tags_of,
     unmark_case,
 )
-from sandbox.web import reviews
+from sandbox.web import regrade_jobs, reviews
 from sandbox.web.deps import (
     Forbidden,
     MentorUser,
@@ -44,8 +43,10 @@ from sandbox.web.deps import (
     require_mentor,
 )
 from sandbox.web.i18n import N_
+from sandbox.web.jobs import start as start_job
 from sandbox.web.pagination import Page, PageRequest, paginate, paginate_list, read_page
 from sandbox.web.practice import under_exam
+from sandbox.web.regrade_jobs import regrade_scope
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 
@@ -455,34 +456,8 @@ def delete_case(attempt_id: int, session: SessionDep, reviewer: MentorUser) -> R
 
 
 # --- regrade ----------------------------------------------------------------------------
-
-
-def regrade_scope(session: Session, reviewer: User) -> list[int] | None:
-    """The owners whose attempts the reviewer may regrade; None for everyone (admins)."""
-    if access.sees_every_trainee(reviewer):
-        return None
-    return [u.id for u in trainees_of(session, reviewer) if u.id is not None]
-
-
-def dry_run(
-    session: Session,
-    state: AppState,
-    reviewer: User,
-    pack_id: str,
-    scenario_id: str | None,
-    attempt_ids: list[int] | None = None,
-) -> Plan:
-    """What regrading would change, computed and not stored."""
-    attempts = regrade.select_attempts(
-        session=session,
-        pack_id=pack_id,
-        scenario_id=scenario_id,
-        user_ids=regrade_scope(session, reviewer),
-        attempt_ids=attempt_ids,
-    )
-    jobs = regrade.jobs_for(session=session, attempts=attempts)
-    results = [grade_job(state.library.packs, job) for job in jobs]
-    return regrade.plan(session=session, attempts=attempts, results=results)
+# The dry run and applying run as background jobs (web/regrade_jobs.py); their pages are
+# the job pages of routes/jobs.py.
 
 
 def regrade_choice(
@@ -498,6 +473,25 @@ def regrade_choice(
     return pack, scenario or None, errors
 
 
+def _regrade_page(
+    viewer: Any,
+    state: AppState,
+    session: Session,
+    reviewer: User,
+    chosen: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    context = viewer.context(
+        packs=list(state.library.packs.values()),
+        chosen=chosen,
+        errors={key: viewer.t(value) for key, value in errors.items()},
+        regrade_jobs=list_jobs(
+            session=session, created_by=reviewer.id, kinds=regrade_jobs.KINDS, limit=10
+        ),
+    )
+    return render("mentor_regrade.html", context, status_code=400 if errors else 200)
+
+
 @router.get("/regrade")
 def read_regrade(
     viewer: ViewerDep,
@@ -507,21 +501,35 @@ def read_regrade(
     pack: str = "",
     scenario: str = "",
 ) -> Response:
-    """Choose a pack (and scenario); the dry run lists every attempt whose result would change."""
-    outcome = None
+    """Choose a pack (and scenario) for a dry run; the reviewer's recent regrade jobs."""
     errors: dict[str, str] = {}
     if pack or scenario:
-        pack_id, scenario_id, errors = regrade_choice(state, pack.strip(), scenario.strip())
-        if not errors and pack_id is not None:
-            outcome = dry_run(session, state, reviewer, pack_id, scenario_id)
-    context = viewer.context(
-        packs=list(state.library.packs.values()),
-        chosen={"pack": pack, "scenario": scenario},
-        errors={key: viewer.t(value) for key, value in errors.items()},
-        plan=outcome,
-        applied=None,
+        _, _, errors = regrade_choice(state, pack.strip(), scenario.strip())
+    chosen = {"pack": pack, "scenario": scenario}
+    return _regrade_page(viewer, state, session, reviewer, chosen, errors)
+
+
+@router.post("/regrade/dry-run")
+def create_regrade_dry_run(
+    viewer: ViewerDep,
+    state: StateDep,
+    session: SessionDep,
+    reviewer: MentorUser,
+    pack: Annotated[str, Form()] = "",
+    scenario: Annotated[str, Form()] = "",
+) -> Response:
+    """Start the dry run as a job: it lists every attempt whose result would change."""
+    pack_id, scenario_id, errors = regrade_choice(state, pack.strip(), scenario.strip())
+    if errors or pack_id is None:
+        chosen = {"pack": pack, "scenario": scenario}
+        return _regrade_page(viewer, state, session, reviewer, chosen, errors)
+    job = start_job(
+        session=session,
+        kind=regrade_jobs.DRY_RUN.name,
+        params={"pack": pack_id, "scenario": scenario_id},
+        created_by=reviewer.id,
     )
-    return render("mentor_regrade.html", context, status_code=400 if errors else 200)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.post("/regrade")
@@ -535,37 +543,27 @@ def create_regrade(
     attempt: Annotated[list[str] | None, Form()] = None,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    """Regrade the attempts chosen from the dry run; overrides are re-applied; audited."""
+    """Regrade the attempts chosen from a dry run, as a job; overrides are re-applied;
+    every change is audited."""
     chosen = attempt or []
     pack_id, scenario_id, errors = regrade_choice(state, pack.strip(), scenario.strip())
-    ids = sorted({int(value) for value in chosen if value.isdigit()})
+    ids = sorted({int(value) for value in chosen if value.isdigit() and 0 < len(value) < 19})
     if not errors and not ids:
         errors["attempt"] = N_("mentor.regrade.error.none_chosen")
+    if not errors and len(ids) > regrade_jobs.APPLY_MAX:
+        errors["attempt"] = N_("jobs.error.params")
     if errors or pack_id is None:
-        outcome = (
-            dry_run(session, state, reviewer, pack_id, scenario_id)
-            if pack_id is not None and "pack" not in errors and "scenario" not in errors
-            else None
-        )
-        context = viewer.context(
-            packs=list(state.library.packs.values()),
-            chosen={"pack": pack, "scenario": scenario},
-            errors={key: viewer.t(value) for key, value in errors.items()},
-            plan=outcome,
-            applied=None,
-        )
-        return render("mentor_regrade.html", context, status_code=400)
-    outcome = dry_run(session, state, reviewer, pack_id, scenario_id, attempt_ids=ids)
-    note = reason.strip()[:500] or None
-    applied = regrade.apply_plan(
-        session=session, changes=outcome.changes, actor_id=reviewer.id, reason=note
+        form = {"pack": pack, "scenario": scenario}
+        return _regrade_page(viewer, state, session, reviewer, form, errors)
+    job = start_job(
+        session=session,
+        kind=regrade_jobs.APPLY.name,
+        params={
+            "pack": pack_id,
+            "scenario": scenario_id,
+            "attempts": ids,
+            "reason": reason.strip()[: regrade_jobs.REASON_MAX] or None,
+        },
+        created_by=reviewer.id,
     )
-    session.commit()
-    context = viewer.context(
-        packs=list(state.library.packs.values()),
-        chosen={"pack": pack, "scenario": scenario},
-        errors={},
-        plan=None,
-        applied=[c for c in outcome.changes if c.attempt_id in set(applied)],
-    )
-    return render("mentor_regrade.html", context)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

@@ -30,7 +30,8 @@ from sandbox.storage.queue import (
 from sandbox.web import reviews
 from sandbox.web.deps import MentorUser, SessionDep, StateDep, ViewerDep, gate, require_mentor
 from sandbox.web.pagination import paginate, read_page
-from sandbox.web.routes.mentor import regrade_scope, review_context, reviewable_attempt
+from sandbox.web.regrade_jobs import regrade_scope
+from sandbox.web.routes.mentor import review_context, reviewable_attempt
 from sandbox.web.state import AppState
 from sandbox.web.templating import render
 

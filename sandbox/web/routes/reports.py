@@ -3,13 +3,15 @@ per-criterion facility (hardest first), and every grade as CSV."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sandbox.evaluator.service_metrics import communication, mean, service_metrics
@@ -27,14 +29,17 @@ from sandbox.exams.reports import (
 from sandbox.exams.xapi import all_statements
 from sandbox.questions.stats import item_statistics
 from sandbox.storage.attempts import message_times
-from sandbox.storage.exams import Exam, exam_scenarios, exams_of_cohort
+from sandbox.storage.exams import Exam, ExamCandidate, exam_scenarios, exams_of_cohort
+from sandbox.storage.jobs import Outcome
 from sandbox.storage.models import Attempt
 from sandbox.storage.peer_reviews import cohort_process
 from sandbox.storage.questions import stat_papers, written_part
 from sandbox.storage.standings import Standing, standings
 from sandbox.storage.xapi import exam_records, sitting_records
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
-from sandbox.web.i18n import Translate
+from sandbox.web.i18n import N_, Translate
+from sandbox.web.jobs import JobContext, Kind, register
+from sandbox.web.jobs import start as start_job
 from sandbox.web.lrs import LrsError, lrs_configured, push_statements
 from sandbox.web.pagination import PageRequest
 from sandbox.web.proctoring import ServiceDep, candidates_page, exam_or_404, page_helpers
@@ -195,39 +200,92 @@ def service_summary(session: Session, exams: Sequence[Exam]) -> ServiceSummary:
     )
 
 
-def _csv_response(state: AppState, exam_ids: list[int], now: datetime, filename: str) -> Response:
-    """Every candidate's grades in the exams, streamed: `CSV_BATCH` candidates are read,
-    judged and written at a time, each batch in a transaction of its own, so neither memory
-    nor the time to the first byte grows with the exams. Its columns are the base ones and
-    a score per scenario of the exams, in their order."""
-
-    def lines() -> Iterator[str]:
-        with Session(state.engine) as session:
-            keys: list[str] = []
-            for exam_id in exam_ids:
-                for row in exam_scenarios(session=session, exam_id=exam_id):
-                    if f"score {row.key}" not in keys:
-                        keys.append(f"score {row.key}")
-        columns = [*BASE_COLUMNS, *keys]
-        yield csv_header(columns)
+def grade_csv_chunks(
+    state: AppState, exam_ids: list[int], now: datetime
+) -> Iterator[tuple[str, int, int]]:
+    """Every candidate's grades in the exams as CSV text, a batch at a time: `CSV_BATCH`
+    candidates are read, judged and written at a time, each batch in a transaction of its
+    own, so neither memory nor the time to the first byte grows with the exams. Yields
+    (text, candidates so far, candidates in all); the header comes first, with (0, total).
+    Its columns are the base ones and a score per scenario of the exams, in their order."""
+    with Session(state.engine) as session:
+        keys: list[str] = []
+        total = 0
         for exam_id in exam_ids:
-            number, pages = 1, 1
-            while number <= pages:
-                with Session(state.engine) as session:
-                    exam = session.get(Exam, exam_id)
-                    if exam is None:  # deleted while the file was being written
-                        break
-                    shown = candidates_page(session, exam, PageRequest(number), CSV_BATCH)
-                    found = standings(session=session, exam=exam, now=now, users=shown.items)
-                    rows, _ = grade_rows([(exam, s) for s in found], state)
-                yield csv_rows(rows, columns)
-                number, pages = number + 1, shown.pages
+            for row in exam_scenarios(session=session, exam_id=exam_id):
+                if f"score {row.key}" not in keys:
+                    keys.append(f"score {row.key}")
+            counted = select(func.count()).select_from(ExamCandidate)
+            total += int(session.exec(counted.where(ExamCandidate.exam_id == exam_id)).one())
+    columns = [*BASE_COLUMNS, *keys]
+    yield csv_header(columns), 0, total
+    done = 0
+    for exam_id in exam_ids:
+        number, pages = 1, 1
+        while number <= pages:
+            with Session(state.engine) as session:
+                exam = session.get(Exam, exam_id)
+                if exam is None:  # deleted while the file was being written
+                    break
+                shown = candidates_page(session, exam, PageRequest(number), CSV_BATCH)
+                found = standings(session=session, exam=exam, now=now, users=shown.items)
+                rows, _ = grade_rows([(exam, s) for s in found], state)
+            done += len(shown.items)
+            yield csv_rows(rows, columns), done, max(total, done)
+            number, pages = number + 1, shown.pages
 
+
+def _csv_response(state: AppState, exam_ids: list[int], now: datetime, filename: str) -> Response:
+    """Every candidate's grades in the exams, streamed (`grade_csv_chunks`)."""
     return StreamingResponse(
-        lines(),
+        (text for text, _, _ in grade_csv_chunks(state, exam_ids, now)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+#: A grades export's file name: what `_csv_response` names it, checked again by the job.
+EXPORT_NAME = re.compile(r"^[a-z0-9-]{1,120}\.csv$")
+
+
+def _check_export(params: dict[str, Any]) -> list[str]:
+    ids = params.get("exam_ids")
+    good_ids = (
+        isinstance(ids, list)
+        and bool(ids)
+        and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+    )
+    name = params.get("filename")
+    good_name = isinstance(name, str) and EXPORT_NAME.match(name) is not None
+    return [] if good_ids and good_name else [N_("jobs.error.params")]
+
+
+def _run_export(context: JobContext) -> Outcome:
+    """The grades CSV of the exams, written a batch of candidates at a time, kept for
+    download."""
+    parts: list[str] = []
+    rows = 0
+    now = context.state.conversations.now()
+    for text, done, total in grade_csv_chunks(context.state, context.params["exam_ids"], now):
+        parts.append(text)
+        rows = done
+        context.progress(done, total)
+    return Outcome(result={"rows": rows}, text="".join(parts), name=context.params["filename"])
+
+
+EXPORT_GRADES = register(
+    Kind("export.grades", N_("jobs.kind.export.grades"), _run_export, _check_export)
+)
+
+
+def _export_job(session: Session, viewer: Any, exam_ids: list[int], filename: str) -> Response:
+    job = start_job(
+        session=session,
+        kind=EXPORT_GRADES.name,
+        params={"exam_ids": exam_ids, "filename": filename},
+        created_by=viewer.user.id,
+    )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 def _statements(
@@ -293,6 +351,7 @@ def _exam_report(
         service=service_summary(session, [exam]),
         items=items,
         csv_url=f"/proctor/exams/{exam.id}/grades.csv",
+        csv_job_url=f"/proctor/exams/{exam.id}/grades-job",
         xapi_url=f"/proctor/exams/{exam.id}/xapi.json",
         push_url=f"/proctor/exams/{exam.id}/xapi/push",
         lrs=lrs_configured(state.settings),
@@ -349,6 +408,13 @@ def read_exam_grades(
     return _csv_response(state, [exam_id], service.now(), f"exam-{exam_id}-grades.csv")
 
 
+@router.post("/exams/{exam_id}/grades-job")
+def create_exam_grades_job(exam_id: int, viewer: ViewerDep, session: SessionDep) -> Response:
+    """Write the exam's grades CSV in the background; its job page offers the file."""
+    exam_or_404(session, exam_id)
+    return _export_job(session, viewer, [exam_id], f"exam-{exam_id}-grades.csv")
+
+
 def _cohort_exams(session: Session, cohort: str) -> list[Exam]:
     exams = exams_of_cohort(session=session, cohort=cohort)
     if not exams:
@@ -376,6 +442,7 @@ def _cohort_report(
         service=service_summary(session, exams),
         process=cohort_process(session, cohort),
         csv_url=f"/proctor/cohorts/{cohort}/grades.csv",
+        csv_job_url=f"/proctor/cohorts/{cohort}/grades-job",
         xapi_url=f"/proctor/cohorts/{cohort}/xapi.json",
         push_url=f"/proctor/cohorts/{cohort}/xapi/push",
         lrs=lrs_configured(state.settings),
@@ -431,3 +498,11 @@ def read_cohort_grades(
     exams = _cohort_exams(session, cohort)
     ids = [exam.id for exam in exams if exam.id is not None]
     return _csv_response(state, ids, service.now(), "cohort-grades.csv")
+
+
+@router.post("/cohorts/{cohort}/grades-job")
+def create_cohort_grades_job(cohort: str, viewer: ViewerDep, session: SessionDep) -> Response:
+    """Write the cohort's grades CSV in the background; its job page offers the file."""
+    exams = _cohort_exams(session, cohort)
+    ids = [exam.id for exam in exams if exam.id is not None]
+    return _export_job(session, viewer, ids, "cohort-grades.csv")
