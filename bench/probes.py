@@ -74,7 +74,9 @@ def run(part: str, details: bool, pack_filter: str | None) -> None:
         kinds = {c.id: c.kind for c in pack.scenario(scenario_id).rubric.criteria}
         for criterion_id, sentences in (data.get("criteria") or {}).items():
             for expected in ("yes", "no"):
-                for text in sentences.get(expected) or ():
+                # YAML 1.1 reads a bare yes/no key as a boolean: accept both spellings.
+                texts = sentences.get(expected) or sentences.get(expected == "yes") or ()
+                for text in texts:
                     this = "holdout" if held_out(text) else "tune"
                     if part != "all" and this != part:
                         continue
