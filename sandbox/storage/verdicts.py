@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Index, String, delete, false, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from sandbox.storage.models import Attempt
+
 #: Statuses that count as "missed" for the mentor's filter (a forbidden one broken too).
 BAD_STATUSES = ("missed", "violated")
 #: Statuses that count as met for facility (a forbidden criterion kept clear of).
@@ -74,9 +76,7 @@ def write_verdicts(session: Session, attempt_id: int, record: Mapping[str, Any] 
     write_many(session, [(attempt_id, record)])
 
 
-def write_many(
-    session: Session, graded: Iterable[tuple[int, Mapping[str, Any] | None]]
-) -> None:
+def write_many(session: Session, graded: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
     """Replace the rows of many attempts at once: one DELETE and one multi-row INSERT (the
     bulk path a large import or a benchmark's seeding takes; not committed)."""
     pairs = list(graded)
@@ -96,3 +96,17 @@ def verdicts_of(session: Session, attempt_id: int) -> dict[str, str]:
         select(CriterionVerdict).where(col(CriterionVerdict.attempt_id) == attempt_id)
     ).all()
     return {row.criterion_id: row.status for row in found}
+
+
+def missed(criterion_id: str) -> Any:
+    """A condition on `attempts`: the attempt's grade has `criterion_id` missed or broken
+    (an indexed EXISTS on this table, for any list of attempts)."""
+    return (
+        select(CriterionVerdict.attempt_id)
+        .where(
+            col(CriterionVerdict.attempt_id) == col(Attempt.id),
+            col(CriterionVerdict.criterion_id) == criterion_id,
+            col(CriterionVerdict.status).in_(BAD_STATUSES),
+        )
+        .exists()
+    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from sqlalchemy import func
+from sqlalchemy import Row, and_, func, or_
 from sqlmodel import Session, select
 
 from sandbox.web.i18n import N_
@@ -106,3 +106,164 @@ def paginate_list(items: Sequence[T], request: PageRequest, size: int = PAGE_SIZ
     return Page(
         list(items[(number - 1) * size : number * size]), number, pages, len(items), problem
     )
+
+
+# --- keyset pages: deep pages without OFFSET -----------------------------------------------
+#
+# A list ordered newest first by (a time, an id) is paged by the row it continues from:
+# `after=ID` (the page holds the rows after that row, older) or `before=ID` (the rows before
+# it, newer). The database reads only the page's rows from the index however deep the page,
+# where OFFSET reads and drops every row before it. Ties on the time are broken by the id,
+# so no row is skipped or shown twice.
+
+
+@dataclass(frozen=True)
+class KeysetRequest:
+    """Where a keyset page starts: after or before a row (by its id), or at the top."""
+
+    after: int | None = None
+    before: int | None = None
+    problem: str | None = None  # why this is not the page asked for (a message key)
+
+    @property
+    def at_top(self) -> bool:
+        return self.after is None and self.before is None
+
+
+def read_keyset(after: str | None, before: str | None) -> KeysetRequest:
+    """A keyset position from the address: a row id in plain digits (one of the two); any
+    other text asks for the top, with `NOT_A_PAGE`."""
+    texts = {"after": (after or "").strip(), "before": (before or "").strip()}
+    given = {key: text for key, text in texts.items() if text}
+    if not given:
+        return KeysetRequest()
+    if len(given) == 1:
+        key, text = next(iter(given.items()))
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            return KeysetRequest(**{key: int(text)})
+    return KeysetRequest(problem=NOT_A_PAGE)
+
+
+@dataclass(frozen=True)
+class KeysetPage(Generic[T]):
+    """One keyset page: its items, the ids its links continue from, its place in the list."""
+
+    items: list[T]
+    number: int
+    pages: int
+    total: int
+    first_id: int | None  # the first row's id: the previous page ends before it
+    last_id: int | None  # the last row's id: the next page starts after it
+    has_previous: bool
+    has_next: bool
+    problem: str | None = None
+
+    def links(self, path: str, kept: Mapping[str, str]) -> dict[str, str | None]:
+        """The previous and next pages' addresses, with the list's other parameters."""
+        kept = {
+            key: value
+            for key, value in kept.items()
+            if value and key not in ("page", "after", "before")
+        }
+
+        def link(key: str, row_id: int | None) -> str | None:
+            return None if row_id is None else f"{path}?" + urlencode({**kept, key: row_id})
+
+        return {
+            "previous": link("before", self.first_id) if self.has_previous else None,
+            "next": link("after", self.last_id) if self.has_next else None,
+        }
+
+
+def _newer(keys: Sequence[Any], values: Sequence[Any]) -> Any:
+    """Rows that come before `values` in newest-first order of `keys`: (t, id) > (t0, id0)."""
+    (time, row_id), (t0, id0) = keys, values
+    return or_(time > t0, and_(time == t0, row_id > id0))
+
+
+def _older(keys: Sequence[Any], values: Sequence[Any]) -> Any:
+    (time, row_id), (t0, id0) = keys, values
+    return or_(time < t0, and_(time == t0, row_id < id0))
+
+
+def keyset_paginate(
+    session: Session,
+    statement: Any,
+    keys: tuple[Any, Any],
+    request: KeysetRequest,
+    size: int = PAGE_SIZE,
+    row_key: Any = None,
+) -> KeysetPage[Any]:
+    """One page of `statement`'s rows (filtered, not ordered), newest first by `keys` (a time
+    column and the unique id column of the listed table): counted by the database, read from
+    the index after or before the row the request names. A row that is gone, or a position
+    past either end, shows the nearest page with a message key (`KeysetPage.problem`).
+
+    `row_key(row)` gives a row's (time, id); by default the row's first two columns' values
+    are read from its first entity's attributes of the keys' names."""
+    time_col, id_col = keys
+    key_of = row_key or (lambda row: _key_of(row, keys))
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = int(session.exec(counted).one())
+    pages = page_count(total, size)
+    problem = request.problem
+    anchor_id = request.after if request.after is not None else request.before
+    anchor: tuple[Any, Any] | None = None
+    if anchor_id is not None:
+        found = session.exec(select(time_col, id_col).where(id_col == anchor_id)).first()
+        if found is None:
+            problem = problem or NOT_A_PAGE
+        else:
+            anchor = (found[0], found[1])
+    newest_first = statement.order_by(time_col.desc(), id_col.desc())
+    if anchor is None:
+        rows = list(session.exec(newest_first.limit(size + 1)).all())
+        more_older = len(rows) > size
+        rows = rows[:size]
+        more_newer = False
+    elif request.after is not None:
+        rows = list(session.exec(newest_first.where(_older(keys, anchor)).limit(size + 1)).all())
+        more_older = len(rows) > size
+        rows = rows[:size]
+        more_newer = True
+        if not rows:  # past the end: the last page, as numbered pages would show it
+            problem = problem or PAST_THE_END
+            rows = list(session.exec(newest_first.offset((pages - 1) * size).limit(size)).all())
+            more_older, more_newer = False, pages > 1
+    else:
+        oldest_first = statement.order_by(time_col.asc(), id_col.asc())
+        rows = list(session.exec(oldest_first.where(_newer(keys, anchor)).limit(size + 1)).all())
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        more_older = True
+        if not rows:  # before the start: the first page
+            problem = problem or PAST_THE_END
+            rows = list(session.exec(newest_first.limit(size + 1)).all())
+            more_older = len(rows) > size
+            rows = rows[:size]
+            more_newer = False
+    number = 1
+    if rows and (more_newer or anchor is not None):
+        first = key_of(rows[0])
+        before = select(func.count()).select_from(
+            statement.where(_newer(keys, first)).order_by(None).subquery()
+        )
+        ahead = int(session.exec(before).one())
+        more_newer = ahead > 0
+        number = min(pages, ahead // size + 1)
+    return KeysetPage(
+        items=rows,
+        number=number,
+        pages=pages,
+        total=total,
+        first_id=key_of(rows[0])[1] if rows else None,
+        last_id=key_of(rows[-1])[1] if rows else None,
+        has_previous=more_newer,
+        has_next=more_older,
+        problem=problem,
+    )
+
+
+def _key_of(row: Any, keys: tuple[Any, Any]) -> tuple[Any, Any]:
+    entity = row[0] if isinstance(row, tuple | Row) else row
+    return getattr(entity, keys[0].key), getattr(entity, keys[1].key)

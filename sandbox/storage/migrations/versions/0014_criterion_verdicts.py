@@ -65,9 +65,7 @@ def _rows(attempt_id: int, grade: Any) -> list[dict[str, Any]]:
 def upgrade() -> None:
     table = op.create_table(
         "criterion_verdicts",
-        sa.Column(
-            "attempt_id", sa.Integer(), sa.ForeignKey("attempts.id"), primary_key=True
-        ),
+        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id"), primary_key=True),
         sa.Column("criterion_id", sa.String(64), primary_key=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
