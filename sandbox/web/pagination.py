@@ -140,7 +140,9 @@ def read_keyset(after: str | None, before: str | None) -> KeysetRequest:
     if len(given) == 1:
         key, text = next(iter(given.items()))
         if text.isascii() and text.isdigit() and len(text) <= 18:
-            return KeysetRequest(**{key: int(text)})
+            if key == "after":
+                return KeysetRequest(after=int(text))
+            return KeysetRequest(before=int(text))
     return KeysetRequest(problem=NOT_A_PAGE)
 
 
