@@ -1,7 +1,8 @@
 """One way to page a list: read the page number from the address, count and slice in SQL.
 
 A page number that cannot be read, or one past the last page, never fails the request:
-the nearest page is shown with a message key saying why (`Page.problem`).
+the nearest page is shown with a message key saying why (`Page.problem`). Lists that go
+deep page by keyset instead (`keyset_paginate`: after or before a row, no OFFSET).
 """
 
 from __future__ import annotations
