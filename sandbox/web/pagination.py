@@ -195,18 +195,17 @@ def keyset_paginate(
     keys: tuple[Any, Any],
     request: KeysetRequest,
     size: int = PAGE_SIZE,
-    row_key: Any = None,
 ) -> KeysetPage[Any]:
     """One page of `statement`'s rows (filtered, not ordered), newest first by `keys` (a time
     column and the unique id column of the listed table): counted by the database, read from
     the index after or before the row the request names. A row that is gone, or a position
     past either end, shows the nearest page with a message key (`KeysetPage.problem`).
 
-    `row_key(row)` gives a row's (time, id); by default the row's first two columns' values
-    are read from its first entity's attributes of the keys' names."""
+    The page is found by its keys alone (an index can hold them), then only its rows are
+    read whole: sorting wide rows to find a page cost more than the page."""
     time_col, id_col = keys
-    key_of = row_key or (lambda row: _key_of(row, keys))
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    only_keys = statement.with_only_columns(time_col, id_col)
+    counted = select(func.count()).select_from(only_keys.order_by(None).subquery())
     total = int(session.exec(counted).one())
     pages = page_count(total, size)
     problem = request.problem
@@ -218,55 +217,66 @@ def keyset_paginate(
             problem = problem or NOT_A_PAGE
         else:
             anchor = (found[0], found[1])
-    newest_first = statement.order_by(time_col.desc(), id_col.desc())
+    newest_first = only_keys.order_by(time_col.desc(), id_col.desc())
+
+    def read(query: Any) -> list[tuple[Any, Any]]:
+        # execute, not exec: SQLModel would read a select of one entity's columns as scalars.
+        return [(row[0], row[1]) for row in session.execute(query).all()]
+
     if anchor is None:
-        rows = list(session.exec(newest_first.limit(size + 1)).all())
-        more_older = len(rows) > size
-        rows = rows[:size]
+        found_keys = read(newest_first.limit(size + 1))
+        more_older = len(found_keys) > size
+        found_keys = found_keys[:size]
         more_newer = False
     elif request.after is not None:
-        rows = list(session.exec(newest_first.where(_older(keys, anchor)).limit(size + 1)).all())
-        more_older = len(rows) > size
-        rows = rows[:size]
+        found_keys = read(newest_first.where(_older(keys, anchor)).limit(size + 1))
+        more_older = len(found_keys) > size
+        found_keys = found_keys[:size]
         more_newer = True
-        if not rows:  # past the end: the last page, as numbered pages would show it
+        if not found_keys:  # past the end: the last page, as numbered pages would show it
             problem = problem or PAST_THE_END
-            rows = list(session.exec(newest_first.offset((pages - 1) * size).limit(size)).all())
+            found_keys = read(newest_first.offset((pages - 1) * size).limit(size))
             more_older, more_newer = False, pages > 1
     else:
-        oldest_first = statement.order_by(time_col.asc(), id_col.asc())
-        rows = list(session.exec(oldest_first.where(_newer(keys, anchor)).limit(size + 1)).all())
-        more_newer = len(rows) > size
-        rows = rows[:size][::-1]
+        oldest_first = only_keys.order_by(time_col.asc(), id_col.asc())
+        found_keys = read(oldest_first.where(_newer(keys, anchor)).limit(size + 1))
+        more_newer = len(found_keys) > size
+        found_keys = found_keys[:size][::-1]
         more_older = True
-        if not rows:  # before the start: the first page
+        if not found_keys:  # before the start: the first page
             problem = problem or PAST_THE_END
-            rows = list(session.exec(newest_first.limit(size + 1)).all())
-            more_older = len(rows) > size
-            rows = rows[:size]
+            found_keys = read(newest_first.limit(size + 1))
+            more_older = len(found_keys) > size
+            found_keys = found_keys[:size]
             more_newer = False
     number = 1
-    if rows and (more_newer or anchor is not None):
-        first = key_of(rows[0])
+    if found_keys and (more_newer or anchor is not None):
         before = select(func.count()).select_from(
-            statement.where(_newer(keys, first)).order_by(None).subquery()
+            only_keys.where(_newer(keys, found_keys[0])).order_by(None).subquery()
         )
         ahead = int(session.exec(before).one())
         more_newer = ahead > 0
         number = min(pages, ahead // size + 1)
+    ids = [row_id for _, row_id in found_keys]
+    rows: list[Any] = []
+    if ids:
+        position = {row_id: index for index, row_id in enumerate(ids)}
+        whole = session.exec(statement.where(id_col.in_(ids))).all()
+        rows = sorted(whole, key=lambda row: position[_id_of(row, id_col)])
     return KeysetPage(
         items=rows,
         number=number,
         pages=pages,
         total=total,
-        first_id=key_of(rows[0])[1] if rows else None,
-        last_id=key_of(rows[-1])[1] if rows else None,
+        first_id=ids[0] if ids else None,
+        last_id=ids[-1] if ids else None,
         has_previous=more_newer,
         has_next=more_older,
         problem=problem,
     )
 
 
-def _key_of(row: Any, keys: tuple[Any, Any]) -> tuple[Any, Any]:
+def _id_of(row: Any, id_col: Any) -> Any:
+    """The id of a row of entities (its first entity's) or of one entity."""
     entity = row[0] if isinstance(row, tuple | Row) else row
-    return getattr(entity, keys[0].key), getattr(entity, keys[1].key)
+    return getattr(entity, id_col.key)

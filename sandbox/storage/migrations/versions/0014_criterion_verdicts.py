@@ -7,6 +7,13 @@ now on. Existing grades are read back in batches of 500 attempts, by id, so a da
 years of attempts upgrades without holding them all; a grade the upgrade cannot read (not
 JSON, no criteria) gets no rows, as it would have none to filter.
 
+`ix_attempts_exam_report` holds the columns the exam reports count by
+(`storage/report_figures.py`), so they are read from the index alone: on SQLite, reading a
+column stored after the grade JSON walks that JSON's overflow pages, which at 20,000
+attempts was most of a report's time. `ix_attempts_user_started` gives the mentor's list
+(newest first, paged by keyset on started_at and id) its page's keys per trainee without
+reading the attempts' rows.
+
 Revision ID: 0014
 Revises: 0012
 Create Date: 2026-12-06
@@ -78,6 +85,27 @@ def upgrade() -> None:
         "criterion_verdicts",
         ["criterion_id", "status", "attempt_id"],
     )
+    # The reports' columns of exam attempts in one index, so that counting never reads the
+    # attempts' rows (SQLite keeps columns after the grade JSON beyond it, in overflow pages).
+    op.create_index(
+        "ix_attempts_exam_report",
+        "attempts",
+        [
+            "exam_id",
+            "user_id",
+            "pack_id",
+            "scenario_id",
+            "retake",
+            "mode",
+            "score",
+            "ended_at",
+            "graded_at",
+            "over_limit",
+            "id",
+        ],
+    )
+    # The mentor's list, newest first and paged by keyset on (started_at, id).
+    op.create_index("ix_attempts_user_started", "attempts", ["user_id", "started_at", "id"])
     connection = op.get_bind()
     read = sa.text(
         "SELECT id, grade FROM attempts WHERE grade IS NOT NULL AND id > :after "
@@ -95,5 +123,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_attempts_user_started", table_name="attempts")
+    op.drop_index("ix_attempts_exam_report", table_name="attempts")
     op.drop_index("ix_criterion_verdicts_criterion", table_name="criterion_verdicts")
     op.drop_table("criterion_verdicts")
