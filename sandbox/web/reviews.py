@@ -169,15 +169,6 @@ def without_rubric(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return shown
 
 
-def missed_criteria(record: Mapping[str, Any] | None) -> set[str]:
-    """Ids of the criteria missed or broken in a record."""
-    return {
-        entry["id"]
-        for entry in (record or {}).get("criteria", [])
-        if entry.get("status") in BAD_STATUSES
-    }
-
-
 def format_seconds(value: float | None) -> str:
     """Seconds as m:ss.s for a transcript line (an hour-long gap stays readable)."""
     if value is None:
