@@ -17,7 +17,6 @@ from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.models import Attempt, AttemptMessage, Speaker
 from sandbox.storage.reviews import ReviewComment, comments_for, override_history
 
-BAD_STATUSES = ("missed", "violated")
 NAME_PART_MIN = 3
 
 
