@@ -35,6 +35,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -453,6 +454,7 @@ def bench_size(args: argparse.Namespace, size: int) -> list[dict[str, Any]]:
         results.append(found)
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # the database and the server's log
     return results
 
 
