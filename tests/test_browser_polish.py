@@ -24,7 +24,7 @@ from browser_support import (
 )
 from browser_support import log_in as log_in_as
 from playwright.sync_api import Browser, Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 from test_browser_trainee import PHONE, Auditor, PageWatch, screenshot
 
 from sandbox.exams.policy import ExamRules
@@ -32,6 +32,7 @@ from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.exams import create_exam
 from sandbox.storage.models import Attempt, Role, utcnow
 from sandbox.storage.users import create_user
+from sandbox.storage.verdicts import write_verdicts
 
 PROCTOR, MENTOR, TRAINEE = "pat", "mo", "tao"
 OTHERS = [f"candidate-{n:02d}-with-a-long-name" for n in range(1, 7)]
@@ -133,6 +134,9 @@ def _seed(database_url: str) -> dict[str, int]:
             session.flush()
             assert short.id is not None
             ids["short"] = short.id
+            for attempt in session.exec(select(Attempt)):  # as storage writes each grade
+                assert attempt.id is not None
+                write_verdicts(session, attempt.id, attempt.grade)
             session.commit()
             return ids
     finally:

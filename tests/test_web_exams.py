@@ -34,6 +34,7 @@ from web_support import SAME_ORIGIN, csrf_token
 
 from sandbox.storage.exams import Exam
 from sandbox.storage.models import Attempt, User
+from sandbox.storage.verdicts import write_verdicts
 
 # Each test that uses a database runs on SQLite and on PostgreSQL (conftest.py).
 pytestmark = pytest.mark.backends("sqlite", "postgres")
@@ -462,8 +463,10 @@ def _graded(
             },
         )
         session.add(attempt)
-        session.commit()
+        session.flush()
         assert attempt.id is not None
+        write_verdicts(session, attempt.id, attempt.grade)  # as storage writes a grade
+        session.commit()
         return attempt.id
 
 

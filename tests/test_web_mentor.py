@@ -207,9 +207,16 @@ def test_pages_of_twenty(app: FastAPI, client: TestClient, team: dict[str, int])
     assert len(listed(second.text)) == 3
     assert listed(first.text).isdisjoint(listed(second.text))
     assert client.get("/mentor/attempts?page=zz").status_code == 200
-    # The next-page link keeps the filters.
+    # The next-page link keeps the filters and continues after the page's last attempt
+    # (keyset: no OFFSET however deep); the previous link of that page leads back.
     link = client.get("/mentor/attempts?passed=no").text
-    assert 'href="/mentor/attempts?passed=no&amp;page=2"' in link
+    found = re.search(r'id="page-next" href="(/mentor/attempts\?passed=no&amp;after=\d+)"', link)
+    assert found is not None
+    following = client.get(found.group(1).replace("&amp;", "&")).text
+    assert "Page 2 of 2" in following and listed(following).isdisjoint(listed(link))
+    back = re.search(r'id="page-previous" href="([^"]+)"', following)
+    assert back is not None and "before=" in back.group(1)
+    assert listed(client.get(back.group(1).replace("&amp;", "&")).text) == listed(link)
 
 
 def test_a_page_number_that_cannot_be_followed_says_so(

@@ -20,11 +20,12 @@ from exam_support import (
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 from web_support import add_user, csrf_token, login, start_attempt
 
 from sandbox.scenarios.catalogue import matches_search, practised
 from sandbox.storage.models import Attempt, User
+from sandbox.storage.verdicts import write_verdicts
 
 COLD_ID = "scenario-pharmacy-basics--cold-remedy-hypertension"
 INSULIN_ID = "scenario-pharmacy-basics--late-insulin-delivery"
@@ -196,6 +197,10 @@ def test_the_facility_table_says_kept_clear_for_forbidden_criteria(
                     grade={"score": 90, "criteria": criteria},
                 )
             )
+        session.flush()
+        for attempt in session.exec(select(Attempt).where(Attempt.exam_id == exam_id)):
+            assert attempt.id is not None
+            write_verdicts(session, attempt.id, attempt.grade)  # as storage writes a grade
         session.commit()
     report = proctor.get(f"/proctor/exams/{exam_id}/report").text
     table = report[report.index('id="facility-table"') :].split("</table>")[0]

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from sandbox.evaluator.flags import flagged_criteria, record_needs_review
 from sandbox.storage.models import Attempt, AttemptMessage, Mode, Speaker, User, utcnow
+from sandbox.storage.verdicts import write_verdicts
 
 
 def start_attempt(
@@ -112,7 +113,8 @@ def end_attempt(
 
 
 def store_grade(*, session: Session, attempt: Attempt, grade: dict[str, Any]) -> None:
-    """Keep the grade JSON and its headline numbers on the attempt."""
+    """Keep the grade JSON, its headline numbers and its verdicts (storage/verdicts.py)."""
+    assert attempt.id is not None
     attempt.grade = grade
     attempt.score = float(grade["score"])
     attempt.band = str(grade["band"])
@@ -121,6 +123,7 @@ def store_grade(*, session: Session, attempt: Attempt, grade: dict[str, Any]) ->
     attempt.flagged = len(flagged_criteria(grade))  # the review queue's columns
     attempt.needs_review = record_needs_review(grade)
     session.add(attempt)
+    write_verdicts(session, attempt.id, grade)
     session.flush()
 
 

@@ -22,6 +22,7 @@ from sandbox.evaluator.overrides import ReviewError, override, overrides_in_forc
 from sandbox.scenarios.models import Scenario
 from sandbox.storage import audit
 from sandbox.storage.models import Attempt, SecondMark, User, utcnow
+from sandbox.storage.verdicts import write_verdicts
 
 COMMENT_MAX_CHARS = 4000
 NOTE_MAX_CHARS = 4000
@@ -164,7 +165,10 @@ def frozen(*, session: Session, attempt_id: int) -> bool:
 
 
 def store_record(*, session: Session, attempt: Attempt, record: dict[str, Any]) -> None:
-    """Keep a (re)computed grade record and its headline on the attempt."""
+    """Keep a (re)computed grade record, its headline and its verdicts (storage/verdicts.py)
+    on the attempt: overrides, queue decisions, second-marking settlements and a regrade's
+    apply all store their grades here."""
+    assert attempt.id is not None
     attempt.grade = record  # a new object, so the JSON column is written
     attempt.score = float(record["score"])
     attempt.band = str(record["band"])
@@ -172,6 +176,7 @@ def store_record(*, session: Session, attempt: Attempt, record: dict[str, Any]) 
     attempt.flagged = len(flagged_criteria(record))  # the review queue's columns
     attempt.needs_review = record_needs_review(record)
     session.add(attempt)
+    write_verdicts(session, attempt.id, record)
 
 
 def override_criterion(

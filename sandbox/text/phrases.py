@@ -85,7 +85,9 @@ _ZH_FILLER = "(?:" + "|".join(map(re.escape, sorted(ZH_FILLERS, key=len, reverse
 _ZH_TIGHT = frozenset("不 没 别 无 未 非 莫 勿".split())
 # A gap stays in its clause and holds no negation: "布洛芬...下单" is not in 布洛芬千万别下单.
 # Words that hold a negation's character without negating (特别满意) may stand in a gap.
-_ZH_GAP_WORDS = "特别 区别 分别 级别 类别 个别 识别 告别 差别 别人 别的 别家 别处 不错 不少 没错 无论 未来".split()
+_ZH_GAP_WORDS = (
+    "特别 区别 分别 级别 类别 个别 识别 告别 差别 别人 别的 别家 别处 不错 不少 没错 无论 未来"
+).split()
 _ZH_GAP = "(?:" + "|".join(_ZH_GAP_WORDS) + "|[^.,;:!?。、，；：！？不没别无未莫勿]){0,8}?"
 
 

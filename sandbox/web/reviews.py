@@ -17,7 +17,6 @@ from sandbox.scenarios.models import Pack, Scenario
 from sandbox.storage.models import Attempt, AttemptMessage, Speaker
 from sandbox.storage.reviews import ReviewComment, comments_for, override_history
 
-BAD_STATUSES = ("missed", "violated")
 NAME_PART_MIN = 3
 
 
@@ -167,15 +166,6 @@ def without_rubric(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     for key in ("critical", "critical_missed", "critical_violated"):
         shown.pop(key, None)
     return shown
-
-
-def missed_criteria(record: Mapping[str, Any] | None) -> set[str]:
-    """Ids of the criteria missed or broken in a record."""
-    return {
-        entry["id"]
-        for entry in (record or {}).get("criteria", [])
-        if entry.get("status") in BAD_STATUSES
-    }
 
 
 def format_seconds(value: float | None) -> str:

@@ -21,6 +21,7 @@ from sandbox.storage import (  # noqa: F401
     queue,
     reviews,
     throttle,
+    verdicts,
 )
 
 target_metadata = SQLModel.metadata

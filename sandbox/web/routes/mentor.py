@@ -32,6 +32,7 @@ from sandbox.storage.reviews import (
     tags_of,
     unmark_case,
 )
+from sandbox.storage.verdicts import missed
 from sandbox.web import regrade_jobs, reviews
 from sandbox.web.deps import (
     Forbidden,
@@ -44,7 +45,14 @@ from sandbox.web.deps import (
 )
 from sandbox.web.i18n import N_
 from sandbox.web.jobs import start as start_job
-from sandbox.web.pagination import Page, PageRequest, paginate, paginate_list, read_page
+from sandbox.web.pagination import (
+    KeysetPage,
+    Page,
+    keyset_paginate,
+    paginate,
+    read_keyset,
+    read_page,
+)
 from sandbox.web.practice import under_exam
 from sandbox.web.regrade_jobs import regrade_scope
 from sandbox.web.state import AppState
@@ -141,7 +149,8 @@ def parse_filters(
 
 
 def attempts_query(reviewer: User, filters: Filters) -> Any:
-    """The reviewer's attempts with their owners' names, filtered, newest first."""
+    """The reviewer's attempts with their owners' names, filtered (not ordered: the pages
+    order them newest first)."""
     statement = select(Attempt, User.name).join(User, col(User.id) == col(Attempt.user_id))
     if not access.sees_every_trainee(reviewer):
         statement = statement.where(User.mentor_id == reviewer.id)
@@ -160,31 +169,24 @@ def attempts_query(reviewer: User, filters: Filters) -> Any:
     if filters.passed is not None:
         statement = statement.where(Attempt.passed == filters.passed)
     if filters.criterion is not None:
-        # Only graded attempts can have missed it; the grade itself is read below.
-        statement = statement.where(col(Attempt.grade).is_not(None))
-    return statement.order_by(col(Attempt.started_at).desc(), col(Attempt.id).desc())
+        # Answered by the verdict table's index (storage/verdicts.py), not by the grades.
+        statement = statement.where(missed(filters.criterion))
+    return statement
 
 
 def page_of_attempts(
-    session: Session, reviewer: User, filters: Filters, request: PageRequest
-) -> Page[tuple[Attempt, str]]:
-    """One page of the filtered attempts, counted and sliced by the database."""
+    session: Session, reviewer: User, filters: Filters, page: str, after: str, before: str
+) -> Page[tuple[Attempt, str]] | KeysetPage[tuple[Attempt, str]]:
+    """One page of the filtered attempts, newest first, counted and read by the database:
+    by keyset (`after`/`before` an attempt id, what the list's links use, however deep), or
+    by number (`page`, an older link's way; OFFSET)."""
     statement = attempts_query(reviewer, filters)
-    if filters.criterion is None:
-        return paginate(session, statement, request)
-    # "Criterion missed" looks inside the stored grades: read ids and grades only, then
-    # the page's attempts.
-    graded = session.exec(statement.with_only_columns(col(Attempt.id), col(Attempt.grade))).all()
-    wanted = [i for i, grade in graded if filters.criterion in reviews.missed_criteria(grade)]
-    chosen = paginate_list(wanted, request)
-    found = session.exec(
-        select(Attempt, User.name)
-        .join(User, col(User.id) == col(Attempt.user_id))
-        .where(col(Attempt.id).in_(chosen.items))
-    ).all()
-    order = {attempt_id: index for index, attempt_id in enumerate(chosen.items)}
-    rows = sorted(((a, n) for a, n in found), key=lambda row: order[row[0].id])
-    return Page(rows, chosen.number, chosen.pages, chosen.total, chosen.problem)
+    keys = (col(Attempt.started_at), col(Attempt.id))
+    if page.strip() and not (after.strip() or before.strip()):
+        return paginate(
+            session, statement.order_by(keys[0].desc(), keys[1].desc()), read_page(page)
+        )
+    return keyset_paginate(session, statement, keys, read_keyset(after, before))
 
 
 def list_extras(session: Session, ids: list[int]) -> tuple[dict[int, int], set[int]]:
@@ -214,7 +216,9 @@ def list_attempts(
     date_to: str = "",
     passed: str = "",
     criterion: str = "",
-    page: str = "1",
+    page: str = "",
+    after: str = "",
+    before: str = "",
 ) -> Response:
     """The reviewer's trainees' attempts, filtered and paginated."""
     raw = {
@@ -229,9 +233,9 @@ def list_attempts(
     scenario_choices = [(p, s) for p, s in state.library.scenarios()]
     known = {(p.id, s.id) for p, s in scenario_choices}
     filters = parse_filters(raw, trainees, known)
-    shown: Page[tuple[Attempt, str]] = Page([], 1, 1, 0)
+    shown: Page[tuple[Attempt, str]] | KeysetPage[tuple[Attempt, str]] = Page([], 1, 1, 0)
     if not filters.errors:
-        shown = page_of_attempts(session, reviewer, filters, read_page(page))
+        shown = page_of_attempts(session, reviewer, filters, page, after, before)
     rows = shown.items
     ids = [a.id for a, _ in rows if a.id is not None]
     comment_counts, cases = list_extras(session, ids)

@@ -12,28 +12,24 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from sandbox.evaluator.service_metrics import communication, mean, service_metrics
 from sandbox.exams.reports import (
     Facility,
     HistogramLayout,
     PassRate,
     csv_header,
     csv_rows,
-    facility,
     histogram,
     histogram_layout,
-    pass_rate,
 )
 from sandbox.exams.xapi import all_statements
 from sandbox.questions.stats import item_statistics
-from sandbox.storage.attempts import message_times
 from sandbox.storage.exams import Exam, ExamCandidate, exam_scenarios, exams_of_cohort
 from sandbox.storage.jobs import Outcome
-from sandbox.storage.models import Attempt
 from sandbox.storage.peer_reviews import cohort_process
 from sandbox.storage.questions import stat_papers, written_part
+from sandbox.storage.report_figures import ServiceFigures, report_figures, service_figures
 from sandbox.storage.standings import Standing, standings
 from sandbox.storage.xapi import exam_records, sitting_records
 from sandbox.web.deps import SessionDep, StateDep, ViewerDep, gate, require_proctor
@@ -79,16 +75,6 @@ def _sorted_facility(items: list[Facility]) -> list[Facility]:
     return sorted(items, key=lambda f: (f.percent is None, f.percent or 0.0, f.criterion))
 
 
-def _records(found: Sequence[Standing]) -> list[dict[str, Any]]:
-    """The grade of each candidate's counted attempt per scenario (first sitting). A stored
-    grade holds the statuses in force, overrides included (`evaluator.records`)."""
-    return [
-        {"scenario": f"{a.pack_id}/{a.scenario_id}", "criteria": a.grade.get("criteria", [])}
-        for a in (p.best for s in found for p in s.first)
-        if a is not None and a.grade
-    ]
-
-
 def build_report(
     *,
     t: Translate,
@@ -97,13 +83,13 @@ def build_report(
     exams: list[Exam],
     title: str,
     now: datetime,
-) -> tuple[Report, list[tuple[Exam, Standing]]]:
-    everyone = [(exam, s) for exam in exams for s in standings(session=session, exam=exam, now=now)]
+) -> Report:
+    """The report's figures, counted by the database (storage/report_figures.py): neither
+    the candidates nor their grades are read one by one."""
+    figures = report_figures(session=session, exams=exams, now=now)
     target = exams[-1].exam_rules.pass_rate_target if exams else 90.0
     pass_line = exams[-1].exam_rules.practical_pass if exams else None
-    rate = pass_rate([s.final.passed for _, s in everyone], target)
-    finals = [s.final.final for _, s in everyone if s.final.final is not None]
-    practicals = [s.final.practical for _, s in everyone if s.final.practical is not None]
+    rate = PassRate(figures.passed, figures.decided, target)
     descriptions: dict[str, str] = {}
     titles: dict[str, str] = {}
     for pack, scenario in state.library.scenarios():
@@ -112,9 +98,8 @@ def build_report(
             descriptions[f"{pack.id}/{scenario.id}#{criterion.id}"] = (
                 criterion.description or criterion.id
             )
-    items = _sorted_facility(facility(_records([s for _, s in everyone])))
     shown = []
-    for item in items:
+    for item in _sorted_facility(figures.facility):
         scenario_key = item.criterion.partition("#")[0]
         described = Facility(
             item.criterion,
@@ -124,16 +109,15 @@ def build_report(
             item.kind,
         )
         shown.append((described, titles.get(scenario_key, scenario_key)))
-    report = Report(
+    return Report(
         title=title,
         exams=exams,
         rate=rate,
-        final_chart=histogram_layout(histogram(finals)),
-        practical_chart=histogram_layout(histogram(practicals), pass_line),
+        final_chart=histogram_layout(histogram(figures.finals)),
+        practical_chart=histogram_layout(histogram(figures.practicals), pass_line),
         facility=shown,
-        candidates=len(everyone),
+        candidates=figures.candidates,
     )
-    return report, everyone
 
 
 def grade_rows(
@@ -164,40 +148,10 @@ def grade_rows(
     return rows, [*BASE_COLUMNS, *scenario_keys]
 
 
-@dataclass(frozen=True)
-class ServiceSummary:
-    """The service metrics of the exams' graded conversations (docs/programme.md)."""
-
-    conversations: int
-    frt_s: float | None
-    aht_s: float | None
-    bands: dict[str, int]
-
-
-def service_summary(session: Session, exams: Sequence[Exam]) -> ServiceSummary:
+def service_summary(session: Session, exams: Sequence[Exam]) -> ServiceFigures:
     """Average FRT and AHT of the exams' graded conversations, and how many fall in each
-    communication band."""
-    ids = [exam.id for exam in exams if exam.id is not None]
-    attempts = session.exec(
-        select(Attempt).where(
-            col(Attempt.exam_id).in_(ids),
-            col(Attempt.graded_at).is_not(None),
-            col(Attempt.over_limit).is_(False),
-        )
-    ).all()
-    times = message_times(session=session, attempt_ids=[a.id for a in attempts if a.id])
-    metrics = [service_metrics(times.get(a.id or 0, [])) for a in attempts]
-    bands = {name: 0 for name in ("excellent", "good", "pass", "fail")}
-    for attempt in attempts:
-        found = communication(attempt.grade)
-        if found is not None:
-            bands[found.band] += 1
-    return ServiceSummary(
-        len(attempts),
-        mean(m.frt_s for m in metrics),
-        mean(m.aht_s for m in metrics),
-        bands,
-    )
+    communication band, counted by the database."""
+    return service_figures(session=session, exam_ids=[e.id for e in exams if e.id is not None])
 
 
 def grade_csv_chunks(
@@ -338,7 +292,7 @@ def _exam_report(
     status_code: int = 200,
 ) -> Response:
     assert exam.id is not None
-    report, _ = build_report(
+    report = build_report(
         t=viewer.t, state=state, session=session, exams=[exam], title=exam.name, now=now
     )
     items = None
@@ -432,7 +386,7 @@ def _cohort_report(
     push_notice: tuple[str, bool] | None = None,
     status_code: int = 200,
 ) -> Response:
-    report, _ = build_report(
+    report = build_report(
         t=viewer.t, state=state, session=session, exams=exams, title=cohort, now=now
     )
     context = viewer.context(
