@@ -693,3 +693,45 @@ def test_a_wish_to_say_what_a_but_takes_back(
 ) -> None:
     reading = Reading(line, locale)
     assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # An unreal condition that the message then denies.
+        (
+            "If it were only tired eyes I'd find you a slot now, but with MG it's a no",
+            "en",
+            "slot",
+            True,
+        ),
+        (
+            "If you'd finished it a year ago I'd be looking at next week. You haven't.",
+            "en",
+            "next week",
+            True,
+        ),
+        ("If you were in pain I'd suggest paracetamol.", "en", "paracetamol", False),
+        # An option named to be turned down; a claim read online; a refused list.
+        ("A smaller dose isn't something we'd offer either.", "en", "small dose", True),
+        ("Skipping the warfarin isn't the answer either.", "en", "skip", True),
+        (
+            "You'll read online that a few hours out won't hurt them, but no.",
+            "en",
+            "a few hour",
+            True,
+        ),
+        ("No skipping, halving or spacing them out.", "en", "halve", True),
+        ("No problem, halving them is fine.", "en", "halve", False),
+        ("要是叔叔血压正常，那款胶囊还能考虑；可他血压高，就别买了。", "zh-CN", "那款胶囊", True),
+        ("要是叔叔血压高，那款胶囊别吃，可以换成海盐水", "zh-CN", "海盐水", False),
+        ("就算您把验证码也报给我，我也不能替她查。", "zh-CN", "验证码", True),
+        ("保证一样、永久、不留疤，这三样我都不能答应你。", "zh-CN", "保证", True),
+        ("有的人天生就容易青，这个没办法", "zh-CN", "天生", False),
+    ],
+)
+def test_what_a_sentence_grants_only_to_take_back(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    reading = Reading(line, locale)
+    assert (reading.negation_at(reading.text.find(word)) is not None) is negated

@@ -118,6 +118,7 @@ _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
 _WISHERS_EN = frozenset("love wish".split())
+_HEARING_EN = frozenset("read hear see".split())
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
@@ -268,6 +269,10 @@ _REJECTED_AFTER_EN = re.compile(
     # (only of a promise: "it isn't something we can give while you're pregnant" refuses)
     r"|(?:(?<=guarantee )|(?<=promise ))be not something [^.,;:!?]{0,40}"
     r"\b(give|promise|guarantee|offer|say|put in writing)\b"
+    # "skipping the warfarin isn't the answer either", "a smaller dose isn't something
+    # we'd offer either": an option named to be turned down
+    r"|\bbe not (the answer|an answer|an option|the way|a way|the solution)\b"
+    r"|\bbe not something (i|we) [^.,;:!?]{0,12}\b(offer|do|recommend|suggest|allow)\b"
 )
 _REJECTED_AFTER_ZH = re.compile(
     "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
@@ -318,6 +323,21 @@ _OTHERS_BUT_NOT_YOU_ZH = re.compile(
     r"(?:一般人|正常人|普通人|别人|其他人|别的人|大部分人|多数人|一般的人)"
     r"[^。！？!?；;]*?(?=(?:但是|但|不过|可是)是?(?:您|你|咱|阿姨|叔叔)"
     r"[^，,。！？!?；;]{0,12}?(?:不行|不能|不可以|不适合|不建议|别|不要|不宜|慎用))"
+)
+# What a sentence grants only to take back: "要是叔叔血压正常，那款胶囊还能考虑；可他..." (a
+# condition's consequence that a 可/但 clause then denies), and what "even if" concedes
+# before refusing: "就算您把验证码报给我，我也不能替她查".
+_CONDITION_THEN_BUT_ZH = re.compile(
+    r"(?:要是|如果|假如|假设|倘若)[^，,。；;！？!?]*[，,]([^，,。；;！？!?]+)[，,；;]\s*"
+    r"(?=可是|可(?!以|能)|但是|但|不过)"
+)
+_EVEN_IF_ZH = re.compile(
+    r"(?:就算|即使|哪怕|即便)[^。！？!?；;]*(?=[，,][^，,。！？!?；;]*?也(?:不|没|别))"
+)
+# A list of claims that the next clause refuses: "保证一样、永久、不留疤，这三样我都不能答应".
+_LIST_THEN_REFUSED_ZH = re.compile(
+    r"[^，,。；;！？!?]+(?=[，,]\s*(?:这|那)(?:(?:两|三|四|几)(?:样|种|个|点|条)|些)"
+    r"[^，,。；;！？!?]{0,8}?(?:不能|没法|没办法|做不到|不会|答应不了|给不了|不敢))"
 )
 # A wish to say something that the sentence's 但 takes back: 我也很想跟您说明天一定到，但是...
 _WISH_BUT_ZH = re.compile(
@@ -539,7 +559,9 @@ class Reading(Text):
             if self.locale == "en":
                 frames = _en_frames(self._tokens)
                 texts = {w.text for w in self._tokens}
-                if "would" in texts and not texts.isdisjoint(("if", "otherwise")):
+                if not texts.isdisjoint(_UNREAL_MODALS) and not texts.isdisjoint(
+                    ("if", "otherwise")
+                ):
                     frames = sorted({*frames, *_counterfactual_frames(self._plain, self._tokens)})
             else:
                 text = self.text
@@ -617,6 +639,17 @@ class Reading(Text):
                 return Word(
                     found.start(), found.start() + 3, text[found.start() : found.start() + 3]
                 )
+        for found in _CONDITION_THEN_BUT_ZH.finditer(text):
+            if found.start(1) <= at < found.end(1):
+                return Word(
+                    found.start(), found.start() + 2, text[found.start() : found.start() + 2]
+                )
+        for pattern in (_EVEN_IF_ZH, _LIST_THEN_REFUSED_ZH):
+            for found in pattern.finditer(text):
+                if found.start() <= at < found.end():
+                    return Word(
+                        found.start(), found.start() + 2, text[found.start() : found.start() + 2]
+                    )
         for found in _WISH_BUT_ZH.finditer(text):
             if found.start() <= at < found.end():
                 return Word(found.start(), found.start() + 1, text[found.start()])
@@ -687,13 +720,15 @@ class Reading(Text):
         Not an "or" that opens a consequence with its own subject: "don't take it, or you
         could bleed" warns."""
         words = self._tokens
+        if self.locale != "en" or words[j].text != "," or j + 2 >= len(words):
+            return False
+        if words[j + 1].text in ("or", "nor"):
+            return words[j + 2].text not in _SUBJECTS_EN and words[j + 2].text != "else"
+        # A list of single items after a negation: "no skipping, halving or spacing them".
         return (
-            self.locale == "en"
-            and words[j].text == ","
-            and j + 2 < len(words)
-            and words[j + 1].text in ("or", "nor")
-            and words[j + 2].text not in _SUBJECTS_EN
-            and words[j + 2].text != "else"
+            j >= 2
+            and words[j - 2].text in ("no", "not", "never")
+            and (words[j + 2].text in ("or", "nor") or words[j + 2].text == ",")
         )
 
     def _negates_en(self, j: int) -> bool:
@@ -835,7 +870,9 @@ def _en_frames(words: list[Word]) -> list[int]:
     frames: list[int] = []
     texts = [w.text for w in words]
     for j, word in enumerate(texts):
-        if word in _REPORTERS_EN:
+        if word in _HEARING_EN and any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3]):
+            frames.append(j)  # "you'll read online that...", "I've heard people..."
+        elif word in _REPORTERS_EN:
             ahead = texts[j + 1 : j + 6]
             for verb in ahead:
                 if verb in _CLAUSE_MARKS:
@@ -869,6 +906,7 @@ def _en_frames(words: list[Word]) -> list[int]:
 
 
 _PAST_EN = frozenset("were was did had".split())
+_UNREAL_MODALS = frozenset("would could might".split())
 
 
 def _counterfactual_frames(plain: str, words: list[Word]) -> list[int]:
@@ -901,13 +939,27 @@ def _counterfactual_frames(plain: str, words: list[Word]) -> list[int]:
             if typed[k] in _CLAUSE_MARKS:
                 break
             clause.append(typed[k])
-        if not any(a in _PAST_EN and b in ("not", "no") for a, b in itertools.pairwise(clause)):
+        negated_past = any(
+            a in _PAST_EN and b in ("not", "no") for a, b in itertools.pairwise(clause)
+        )
+        # "if it were only tired eyes", "if you'd finished it a year ago" (had + participle)
+        unreal = "were" in clause or any(
+            a in ("had", "would") and b.endswith(("ed", "en")) and len(b) > 3
+            for a, b in itertools.pairwise(clause)
+        )
+        if not negated_past and not (
+            # An unreal condition rejects its consequence only when the message then says
+            # it is not so ("..., but with myasthenia it's a no", "It isn't, though"): "if you
+            # were in pain I'd suggest paracetamol" still advises.
+            unreal
+            and any(t in ("not", "no", "never", "but", "though") for t in typed[j + len(clause) :])
+        ):
             continue
         sentence_end = next(
             (k for k in range(j, len(typed)) if typed[k] in _SENTENCE_MARKS_EN), len(typed)
         )
-        before = any(w.text == "would" for w in words[start:j])
-        after = any(w.text == "would" for w in words[j:sentence_end])
+        before = any(w.text in _UNREAL_MODALS for w in words[start:j])
+        after = any(w.text in _UNREAL_MODALS for w in words[j:sentence_end])
         if before:
             frames.append(start)
         elif after:
