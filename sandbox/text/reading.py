@@ -238,7 +238,7 @@ NEGATORS_ZH = frozenset(
         "绝不 绝不会 从不 从没 从未 没什么 不太 不太会 不怎么 不至于 没人 没有人 谁也不 谁都不 "
         "谁也 没办法 没法 不敢 不建议 不推荐 千万别 千万不要 避免 别再 不再 不宜 禁止 不得 "
         "不能够 不应该 不该 不必 甭 莫 勿 切勿 拒绝 暂停 做不到 达不到 给不了 保证不了 办不到 "
-        "做不了 不可能 没法保证 不敢保证"
+        "做不了 不可能 没法保证 不敢保证 不想 不愿 不愿意"
     ).split()
 )
 _LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len, reverse=True))
