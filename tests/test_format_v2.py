@@ -735,3 +735,27 @@ def test_what_a_sentence_grants_only_to_take_back(
 ) -> None:
     reading = Reading(line, locale)
     assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        ("Some companies would blame the courier, but this is our problem.", "en", "courier", True),
+        ("Some people try to make tablets last by halving them, but don't.", "en", "halve", True),
+        (
+            "I know it's tempting to take the ordinary ones, but please don't.",
+            "en",
+            "ordinary",
+            True,
+        ),
+        ("They think about a week, but that's not confirmed.", "en", "a week", False),
+        ("有人会说是体质问题，但我们不会这样推卸", "zh-CN", "体质问题", True),
+        ("有的平台先发货后补方，那是违规的", "zh-CN", "先发货", True),
+        ("有的客服会说保证明天到，我不想骗您", "zh-CN", "保证明天到", True),
+    ],
+)
+def test_practices_and_temptations_named_to_be_refused(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    reading = Reading(line, locale)
+    assert (reading.negation_at(reading.text.find(word)) is not None) is negated

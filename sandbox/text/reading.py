@@ -93,7 +93,8 @@ _REPORTERS_EN = frozenset(
     "tiktok instagram".split()
 )
 _SAYING_EN = frozenset(
-    "say tell claim promise guarantee advertise swear insist call offer sell market".split()
+    "say tell claim promise guarantee advertise swear insist call offer sell market "
+    "blame try".split()
 )
 _DISBELIEF_EN = (
     ("do", "not", "believe"),
@@ -119,6 +120,7 @@ _CONCEDERS_EN = frozenset(
 )
 _WISHERS_EN = frozenset("love wish".split())
 _HEARING_EN = frozenset("read hear see".split())
+_TEMPTING_EN = frozenset("tempting tempt".split())
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
@@ -311,8 +313,9 @@ _REPORT_FRAMES_ZH = (
 )
 # Someone else's words: "有的地方可能会跟你说问题不大", "别家承诺...", "网上都说...".
 _REPORTED_BY_ZH = re.compile(
-    r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台)"
-    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
+    r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台|客服|药店|网店)"
+    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹|会|先)"
+    r"|有人会|有的人会|有些人会"
     r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
 )
 # Claims a sentence does not make in Chinese: the clause after a counterfactual condition
@@ -880,6 +883,12 @@ def _en_frames(words: list[Word]) -> list[int]:
                 if verb in _SAYING_EN:
                     frames.append(j)
                     break
+        elif word in _TEMPTING_EN:
+            # "I know it's tempting to take the ordinary ones, but please don't switch"
+            rest = texts[j + 1 :]
+            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
+            if "but" in rest[:ends]:
+                frames.append(j)
         elif word in _WISHERS_EN:
             # "I'd love to tell you it'll come tomorrow, but I can't", "I wish I could
             # promise...": a wish to say something that the sentence's "but" takes back.
