@@ -114,6 +114,11 @@ def test_withdraw_and_overdue(app: FastAPI, browsers: Browsers, people: dict[str
         assignment_id = assignment.id
     assert "Overdue" in mentor.get("/mentor/assignments").text
     assert "Overdue" in browsers("tao").get("/").text
+    # The mentor's work queue names the overdue activity by its title, not its reference.
+    work = mentor.get("/work").text
+    overdue = work[work.index('id="work-overdue"') :]
+    overdue = overdue[: overdue.index("</ul>")]
+    assert assignment.activity_ref not in overdue
     other = browsers("boss")
     token = csrf_token(mentor.get("/mentor/assignments").text)
     response = mentor.post(

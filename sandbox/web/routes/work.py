@@ -18,6 +18,7 @@ from sandbox.storage.exams import AppealStatus, list_appeals, list_exams
 from sandbox.storage.models import Attempt, Role, User
 from sandbox.storage.throttle import LoginThrottle
 from sandbox.web.deps import CurrentUser, SessionDep, StateDep, ViewerDep
+from sandbox.web.routes.assignments import activity_titles
 from sandbox.web.routes.mentor import trainees_of
 from sandbox.web.templating import render
 
@@ -50,6 +51,8 @@ def read_work(
         context["mentor"] = {
             "trainees": len(trainees),
             "overdue": [p for p in progress if p.state == "overdue"],
+            # A scenario's or a quiz's title, as the assignments page names them.
+            "titles": activity_titles(state, viewer.t),
             "open": sum(1 for p in progress if p.state == "open"),
             "recent": [
                 (a, names.get(a.user_id, ""), titles.get((a.pack_id, a.scenario_id), a.scenario_id))
