@@ -14,6 +14,7 @@ from sandbox.evaluator import explain, records
 from sandbox.evaluator.transcript import Transcript, TranscriptMessage
 from sandbox.scenarios.library import PackLibrary
 from sandbox.scenarios.models import Pack, Scenario
+from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, AttemptMessage, Speaker
 from sandbox.storage.reviews import ReviewComment, comments_for, override_history
 
@@ -302,3 +303,20 @@ def feedback_notes(session: Session, attempt: Attempt) -> FeedbackNotes:
         if "automatic_status" in entry
     ]
     return FeedbackNotes(comments, changes)
+
+
+def unmarked_transcript(library: PackLibrary, session: Session, attempt: Attempt) -> dict[str, Any]:
+    """A blind reviewer's view of a conversation (second marking, a third reviewer, a
+    calibration session): its lines with no verdict beside any, and the persona's name and
+    language, as template context."""
+    assert attempt.id is not None
+    messages = list_messages(session=session, attempt_id=attempt.id)
+    found = library.find(attempt.pack_id, attempt.scenario_id)
+    return {
+        "rows": timed_rows(messages, None, []),
+        "persona_name": found[1].persona.name if found else "",
+        "content_lang": found[0].locale if found else "",
+        "scenario": found[1] if found else None,
+        "seconds": format_seconds,
+        "clean": str,
+    }

@@ -14,7 +14,6 @@ from sqlmodel import Session
 from sandbox.evaluator.calibration import session_result
 from sandbox.evaluator.overrides import ReviewError
 from sandbox.storage import calibration as store
-from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, User
 from sandbox.storage.reviews import override_history
 from sandbox.web import reviews
@@ -153,20 +152,14 @@ def item_page(
     """One conversation to grade blind: the transcript and the rubric, no verdict, no
     other reviewer's decision, no name."""
     attempt = session.get(Attempt, item.attempt_id)
-    assert attempt is not None and attempt.id is not None
-    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    assert attempt is not None
     total = len(store.items_of(session=session, set_id=row.set_id))
     context = viewer.context(
         row=row,
         item=item,
         total=total,
         criteria=[c for c in store.criteria_of(attempt) if c["id"] in item.settled],
-        rows=reviews.timed_rows(list_messages(session=session, attempt_id=attempt.id), None, []),
-        persona_name=found[1].persona.name if found else "",
-        content_lang=found[0].locale if found else "",
-        scenario=found[1] if found else None,
-        seconds=reviews.format_seconds,
-        clean=str,
+        **reviews.unmarked_transcript(state.library, session, attempt),
         given=extra.pop("given", {}),
         problem=extra.pop("problem", None),
         **extra,

@@ -13,7 +13,6 @@ from sqlmodel import Session
 from sandbox.evaluator.overrides import ReviewError
 from sandbox.evaluator.records import allowed_statuses
 from sandbox.exams.second_marking import RULES, SelectionError, disagreements
-from sandbox.storage.attempts import list_messages
 from sandbox.storage.models import Attempt, SecondMark, User
 from sandbox.storage.second import (
     assign_third,
@@ -265,9 +264,7 @@ def blind_page(
     if not may_mark(session=session, row=row, marker=reviewer) or row.state != "open":
         raise HTTPException(status_code=404)
     attempt = session.get(Attempt, row.attempt_id)
-    assert attempt is not None and attempt.id is not None
-    messages = list_messages(session=session, attempt_id=attempt.id)
-    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    assert attempt is not None
     criteria = [
         {
             "id": c["id"],
@@ -283,12 +280,7 @@ def blind_page(
         attempt=attempt,
         criteria=criteria,
         # The transcript without any verdict: the first mark stays hidden.
-        rows=reviews.timed_rows(messages, None, []),
-        persona_name=found[1].persona.name if found else "",
-        content_lang=found[0].locale if found else "",
-        scenario=found[1] if found else None,
-        seconds=reviews.format_seconds,
-        clean=str,
+        **reviews.unmarked_transcript(state.library, session, attempt),
         given=extra.pop("given", {}),
         problem=extra.pop("problem", None),
         **extra,
@@ -347,9 +339,7 @@ def third_page(
     if not may_settle_as_third(row=row, user=reviewer):
         raise HTTPException(status_code=404)
     attempt = session.get(Attempt, row.attempt_id)
-    assert attempt is not None and attempt.id is not None and row.second is not None
-    messages = list_messages(session=session, attempt_id=attempt.id)
-    found = state.library.find(attempt.pack_id, attempt.scenario_id)
+    assert attempt is not None and row.second is not None
     described = {c["id"]: c for c in reviews.criteria_rows(attempt.grade)}
     differ = disagreements(row.first, row.second)
     context = viewer.context(
@@ -374,12 +364,7 @@ def third_page(
             if cid not in differ
         ],
         # The transcript without the grader's verdicts: the two marks are what is judged.
-        rows=reviews.timed_rows(messages, None, []),
-        persona_name=found[1].persona.name if found else "",
-        content_lang=found[0].locale if found else "",
-        scenario=found[1] if found else None,
-        seconds=reviews.format_seconds,
-        clean=str,
+        **reviews.unmarked_transcript(state.library, session, attempt),
         chosen=extra.pop("chosen", {}),
         reason=extra.pop("reason", ""),
         problem=extra.pop("problem", None),
