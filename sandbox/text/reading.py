@@ -464,6 +464,8 @@ class Reading(Text):
     #: English: the text without its filler adverbs, and where each of its characters
     #: stands in `text` (None when the message holds no filler).
     _unfilled: tuple[str, list[int]] | None = field(init=False, default=None)
+    #: Chinese: the spans a sentence does not assert, found once per message.
+    _unreal: list[tuple[int, int, Word]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -634,33 +636,10 @@ class Reading(Text):
         )
 
     def _unreal_zh(self, at: int) -> Word | None:
-        """A Chinese claim inside a counterfactual's consequence or an "others, but not
-        you" concession (`_COUNTERFACTUAL_ZH`, `_OTHERS_BUT_NOT_YOU_ZH`)."""
-        text = self.text
-        for found in _COUNTERFACTUAL_ZH.finditer(text):
-            if found.start(1) <= at < found.end(1):
-                return Word(
-                    found.start(), found.start() + 3, text[found.start() : found.start() + 3]
-                )
-        for found in _CONDITION_THEN_BUT_ZH.finditer(text):
-            if found.start(1) <= at < found.end(1):
-                return Word(
-                    found.start(), found.start() + 2, text[found.start() : found.start() + 2]
-                )
-        for pattern in (_EVEN_IF_ZH, _LIST_THEN_REFUSED_ZH):
-            for found in pattern.finditer(text):
-                if found.start() <= at < found.end():
-                    return Word(
-                        found.start(), found.start() + 2, text[found.start() : found.start() + 2]
-                    )
-        for found in _WISH_BUT_ZH.finditer(text):
-            if found.start() <= at < found.end():
-                return Word(found.start(), found.start() + 1, text[found.start()])
-        for found in _OTHERS_BUT_NOT_YOU_ZH.finditer(text):
-            if found.start() <= at < found.end():
-                head = found.group(0)[:3]
-                return Word(found.start(), found.start() + len(head), head)
-        return None
+        """A Chinese claim the sentence does not make (`_unreal_spans_zh`)."""
+        if self._unreal is None:
+            self._unreal = _unreal_spans_zh(self.text)
+        return next((word for start, end, word in self._unreal if start <= at < end), None)
 
     def _rejected_after(self, at: int, inside: Sequence[Span]) -> Word | None:
         """A claim its own sentence then calls unreal: "a result exactly like the photo isn't
@@ -974,6 +953,29 @@ def _counterfactual_frames(plain: str, words: list[Word]) -> list[int]:
         elif after:
             frames.append(j)
     return frames
+
+
+def _unreal_spans_zh(text: str) -> list[tuple[int, int, Word]]:
+    """Where a Chinese sentence names a claim without making it, and the words that say so:
+    a counterfactual's or a taken-back condition's consequence, what "even if" concedes, a
+    list refused as a group, a wish a 但 takes back, what "others" may do but not you."""
+    spans: list[tuple[int, int, Word]] = []
+
+    def head(start: int, size: int) -> Word:
+        return Word(start, start + size, text[start : start + size])
+
+    for found in _COUNTERFACTUAL_ZH.finditer(text):
+        spans.append((found.start(1), found.end(1), head(found.start(), 3)))
+    for found in _CONDITION_THEN_BUT_ZH.finditer(text):
+        spans.append((found.start(1), found.end(1), head(found.start(), 2)))
+    for pattern in (_EVEN_IF_ZH, _LIST_THEN_REFUSED_ZH):
+        for found in pattern.finditer(text):
+            spans.append((found.start(), found.end(), head(found.start(), 2)))
+    for found in _WISH_BUT_ZH.finditer(text):
+        spans.append((found.start(), found.end(), head(found.start(), 1)))
+    for found in _OTHERS_BUT_NOT_YOU_ZH.finditer(text):
+        spans.append((found.start(), found.end(), head(found.start(), len(found.group(0)[:3]))))
+    return spans
 
 
 _TAG_WORDS_EN = frozenset("right yeah yes correct ok okay no yep eh".split())
