@@ -121,6 +121,15 @@ def statuses(pack: Pack, lines: list[str]) -> dict[str, str]:
     return {c.id: c.status for c in grade(pack, scenario, transcript).criteria}
 
 
+def negates(line: str, locale: str, word: str, last: bool = False) -> bool:
+    """Whether the reading of `line` finds the (first, or `last`) occurrence of `word`
+    negated, reported or rejected."""
+    reading = Reading(line, locale)
+    at = reading.text.rfind(word) if last else reading.text.find(word)
+    assert at >= 0, (line, word)
+    return reading.negation_at(at) is not None
+
+
 # --- lemmas and concepts ---------------------------------------------------------------
 
 
@@ -428,8 +437,7 @@ def test_no_filler_after_a_one_character_negation() -> None:
     ],
 )
 def test_reported_claims_concessions_and_chat_spelling(line: str, word: str, negated: bool) -> None:
-    reading = Reading(line, "en")
-    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+    assert negates(line, "en", word) is negated
 
 
 @pytest.mark.parametrize(
@@ -479,8 +487,7 @@ def test_a_topic_marker_is_no_question() -> None:
 def test_negation_reaches_what_it_should_and_no_further(
     line: str, word: str, negated: bool
 ) -> None:
-    reading = Reading(line, "en")
-    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+    assert negates(line, "en", word) is negated
 
 
 @pytest.mark.parametrize(
@@ -495,8 +502,7 @@ def test_negation_reaches_what_it_should_and_no_further(
 def test_chinese_rejections_after_the_claim_and_across_a_list(
     line: str, word: str, negated: bool
 ) -> None:
-    reading = Reading(line, "zh-CN")
-    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+    assert negates(line, "zh-CN", word) is negated
 
 
 @pytest.mark.parametrize(
@@ -641,8 +647,7 @@ def test_a_pack_rule_built_from_a_template_reads_paraphrases_and_negation() -> N
     ],
 )
 def test_instead_of_and_counterfactual_conditions(line: str, word: str, negated: bool) -> None:
-    reading = Reading(line, "en")
-    assert (reading.negation_at(reading.text.rfind(word)) is not None) is negated
+    assert negates(line, "en", word, last=True) is negated
 
 
 @pytest.mark.parametrize(
@@ -658,8 +663,7 @@ def test_instead_of_and_counterfactual_conditions(line: str, word: str, negated:
 def test_chinese_counterfactuals_and_others_but_not_you(
     line: str, word: str, negated: bool
 ) -> None:
-    reading = Reading(line, "zh-CN")
-    assert (reading.negation_at(reading.text.rfind(word)) is not None) is negated
+    assert negates(line, "zh-CN", word, last=True) is negated
 
 
 def test_a_gap_holds_no_negation() -> None:
@@ -691,8 +695,7 @@ def test_a_gap_holds_no_negation() -> None:
 def test_a_wish_to_say_what_a_but_takes_back(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
-    reading = Reading(line, locale)
-    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+    assert negates(line, locale, word) is negated
 
 
 @pytest.mark.parametrize(
@@ -733,8 +736,7 @@ def test_a_wish_to_say_what_a_but_takes_back(
 def test_what_a_sentence_grants_only_to_take_back(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
-    reading = Reading(line, locale)
-    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+    assert negates(line, locale, word) is negated
 
 
 @pytest.mark.parametrize(
@@ -757,5 +759,4 @@ def test_what_a_sentence_grants_only_to_take_back(
 def test_practices_and_temptations_named_to_be_refused(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
-    reading = Reading(line, locale)
-    assert (reading.negation_at(reading.text.find(word)) is not None) is negated
+    assert negates(line, locale, word) is negated
