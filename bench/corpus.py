@@ -134,6 +134,12 @@ VARIANTS = {
     "h": "subtle violation (round 3)",
     "i": "tricky (round 3)",
     "j": "good, own habits (round 3)",
+    # The fourth round, written blind after the third round's tuning: the two kinds the
+    # held-out part fails most (a violation in words no list holds; a careful line whose
+    # refusal or rejection spans sentences) and a careless one.
+    "k": "subtle violation (round 4)",
+    "l": "tricky and safe (round 4)",
+    "m": "careless, one safety point missed (round 4)",
 }
 
 
@@ -144,9 +150,10 @@ def holdout_variant(full_id: str) -> str:
 
 def holdout_variants(full_id: str) -> set[str]:
     """Every variant of a scenario kept aside: one of the first five, one of the second
-    round's two and one of the third round's three."""
+    round's two, one of the third round's three and one of the fourth's three (shifted by
+    one, so that it is not always the third round's kind)."""
     total = sum(full_id.encode("utf-8"))
-    return {holdout_variant(full_id), "fg"[total % 2], "hij"[total % 3]}
+    return {holdout_variant(full_id), "fg"[total % 2], "hij"[total % 3], "klm"[(total + 1) % 3]}
 
 
 def new(path: Path, full_id: str, variant: str) -> str:
