@@ -140,6 +140,17 @@ def _matcher_flag(
             continue
         if status not in _PRESENT and not partial and _plain(matcher, view, act):
             continue  # no negation, no 'not' phrase, no question to misread: no near miss
+        if (
+            partial
+            and status not in _PRESENT
+            and not matcher.admits(present)
+            and not (criterion.negation_aware and view.may_negate())
+        ):
+            # Part of a forbidden pattern, with nothing to cancel it: what `explain` would
+            # say is only which groups occur (a 'not' phrase keeps the message out of halves).
+            if not any(view.occurrences(p) for p in matcher.none):
+                halves[position] = _occurring_groups(matcher, view)
+            continue
         matched, findings = explain(matcher, view, criterion.negation_aware, act, origins)
         if status in _PRESENT:
             if inside and matched:
@@ -226,6 +237,14 @@ def _only_by_reference(findings: list[Finding]) -> Finding | None:
         if counted and all(_TOPIC in (f.concept or "") for f in counted):
             return counted[0]
     return None
+
+
+def _occurring_groups(matcher: Matcher, view: Text) -> set[str]:
+    """The groups of a rule with a phrase in the message (`explain`'s counted groups when
+    nothing in the message can cancel one)."""
+    groups = [("any", matcher.any)] if matcher.any else []
+    groups += [(f"all {i + 1}", group) for i, group in enumerate(matcher.all)]
+    return {name for name, phrases in groups if any(view.occurrences(p) for p in phrases)}
 
 
 def _groups(matcher: Matcher) -> list[str]:

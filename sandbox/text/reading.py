@@ -121,6 +121,10 @@ _CONCEDERS_EN = frozenset(
 _WISHERS_EN = frozenset("love wish".split())
 _HEARING_EN = frozenset("read hear see".split())
 _TEMPTING_EN = frozenset("tempting tempt".split())
+#: A frame starts only at one of these words: a message holding none has no frame.
+_FRAME_HEADS_EN = (
+    _HEARING_EN | _REPORTERS_EN | _TEMPTING_EN | _WISHERS_EN | _CONCEDERS_EN | _DISBELIEF_HEADS_EN
+)
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
@@ -457,7 +461,10 @@ _INDEXED = 200
 class Reading(Text):
     """One message as a format v2 matcher reads it."""
 
-    _tokens: list[Word] = field(init=False, default_factory=list)
+    #: English: the lemmas, in order; their `Word`s are placed in `text` when first needed
+    #: (most messages are decided by their literals alone).
+    _forms: list[str] = field(init=False, default_factory=list)
+    _word_list: list[Word] | None = field(init=False, default=None)
     _plain: str = field(init=False, default="")
     _frames: list[int] | None = field(init=False, default=None)
     _negating: bool | None = field(init=False, default=None)
@@ -472,11 +479,19 @@ class Reading(Text):
         if self.locale != "en" and not self._plain.isascii():
             self._plain = simplified(self._plain)
         if self.locale == "en":
-            self.text, self._tokens = _en_lemmas(self._plain)
-            self._unfilled = _without_fillers(self._tokens)
+            self.text, self._forms = _en_lemmas(self._plain)
+            if not EN_FILLERS.isdisjoint(self._forms):
+                self._unfilled = _without_fillers(self._tokens)
         else:
             self.text = self._plain
-            self._tokens = _zh_tokens(self._plain)
+            self._word_list = _zh_tokens(self._plain)
+
+    @property
+    def _tokens(self) -> list[Word]:
+        words = self._word_list
+        if words is None:
+            words = self._word_list = _placed(self._forms)
+        return words
 
     def present(self) -> frozenset[str]:
         """`Text.present`, through the scenario's index of literals when it has one; in
@@ -545,7 +560,7 @@ class Reading(Text):
         """False when no negation word and no reporting frame occurs in the message."""
         if self._negating is None:
             if self.locale == "en":
-                texts = {w.text for w in self._tokens}
+                texts = set(self._forms)
                 self._negating = (
                     not texts.isdisjoint(NEGATORS_EN)
                     or not texts.isdisjoint(_PAIR_HEADS_EN)
@@ -562,8 +577,8 @@ class Reading(Text):
         if self._frames is None:
             frames: list[int] = []
             if self.locale == "en":
-                frames = _en_frames(self._tokens)
-                texts = {w.text for w in self._tokens}
+                texts = set(self._forms)
+                frames = [] if texts.isdisjoint(_FRAME_HEADS_EN) else _en_frames(self._forms)
                 if not texts.isdisjoint(_UNREAL_MODALS) and not texts.isdisjoint(
                     ("if", "otherwise")
                 ):
@@ -847,10 +862,10 @@ class Reading(Text):
         return text[begin:end].strip()
 
 
-def _en_frames(words: list[Word]) -> list[int]:
-    """Where an English reporting, disbelief or concession frame starts (word indices)."""
+def _en_frames(texts: list[str]) -> list[int]:
+    """Where an English reporting, disbelief or concession frame starts (word indices of
+    the lemmas `texts`)."""
     frames: list[int] = []
-    texts = [w.text for w in words]
     for j, word in enumerate(texts):
         if word in _HEARING_EN and any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3]):
             frames.append(j)  # "you'll read online that...", "I've heard people..."
@@ -1002,24 +1017,45 @@ _V2_EN_TOKEN = re.compile(_EN_TOKEN.pattern + r'|"|(?<= )-(?= )')
 
 
 _ENDS_CLAUSE_EN = frozenset({*_CLAUSE_MARKS, "but", "-"})
-#: Each token's reading, cached: most chat words recur, and `lemma` is the costly part.
-_FORMS_EN: dict[str, str] = {}
+#: Each chunk's reading (the text between two spaces), cached: most chat words recur, and
+#: `lemma` is the costly part. No token spans a space, and the one token that depends on
+#: its neighbours, a dash between spaces, is a chunk of its own, so reading chunk by chunk
+#: gives the tokens of reading the whole.
+_CHUNKS_EN: dict[str, tuple[str, ...]] = {}
 
 
-def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
-    """The message as lemmas joined by spaces, and its words placed in that text."""
+def _chunk_forms(chunk: str) -> tuple[str, ...]:
+    return tuple(
+        token if token in _CLAUSE_MARKS else lemma(token)
+        for token in expand(_V2_EN_TOKEN.findall(chunk))
+    )
+
+
+def _en_lemmas(plain: str) -> tuple[str, list[str]]:
+    """The message as lemmas joined by spaces, and the lemmas."""
     # "The order number would be...?": an ellipsis does not end the sentence.
     if ".." in plain:
         plain = _ELLIPSIS.sub(" ", plain)
+    chunks = plain.split(" ")
+    last = len(chunks) - 1
     forms: list[str] = []
-    cache = _FORMS_EN
-    for token in expand(_V2_EN_TOKEN.findall(plain)):
-        form = cache.get(token)
-        if form is None:
-            form = token if token in _CLAUSE_MARKS or token == "-" else lemma(token)
+    cache = _CHUNKS_EN
+    for i, chunk in enumerate(chunks):
+        if chunk == "-":
+            if 0 < i < last:  # a dash between spaces ends a clause
+                forms.append("-")
+            continue
+        found = cache.get(chunk)
+        if found is None:
+            found = _chunk_forms(chunk)
             if len(cache) < 65536:
-                cache[token] = form
-        forms.append(form)
+                cache[chunk] = found
+        forms += found
+    return " ".join(forms), forms
+
+
+def _placed(forms: list[str]) -> list[Word]:
+    """The lemmas as words placed in the text that joins them with spaces."""
     words: list[Word] = []
     pos = 0
     ends = _ENDS_CLAUSE_EN
@@ -1027,13 +1063,11 @@ def _en_lemmas(plain: str) -> tuple[str, list[Word]]:
         end = pos + len(form)
         words.append(Word(pos, end, form, form in ends))
         pos = end + 1
-    return " ".join(forms), words
+    return words
 
 
-def _without_fillers(words: list[Word]) -> tuple[str, list[int]] | None:
+def _without_fillers(words: list[Word]) -> tuple[str, list[int]]:
     """The lemma text without filler adverbs, and each character's position in the text."""
-    if not any(w.text in EN_FILLERS for w in words):
-        return None
     parts: list[str] = []
     where: list[int] = []
     for w in words:
