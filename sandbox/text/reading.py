@@ -291,6 +291,14 @@ _SCOPE_BREAK_ZH = frozenset(
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
 _SENTENCE_MARKS_ZH = frozenset(".;!?。；！？")
+# Where a claim's clause ends, for `_rejected_after`: a mark, or a word that starts a new
+# clause (in English between spaces).
+_CLAUSE_END_EN = re.compile(
+    "[,;:.!?]| (?:" + "|".join(sorted(_SCOPE_BREAK_EN, key=lambda w: (-len(w), w))) + ") "
+)
+_CLAUSE_END_ZH = re.compile(
+    "[" + re.escape("".join(sorted(_CLAUSE_MARKS_ZH))) + "]|所以|因为|但|而且|然后"
+)
 _REPORT_FRAMES_ZH = (
     "有人说",
     "别人说",
@@ -496,17 +504,17 @@ class Reading(Text):
     def present(self) -> frozenset[str]:
         """`Text.present`, through the scenario's index of literals when it has one; in
         English also the literals found once the filler adverbs are left out."""
-        if self._present is None:
-            if isinstance(self.universe, Literals) and len(self.universe) > _INDEXED:
-                self._present = self.universe.present_in(self.text)
-                if self._unfilled is not None:
-                    self._present |= self.universe.present_in(self._unfilled[0])
-            elif self._unfilled is not None:
-                texts = (self.text, self._unfilled[0])
-                universe = self.universe or ()
-                self._present = frozenset(
-                    lit for lit in universe if lit in texts[0] or lit in texts[1]
-                )
+        present = self._present
+        if present is not None:
+            return present
+        if isinstance(self.universe, Literals) and len(self.universe) > _INDEXED:
+            self._present = self.universe.present_in(self.text)
+            if self._unfilled is not None:
+                self._present |= self.universe.present_in(self._unfilled[0])
+        elif self._unfilled is not None:
+            texts = (self.text, self._unfilled[0])
+            universe = self.universe or ()
+            self._present = frozenset(lit for lit in universe if lit in texts[0] or lit in texts[1])
         return super().present()
 
     def has_any(self, literals: frozenset[str]) -> bool:
@@ -664,13 +672,11 @@ class Reading(Text):
         # Within the claim's own clause: "swelling takes months to settle, so five weeks is
         # not realistic" rejects five weeks, not the swelling.
         if self.locale == "en":
-            ends = [*",;:.!?", *(f" {w} " for w in _SCOPE_BREAK_EN)]
-            pattern = _REJECTED_AFTER_EN
+            clause_end, pattern = _CLAUSE_END_EN, _REJECTED_AFTER_EN
         else:
-            ends = [*_CLAUSE_MARKS_ZH, "所以", "因为", "但", "而且", "然后"]
-            pattern = _REJECTED_AFTER_ZH
-        stops = [k for k in (text.find(m, at) for m in ends) if k >= 0]
-        end = min(stops) if stops else len(text)
+            clause_end, pattern = _CLAUSE_END_ZH, _REJECTED_AFTER_ZH
+        stop = clause_end.search(text, at)
+        end = stop.start() if stop is not None else len(text)
         for found in pattern.finditer(text, at, end):
             if any(s <= found.start() and found.end() <= e for s, e in inside):
                 continue
