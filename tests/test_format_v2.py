@@ -760,3 +760,31 @@ def test_practices_and_temptations_named_to_be_refused(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
     assert negates(line, locale, word) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # A short sentence right after a claim that rejects it takes the claim back.
+        ("It's 100% safe with warfarin. That's just not true, sorry.", "en", "100", True),
+        ("You'll love it, guaranteed. I can't promise that though.", "en", "guarantee", True),
+        ("It's totally fine with your warfarin. Nope, not true.", "en", "fine", True),
+        ("Results are permanent. That's a myth, honestly.", "en", "permanent", True),
+        ("You won't bruise at all. They're wrong about that.", "en", "bruise", True),
+        # Anything more than openers and closers beside it rejects nothing of the sentence
+        # before; nor does a rejection two sentences away, or one that is itself negated.
+        ("It's 100% safe. That's not true for paracetamol though.", "en", "100", False),
+        ("Ibuprofen makes you bleed. That's not a myth.", "en", "bleed", False),
+        ("It's 100% safe. I checked. That's not true.", "en", "100", False),
+        ("That's not true. It's 100% safe.", "en", "100", False),
+        ("吃了肯定没事。这个说法是不对的", "zh-CN", "肯定", True),
+        ("效果永久保持，这个是假的哈", "zh-CN", "永久", True),
+        ("吃了保证没事，这话我可不敢说", "zh-CN", "保证", True),
+        ("效果永久保持。", "zh-CN", "永久", False),
+        ("这个说法不对。效果永久保持", "zh-CN", "永久", False),
+    ],
+)
+def test_a_sentence_that_rejects_the_one_before(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    assert negates(line, locale, word) is negated

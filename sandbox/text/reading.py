@@ -284,6 +284,46 @@ _REJECTED_AFTER_ZH = re.compile(
     "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
     "忽悠|谁都给不了|谁也给不了|不敢保证|没人能保证|谁也保证不了"
 )
+# A sentence that rejects the one before it: "It's 100% safe, some sites say. That's just
+# not true." / "网上说吃了就没事。这个说法不对哈". Read on the lemma text in English. It must
+# be short: only openers ("honestly", "but") and closers ("sorry", "though", "for you") may
+# stand beside the rejection, so "That's not true for paracetamol" rejects nothing.
+_OPENERS_EN = (
+    r"(?:(?:but|and|honestly|tbh|sadly|unfortunately|lol|haha|well|so|yeah|look|sorry|ok|okay"
+    r"|um|and honestly|to be honest|no|nope|nah)(?: ,)? )*"
+)
+_CLOSERS_EN = (
+    r"(?:(?: ,)? (?:sorry|though|tho|at all|i be afraid|unfortunately|honestly|really|for you"
+    r"|in your case|for everyone|for anyone|either|to be honest|tbh|haha|lol|anyway|sadly"
+    r"|i be sorry|i be sure|i promise|about that|about it))*"
+)
+_REJECTS_BEFORE_EN = re.compile(
+    r"(?:^|(?<=[.!?;] ))" + _OPENERS_EN + r"(?:"
+    r"(?:that|this|which|it|they|those|such claim|that claim|this claim|those claim)"
+    r"(?: be| would be| be just| be simply| be really)? (?:not|never)"
+    r" (?:true|right|correct|accurate|realistic|the case|how it work|a promise (?:i|we) can make)"
+    r"|(?:that|this|it|they|those) be (?:just |simply |totally |completely |really )?"
+    r"(?:a myth|nonsense|rubbish|misleading|wrong|false|untrue|unrealistic|marketing"
+    r"|an exaggeration|a lie|a scam|not true)"
+    r"|(?:not|never) true|simply not true|not the case"
+    r"|(?:i|we) (?:can|could) not (?:promise|guarantee|say|tell you|claim|confirm) (?:that|this)"
+    r"|(?:i|we) (?:would|will) (?:not|never) (?:say|promise|claim) (?:that|this)"
+    r"|(?:i|we) (?:do|would) not (?:believe|buy) (?:that|it|this|them)"
+    r"|do not (?:believe|trust) (?:that|it|this|them|everything you read)"
+    r"|(?:no one|nobody|no clinic|no pharmacy) can (?:honestly )?(?:promise|guarantee) (?:that|this)"
+    r")" + _CLOSERS_EN + r" ?(?:[.!?;]|$)"
+)
+_REJECTS_BEFORE_ZH = re.compile(
+    r"(?:^|(?<=[。！？；.!?;，,~…]))(?:哈|嗯|嗯嗯|亲|但是|但|不过|其实|说实话|老实说|实话说)?[，,]?"
+    r"(?:"
+    r"(?:这|那)(?:个|种|些)?(?:说法|话|讲法|宣传|广告|说的)?(?:是|都是|其实是|可|真的|完全)?"
+    r"(?:不对|错的|不准确|不靠谱|没有根据|没根据|假的|骗人的|忽悠人的|夸张了|夸大了|不可信|不真实"
+    r"|不是真的|误导人的?|不科学)"
+    r"|(?:这|那)(?:个|种)?(?:话|承诺)?我(?:们)?(?:可)?(?:不能|没法|没办法|不敢|不会)"
+    r"(?:说|讲|保证|承诺|打包票|跟您保证|跟您说)"
+    r"|不是这样的|其实不是这样|并不是这样|别信|不要信|千万别信|可别信"
+    r")(?:哈|哦|呢|啊|的|哟|呀|亲)*(?:[。！？；.!?;~，,…]|$)"
+)
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
 _SCOPE_BREAK_ZH = frozenset(
     "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
@@ -291,6 +331,8 @@ _SCOPE_BREAK_ZH = frozenset(
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
 _SENTENCE_MARKS_ZH = frozenset(".;!?。；！？")
+# A Chinese sentence a rejection can follow: a comma often joins two sentences in chat.
+_REJECTED_SENTENCE_ENDS_ZH = frozenset(".;!?。；！？，,~…")
 # Where a claim's clause ends, for `_rejected_after`: a mark, or a word that starts a new
 # clause (in English between spaces).
 _CLAUSE_END_EN = re.compile(
@@ -481,6 +523,8 @@ class Reading(Text):
     _unfilled: tuple[str, list[int]] | None = field(init=False, default=None)
     #: Chinese: the spans a sentence does not assert, found once per message.
     _unreal: list[tuple[int, int, Word]] | None = field(init=False, default=None)
+    #: The sentences that reject the one before them, found once per message.
+    _rejections: list[tuple[int, Word]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -573,10 +617,13 @@ class Reading(Text):
                     not texts.isdisjoint(NEGATORS_EN)
                     or not texts.isdisjoint(_PAIR_HEADS_EN)
                     or bool(self._frame_starts())
+                    or bool(self._rejecting_sentences())
                 )
             else:
-                self._negating = _ZH_NEGATION_CHARS.search(self.text) is not None or bool(
-                    self._frame_starts()
+                self._negating = (
+                    _ZH_NEGATION_CHARS.search(self.text) is not None
+                    or bool(self._frame_starts())
+                    or bool(self._rejecting_sentences())
                 )
         return self._negating
 
@@ -655,8 +702,36 @@ class Reading(Text):
             self._reported(i)
             or self._quoted_and_rejected(at)
             or self._rejected_after(at, inside)
+            or self._rejected_by_next(at)
             or (None if en else self._unreal_zh(at))
         )
+
+    def _rejecting_sentences(self) -> list[tuple[int, Word]]:
+        """Each sentence that rejects the one before it: where it starts (after its
+        openers) and its rejection (`_REJECTS_BEFORE_EN`, `_REJECTS_BEFORE_ZH`)."""
+        if self._rejections is None:
+            pattern = _REJECTS_BEFORE_EN if self.locale == "en" else _REJECTS_BEFORE_ZH
+            self._rejections = [
+                (m.start(), Word(m.start(), m.end(), m.group(0).strip(" .!?;。！？；,，")))
+                for m in pattern.finditer(self.text)
+                if m.start() > 0
+            ]
+        return self._rejections
+
+    def _rejected_by_next(self, at: int) -> Word | None:
+        """The rejection of the sentence holding `at` by the sentence right after it."""
+        rejections = self._rejecting_sentences()
+        if not rejections:
+            return None
+        text = self.text
+        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _REJECTED_SENTENCE_ENDS_ZH
+        end = next((k for k in range(at, len(text)) if text[k] in marks), -1)
+        if end < 0:
+            return None
+        following = end + 1
+        while following < len(text) and text[following] == " ":
+            following += 1
+        return next((word for start, word in rejections if start == following), None)
 
     def _unreal_zh(self, at: int) -> Word | None:
         """A Chinese claim the sentence does not make (`_unreal_spans_zh`)."""
