@@ -334,11 +334,15 @@ def write_rows(
     rows: list[CheckedRow],
     *,
     actor_id: int | None,
+    hashes: dict[int, str] | None = None,
 ) -> tuple[list[RowResult], list[PendingMentor]]:
     """Create or update the user of every good row of `rows` (audited, flushed, not
     committed); a row with problems is reported and skipped. The mentors the rows name are
     returned, for `assign_mentors` once every row that may create them or change their role
-    is written (a row may name a mentor created further down)."""
+    is written (a row may name a mentor created further down). `hashes` holds passwords
+    hashed before the transaction began, by line (a batched import's: hashing is slow);
+    the others are hashed here."""
+    hashes = hashes or {}
     results: list[RowResult] = []
     mentors: list[PendingMentor] = []
     for row in rows:
@@ -351,7 +355,8 @@ def write_rows(
         if result.problems:
             continue
         if existing is None:
-            user = User(name=name, role=role or Role.TRAINEE, password_hash=hash_password(password))
+            hashed = hashes.get(row.line) or hash_password(password)
+            user = User(name=name, role=role or Role.TRAINEE, password_hash=hashed)
             if active is not None:
                 user.active = active
             session.add(user)
@@ -372,7 +377,7 @@ def write_rows(
             ):
                 result.changes.append("role")
             if password:
-                user.password_hash = hash_password(password)
+                user.password_hash = hashes.get(row.line) or hash_password(password)
                 session.add(user)
                 result.changes.append("password")
             if active is not None and set_active(
