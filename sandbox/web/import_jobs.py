@@ -161,14 +161,10 @@ def run_import(context: JobContext) -> Outcome:
     done = 0
     context.progress(0, total)
     try:
+        # The last batch assigns every mentor still waiting: all rows are written then.
         while done < total:
             done, waiting = _batch(context, rows, done, results, waiting, written_at)
             context.progress(done)
-        if waiting:
-            with Session(context.engine, expire_on_commit=False) as session:
-                admin = _admin(session, context)
-                assign_mentors(session, waiting, actor_id=admin.id)
-                session.commit()
     except (JobCancelled, Stopping) as stop:
         for wanted in waiting:
             wanted.result.problems.append(MENTOR_NOT_REACHED.format(name=wanted.mentor))
