@@ -1,5 +1,6 @@
-"""Background jobs: long work (a regrade, a report export) queued in the `jobs` table and
-run by a worker of the web app (`sandbox/web/jobs.py`), with its progress, result and fate.
+"""Background jobs: long work (a regrade, a report export, a large user import) queued in the
+`jobs` table and run by a worker of the web app (`sandbox/web/jobs.py`), with its progress,
+result and fate.
 
 A job is `queued`, then `running` once one worker has claimed it, then `done`, `failed` or
 `cancelled`. Claiming is atomic on both backends: PostgreSQL locks the oldest queued row
