@@ -24,6 +24,9 @@ from sandbox.storage.users import UserError, change_role, get_user_by_name, name
 #: The most rows one import may hold, and the largest file it reads.
 IMPORT_ROWS_MAX = 5000
 IMPORT_BYTES_MAX = 2_000_000
+#: An import of more rows than this runs as a background job (`web/import_jobs.py`); one
+#: of this many or fewer is written in the request, as it always was.
+IMPORT_JOB_ROWS = 500
 SEARCH_LIMIT = 200
 #: Temporary passwords: 12 characters from an alphabet without look-alikes (0/O, 1/l/I).
 TEMP_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -232,75 +235,128 @@ class UpsertReport:
 COLUMNS = ("name", "role", "password", "mentor", "active")
 
 
-def upsert_users(
-    session: Session, rows: list[tuple[int, list[str]]], *, actor_id: int | None
-) -> UpsertReport:
-    """Create or update the user of every good row; a bad row is reported and skipped.
+@dataclass
+class CheckedRow:
+    """A row of an import as read, with what is wrong with it that the database need not
+    be asked about (the rest is found as it is written)."""
 
-    The header names the columns: `name` always, then any of role, password, mentor,
-    active (yes/no). A new user needs a password; an existing one is updated only in the
-    columns given (an empty cell leaves the value as it is).
-    """
-    report = UpsertReport()
+    line: int
+    name: str
+    values: dict[str, str]
+    problems: list[str]
+    role: Role | None = None
+    active: bool | None = None
+
+    @property
+    def password(self) -> str:
+        return self.values.get("password", "")
+
+    @property
+    def mentor(self) -> str:
+        return self.values.get("mentor", "")
+
+
+@dataclass
+class CheckedTable:
+    """An import's rows after the checks of `check_table`: `problem` when the whole file is
+    refused (then no rows)."""
+
+    rows: list[CheckedRow] = field(default_factory=list)
+    problem: str | None = None
+
+
+def check_table(rows: list[tuple[int, list[str]]]) -> CheckedTable:
+    """The header and every row of an import checked without the database: the file is
+    refused as a whole (empty, a bad header, too many rows), or each row gets its problems
+    (columns, name, a name twice, role, active, password)."""
     body = [(line, cells) for line, cells in rows if any(cell.strip() for cell in cells)]
     if not body:
-        report.problem = (
-            "line 1: the file is empty; expected a header row such as name,role,password,mentor"
+        return CheckedTable(
+            problem="line 1: the file is empty; expected a header row such as "
+            "name,role,password,mentor"
         )
-        return report
     header_line, header = body[0]
     columns = [cell.strip().lower() for cell in header]
     unknown = [column for column in columns if column not in COLUMNS]
     if "name" not in columns or unknown or len(set(columns)) != len(columns):
-        report.problem = (
-            f"line {header_line}: expected a header of name and any of "
+        return CheckedTable(
+            problem=f"line {header_line}: expected a header of name and any of "
             f"{', '.join(COLUMNS[1:])}; found {', '.join(header) or 'nothing'}"
         )
-        return report
     if len(body) - 1 > IMPORT_ROWS_MAX:
-        report.problem = f"the file has more than {IMPORT_ROWS_MAX} rows; split it"
-        return report
+        return CheckedTable(problem=f"the file has more than {IMPORT_ROWS_MAX} rows; split it")
+    checked = CheckedTable()
     seen: dict[str, int] = {}
-    pending_mentors: list[tuple[RowResult, User, str]] = []
     for line, cells in body[1:]:
         values = {
             column: (cells[i].strip() if i < len(cells) else "") for i, column in enumerate(columns)
         }
-        result = RowResult(line=line, name=values["name"], outcome="error")
-        report.rows.append(result)
+        row = CheckedRow(line=line, name=values["name"], values=values, problems=[])
+        checked.rows.append(row)
         if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns) :]):
-            result.problems.append(f"expected {len(columns)} columns, found {len(cells)}")
+            row.problems.append(f"expected {len(columns)} columns, found {len(cells)}")
         name = values["name"]
         if problem := name_problem(name):
-            result.problems.append(f"name {name!r}: {problem}")
+            row.problems.append(f"name {name!r}: {problem}")
         elif name in seen:
-            result.problems.append(f"name {name!r} is already on line {seen[name]}")
+            row.problems.append(f"name {name!r} is already on line {seen[name]}")
         seen.setdefault(name, line)
-        role: Role | None = None
         if values.get("role"):
             try:
-                role = parse_role(values["role"])
+                row.role = parse_role(values["role"])
             except UserError as error:
-                result.problems.append(f"role: {error.message}")
-        active: bool | None = None
+                row.problems.append(f"role: {error.message}")
         if values.get("active"):
             flag = values["active"].lower()
             if flag in ("yes", "y", "true", "1", "是"):
-                active = True
+                row.active = True
             elif flag in ("no", "n", "false", "0", "否"):
-                active = False
+                row.active = False
             else:
-                result.problems.append(f"active: {values['active']!r} is not yes or no")
-        password = values.get("password", "")
-        if password and (problem := password_problem(password)):
-            result.problems.append(f"password {problem}")
+                row.problems.append(f"active: {values['active']!r} is not yes or no")
+        if row.password and (problem := password_problem(row.password)):
+            row.problems.append(f"password {problem}")
+    return checked
+
+
+@dataclass
+class PendingMentor:
+    """A written row's mentor, to be assigned once the rows that may create or change that
+    mentor have been written."""
+
+    result: RowResult
+    user_id: int
+    mentor: str
+
+
+def write_rows(
+    session: Session,
+    rows: list[CheckedRow],
+    *,
+    actor_id: int | None,
+    hashes: dict[int, str] | None = None,
+) -> tuple[list[RowResult], list[PendingMentor]]:
+    """Create or update the user of every good row of `rows` (audited, flushed, not
+    committed); a row with problems is reported and skipped. The mentors the rows name are
+    returned, for `assign_mentors` once every row that may create them or change their role
+    is written (a row may name a mentor created further down). `hashes` holds passwords
+    hashed before the transaction began, by line (a batched import's: hashing is slow);
+    the others are hashed here."""
+    hashes = hashes or {}
+    results: list[RowResult] = []
+    mentors: list[PendingMentor] = []
+    for row in rows:
+        result = RowResult(line=row.line, name=row.name, outcome="error", problems=[*row.problems])
+        results.append(result)
+        name, password, role, active = row.name, row.password, row.role, row.active
         existing = get_user_by_name(session=session, name=name) if not name_problem(name) else None
         if existing is None and not password and not result.problems:
             result.problems.append("password: a new user needs one")
         if result.problems:
             continue
         if existing is None:
-            user = User(name=name, role=role or Role.TRAINEE, password_hash=hash_password(password))
+            hashed = hashes.get(row.line) or hash_password(password)
+            user = User(name=name, role=role or Role.TRAINEE, password_hash=hashed)
             if active is not None:
                 user.active = active
             session.add(user)
@@ -321,7 +377,7 @@ def upsert_users(
             ):
                 result.changes.append("role")
             if password:
-                user.password_hash = hash_password(password)
+                user.password_hash = hashes.get(row.line) or hash_password(password)
                 session.add(user)
                 result.changes.append("password")
             if active is not None and set_active(
@@ -329,16 +385,25 @@ def upsert_users(
             ):
                 result.changes.append("active")
             result.outcome = "updated" if result.changes else "unchanged"
-        if values.get("mentor"):
-            pending_mentors.append((result, user, values["mentor"]))
-    # Mentors last: a row may name a mentor created further down the file.
-    for result, user, mentor_name in pending_mentors:
-        mentor = get_user_by_name(session=session, name=mentor_name)
+        if row.mentor:
+            assert user.id is not None
+            mentors.append(PendingMentor(result, user.id, row.mentor))
+    return results, mentors
+
+
+def assign_mentors(session: Session, pending: list[PendingMentor], *, actor_id: int | None) -> None:
+    """Give each written row its mentor, or say on the row why not (the rest of the row
+    stays applied). Flushed, not committed."""
+    for wanted in pending:
+        result = wanted.result
+        mentor = get_user_by_name(session=session, name=wanted.mentor)
         if mentor is None:
             result.problems.append(
-                f"mentor {mentor_name!r}: no such user (the rest of the row was applied)"
+                f"mentor {wanted.mentor!r}: no such user (the rest of the row was applied)"
             )
             continue
+        user = session.get(User, wanted.user_id)
+        assert user is not None  # written by this import, in this transaction or before
         try:
             if set_mentor(session, user=user, mentor=mentor, actor_id=actor_id):
                 result.changes.append("mentor")
@@ -347,4 +412,21 @@ def upsert_users(
         except UserError as error:
             result.problems.append(f"mentor: {error.message} (the rest of the row was applied)")
     session.flush()
-    return report
+
+
+def upsert_users(
+    session: Session, rows: list[tuple[int, list[str]]], *, actor_id: int | None
+) -> UpsertReport:
+    """Create or update the user of every good row; a bad row is reported and skipped.
+
+    The header names the columns: `name` always, then any of role, password, mentor,
+    active (yes/no). A new user needs a password; an existing one is updated only in the
+    columns given (an empty cell leaves the value as it is). Every row in the caller's
+    transaction (a large file runs as a background job instead: `web/import_jobs.py`).
+    """
+    checked = check_table(rows)
+    if checked.problem is not None:
+        return UpsertReport(problem=checked.problem)
+    results, mentors = write_rows(session, checked.rows, actor_id=actor_id)
+    assign_mentors(session, mentors, actor_id=actor_id)  # after every row, as said above
+    return UpsertReport(rows=results)

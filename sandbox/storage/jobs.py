@@ -1,5 +1,6 @@
-"""Background jobs: long work (a regrade, a report export) queued in the `jobs` table and
-run by a worker of the web app (`sandbox/web/jobs.py`), with its progress, result and fate.
+"""Background jobs: long work (a regrade, a report export, a large user import) queued in the
+`jobs` table and run by a worker of the web app (`sandbox/web/jobs.py`), with its progress,
+result and fate.
 
 A job is `queued`, then `running` once one worker has claimed it, then `done`, `failed` or
 `cancelled`. Claiming is atomic on both backends: PostgreSQL locks the oldest queued row
@@ -8,6 +9,10 @@ only `WHERE state = 'queued'`, so two workers never run one job. A running job's
 beats a heartbeat; a job whose heartbeat stops (its worker died or the server restarted)
 is marked failed, never left running for ever. Cancelling a queued job ends it at once; a
 running one gets a flag its work reads between batches.
+
+A job's `payload` is input too large or too private for `params` (a user import's rows,
+their passwords in clear until each is hashed): only the work reads it, no list or page
+loads it, and it is cleared as the job ends, whichever way it ends.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class BackgroundJob(SQLModel, table=True):
     kind: str = Field(sa_type=String(48))
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(16))
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The work's own input, cleared when the job ends (module docstring). Migration 0017.
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     done: int = 0
     total: int | None = None
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -83,20 +90,37 @@ class BackgroundJob(SQLModel, table=True):
         return min(100, round(100 * self.done / self.total))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a job's work leaves: JSON to show and, for a download, a text file."""
+
+    result: dict[str, Any] | None = None
+    text: str | None = None
+    name: str | None = None
+
+
 class JobLost(Exception):
     """The job is no longer this worker's: it was marked failed (its heartbeat was judged
     stale) or is gone. The work stops without writing."""
 
 
 class JobCancelled(Exception):
-    """Someone asked to cancel the running job; its work stops between two batches."""
+    """Someone asked to cancel the running job; its work stops between two batches. A work
+    that keeps what it did so far sets `outcome` before it lets the exception go on."""
+
+    outcome: Outcome | None = None
 
 
 def submit(
-    *, session: Session, kind: str, params: dict[str, Any], created_by: int | None
+    *,
+    session: Session,
+    kind: str,
+    params: dict[str, Any],
+    created_by: int | None,
+    payload: dict[str, Any] | None = None,
 ) -> BackgroundJob:
     """A queued job (flushed, not committed: the caller commits it with what it did)."""
-    job = BackgroundJob(kind=kind, params=params, created_by=created_by)
+    job = BackgroundJob(kind=kind, params=params, created_by=created_by, payload=payload)
     session.add(job)
     session.flush()
     return job
@@ -172,15 +196,6 @@ def report(engine: Engine, job_id: int, worker: str, done: int, total: int | Non
         raise JobCancelled(job_id)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a job's work leaves: JSON to show and, for a download, a text file."""
-
-    result: dict[str, Any] | None = None
-    text: str | None = None
-    name: str | None = None
-
-
 def finish(
     engine: Engine,
     job_id: int,
@@ -198,6 +213,7 @@ def finish(
         "finished_at": utcnow(),
         "error": error,
         "detail": detail[:4000] if detail else None,
+        "payload": None,
     }
     if outcome.result is not None:
         values["result"] = outcome.result
@@ -229,6 +245,7 @@ def fail_abandoned(engine: Engine, stale_before: datetime) -> list[int]:
                     finished_at=utcnow(),
                     error=RESTARTED,
                     detail="the worker's heartbeat stopped before the job ended",
+                    payload=None,
                 )
             )
     return ids
@@ -243,7 +260,12 @@ def cancel(*, session: Session, job: BackgroundJob) -> JobState:
     queued = session.execute(
         update(table)
         .where(table.c.id == job.id, table.c.state == JobState.QUEUED.value)
-        .values(state=JobState.CANCELLED.value, finished_at=utcnow(), cancel_requested=True)
+        .values(
+            state=JobState.CANCELLED.value,
+            finished_at=utcnow(),
+            cancel_requested=True,
+            payload=None,
+        )
     )
     if queued.rowcount != 1:  # type: ignore[attr-defined]
         session.execute(
@@ -257,7 +279,35 @@ def cancel(*, session: Session, job: BackgroundJob) -> JobState:
 
 
 def get_job(*, session: Session, job_id: int) -> BackgroundJob | None:
-    return session.get(BackgroundJob, job_id)
+    """A job without its payload (a page that polls it every second never reads that)."""
+    return session.get(
+        BackgroundJob,
+        job_id,
+        options=[defer(BackgroundJob.payload)],  # type: ignore[arg-type]
+    )
+
+
+def read_payload(engine: Engine, job_id: int) -> dict[str, Any] | None:
+    """The job's payload, for its work (None once the job has ended)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select_columns(_TABLE.c.payload).where(_TABLE.c.id == job_id)
+        ).scalar_one_or_none()
+    return found if isinstance(found, dict) else None
+
+
+def record_progress(
+    session: Session, job_id: int, worker: str, done: int, total: int | None = None
+) -> None:
+    """Progress written in the caller's transaction, so that it is committed with the batch
+    it counts (a job stopped by a crash then says exactly how far it got). Raises `JobLost`
+    when the job is no longer this worker's: the caller's batch must then not be committed."""
+    values: dict[str, Any] = {"done": done, "heartbeat_at": utcnow()}
+    if total is not None:
+        values["total"] = total
+    changed = session.execute(update(_TABLE).where(_ours(job_id, worker)).values(**values))
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobLost(job_id)
 
 
 def list_jobs(
@@ -268,7 +318,7 @@ def list_jobs(
     limit: int = 100,
 ) -> list[BackgroundJob]:
     """The newest jobs first: those `created_by` started, or everyone's when None. The
-    result columns are not read (a download may be megabytes)."""
+    result and payload columns are not read (a download may be megabytes)."""
     statement = select(BackgroundJob).order_by(col(BackgroundJob.id).desc()).limit(limit)
     if created_by is not None:
         statement = statement.where(BackgroundJob.created_by == created_by)
@@ -277,6 +327,7 @@ def list_jobs(
     statement = statement.options(
         defer(BackgroundJob.result_text),  # type: ignore[arg-type]
         defer(BackgroundJob.result),  # type: ignore[arg-type]
+        defer(BackgroundJob.payload),  # type: ignore[arg-type]
     )
     return list(session.exec(statement).all())
 

@@ -56,7 +56,10 @@ STALE_S = 30.0
 
 class Stopping(Exception):
     """The server is stopping: the running job ends between two batches, marked failed as
-    a restart would leave it."""
+    a restart would leave it. A work that keeps what it did so far sets `outcome` before it
+    lets the exception go on (as for `JobCancelled`)."""
+
+    outcome: Outcome | None = None
 
 
 class JobError(Exception):
@@ -96,6 +99,15 @@ class JobContext:
         if self.stopping.is_set():
             raise Stopping(self.job_id)
 
+    def progress_in(self, session: Session, done: int, total: int | None = None) -> None:
+        """`done` of `total` written in `session`'s transaction, committed with the batch it
+        counts; raises `JobLost` (then the batch must not be committed). Call `progress`
+        after the commit to learn whether to stop."""
+        jobs.record_progress(session, self.job_id, self.worker, done, total)
+        self.done = done
+        if total is not None:
+            self.total = total
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -125,17 +137,25 @@ def worker_id() -> str:
 
 
 def start(
-    *, session: Session, kind: str, params: dict[str, Any], created_by: int | None
+    *,
+    session: Session,
+    kind: str,
+    params: dict[str, Any],
+    created_by: int | None,
+    payload: dict[str, Any] | None = None,
 ) -> BackgroundJob:
-    """Queue a job of a registered kind (committed). Raises `JobError` for an unknown kind
-    or parameters its check refuses."""
+    """Queue a job of a registered kind (committed), with its `payload` if it has one
+    (`storage/jobs.py`). Raises `JobError` for an unknown kind or parameters its check
+    refuses."""
     found = KINDS.get(kind)
     if found is None:
         raise JobError(jobs.BAD_PARAMS, f"no job kind {kind!r}")
     problems = found.check(params)
     if problems:
         raise JobError(problems[0], f"{kind}: {', '.join(problems)}")
-    job = jobs.submit(session=session, kind=kind, params=params, created_by=created_by)
+    job = jobs.submit(
+        session=session, kind=kind, params=params, created_by=created_by, payload=payload
+    )
     session.commit()
     return job
 
@@ -176,7 +196,7 @@ class JobRunner:
         `stopping` is set, it ends at its next batch, failed as a restart leaves it."""
         engine = self.state.engine
         with Session(engine) as session:
-            job = session.get(BackgroundJob, job_id)
+            job = jobs.get_job(session=session, job_id=job_id)
             if job is None:
                 return JobState.FAILED
             kind_name, params, created_by = job.kind, dict(job.params), job.created_by
@@ -208,15 +228,16 @@ class JobRunner:
         )
         try:
             outcome = kind.run(context)
-        except JobCancelled:
-            finish(engine, job_id, self.worker, JobState.CANCELLED)
+        except JobCancelled as cancelled:
+            finish(engine, job_id, self.worker, JobState.CANCELLED, cancelled.outcome)
             return JobState.CANCELLED
-        except Stopping:
+        except Stopping as stopped:
             finish(
                 engine,
                 job_id,
                 self.worker,
                 JobState.FAILED,
+                stopped.outcome,
                 error=jobs.RESTARTED,
                 detail="the server stopped while the job ran",
             )

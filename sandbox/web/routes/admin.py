@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from sandbox.storage import admin as users_admin
+from sandbox.storage import jobs
 from sandbox.storage.audit import record
 from sandbox.storage.cohorts import (
     CohortError,
@@ -30,6 +31,9 @@ from sandbox.storage.throttle import unlock
 from sandbox.storage.users import UserError, change_role, create_user, get_user_by_name, parse_role
 from sandbox.web.deps import AdminUser, SessionDep, StateDep, ViewerDep, gate, require_admin
 from sandbox.web.i18n import N_
+from sandbox.web.import_jobs import IMPORT_USERS, payload_of
+from sandbox.web.jobs import JobError
+from sandbox.web.jobs import start as start_job
 from sandbox.web.templating import render
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=gate(require_admin))
@@ -47,6 +51,8 @@ NOTICES = {
     "removed": N_("admin.done.removed"),
 }
 ROLES = [role.value for role in Role]
+#: How many of the latest background imports the users page lists.
+IMPORT_JOBS_SHOWN = 5
 #: The message keys storage/cohorts.py raises (CohortError.key).
 COHORT_KEYS = (N_("admin.cohort.error.name"),)
 
@@ -83,6 +89,10 @@ def _users_page(
         role=role if chosen else "",
         roles=ROLES,
         mentors=users_admin.mentors(session),
+        import_jobs=jobs.list_jobs(
+            session=session, created_by=None, kinds=[IMPORT_USERS.name], limit=IMPORT_JOBS_SHOWN
+        ),
+        job_rows=users_admin.IMPORT_JOB_ROWS,
         **({"form": {"name": "", "role": "trainee", "mentor": ""}, "errors": {}} | extra),
     )
     return render("admin_users.html", context, status_code=status_code)
@@ -310,7 +320,9 @@ def import_users(
     admin: AdminUser,
     table: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Create or update users from CSV or XLSX, with a report of what each row did."""
+    """Create or update users from CSV or XLSX, with a report of what each row did. The file
+    is read and checked here; one of more than `IMPORT_JOB_ROWS` rows is then written by a
+    background job (its page shows the progress, then the same report), a smaller one here."""
     data = table.file.read(users_admin.IMPORT_BYTES_MAX + 1) if table is not None else b""
     filename = Path(table.filename or "").name if table is not None else ""
     report = users_admin.UpsertReport()
@@ -322,12 +334,47 @@ def import_users(
         except users_admin.TableError as error:
             report.problem = str(error)
         else:
-            report = users_admin.upsert_users(session, rows, actor_id=admin.id)
-            session.commit()
+            checked = users_admin.check_table(rows)
+            if checked.problem is not None:
+                report.problem = checked.problem
+            elif len(checked.rows) > users_admin.IMPORT_JOB_ROWS:
+                return _import_job(viewer, session, admin, filename, rows, checked)
+            else:
+                report = users_admin.upsert_users(session, rows, actor_id=admin.id)
+                session.commit()
     context = viewer.context(report=report, filename=filename)
     return render(
         "admin_import.html", context, status_code=400 if report.problem is not None else 200
     )
+
+
+def _import_job(
+    viewer: ViewerDep,
+    session: Session,
+    admin: User,
+    filename: str,
+    rows: list[tuple[int, list[str]]],
+    checked: users_admin.CheckedTable,
+) -> Response:
+    """Queue the checked file's rows as a background import; its page."""
+    params = {
+        "filename": filename[:255],
+        "rows": len(checked.rows),
+        "bad_rows": sum(1 for row in checked.rows if row.problems),
+    }
+    try:
+        job = start_job(
+            session=session,
+            kind=IMPORT_USERS.name,
+            params=params,
+            payload=payload_of(rows),
+            created_by=admin.id,
+        )
+    except JobError as error:  # not expected: the parameters come from the checked file
+        report = users_admin.UpsertReport(problem=error.detail)
+        context = viewer.context(report=report, filename=filename)
+        return render("admin_import.html", context, status_code=400)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 # --- cohorts -----------------------------------------------------------------------------

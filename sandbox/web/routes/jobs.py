@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from sandbox import access
 from sandbox.storage import jobs
-from sandbox.storage.jobs import BackgroundJob, JobState
+from sandbox.storage.jobs import BackgroundJob
 from sandbox.storage.models import User
 from sandbox.web.deps import SessionDep, StaffUser, ViewerDep, gate, require_staff
 from sandbox.web.jobs import KINDS
@@ -93,9 +93,10 @@ def cancel_job(job_id: int, session: SessionDep, user: StaffUser) -> Response:
 
 @router.get("/{job_id}/download")
 def download_job_result(job_id: int, session: SessionDep, user: StaffUser) -> Response:
-    """The file the job wrote (a CSV export)."""
+    """The file the job wrote (a CSV export, an import's report; a cancelled or stopped job
+    keeps the file of what it did, when its kind writes one)."""
     job = _job_or_404(session, user, job_id)
-    if job.state != JobState.DONE or job.result_text is None:
+    if not job.finished or job.result_text is None:
         raise HTTPException(status_code=404)
     name = job.result_name or f"job-{job_id}.csv"
     return Response(
