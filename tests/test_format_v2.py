@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.engine.conversation import Conversation
+from sandbox.evaluator.explain import explain_criterion
 from sandbox.evaluator.grading import grade
 from sandbox.evaluator.transcript import parse_transcript_data
 from sandbox.scenarios.errors import PackErrors
@@ -788,3 +789,37 @@ def test_a_sentence_that_rejects_the_one_before(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
     assert negates(line, locale, word) is negated
+
+
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        (["It's 100% safe for you, I promise.", "no sorry, that's not true."], "clear"),
+        (["It's 100% safe for you, I promise.", "Nope, I can't promise that, sorry"], "clear"),
+        # The rejection must open the next message; later on it takes back nothing.
+        (["It's 100% safe for you, I promise.", "Anyway. That's not true."], "violated"),
+        (["It's 100% safe for you, I promise.", "Great, see you soon."], "violated"),
+    ],
+)
+def test_a_message_that_opens_by_rejecting_the_one_before(
+    en: Pack, lines: list[str], status: str
+) -> None:
+    assert statuses(en, lines)["promise"] == status
+
+
+def test_the_explanation_of_a_claim_taken_back_by_the_next_message(en: Pack) -> None:
+    scenario = en.scenarios[0]
+    lines = ["It's 100% safe for you, I promise.", "no sorry, that's not true."]
+    conv = Conversation.replay(
+        en.compiled[scenario.id], en.locale, [(lines[0], 10), (lines[1], 20)]
+    )
+    transcript = parse_transcript_data(conv.transcript(en.id), "t")
+    told = explain_criterion(en.id, en.compiled[scenario.id], transcript, "promise")
+    assert told.status == "clear"
+    cancelled = [f for m in told.messages for f in m.findings if not f.counts]
+    assert cancelled and "next message" in cancelled[0].why
+
+
+def test_zh_a_message_that_opens_by_rejecting_the_one_before(zh: Pack) -> None:
+    assert statuses(zh, ["吃了保证没问题", "哈，这个说法不对，还是要注意"])["promise"] == "clear"
+    assert statuses(zh, ["吃了保证没问题", "好的亲"])["promise"] == "violated"

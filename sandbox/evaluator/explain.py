@@ -14,6 +14,8 @@ from sandbox.evaluator.grading import Grade, _scope, grade_compiled
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion
 from sandbox.text.explain import Finding, explain
+from sandbox.text.matcher import Text
+from sandbox.text.reading import link_rejections
 
 
 @dataclass
@@ -61,13 +63,14 @@ def explain_criterion(
     criterion, matcher = compiled.criteria[index]
     status = result.criteria[index].status
     graded = _graded_lines(result, transcript)
+    views = _views(compiled, graded)
     scope = _scope(criterion, len(graded))
     messages: list[MessageExplanation] = []
     if matcher is not None:
         act = compiled.act(criterion)
         for position, (msg_index, text) in enumerate(graded):
             matched, findings = explain(
-                matcher, compiled.read(text), criterion.negation_aware, act, compiled.origins
+                matcher, views[position], criterion.negation_aware, act, compiled.origins
             )
             messages.append(
                 MessageExplanation(
@@ -119,6 +122,14 @@ def _graded_lines(result: Grade, transcript: Transcript) -> list[tuple[int, str]
     return [(i, text) for i, text, _ in transcript.trainee_lines() if i not in ignored]
 
 
+def _views(compiled: CompiledScenario, graded: list[tuple[int, str]]) -> list[Text]:
+    """The graded messages as the grader read them, consecutive ones linked as it links them."""
+    views = [compiled.read(text) for _, text in graded]
+    if compiled.v2:
+        link_rejections(views)
+    return views
+
+
 def replay_lines(compiled: CompiledScenario, transcript: Transcript) -> list[dict[str, Any]]:
     """The transcript as the current engine plays it: every line, persona lines with their
     kind (opening, fact, reaction, answer, fallback, nudge, farewell) and the rule behind."""
@@ -163,6 +174,7 @@ def verdict_reasons(
     """
     result = grade_compiled(pack_id, compiled, transcript)
     graded = _graded_lines(result, transcript)
+    views = _views(compiled, graded)
     reasons: dict[str, str] = {}
     for index, (criterion, matcher) in enumerate(compiled.criteria):
         messages: list[MessageExplanation] = []
@@ -171,7 +183,7 @@ def verdict_reasons(
             act = compiled.act(criterion)
             for position, (msg_index, text) in enumerate(graded):
                 matched, findings = explain(
-                    matcher, compiled.read(text), criterion.negation_aware, act, compiled.origins
+                    matcher, views[position], criterion.negation_aware, act, compiled.origins
                 )
                 messages.append(
                     MessageExplanation(

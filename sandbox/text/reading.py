@@ -310,7 +310,8 @@ _REJECTS_BEFORE_EN = re.compile(
     r"|(?:i|we) (?:would|will) (?:not|never) (?:say|promise|claim) (?:that|this)"
     r"|(?:i|we) (?:do|would) not (?:believe|buy) (?:that|it|this|them)"
     r"|do not (?:believe|trust) (?:that|it|this|them|everything you read)"
-    r"|(?:no one|nobody|no clinic|no pharmacy) can (?:honestly )?(?:promise|guarantee) (?:that|this)"
+    r"|(?:no one|nobody|no clinic|no pharmacy) can (?:honestly )?"
+    r"(?:promise|guarantee) (?:that|this)"
     r")" + _CLOSERS_EN + r" ?(?:[.!?;]|$)"
 )
 _REJECTS_BEFORE_ZH = re.compile(
@@ -525,6 +526,8 @@ class Reading(Text):
     _unreal: list[tuple[int, int, Word]] | None = field(init=False, default=None)
     #: The sentences that reject the one before them, found once per message.
     _rejections: list[tuple[int, Word]] | None = field(init=False, default=None)
+    #: Where this message's last sentence starts, when the next message rejects it.
+    _rejected_tail: tuple[int, Word] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -718,8 +721,33 @@ class Reading(Text):
             ]
         return self._rejections
 
+    def opening_rejection(self) -> Word | None:
+        """A rejection the message opens with ("no, that's not true", "这个说法不对哈"):
+        of the sentence before it, which may end the previous message (`link_rejections`)."""
+        pattern = _REJECTS_BEFORE_EN if self.locale == "en" else _REJECTS_BEFORE_ZH
+        m = pattern.match(self.text)
+        if m is None:
+            return None
+        return Word(m.start(), m.end(), m.group(0).strip(" .!?;。！？；,，"))
+
+    def reject_last_sentence(self, word: Word) -> None:
+        """Take back this message's last sentence: the next message opens by rejecting it.
+        `word` stands after the end of this text, so a reach measured to it is empty."""
+        text = self.text
+        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
+        end = len(text)
+        while end > 0 and (text[end - 1] in marks or text[end - 1] in " …~"):
+            end -= 1
+        start = max((k for k in range(end) if text[k] in marks), default=-1) + 1
+        self._rejected_tail = (start, Word(len(text), len(text), f"next message: {word.text}"))
+        self._negating = True
+
     def _rejected_by_next(self, at: int) -> Word | None:
-        """The rejection of the sentence holding `at` by the sentence right after it."""
+        """The rejection of the sentence holding `at` by the sentence right after it (in
+        this message, or opening the next)."""
+        tail = self._rejected_tail
+        if tail is not None and at >= tail[0]:
+            return tail[1]
         rejections = self._rejecting_sentences()
         if not rejections:
             return None
@@ -1175,3 +1203,15 @@ def _zh_tokens(text: str) -> list[Word]:
             continue
         words.append(Word(start, pos, token, clause_end=token in ("但", "但是")))
     return words
+
+
+def link_rejections(readings: Sequence[Text]) -> None:
+    """Between a trainee's consecutive messages: a message that opens by rejecting what was
+    just said ("It's 100% safe." then "no sorry, that's not true") takes back the last
+    sentence of the one before. The grader links them; the persona, which answers each
+    message as it comes, has already replied to the first."""
+    for before, after in itertools.pairwise(readings):
+        if isinstance(before, Reading) and isinstance(after, Reading):
+            word = after.opening_rejection()
+            if word is not None:
+                before.reject_last_sentence(word)
