@@ -1,7 +1,7 @@
-"""An admin's user import of more than 500 rows as a background job (web/import_jobs.py):
+"""An admin's user import of more than 500 rows (or 20 passwords) as a background job (web/import_jobs.py):
 checked in the request, written a batch at a time by the job with its progress, cancelled
 between batches, stopped by the server or by a crash with exactly its first rows kept, the
-row report on the job's page and as a CSV; 500 rows or fewer still written in the request.
+row report on the job's page and as a CSV; smaller imports still written in the request.
 And migration 0017 on a database with jobs in it.
 
 Every test runs on a real SQLite file and, with SANDBOX_TEST_DATABASE_URL set, on
@@ -34,7 +34,7 @@ from web_support import (
 )
 
 from sandbox.storage import jobs
-from sandbox.storage.admin import IMPORT_JOB_ROWS, IMPORT_ROWS_MAX
+from sandbox.storage.admin import IMPORT_JOB_PASSWORDS, IMPORT_JOB_ROWS, IMPORT_ROWS_MAX
 from sandbox.storage.audit import AuditEvent
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.jobs import BackgroundJob, JobState
@@ -258,14 +258,32 @@ def test_a_large_import_runs_as_a_job_and_reports_every_row(
     assert f'id="import-job-{job_id}"' in admin.get("/admin").text
 
 
-def test_an_import_of_500_rows_stays_in_the_request(app: FastAPI, admin: TestClient) -> None:
+def test_a_small_import_stays_in_the_request(app: FastAPI, admin: TestClient) -> None:
+    """At most `IMPORT_JOB_ROWS` rows and `IMPORT_JOB_PASSWORDS` passwords: written here."""
     engine = app.state.sandbox.engine
-    lines = ["name,password", *(f"s{n:04d},pass-{n:04d}-x" for n in range(IMPORT_JOB_ROWS))]
+    lines = ["name,password", *(f"s{n:04d},pass-{n:04d}-x" for n in range(IMPORT_JOB_PASSWORDS))]
+    # Rows that set no password (updates of existing users) do not count towards the hashes.
+    lines += [f"s{n:04d}," for n in range(IMPORT_JOB_ROWS - IMPORT_JOB_PASSWORDS)]
+    assert len(lines) - 1 == IMPORT_JOB_ROWS
     response = upload(admin, ("\n".join(lines) + "\n").encode(), "five-hundred.csv")
     assert response.status_code == 200
-    assert "500 created" in response.text and 'id="import-rows"' in response.text
-    assert len(names_like(engine, "s")) == IMPORT_JOB_ROWS
+    assert f"{IMPORT_JOB_PASSWORDS} created" in response.text
+    assert 'id="import-rows"' in response.text
+    assert len(names_like(engine, "s")) == IMPORT_JOB_PASSWORDS
     assert import_jobs_in(engine) == []
+
+
+def test_an_import_setting_many_passwords_runs_as_a_job(app: FastAPI, admin: TestClient) -> None:
+    """Few rows, but one hash too many for a request to wait on."""
+    engine = app.state.sandbox.engine
+    count = IMPORT_JOB_PASSWORDS + 1
+    lines = ["name,password", *(f"pw{n:04d},pass-{n:04d}-x" for n in range(count))]
+    response = upload(admin, ("\n".join(lines) + "\n").encode(), "passwords.csv")
+    assert response.status_code == 303, response.text
+    job_id = int(response.headers["location"].rsplit("/", 1)[1])
+    wait_until(lambda: row(engine, job_id).finished, "the import to finish")
+    assert row(engine, job_id).state == JobState.DONE
+    assert len(names_like(engine, "pw")) == count
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,11 @@ from sandbox.storage.users import UserError, change_role, get_user_by_name, name
 IMPORT_ROWS_MAX = 5000
 IMPORT_BYTES_MAX = 2_000_000
 #: An import of more rows than this runs as a background job (`web/import_jobs.py`); one
-#: of this many or fewer is written in the request, as it always was.
+#: of this many or fewer is written in the request, as it always was...
 IMPORT_JOB_ROWS = 500
+#: ... and so does one that sets more passwords than this: each is an Argon2 hash (about a
+#: third of a second on a quiet core), and a request should not hash for minutes.
+IMPORT_JOB_PASSWORDS = 20
 SEARCH_LIMIT = 200
 #: Temporary passwords: 12 characters from an alphabet without look-alikes (0/O, 1/l/I).
 TEMP_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -321,8 +321,8 @@ def import_users(
     table: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Create or update users from CSV or XLSX, with a report of what each row did. The file
-    is read and checked here; one of more than `IMPORT_JOB_ROWS` rows is then written by a
-    background job (its page shows the progress, then the same report), a smaller one here."""
+    is read and checked here; one of more than `IMPORT_JOB_ROWS` rows or that sets more than
+    `IMPORT_JOB_PASSWORDS` passwords is then written by a background job (its page shows the progress, then the same report), a smaller one here."""
     data = table.file.read(users_admin.IMPORT_BYTES_MAX + 1) if table is not None else b""
     filename = Path(table.filename or "").name if table is not None else ""
     report = users_admin.UpsertReport()
@@ -337,7 +337,10 @@ def import_users(
             checked = users_admin.check_table(rows)
             if checked.problem is not None:
                 report.problem = checked.problem
-            elif len(checked.rows) > users_admin.IMPORT_JOB_ROWS:
+            elif (
+                len(checked.rows) > users_admin.IMPORT_JOB_ROWS
+                or sum(1 for row in checked.rows if row.password) > users_admin.IMPORT_JOB_PASSWORDS
+            ):
                 return _import_job(viewer, session, admin, filename, rows, checked)
             else:
                 report = users_admin.upsert_users(session, rows, actor_id=admin.id)
