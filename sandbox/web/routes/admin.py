@@ -93,6 +93,7 @@ def _users_page(
             session=session, created_by=None, kinds=[IMPORT_USERS.name], limit=IMPORT_JOBS_SHOWN
         ),
         job_rows=users_admin.IMPORT_JOB_ROWS,
+        job_passwords=users_admin.IMPORT_JOB_PASSWORDS,
         **({"form": {"name": "", "role": "trainee", "mentor": ""}, "errors": {}} | extra),
     )
     return render("admin_users.html", context, status_code=status_code)
