@@ -782,10 +782,48 @@ def test_practices_and_temptations_named_to_be_refused(
         ("效果永久保持，这个是假的哈", "zh-CN", "永久", True),
         ("吃了保证没事，这话我可不敢说", "zh-CN", "保证", True),
         ("效果永久保持。", "zh-CN", "永久", False),
+        # An elliptical refusal after a claim put as a question, and a rejection after a
+        # comma that points back ("that", "which"); in Chinese a refusal of one's own.
+        (
+            "Will I promise the scars will go? I can't, and nobody honest can.",
+            "en",
+            "promise",
+            True,
+        ),
+        ("On the guarantee, I'm afraid that's not something we can give.", "en", "guarantee", True),
+        ("It's 100% safe, that's not true.", "en", "100", True),
+        ("Ibuprofen thins the blood, which isn't true of paracetamol.", "en", "thin", False),
+        ("要问我下周三肯定能到吗？我不敢打这个包票", "zh-CN", "肯定", True),
+        ("有那种买三送一的大包装，您用不上，我就不给您推了。", "zh-CN", "买三送一", True),
+        ("买三送一，今天最后一天。", "zh-CN", "买三送一", False),
         ("这个说法不对。效果永久保持", "zh-CN", "永久", False),
     ],
 )
 def test_a_sentence_that_rejects_the_one_before(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    assert negates(line, locale, word) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # Beliefs of others, a "you might hear that...", a negated "going to" over its
+        # clause; in Chinese others' beliefs and the customer's own words quoted back.
+        ("People assume ibuprofen is harmless. With warfarin it isn't.", "en", "harmless", True),
+        ("You might hear that you can stop the warfarin for a few days.", "en", "stop", True),
+        (
+            "I'm not going to ask whether you checked it or pin it on the warehouse.",
+            "en",
+            "pin",
+            True,
+        ),
+        ("They think about a week, but that's not confirmed.", "en", "a week", False),
+        ("有的人会觉得放回冰箱冰一冰就还能用。这样不行哈。", "zh-CN", "还能用", True),
+        ("您刚说直接换成氯沙坦，这个我这边真做不了哈。", "zh-CN", "换成", True),
+    ],
+)
+def test_beliefs_of_others_and_intentions_denied(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
     assert negates(line, locale, word) is negated

@@ -94,7 +94,7 @@ _REPORTERS_EN = frozenset(
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market "
-    "blame try".split()
+    "blame try assume believe".split()
 )
 _DISBELIEF_EN = (
     ("do", "not", "believe"),
@@ -114,7 +114,7 @@ _KNOWING_EN = frozenset(
 _DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
 # A negated verb of saying, suggesting or trying reaches its whole clause ("I'm not going to
 # tell you...", "don't try to make the last ones stretch by halving a dose").
-_LONG_REACH_EN = frozenset("pretend suggest try attempt tempt".split())
+_LONG_REACH_EN = frozenset("pretend suggest try attempt tempt go".split())
 _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
@@ -273,7 +273,8 @@ _REJECTED_AFTER_EN = re.compile(
     r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b"
     # "a written guarantee isn't something any honest surgeon could give you"
     # (only of a promise: "it isn't something we can give while you're pregnant" refuses)
-    r"|(?:(?<=guarantee )|(?<=promise ))be not something [^.,;:!?]{0,40}"
+    r"|(?:(?<=guarantee )|(?<=promise )|(?<=guarantee in writing )|(?<=promise in writing ))"
+    r"be not something [^.,;:!?]{0,40}"
     r"\b(give|promise|guarantee|offer|say|put in writing)\b"
     # "skipping the warfarin isn't the answer either", "a smaller dose isn't something
     # we'd offer either": an option named to be turned down
@@ -290,15 +291,19 @@ _REJECTED_AFTER_ZH = re.compile(
 # stand beside the rejection, so "That's not true for paracetamol" rejects nothing.
 _OPENERS_EN = (
     r"(?:(?:but|and|honestly|tbh|sadly|unfortunately|lol|haha|well|so|yeah|look|sorry|ok|okay"
-    r"|um|and honestly|to be honest|no|nope|nah)(?: ,)? )*"
+    r"|um|and honestly|to be honest|no|nope|nah|i be afraid)(?: ,)? )*"
 )
 _CLOSERS_EN = (
     r"(?:(?: ,)? (?:sorry|though|tho|at all|i be afraid|unfortunately|honestly|really|for you"
     r"|in your case|for everyone|for anyone|either|to be honest|tbh|haha|lol|anyway|sadly"
-    r"|i be sorry|i be sure|i promise|about that|about it))*"
+    r"|i be sorry|i be sure|i promise|about that|about it|and it be risky|and it be not safe"
+    r"|and nobody honest can|and no one honest can|and nobody can|and no one can"
+    r"|in writing or otherwise|in writing|or otherwise))*"
 )
 _REJECTS_BEFORE_EN = re.compile(
-    r"(?:^|(?<=[.!?;] ))" + _OPENERS_EN + r"(?:"
+    r"(?:^|(?<=[.!?;] )|(?<=, )(?=(?:i be afraid (?:, )?)?(?:that|which|this) ))"
+    + _OPENERS_EN
+    + r"(?:"
     r"(?:that|this|which|it|they|those|such claim|that claim|this claim|those claim)"
     r"(?: be| would be| be just| be simply| be really)? (?:not|never)"
     r" (?:true|right|correct|accurate|realistic|the case|how it work|a promise (?:i|we) can make)"
@@ -307,6 +312,10 @@ _REJECTS_BEFORE_EN = re.compile(
     r"|an exaggeration|a lie|a scam|not true)"
     r"|(?:not|never) true|simply not true|not the case"
     r"|(?:i|we) (?:can|could) not (?:promise|guarantee|say|tell you|claim|confirm) (?:that|this)"
+    # an elliptical refusal after a claim put as a question: "Will I promise...? I can't"
+    r"|(?:i|we) (?:can|could|will|would) not"
+    r"|(?:that|this|it) be not something (?:i|we|anyone|anybody) (?:can|could|will|would) "
+    r"(?:give|offer|promise|do|say|guarantee)(?: you)?"
     r"|(?:i|we) (?:would|will) (?:not|never) (?:say|promise|claim) (?:that|this)"
     r"|(?:i|we) (?:do|would) not (?:believe|buy) (?:that|it|this|them)"
     r"|do not (?:believe|trust) (?:that|it|this|them|everything you read)"
@@ -322,7 +331,9 @@ _REJECTS_BEFORE_ZH = re.compile(
     r"|不是真的|误导人的?|不科学)"
     r"|(?:这|那)(?:个|种)?(?:话|承诺)?我(?:们)?(?:可)?(?:不能|没法|没办法|不敢|不会)"
     r"(?:说|讲|保证|承诺|打包票|跟您保证|跟您说)"
-    r"|不是这样的|其实不是这样|并不是这样|别信|不要信|千万别信|可别信"
+    r"|不是这样的|其实不是这样|并不是这样|别信|不要信|千万别信|可别信|这样不行|其实不是一回事"
+    r"|我(?:们)?(?:真|可|也)?(?:不能|没法|没办法|不敢|不会)(?:打这个包票|打包票|保证|承诺|跟您保证|答应)"
+    r"|(?:您|你)(?:也)?用不上|我?(?:就)?不给(?:您|你)推(?:荐)?了?|没必要买"
     r")(?:哈|哦|呢|啊|的|哟|呀|亲)*(?:[。！？；.!?;~，,…]|$)"
 )
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
@@ -371,6 +382,9 @@ _REPORTED_BY_ZH = re.compile(
     r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台|客服|药店|网店)"
     r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
     r"|(?:有人|有的人|有些人)会(?:说|自己)|(?:有的|有些)(?:平台|店|商家|网店|药店)先"
+    # beliefs of others, and the customer's own words quoted back: 好多人觉得..., 您刚说...
+    r"|(?:有人|有的人|有些人|好多人|很多人|不少人|大家)(?:会|都|可能)?(?:觉得|以为|认为)"
+    r"|(?:您|你)(?:刚才?|之前|前面)说"
     r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
 )
 # Claims a sentence does not make in Chinese: the clause after a counterfactual condition
@@ -752,14 +766,19 @@ class Reading(Text):
         if not rejections:
             return None
         text = self.text
-        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _REJECTED_SENTENCE_ENDS_ZH
-        end = next((k for k in range(at, len(text)) if text[k] in marks), -1)
-        if end < 0:
-            return None
-        following = end + 1
-        while following < len(text) and text[following] == " ":
-            following += 1
-        return next((word for start, word in rejections if start == following), None)
+        en = self.locale == "en"
+        marks = _SENTENCE_MARKS_EN if en else _REJECTED_SENTENCE_ENDS_ZH
+        starts = dict(rejections)
+        for k in range(at, len(text)):
+            # English: a comma too, before "that/which/this" ("..., that's not true")
+            if text[k] in marks or (en and text[k] == ","):
+                following = k + 1
+                while following < len(text) and text[following] == " ":
+                    following += 1
+                word = starts.get(following)
+                if word is not None or text[k] in marks:
+                    return word
+        return None
 
     def _unreal_zh(self, at: int) -> Word | None:
         """A Chinese claim the sentence does not make (`_unreal_spans_zh`)."""
@@ -976,7 +995,10 @@ def _en_frames(texts: list[str]) -> list[int]:
     the lemmas `texts`)."""
     frames: list[int] = []
     for j, word in enumerate(texts):
-        if word in _HEARING_EN and any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3]):
+        if word in _HEARING_EN and (
+            any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3])
+            or texts[j + 1 : j + 2] == ["that"]
+        ):
             frames.append(j)  # "you'll read online that...", "I've heard people..."
         elif word in _REPORTERS_EN:
             ahead = texts[j + 1 : j + 6]

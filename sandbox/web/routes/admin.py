@@ -323,7 +323,8 @@ def import_users(
 ) -> Response:
     """Create or update users from CSV or XLSX, with a report of what each row did. The file
     is read and checked here; one of more than `IMPORT_JOB_ROWS` rows or that sets more than
-    `IMPORT_JOB_PASSWORDS` passwords is then written by a background job (its page shows the progress, then the same report), a smaller one here."""
+    `IMPORT_JOB_PASSWORDS` passwords is then written by a background job (its page shows
+    the progress, then the same report), a smaller one here."""
     data = table.file.read(users_admin.IMPORT_BYTES_MAX + 1) if table is not None else b""
     filename = Path(table.filename or "").name if table is not None else ""
     report = users_admin.UpsertReport()
