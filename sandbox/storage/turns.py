@@ -28,9 +28,10 @@ other driver goes through SQLAlchemy Core.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -232,7 +233,7 @@ def store_turns(
     if not turns:
         return []
     driver = _driver(engine.dialect)
-    failed: type[Exception] = IntegrityError if driver is None else driver.integrity_error
+    failed = (IntegrityError,) if driver is None else (IntegrityError, driver.integrity_error)
     with Session(engine) as session:
         connection = session.connection()
         dbapi = connection.connection.driver_connection
@@ -240,13 +241,15 @@ def store_turns(
         if driver is None:
             heads = _heads(session, attempt_ids)
         else:
-            heads = _raw_heads(driver, dbapi, attempt_ids)
+            with _dropped(connection):
+                heads = _raw_heads(driver, dbapi, attempt_ids)
         verdicts = [_still_as_expected(turn, heads.get(turn.attempt_id)) for turn in turns]
         stored = [turn for turn, ok in zip(turns, verdicts, strict=True) if ok]
         if not stored:
             return verdicts
         try:
-            _insert(session, connection, driver, dbapi, stored)
+            with _dropped(connection):
+                _insert(session, connection, driver, dbapi, stored)
             if on_stored is not None:
                 on_stored(session, stored)
             session.commit()
@@ -258,6 +261,22 @@ def store_turns(
             # which turn by storing them one at a time.
             return [store_turns(engine, [turn], on_stored)[0] for turn in turns]
     return verdicts
+
+
+@contextlib.contextmanager
+def _dropped(connection: Connection) -> Iterator[None]:
+    """Around the driver's own calls: a connection the error says is gone (the database
+    restarted, the backend was ended) is invalidated, as SQLAlchemy's own execution does,
+    so that the pool never lends it again. The error goes on to the caller."""
+    try:
+        yield
+    except Exception as error:
+        dialect = connection.dialect
+        if isinstance(error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+            error, connection.connection.dbapi_connection, None
+        ):
+            connection.invalidate(error)
+        raise
 
 
 def _insert(
