@@ -4,12 +4,10 @@ path taking over whenever the database says something the kept state does not kn
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,81 +343,6 @@ def test_turns_waiting_together_share_one_transaction(tmp_path: Path) -> None:
         assert len(commits) <= 2  # not one per turn
         with Session(engine) as session:
             assert all(len(conversations_messages(session, i + 1)) == 3 for i in range(20))
-    finally:
-        engine.dispose()
-
-
-def test_sqlite_turns_commit_on_the_loop_unless_a_writer_holds_the_lock(tmp_path: Path) -> None:
-    engine, heads = engine_with_attempts(f"sqlite:///{tmp_path / 'loop.db'}", 3)
-    threads: list[int] = []
-    batcher = TurnBatcher(engine, lambda _session, _turns: threads.append(threading.get_ident()))
-    lock, _ = sqlite_writers._LOCKS[engine]
-
-    async def play() -> tuple[bool, bool, list[float]]:
-        loop_thread = threading.get_ident()
-        first = await batcher.store(a_turn(1, heads[0]))
-        assert threads == [loop_thread]  # stored on the loop: no hand-off to a thread
-        # Another writer holds the lock: the turn waits in a worker thread, not on the
-        # loop, which keeps running (the ticks), and is stored once the lock is free.
-        lock.acquire()
-        ticks: list[float] = []
-
-        async def tick() -> None:
-            for _ in range(10):
-                ticks.append(time.monotonic())
-                await asyncio.sleep(0.02)
-
-        asyncio.get_running_loop().call_later(0.15, lock.release)
-        second, _ = await asyncio.gather(batcher.store(a_turn(2, heads[1])), tick())
-        assert threads[-1] != loop_thread
-        return first, second, ticks
-
-    try:
-        first, second, ticks = asyncio.run(play())
-        assert first and second
-        assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.1
-        with Session(engine) as session:
-            assert [m.seq for m in conversations_messages(session, 2)] == [0, 1, 2]
-            # The connection the loop used has SQLite's settings back for everyone else.
-            settings = [
-                session.execute(text(f"PRAGMA {name}")).scalar()
-                for name in ("busy_timeout", "wal_autocheckpoint")
-            ]
-        assert settings == [5000, 1000]
-    finally:
-        engine.dispose()
-
-
-def test_the_loop_leaves_the_wal_checkpoint_to_a_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "wal.db"
-    engine, heads = engine_with_attempts(f"sqlite:///{path}", 40)
-    batcher = TurnBatcher(engine)
-    checkpoints: list[int] = []
-    original = cache.checkpoint_wal
-
-    def counted(engine_: Engine) -> None:
-        checkpoints.append(threading.get_ident())
-        original(engine_)
-
-    async def play() -> None:
-        loop_thread = threading.get_ident()
-        for i, head in enumerate(heads):
-            assert await batcher.store(a_turn(i + 1, head))
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # the checkpoint runs beside the loop
-        assert checkpoints and loop_thread not in checkpoints
-
-    wal = Path(f"{path}-wal")
-    try:
-        monkeypatch.setattr(cache, "checkpoint_wal", counted)
-        monkeypatch.setattr(cache, "CHECKPOINT_S", 0.05)
-        asyncio.run(play())
-        with engine.connect() as connection:
-            busy, log, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-        assert busy == 0 and log == done  # nothing left behind that a checkpoint cannot copy
-        assert wal.exists()
     finally:
         engine.dispose()
 

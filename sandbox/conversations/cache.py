@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,21 +33,12 @@ from sqlmodel import Session
 from sandbox.conversations.live import Live, deadline_at, seconds_since
 from sandbox.engine.conversation import Conversation
 from sandbox.storage.models import Mode
-from sandbox.storage.turns import (
-    Head,
-    PendingTurn,
-    TurnLine,
-    WouldWait,
-    checkpoint_wal,
-    store_turns,
-)
+from sandbox.storage.turns import Head, PendingTurn, TurnLine, store_turns
 
 log = logging.getLogger(__name__)
 
 #: Turns stored in one transaction at most; more wait for the next one.
 BATCH_MAX = 256
-#: Seconds between two checkpoints of SQLite's WAL after commits on the event loop.
-CHECKPOINT_S = 1.0
 
 
 @dataclass
@@ -144,19 +134,12 @@ class TurnBatcher:
     stores dozens per commit.
     """
 
-    def __init__(
-        self, engine: Engine, on_stored: OnStored | None = None, *, on_loop: bool | None = None
-    ) -> None:
+    def __init__(self, engine: Engine, on_stored: OnStored | None = None) -> None:
         self.engine = engine
         self.on_stored = on_stored
-        #: SQLite: store on the event loop when no other writer holds the lock (no hand-off
-        #: to a worker thread), and checkpoint the WAL from a thread.
-        self.on_loop = engine.dialect.name == "sqlite" if on_loop is None else on_loop
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = (
             weakref.WeakKeyDictionary()
         )
-        self._checkpointed = time.monotonic()
-        self._checkpoint: asyncio.Task[None] | None = None
 
     async def store(self, turn: PendingTurn) -> bool:
         """Store `turn` if its attempt is as it expects; True once committed."""
@@ -175,7 +158,8 @@ class TurnBatcher:
             batch, queue.waiting = queue.waiting[:BATCH_MAX], queue.waiting[BATCH_MAX:]
             turns = [turn for turn, _ in batch]
             try:
-                verdicts = await self._store(turns)
+                # The same worker threads as Starlette's `run_in_threadpool` (anyio's limiter).
+                verdicts = await run_sync(store_turns, self.engine, turns, self.on_stored)
             except Exception:
                 # Nothing of this batch was stored: each turn goes the full path, which
                 # retries on its own and reports what still fails.
@@ -184,28 +168,3 @@ class TurnBatcher:
             for (_, done), ok in zip(batch, verdicts, strict=True):
                 if not done.done():
                     done.set_result(ok)
-
-    async def _store(self, turns: list[PendingTurn]) -> list[bool]:
-        if self.on_loop:
-            try:
-                verdicts = store_turns(self.engine, turns, self.on_stored, without_waiting=True)
-            except WouldWait:
-                pass
-            else:
-                self._checkpoint_soon()
-                return verdicts
-        # The same worker threads as Starlette's `run_in_threadpool` (anyio's limiter).
-        return await run_sync(store_turns, self.engine, turns, self.on_stored)
-
-    def _checkpoint_soon(self) -> None:
-        """Commits on the loop leave the WAL's checkpoint (copying its pages into the
-        database file) to this: at most one at a time, every CHECKPOINT_S, in a thread."""
-        now = time.monotonic()
-        if now - self._checkpointed < CHECKPOINT_S or (
-            self._checkpoint is not None and not self._checkpoint.done()
-        ):
-            return
-        self._checkpointed = now
-        self._checkpoint = asyncio.get_running_loop().create_task(
-            run_sync(checkpoint_wal, self.engine)
-        )

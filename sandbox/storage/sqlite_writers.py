@@ -42,18 +42,6 @@ def hold_writer_lock(connection: Connection) -> None:
         connection.info[HELD] = True
 
 
-def try_writer_lock(connection: Connection) -> bool:
-    """Take the writer lock for `connection`'s transaction only if no one holds it (for a
-    write run on the event loop, which must not wait); True once held."""
-    held = _LOCKS.get(connection.engine)
-    if held is None or connection.info.get(HELD):
-        return True
-    if held[0].acquire(blocking=False):
-        connection.info[HELD] = True
-        return True
-    return False
-
-
 def serialize_writers(engine: Engine, wait_s: float) -> None:
     """Queue the engine's write transactions on one lock; give up waiting after `wait_s`."""
     lock = threading.Lock()

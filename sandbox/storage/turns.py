@@ -37,12 +37,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, bindparam, func, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from sandbox.storage.database import SQLITE_BUSY_TIMEOUT_MS
 from sandbox.storage.models import Attempt, AttemptMessage, utcnow
-from sandbox.storage.sqlite_writers import hold_writer_lock, try_writer_lock
+from sandbox.storage.sqlite_writers import hold_writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,6 @@ class _Driver:
     read_date: Callable[[Any], datetime | None]  # a stored date as the ORM reads it
     write_date: Callable[[datetime], Any]  # a date as the ORM writes it
     integrity_error: type[Exception]
-    busy_error: type[Exception]  # what a write that may not wait raises
     columnar: bool  # one INSERT of unnested arrays (PostgreSQL), or executemany
 
 
@@ -157,7 +155,6 @@ def _driver_for(dialect: Dialect) -> _Driver | None:
         read_date=read,
         write_date=write,
         integrity_error=dialect.loaded_dbapi.IntegrityError,
-        busy_error=dialect.loaded_dbapi.OperationalError,
         columnar=dialect.name == "postgresql",
     )
 
@@ -223,101 +220,46 @@ def _rows(turns: Sequence[PendingTurn], created_at: Any) -> list[tuple[Any, ...]
     ]
 
 
-class WouldWait(Exception):
-    """A batch stored `without_waiting` would have had to wait (for the writer lock, for
-    another process's write, to sort out a clash of seqs): nothing of it was stored."""
-
-
-#: SQLite's own default: a commit that leaves more pages than this in the WAL checkpoints.
-WAL_AUTOCHECKPOINT = 1000
-
-
 def store_turns(
     engine: Engine,
     turns: Sequence[PendingTurn],
     on_stored: Callable[[Session, Sequence[PendingTurn]], None] | None = None,
-    *,
-    without_waiting: bool = False,
 ) -> list[bool]:
     """Store each turn whose attempt is as it expects, in one transaction; say which were.
 
     `on_stored(session, stored_turns)` runs inside the transaction before it commits (to
     queue announcements that must be heard only if the turns are stored).
-
-    `without_waiting` (SQLite, from the event loop): raise `WouldWait` rather than wait for
-    another writer, and leave the WAL's checkpoint to the caller.
     """
     if not turns:
         return []
     driver = _driver(engine.dialect)
-    if not without_waiting:
-        with Session(engine) as session:
-            return _store(session, engine, driver, turns, on_stored, without_waiting)
-    # The connection stays checked out until its settings are back as every other user of
-    # the pool expects them.
-    with engine.connect() as connection:
-        dbapi: Any = connection.connection.driver_connection
-        if not try_writer_lock(connection):
-            raise WouldWait
-        dbapi.execute("PRAGMA busy_timeout=0")
-        dbapi.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            with Session(bind=connection) as session:
-                return _store(session, engine, driver, turns, on_stored, without_waiting)
-        except driver_busy(driver) as error:  # another process is writing
-            raise WouldWait from error
-        finally:
-            dbapi.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            dbapi.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-
-
-def checkpoint_wal(engine: Engine) -> None:
-    """Copy what SQLite's WAL holds into the database file, as far as readers allow
-    (PASSIVE: it waits for no one, and no writer waits for it)."""
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-
-
-def driver_busy(driver: _Driver | None) -> tuple[type[Exception], ...]:
-    return (OperationalError,) if driver is None else (OperationalError, driver.busy_error)
-
-
-def _store(
-    session: Session,
-    engine: Engine,
-    driver: _Driver | None,
-    turns: Sequence[PendingTurn],
-    on_stored: Callable[[Session, Sequence[PendingTurn]], None] | None,
-    without_waiting: bool,
-) -> list[bool]:
     failed = (IntegrityError,) if driver is None else (IntegrityError, driver.integrity_error)
-    connection = session.connection()
-    dbapi = connection.connection.driver_connection
-    attempt_ids = [turn.attempt_id for turn in turns]
-    if driver is None:
-        heads = _heads(session, attempt_ids)
-    else:
-        with _dropped(connection):
-            heads = _raw_heads(driver, dbapi, attempt_ids)
-    verdicts = [_still_as_expected(turn, heads.get(turn.attempt_id)) for turn in turns]
-    stored = [turn for turn, ok in zip(turns, verdicts, strict=True) if ok]
-    if not stored:
-        return verdicts
-    try:
-        with _dropped(connection):
-            _insert(session, connection, driver, dbapi, stored)
-        if on_stored is not None:
-            on_stored(session, stored)
-        session.commit()
-    except failed:
-        session.rollback()
-        if without_waiting:
-            raise WouldWait from None
-        if len(turns) == 1:
-            return [False]
-        # Someone else stored one of these seqs between the check and the insert: find
-        # which turn by storing them one at a time.
-        return [store_turns(engine, [turn], on_stored)[0] for turn in turns]
+    with Session(engine) as session:
+        connection = session.connection()
+        dbapi = connection.connection.driver_connection
+        attempt_ids = [turn.attempt_id for turn in turns]
+        if driver is None:
+            heads = _heads(session, attempt_ids)
+        else:
+            with _dropped(connection):
+                heads = _raw_heads(driver, dbapi, attempt_ids)
+        verdicts = [_still_as_expected(turn, heads.get(turn.attempt_id)) for turn in turns]
+        stored = [turn for turn, ok in zip(turns, verdicts, strict=True) if ok]
+        if not stored:
+            return verdicts
+        try:
+            with _dropped(connection):
+                _insert(session, connection, driver, dbapi, stored)
+            if on_stored is not None:
+                on_stored(session, stored)
+            session.commit()
+        except failed:
+            session.rollback()
+            if len(turns) == 1:
+                return [False]
+            # Someone else stored one of these seqs between the check and the insert: find
+            # which turn by storing them one at a time.
+            return [store_turns(engine, [turn], on_stored)[0] for turn in turns]
     return verdicts
 
 
