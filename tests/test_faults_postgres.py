@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -23,6 +24,7 @@ from web_support import (
     start_attempt,
 )
 
+from sandbox.storage import turns
 from sandbox.storage.models import AttemptMessage
 from sandbox.web.app import create_app
 
@@ -77,7 +79,9 @@ def stored_texts(engine: Any, attempt_id: int) -> list[str]:
         return [row.text for row in rows]
 
 
-def test_dropped_connections_are_recovered_between_and_within_turns(tmp_path: Path) -> None:
+def test_dropped_connections_are_recovered_between_and_within_turns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with postgres_database(migrated=True) as url:
         database = make_url(url).database
         assert database is not None
@@ -96,21 +100,31 @@ def test_dropped_connections_are_recovered_between_and_within_turns(tmp_path: Pa
                     say(ws, "Do you have any allergies?", "pg-2")
                     assert browser.get("/", follow_redirects=False).status_code == 200
 
-                    # A connection dies in the middle of a turn, before its INSERT runs.
-                    dropped: list[int] = []
+                    # A connection dies in the middle of a turn, after its check and
+                    # before its INSERT (which goes to the driver's own connection,
+                    # storage/turns.py, so no SQLAlchemy event sees it).
+                    dropped: list[Any] = []
+                    insert = turns._insert
 
-                    @event.listens_for(engine, "before_cursor_execute")
-                    def drop_once(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                        if not dropped and statement.lstrip().upper().startswith(
-                            "INSERT INTO ATTEMPT_MESSAGES"
-                        ):
-                            pid = conn.connection.dbapi_connection.info.backend_pid
-                            dropped.append(pid)
-                            terminate(database, pid)
+                    def drop_once(session: Any, connection: Any, *rest: Any) -> None:
+                        if not dropped:
+                            dbapi_connection = connection.connection.dbapi_connection
+                            dropped.append(dbapi_connection)
+                            terminate(database, dbapi_connection.info.backend_pid)
+                        insert(session, connection, *rest)
 
+                    invalidated: list[Any] = []
+
+                    @event.listens_for(engine, "invalidate")
+                    def seen(dbapi_connection: Any, *_: Any) -> None:
+                        invalidated.append(dbapi_connection)
+
+                    monkeypatch.setattr(turns, "_insert", drop_once)
                     say(ws, "A saline nasal spray is a safer choice.", "pg-3")
-                    event.remove(engine, "before_cursor_execute", drop_once)
+                    monkeypatch.setattr(turns, "_insert", insert)
                     assert dropped, "the turn never reached its INSERT"
+                    # The dead connection was invalidated: the pool will not lend it again.
+                    assert any(c is dropped[0] for c in invalidated)
                     say(ws, "No more than 4 g of paracetamol a day.", "pg-4")
             texts = stored_texts(engine, attempt_id)
             for line in (

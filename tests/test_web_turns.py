@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 from test_web_chat import MODEL_ANSWER, PACK, SCENARIO, attempt_row, say, seqs, stored, trainee
 from web_support import (
@@ -29,6 +32,7 @@ from web_support import start_attempt as start_through_page
 from sandbox.conversations import cache, live
 from sandbox.conversations.cache import TurnBatcher
 from sandbox.engine.conversation import Conversation
+from sandbox.storage import sqlite_writers, turns
 from sandbox.storage.attempts import list_messages, start_attempt
 from sandbox.storage.database import make_engine, upgrade
 from sandbox.storage.models import Attempt, Role, User
@@ -238,6 +242,90 @@ def test_store_turns_checks_each_turn_on_sqlite(tmp_path: Path) -> None:
 def test_store_turns_checks_each_turn_on_postgres(backend: str) -> None:
     with postgres_database(migrated=True) as url:
         check_store_turns(url)
+
+
+def check_lines_read_back_as_stored(database_url: str) -> None:
+    """Lines stored on the driver's own connection read back through the ORM as given, with
+    dates stored in the form the ORM stores its own (the opening, seq 0, is the ORM's)."""
+    engine, heads = engine_with_attempts(database_url, 1)
+    text_ = "<b>\"引号\"</b> & 你好\n'quoted' \x7f"
+    lines = [
+        TurnLine(1, "trainee", text_, 12.25, "trainee", "c-\u00e9"),
+        TurnLine(2, "persona", "好的。", 12.25, "fact"),
+    ]
+    before = datetime.now(UTC)
+    try:
+        assert store_turns(engine, [PendingTurn(1, heads[0], lines)]) == [True]
+        with Session(engine) as session:
+            messages = conversations_messages(session, 1)
+            raw_dates = [
+                value
+                for (value,) in session.execute(
+                    text("SELECT created_at FROM attempt_messages ORDER BY seq")
+                )
+            ]
+        got = [(m.seq, m.role, m.text, m.at, m.kind, m.client_id) for m in messages[1:]]
+        assert got == [
+            (1, "trainee", text_, 12.25, "trainee", "c-\u00e9"),
+            (2, "persona", "好的。", 12.25, "fact", None),
+        ]
+        for message in messages[1:]:
+            assert message.created_at.tzinfo is not None
+            assert before - timedelta(seconds=1) <= message.created_at <= datetime.now(UTC)
+        if database_url.startswith("sqlite"):  # text, always with microseconds
+            shape = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+            assert all(shape.match(value) for value in raw_dates), raw_dates
+        else:  # timestamp with time zone
+            assert all(value.utcoffset() is not None for value in raw_dates), raw_dates
+    finally:
+        engine.dispose()
+
+
+def test_lines_read_back_as_stored_on_sqlite(tmp_path: Path) -> None:
+    check_lines_read_back_as_stored(f"sqlite:///{tmp_path / 'lines.db'}")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=needs_postgres)])
+def test_lines_read_back_as_stored_on_postgres(backend: str) -> None:
+    with postgres_database(migrated=True) as url:
+        check_lines_read_back_as_stored(url)
+
+
+def test_store_turns_through_sqlalchemy_for_another_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A driver without a raw path (none of the two this app makes engines for) still gets
+    # every check, through SQLAlchemy Core.
+    monkeypatch.setattr(turns, "_DRIVERS", {("sqlite", "pysqlite"): None})
+    check_store_turns(f"sqlite:///{tmp_path / 'core.db'}")
+
+
+def test_a_raw_insert_queues_with_the_other_sqlite_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, heads = engine_with_attempts(f"sqlite:///{tmp_path / 'lock.db'}", 2)
+    lock, _ = sqlite_writers._LOCKS[engine]
+    held: list[bool] = []
+
+    def on_stored(session: Session, _turns: Any) -> None:
+        held.append(bool(session.connection().info.get(sqlite_writers.HELD)) and lock.locked())
+
+    try:
+        assert store_turns(engine, [a_turn(1, heads[0])], on_stored) == [True]
+        assert held == [True]  # taken by the INSERT that went around SQLAlchemy ...
+        assert not lock.locked()  # ... and given back by the commit
+        # A writer holding the lock makes the raw INSERT wait for it (here: past its wait,
+        # when it goes on and SQLite's busy timeout decides, as any other writer does).
+        lock.acquire()
+        monkeypatch.setitem(sqlite_writers._LOCKS, engine, (lock, 0.3))
+        started = time.monotonic()
+        try:
+            assert store_turns(engine, [a_turn(2, heads[1])]) == [True]
+        finally:
+            lock.release()
+        assert time.monotonic() - started >= 0.3
+    finally:
+        engine.dispose()
 
 
 def test_turns_waiting_together_share_one_transaction(tmp_path: Path) -> None:

@@ -6,11 +6,15 @@ and unfairly: under a few dozen concurrent chat turns some waited seconds. Here 
 connection takes a process-wide lock before its first INSERT, UPDATE or DELETE and gives it
 back when its transaction ends, so writers of one process follow each other at once; the
 busy timeout still covers writers in other processes (the CLI, a benchmark).
+
+A write sent on the driver's own connection (storage/turns.py) passes no SQLAlchemy event:
+it takes the lock first with `hold_writer_lock`.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -20,10 +24,28 @@ from sqlalchemy.pool import ConnectionPoolEntry
 HELD = "sandbox_sqlite_writer"
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
+#: Each serialized engine's lock and how long a writer waits for it.
+_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.Lock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def hold_writer_lock(connection: Connection) -> None:
+    """Take the writer lock for `connection`'s transaction before a write that goes around
+    SQLAlchemy's execution (its end gives the lock back, as for any other write). Nothing
+    to take on an engine without one (PostgreSQL)."""
+    held = _LOCKS.get(connection.engine)
+    if held is None or connection.info.get(HELD):
+        return
+    lock, wait_s = held
+    if lock.acquire(timeout=wait_s):
+        connection.info[HELD] = True
+
 
 def serialize_writers(engine: Engine, wait_s: float) -> None:
     """Queue the engine's write transactions on one lock; give up waiting after `wait_s`."""
     lock = threading.Lock()
+    _LOCKS[engine] = (lock, wait_s)
 
     def before_execute(
         connection: Connection,

@@ -32,6 +32,7 @@ from sandbox.conversations.live import ConversationUnavailable, Outcome, ShownMe
 from sandbox.conversations.service import ConversationService
 from sandbox.origins import parse_allowed_origins
 from sandbox.storage.models import Attempt, Mode, User
+from sandbox.web.chat_frames import ChatFrames
 from sandbox.web.deps import get_state, viewer_for
 from sandbox.web.i18n import Translate
 from sandbox.web.origin import origin_allowed
@@ -79,6 +80,11 @@ class Channel:
     user: User | None = None
     practice: tuple[str, str] | None = None  # (pack, scenario) of a practice attempt
     closed_at: tuple[float, str | None] | None = field(default=None, repr=False)
+    #: Every turn's frames (its lines, the ack), without Jinja2 (web/chat_frames.py).
+    turn_frames: ChatFrames = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.turn_frames = ChatFrames(self.t, self.persona_name, self.content_lang)
 
     def frame(self, block: str, **context: Any) -> str:
         base = {"t": self.t, "persona_name": self.persona_name, "content_lang": self.content_lang}
@@ -101,7 +107,7 @@ class Channel:
         return self.frame("closed", notice=self.t(NOTICE_KEYS[reason], **fields))
 
     def messages_html(self, messages: list[ShownMessage]) -> str:
-        return self.frame("messages", messages=messages)
+        return self.turn_frames.messages(messages)
 
     @property
     def service(self) -> ConversationService:
@@ -406,7 +412,7 @@ async def handle_say(channel: Channel, frame: dict[str, Any]) -> None:
     if len(text) > limit:
         channel.outbox.put(channel.notice("chat.notice.too_long", length=len(text), limit=limit))
         return
-    ack = channel.frame("ack", client_id=client_id or "")
+    ack = channel.turn_frames.ack(client_id or "")
     async with channel.service.locks.hold(channel.attempt_id):
         outcome = await channel.service.take_message(channel.attempt_id, text, client_id)
         attempt = outcome.attempt
