@@ -308,7 +308,7 @@ _REJECTS_BEFORE_EN = re.compile(
     r"(?: be| would be| be just| be simply| be really)? (?:not|never)"
     r" (?:true|right|correct|accurate|realistic|the case|how it work|a promise (?:i|we) can make)"
     r"|(?:that|this|it|they|those) be (?:just |simply |totally |completely |really )?"
-    r"(?:a myth|nonsense|rubbish|misleading|wrong|false|untrue|unrealistic|marketing"
+    r"(?:a myth|nonsense|rubbish|mislead|wrong|false|untrue|unrealistic|marketing"
     r"|an exaggeration|a lie|a scam|not true)"
     r"|(?:not|never) true|simply not true|not the case"
     r"|(?:i|we) (?:can|could) not (?:promise|guarantee|say|tell you|claim|confirm) (?:that|this)"
@@ -323,6 +323,12 @@ _REJECTS_BEFORE_EN = re.compile(
     r"(?:promise|guarantee) (?:that|this)"
     r")" + _CLOSERS_EN + r" ?(?:[.!?;]|$)"
 )
+#: A rejection that holds no negation word holds one of these (`Reading.may_negate`).
+_REJECTION_WORDS_EN = frozenset(
+    "myth nonsense rubbish mislead wrong false untrue unrealistic marketing exaggeration "
+    "lie scam".split()
+)
+_REJECTION_CHARS_ZH = re.compile("[错假骗忽夸误信]")
 _REJECTS_BEFORE_ZH = re.compile(
     r"(?:^|(?<=[。！？；.!?;，,~…]))(?:哈|嗯|嗯嗯|亲|但是|但|不过|其实|说实话|老实说|实话说)?[，,]?"
     r"(?:"
@@ -634,13 +640,20 @@ class Reading(Text):
                     not texts.isdisjoint(NEGATORS_EN)
                     or not texts.isdisjoint(_PAIR_HEADS_EN)
                     or bool(self._frame_starts())
-                    or bool(self._rejecting_sentences())
+                    # a rejection without a negation word ("that's a myth") needs one of these
+                    or (
+                        not texts.isdisjoint(_REJECTION_WORDS_EN)
+                        and bool(self._rejecting_sentences())
+                    )
                 )
             else:
                 self._negating = (
                     _ZH_NEGATION_CHARS.search(self.text) is not None
                     or bool(self._frame_starts())
-                    or bool(self._rejecting_sentences())
+                    or (
+                        _REJECTION_CHARS_ZH.search(self.text) is not None
+                        and bool(self._rejecting_sentences())
+                    )
                 )
         return self._negating
 
