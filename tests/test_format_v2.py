@@ -818,7 +818,6 @@ def test_a_sentence_that_rejects_the_one_before(
             "pin",
             True,
         ),
-        ("They think about a week, but that's not confirmed.", "en", "a week", False),
         ("有的人会觉得放回冰箱冰一冰就还能用。这样不行哈。", "zh-CN", "还能用", True),
         ("您刚说直接换成氯沙坦，这个我这边真做不了哈。", "zh-CN", "换成", True),
     ],
