@@ -267,6 +267,12 @@ class CheckedTable:
     rows: list[CheckedRow] = field(default_factory=list)
     problem: str | None = None
 
+    @property
+    def runs_as_job(self) -> bool:
+        """Too many rows, or too many passwords to hash, to write inside a request."""
+        passwords = sum(1 for row in self.rows if row.password)
+        return len(self.rows) > IMPORT_JOB_ROWS or passwords > IMPORT_JOB_PASSWORDS
+
 
 def check_table(rows: list[tuple[int, list[str]]]) -> CheckedTable:
     """The header and every row of an import checked without the database: the file is

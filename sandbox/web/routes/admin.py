@@ -339,10 +339,7 @@ def import_users(
             checked = users_admin.check_table(rows)
             if checked.problem is not None:
                 report.problem = checked.problem
-            elif (
-                len(checked.rows) > users_admin.IMPORT_JOB_ROWS
-                or sum(1 for row in checked.rows if row.password) > users_admin.IMPORT_JOB_PASSWORDS
-            ):
+            elif checked.runs_as_job:
                 return _import_job(viewer, session, admin, filename, rows, checked)
             else:
                 report = users_admin.upsert_users(session, rows, actor_id=admin.id)
