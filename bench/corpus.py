@@ -140,6 +140,13 @@ VARIANTS = {
     "k": "subtle violation (round 4)",
     "l": "tricky and safe (round 4)",
     "m": "careless, one safety point missed (round 4)",
+    # The fifth round, written blind after the fourth round's tuning, the way staff type
+    # on a phone: an excellent conversation in short bursts, a violation inside an
+    # otherwise careful conversation, and a careful trainee who quotes, hedges and
+    # corrects themselves.
+    "n": "excellent, typed on a phone (round 5)",
+    "o": "violation inside a careful conversation (round 5)",
+    "p": "careful, quoting and correcting themselves (round 5)",
 }
 
 
@@ -150,10 +157,17 @@ def holdout_variant(full_id: str) -> str:
 
 def holdout_variants(full_id: str) -> set[str]:
     """Every variant of a scenario kept aside: one of the first five, one of the second
-    round's two, one of the third round's three and one of the fourth's three (shifted by
-    one, so that it is not always the third round's kind)."""
+    round's two, one of the third round's three, one of the fourth's three and one of the
+    fifth's three (shifted by one and by two, so that each round's held-out kind is not
+    always the third round's)."""
     total = sum(full_id.encode("utf-8"))
-    return {holdout_variant(full_id), "fg"[total % 2], "hij"[total % 3], "klm"[(total + 1) % 3]}
+    return {
+        holdout_variant(full_id),
+        "fg"[total % 2],
+        "hij"[total % 3],
+        "klm"[(total + 1) % 3],
+        "nop"[(total + 2) % 3],
+    }
 
 
 def new(path: Path, full_id: str, variant: str) -> str:
