@@ -15,7 +15,7 @@ from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion
 from sandbox.text.explain import Finding, explain
 from sandbox.text.matcher import Text
-from sandbox.text.reading import link_rejections
+from sandbox.text.negation import link_rejections
 
 
 @dataclass

@@ -12,7 +12,7 @@ from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
 from sandbox.text.matcher import Text
-from sandbox.text.reading import link_rejections
+from sandbox.text.negation import link_rejections
 from sandbox.text.tone import DEFAULT_MIN, is_shouting, tone
 
 #: Each compiled scenario's criterion verdicts per status, by index: a verdict is frozen and

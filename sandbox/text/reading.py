@@ -6,11 +6,8 @@ literal screens and the grader work on it unchanged:
 - English is read as lemmas with contractions spelt out ("we wouldn't inject" reads
   "we would not inject"), and v2 phrases are compiled the same way, so inflections match;
   Chinese is segmented with the domain's own words added to jieba's dictionary.
-- Negation reaches to the end of its clause (up to `SCOPE` words) rather than three words,
-  knows negative quantifiers ("nobody", "no clinic", 没人, 谁也不) and refusal frames
-  ("unable to", 没办法), and treats a reported or rejected claim ("anyone who tells you
-  it's 100% safe...", 谁说...) as not made. Litotes ("not unusual") and comparisons ("no
-  more than") do not negate.
+- Negation reaches to the end of its clause and knows reported and rejected claims: the
+  rules are `sandbox.text.negation.Negation`, which a `Reading` is.
 - It tells a question or request from a statement (`asks_at`), for `inquiry` and
   `disclosure` criteria.
 
@@ -19,7 +16,6 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +23,6 @@ from dataclasses import dataclass, field
 from sandbox.text.hanzi import simplified
 from sandbox.text.lemmas import expand, lemma
 from sandbox.text.matcher import (
-    _EN_TOKEN,
     Phrase,
     Span,
     Text,
@@ -35,12 +30,14 @@ from sandbox.text.matcher import (
     _is_punct_or_space,
     normalize,
 )
-
-#: How many words after a negation it can still reach, within the clause.
-SCOPE = 8
-#: How far a negated verb of saying reaches ("I'm not going to tell you the bundle boosts
-#: your immune system"), still within the clause.
-LONG_SCOPE = 16
+from sandbox.text.negation import (
+    _CLAUSE_MARKS,
+    _CLAUSE_MARKS_ZH,
+    _ELLIPSIS,
+    _SUBJECTS_EN,
+    _V2_EN_TOKEN,
+    Negation,
+)
 
 # -- English -----------------------------------------------------------------------------
 
@@ -54,89 +51,12 @@ EN_FILLERS = frozenset(
     "very literally pretty quite simply truly certainly surely".split()
 )
 
-NEGATORS_EN = frozenset(
-    "not no never nobody nothing none neither nor without zero unable refuse avoid "
-    "nowhere hardly".split()
-)
-# Two-word negators, read on lemmas.
-NEGATOR_PAIRS_EN = frozenset(
-    {
-        ("no", "one"),
-        ("instead", "of"),
-        ("rather", "than"),
-        ("steer", "clear"),
-        ("stay", "away"),
-        ("far", "from"),
-    }
-)
-# "no"/"not" that do not negate what follows: comparisons and litotes.
-_NOT_NEGATING_NEXT_EN = frozenset(
-    "more less later longer only just unusual uncommon unheard rare unlikely always".split()
-)
-# Words that end a negation's reach before the clause ends.
-_SCOPE_BREAK_EN = frozenset(
-    "and then so because since while if when unless until which who although though "
-    "instead but however otherwise also".split()
-)
-_CLAUSE_MARKS = frozenset(".,;:!?")
-_SENTENCE_MARKS_EN = frozenset(".;!?")
-# Frames that report or reject a claim: what follows in the sentence is not asserted.
-# Reported or rejected claims: someone else's words ("anyone who tells you...", "some
-# clinics promise..."), a warning not to believe them, or a concession that a "but" takes
-# back ("normally we'd say wait, but..."). A reporter needs a verb of saying soon after it:
-# "anyone who is pregnant" reports nothing.
-_REPORTERS_EN = frozenset(
-    "anyone anybody whoever someone somebody people they any some other ad ads advert "
-    "adverts website websites internet online salon salons influencer influencers "
-    "whatever page label leaflet packet packaging marketing manufacturer manufacturers "
-    "company companies brand brands article articles forum forums friend friends google "
-    "tiktok instagram".split()
-)
-_SAYING_EN = frozenset(
-    "say tell claim promise guarantee advertise swear insist call offer sell market "
-    "blame try assume believe".split()
-)
-_DISBELIEF_EN = (
-    ("do", "not", "believe"),
-    ("do", "not", "trust"),
-    ("never", "believe"),
-    ("beware",),
-    ("myth",),
-    ("be", "wary"),
-    ("do", "not", "listen"),
-)
-# "I can't tell you which...", "I can't confirm if...": a question word that completes a
-# verb of saying or knowing stays in the negation's reach.
-_COMPLEMENT_EN = frozenset("which if whether when who".split())
-_KNOWING_EN = frozenset(
-    "tell say know confirm promise guarantee sure check predict decide see you me u".split()
-)
-_DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
-# A negated verb of saying, suggesting or trying reaches its whole clause ("I'm not going to
-# tell you...", "don't try to make the last ones stretch by halving a dose").
-_LONG_REACH_EN = frozenset("pretend suggest try attempt tempt go".split())
-_CONCEDERS_EN = frozenset(
-    "normally usually typically officially technically strictly generally often".split()
-)
-_WISHERS_EN = frozenset("love wish".split())
-_HEARING_EN = frozenset("read hear see".split())
-_TEMPTING_EN = frozenset("tempting tempt".split())
-#: A frame starts only at one of these words: a message holding none has no frame.
-_FRAME_HEADS_EN = (
-    _HEARING_EN | _REPORTERS_EN | _TEMPTING_EN | _WISHERS_EN | _CONCEDERS_EN | _DISBELIEF_HEADS_EN
-)
 _DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
-_PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _QUESTION_OPENERS_EN = frozenset(
     "do did have can could would will are is be was were any anything what which who "
     "whom whose how when where why may might shall should ever".split()
 )
 _WH_EN = frozenset("what which who whom whose how why".split())
-_SUBJECTS_EN = frozenset(
-    "you u i we it they he she there that this these those your my our "
-    "his her their the anyone anybody anything any someone something "
-    "everything everyone ya yall".split()
-)
 _WH_SUBORDINATE_EN = frozenset("when where".split())
 _AUX_EN = frozenset("do be have can could would will shall should may might must".split())
 # Offers and directives put as questions: they tell rather than ask.
@@ -238,190 +158,6 @@ _REQUEST_EN = re.compile(
 
 # -- Chinese -----------------------------------------------------------------------------
 
-NEGATORS_ZH = frozenset(
-    (
-        "不 不会 不是 不用 不能 不要 不可 不可以 没 没有 无 无需 无法 别 未 毫无 并非 并不 并不会 "
-        "绝不 绝不会 从不 从没 从未 没什么 不太 不太会 不怎么 不至于 没人 没有人 谁也不 谁都不 "
-        "谁也 没办法 没法 不敢 不建议 不推荐 千万别 千万不要 避免 别再 不再 不宜 禁止 不得 "
-        "不能够 不应该 不该 不必 甭 莫 勿 切勿 拒绝 暂停 做不到 达不到 给不了 保证不了 办不到 "
-        "做不了 不可能 没法保证 不敢保证 不想 不愿 不愿意"
-    ).split()
-)
-_LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len, reverse=True))
-_NOT_NEGATING_ZH = (
-    "不超过",
-    "不多于",
-    "不少于",
-    "不低于",
-    "不高于",
-    "不大于",
-    "不小于",
-    "不得超过",
-    "不错",
-    "不少",
-    "不仅",
-    "不但",
-    "不管",
-    "不过",
-    "无论",
-    "不止",
-    "没错",
-)
-_REJECTED_AFTER_EN = re.compile(
-    r"\bbe (not|never) (realistic|true|possible|guarantee|real|the case|how it work)\b"
-    r"|\bbe (unrealistic|impossible|untrue|a myth|nonsense|rubbish|a lie)\b"
-    r"|\bcan not be (guarantee|promise)\b|\bnobody can (guarantee|promise)\b"
-    # "a written guarantee isn't something any honest surgeon could give you"
-    # (only of a promise: "it isn't something we can give while you're pregnant" refuses)
-    r"|(?:(?<=guarantee )|(?<=promise )|(?<=guarantee in writing )|(?<=promise in writing ))"
-    r"be not something [^.,;:!?]{0,40}"
-    r"\b(give|promise|guarantee|offer|say|put in writing)\b"
-    # "skipping the warfarin isn't the answer either", "a smaller dose isn't something
-    # we'd offer either": an option named to be turned down
-    r"|\bbe not (the answer|an answer|an option|the way|a way|the solution)\b"
-    r"|\bbe not something (i|we) [^.,;:!?]{0,12}\b(offer|do|recommend|suggest|allow)\b"
-)
-_REJECTED_AFTER_ZH = re.compile(
-    "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
-    "忽悠|谁都给不了|谁也给不了|不敢保证|没人能保证|谁也保证不了"
-)
-# A sentence that rejects the one before it: "It's 100% safe, some sites say. That's just
-# not true." / "网上说吃了就没事。这个说法不对哈". Read on the lemma text in English. It must
-# be short: only openers ("honestly", "but") and closers ("sorry", "though", "for you") may
-# stand beside the rejection, so "That's not true for paracetamol" rejects nothing.
-_OPENERS_EN = (
-    r"(?:(?:but|and|honestly|tbh|sadly|unfortunately|lol|haha|well|so|yeah|look|sorry|ok|okay"
-    r"|um|and honestly|to be honest|no|nope|nah|i be afraid)(?: ,)? )*"
-)
-_CLOSERS_EN = (
-    r"(?:(?: ,)? (?:sorry|though|tho|at all|i be afraid|unfortunately|honestly|really|for you"
-    r"|in your case|for everyone|for anyone|either|to be honest|tbh|haha|lol|anyway|sadly"
-    r"|i be sorry|i be sure|i promise|about that|about it|and it be risky|and it be not safe"
-    r"|and nobody honest can|and no one honest can|and nobody can|and no one can"
-    r"|in writing or otherwise|in writing|or otherwise))*"
-)
-_REJECTS_BEFORE_EN = re.compile(
-    r"(?:^|(?<=[.!?;] )|(?<=, )(?=(?:i be afraid (?:, )?)?(?:that|which|this) ))"
-    + _OPENERS_EN
-    + r"(?:"
-    r"(?:that|this|which|it|they|those|such claim|that claim|this claim|those claim)"
-    r"(?: be| would be| be just| be simply| be really)? (?:not|never)"
-    r" (?:true|right|correct|accurate|realistic|the case|how it work|a promise (?:i|we) can make)"
-    r"|(?:that|this|it|they|those) be (?:just |simply |totally |completely |really )?"
-    r"(?:a myth|nonsense|rubbish|mislead|wrong|false|untrue|unrealistic|marketing"
-    r"|an exaggeration|a lie|a scam|not true)"
-    r"|(?:not|never) true|simply not true|not the case"
-    r"|(?:i|we) (?:can|could) not (?:promise|guarantee|say|tell you|claim|confirm) (?:that|this)"
-    # an elliptical refusal after a claim put as a question: "Will I promise...? I can't"
-    r"|(?:i|we) (?:can|could|will|would) not"
-    r"|(?:that|this|it) be not something (?:i|we|anyone|anybody) (?:can|could|will|would) "
-    r"(?:give|offer|promise|do|say|guarantee)(?: you)?"
-    r"|(?:i|we) (?:would|will) (?:not|never) (?:say|promise|claim) (?:that|this)"
-    r"|(?:i|we) (?:do|would) not (?:believe|buy) (?:that|it|this|them)"
-    r"|do not (?:believe|trust) (?:that|it|this|them|everything you read)"
-    r"|(?:no one|nobody|no clinic|no pharmacy) can (?:honestly )?"
-    r"(?:promise|guarantee) (?:that|this)"
-    r")" + _CLOSERS_EN + r" ?(?:[.!?;]|$)"
-)
-#: A rejection that holds no negation word holds one of these (`Reading.may_negate`).
-_REJECTION_WORDS_EN = frozenset(
-    "myth nonsense rubbish mislead wrong false untrue unrealistic marketing exaggeration "
-    "lie scam".split()
-)
-_REJECTION_CHARS_ZH = re.compile("[错假骗忽夸误信]")
-_REJECTS_BEFORE_ZH = re.compile(
-    r"(?:^|(?<=[。！？；.!?;，,~…]))(?:哈|嗯|嗯嗯|亲|但是|但|不过|其实|说实话|老实说|实话说)?[，,]?"
-    r"(?:"
-    r"(?:这|那)(?:个|种|些)?(?:说法|话|讲法|宣传|广告|说的)?(?:是|都是|其实是|可|真的|完全)?"
-    r"(?:不对|错的|不准确|不靠谱|没有根据|没根据|假的|骗人的|忽悠人的|夸张了|夸大了|不可信|不真实"
-    r"|不是真的|误导人的?|不科学)"
-    r"|(?:这|那)(?:个|种)?(?:话|承诺)?我(?:们)?(?:可)?(?:不能|没法|没办法|不敢|不会)"
-    r"(?:说|讲|保证|承诺|打包票|跟您保证|跟您说)"
-    r"|不是这样的|其实不是这样|并不是这样|别信|不要信|千万别信|可别信|这样不行|其实不是一回事"
-    r"|我(?:们)?(?:真|可|也)?(?:不能|没法|没办法|不敢|不会)(?:打这个包票|打包票|保证|承诺|跟您保证|答应)"
-    r"|(?:您|你)(?:也)?用不上|我?(?:就)?不给(?:您|你)推(?:荐)?了?|没必要买"
-    r")(?:哈|哦|呢|啊|的|哟|呀|亲)*(?:[。！？；.!?;~，,…]|$)"
-)
-_ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
-_SCOPE_BREAK_ZH = frozenset(
-    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
-)
-# 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
-_CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
-_SENTENCE_MARKS_ZH = frozenset(".;!?。；！？")
-# A Chinese sentence a rejection can follow: a comma often joins two sentences in chat.
-_REJECTED_SENTENCE_ENDS_ZH = frozenset(".;!?。；！？，,~…")
-# Where a claim's clause ends, for `_rejected_after`: a mark, or a word that starts a new
-# clause (in English between spaces).
-_CLAUSE_END_EN = re.compile(
-    "[,;:.!?]| (?:" + "|".join(sorted(_SCOPE_BREAK_EN, key=lambda w: (-len(w), w))) + ") "
-)
-_CLAUSE_END_ZH = re.compile(
-    "[" + re.escape("".join(sorted(_CLAUSE_MARKS_ZH))) + "]|所以|因为|但|而且|然后"
-)
-_REPORT_FRAMES_ZH = (
-    "有人说",
-    "别人说",
-    "谁说",
-    "谁跟您说",
-    "谁跟你说",
-    "谁保证",
-    "谁和您说",
-    "谁拍胸脯",
-    "谁敢说",
-    "谁敢保证",
-    "谁要是说",
-    "谁要跟您说",
-    "别信",
-    "不要信",
-    "不要相信",
-    "别相信",
-    "别听",
-    "不要听",
-    "号称",
-    "所谓的",
-    "宣传说",
-    "忽悠",
-)
-# Someone else's words: "有的地方可能会跟你说问题不大", "别家承诺...", "网上都说...".
-_REPORTED_BY_ZH = re.compile(
-    r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台|客服|药店|网店)"
-    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
-    r"|(?:有人|有的人|有些人)会(?:说|自己)|(?:有的|有些)(?:平台|店|商家|网店|药店)先"
-    # beliefs of others, and the customer's own words quoted back: 好多人觉得..., 您刚说...
-    r"|(?:有人|有的人|有些人|好多人|很多人|不少人|大家)(?:会|都|可能)?(?:觉得|以为|认为)"
-    r"|(?:您|你)(?:刚才?|之前|前面)说"
-    r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
-)
-# Claims a sentence does not make in Chinese: the clause after a counterfactual condition
-# (要不是您在吃华法林，布洛芬是可以吃的), and what "others" may do when the sentence then
-# tells the customer they may not (一般人可以吃，但您吃着华法林就不行).
-_COUNTERFACTUAL_ZH = re.compile(r"(?:要不是|若不是)[^。！？!?；;，,]*[，,]([^，,。！？!?；;]+)")
-_OTHERS_BUT_NOT_YOU_ZH = re.compile(
-    r"(?:一般人|正常人|普通人|别人|其他人|别的人|大部分人|多数人|一般的人)"
-    r"[^。！？!?；;]*?(?=(?:但是|但|不过|可是)是?(?:您|你|咱|阿姨|叔叔)"
-    r"[^，,。！？!?；;]{0,12}?(?:不行|不能|不可以|不适合|不建议|别|不要|不宜|慎用))"
-)
-# What a sentence grants only to take back: "要是叔叔血压正常，那款胶囊还能考虑；可他..." (a
-# condition's consequence that a 可/但 clause then denies), and what "even if" concedes
-# before refusing: "就算您把验证码报给我，我也不能替她查".
-_CONDITION_THEN_BUT_ZH = re.compile(
-    r"(?:要是|如果|假如|假设|倘若)[^，,。；;！？!?]*[，,]([^，,。；;！？!?]+)[，,；;]\s*"
-    r"(?=可是|可(?!以|能)|但是|但|不过)"
-)
-_EVEN_IF_ZH = re.compile(
-    r"(?:就算|即使|哪怕|即便)[^。！？!?；;]*(?=[，,][^，,。！？!?；;]*?也(?:不|没|别))"
-)
-# A list of claims that the next clause refuses: "保证一样、永久、不留疤，这三样我都不能答应".
-_LIST_THEN_REFUSED_ZH = re.compile(
-    r"[^，,。；;！？!?]+(?=[，,]\s*(?:这|那)(?:(?:两|三|四|几)(?:样|种|个|点|条)|些)"
-    r"[^，,。；;！？!?]{0,8}?(?:不能|没法|没办法|做不到|不会|答应不了|给不了|不敢))"
-)
-# A wish to say something that the sentence's 但 takes back: 我也很想跟您说明天一定到，但是...
-_WISH_BUT_ZH = re.compile(
-    r"(?:想|希望|巴不得)(?:能|可以)?(?:跟您|跟你|和您|和你|给您)?(?:说|保证|承诺|打包票)"
-    r"[^。！？!?；;]*?(?=[，,]?(?:但是|但|不过|可是))"
-)
 # A Chinese clause asks when it ends with ？ or a question particle, holds an A-not-A form
 # or a request, or a question word that is not an indefinite ("过几天", "没有什么",
 # "什么都", "哪天都行" are statements).
@@ -529,7 +265,7 @@ _INDEXED = 200
 
 
 @dataclass
-class Reading(Text):
+class Reading(Negation, Text):
     """One message as a format v2 matcher reads it."""
 
     #: English: the lemmas, in order; their `Word`s are placed in `text` when first needed
@@ -631,304 +367,6 @@ class Reading(Text):
     def words(self) -> list[Word]:
         return self._tokens
 
-    def may_negate(self) -> bool:
-        """False when no negation word and no reporting frame occurs in the message."""
-        if self._negating is None:
-            if self.locale == "en":
-                texts = set(self._forms)
-                self._negating = (
-                    not texts.isdisjoint(NEGATORS_EN)
-                    or not texts.isdisjoint(_PAIR_HEADS_EN)
-                    or bool(self._frame_starts())
-                    # a rejection without a negation word ("that's a myth") needs one of these
-                    or (
-                        not texts.isdisjoint(_REJECTION_WORDS_EN)
-                        and bool(self._rejecting_sentences())
-                    )
-                )
-            else:
-                self._negating = (
-                    _ZH_NEGATION_CHARS.search(self.text) is not None
-                    or bool(self._frame_starts())
-                    or (
-                        _REJECTION_CHARS_ZH.search(self.text) is not None
-                        and bool(self._rejecting_sentences())
-                    )
-                )
-        return self._negating
-
-    def _frame_starts(self) -> list[int]:
-        """Where a reporting frame starts: word indices (en) or text positions (zh)."""
-        if self._frames is None:
-            frames: list[int] = []
-            if self.locale == "en":
-                texts = set(self._forms)
-                frames = [] if texts.isdisjoint(_FRAME_HEADS_EN) else _en_frames(self._forms)
-                if not texts.isdisjoint(_UNREAL_MODALS) and not texts.isdisjoint(
-                    ("if", "otherwise")
-                ):
-                    frames = sorted({*frames, *_counterfactual_frames(self._plain, self._tokens)})
-            else:
-                text = self.text
-                for marker in _REPORT_FRAMES_ZH:
-                    k = text.find(marker)
-                    while k >= 0:
-                        frames.append(k)
-                        k = text.find(marker, k + 1)
-                frames.extend(m.start() for m in _REPORTED_BY_ZH.finditer(text))
-                frames.sort()
-            self._frames = frames
-        return self._frames
-
-    # -- negation --
-
-    def negated(self, at: int, inside: Sequence[Span]) -> bool:
-        """Whether the occurrence at `at` is negated, reported or rejected."""
-        return self.negation_at(at, inside) is not None
-
-    def negation_at(self, at: int, inside: Sequence[Span] = ()) -> Word | None:
-        """The word that negates the occurrence at `at`, or None."""
-        words = self._tokens
-        i = len(words) - 1
-        while i >= 0 and words[i].start >= at:
-            i -= 1
-        en = self.locale == "en"
-        breaks = _SCOPE_BREAK_EN if en else _SCOPE_BREAK_ZH
-        seen = 0
-        j = i
-        # The part of a segmenter word that the occurrence starts inside counts as a word.
-        if j >= 0 and words[j].end > at and not words[j].clause_end:
-            part = self.text[words[j].start : at]
-            if not en and self._negates_zh(part, words[j].start, inside):
-                return Word(words[j].start, at, part)
-            j -= 1
-        while j >= 0 and seen < LONG_SCOPE:
-            w = words[j]
-            if w.clause_end:
-                if not self._continues_negation(j):
-                    break
-                j -= 1
-                continue
-            if w.text in breaks and not (
-                en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
-            ):
-                # "instead of the ibuprofen" negates; "instead, ..." ends a reach.
-                if en and seen < SCOPE and self._negates_en(j):
-                    return w
-                break
-            if any(s <= w.start and w.end <= e for s, e in inside) or (
-                not en and self._prefix_inside(w, inside)
-            ):
-                j -= 1
-                seen += 1
-                continue
-            if en and self._negates_en(j) and (seen < SCOPE or self._says_after(j)):
-                return w
-            if not en and self._negates_zh(w.text, w.start, inside):
-                return w
-            j -= 1
-            seen += 1
-        return (
-            self._reported(i)
-            or self._quoted_and_rejected(at)
-            or self._rejected_after(at, inside)
-            or self._rejected_by_next(at)
-            or (None if en else self._unreal_zh(at))
-        )
-
-    def _rejecting_sentences(self) -> list[tuple[int, Word]]:
-        """Each sentence that rejects the one before it: where it starts (after its
-        openers) and its rejection (`_REJECTS_BEFORE_EN`, `_REJECTS_BEFORE_ZH`)."""
-        if self._rejections is None:
-            pattern = _REJECTS_BEFORE_EN if self.locale == "en" else _REJECTS_BEFORE_ZH
-            self._rejections = [
-                (m.start(), Word(m.start(), m.end(), m.group(0).strip(" .!?;。！？；,，")))
-                for m in pattern.finditer(self.text)
-                if m.start() > 0
-            ]
-        return self._rejections
-
-    def opening_rejection(self) -> Word | None:
-        """A rejection the message opens with ("no, that's not true", "这个说法不对哈"):
-        of the sentence before it, which may end the previous message (`link_rejections`)."""
-        pattern = _REJECTS_BEFORE_EN if self.locale == "en" else _REJECTS_BEFORE_ZH
-        m = pattern.match(self.text)
-        if m is None:
-            return None
-        return Word(m.start(), m.end(), m.group(0).strip(" .!?;。！？；,，"))
-
-    def reject_last_sentence(self, word: Word) -> None:
-        """Take back this message's last sentence: the next message opens by rejecting it.
-        `word` stands after the end of this text, so a reach measured to it is empty."""
-        text = self.text
-        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
-        end = len(text)
-        while end > 0 and (text[end - 1] in marks or text[end - 1] in " …~"):
-            end -= 1
-        start = max((k for k in range(end) if text[k] in marks), default=-1) + 1
-        self._rejected_tail = (start, Word(len(text), len(text), f"next message: {word.text}"))
-        self._negating = True
-
-    def _rejected_by_next(self, at: int) -> Word | None:
-        """The rejection of the sentence holding `at` by the sentence right after it (in
-        this message, or opening the next)."""
-        tail = self._rejected_tail
-        if tail is not None and at >= tail[0]:
-            return tail[1]
-        rejections = self._rejecting_sentences()
-        if not rejections:
-            return None
-        text = self.text
-        en = self.locale == "en"
-        marks = _SENTENCE_MARKS_EN if en else _REJECTED_SENTENCE_ENDS_ZH
-        starts = dict(rejections)
-        for k in range(at, len(text)):
-            # English: a comma too, before "that/which/this" ("..., that's not true")
-            if text[k] in marks or (en and text[k] == ","):
-                following = k + 1
-                while following < len(text) and text[following] == " ":
-                    following += 1
-                word = starts.get(following)
-                if word is not None or text[k] in marks:
-                    return word
-        return None
-
-    def _unreal_zh(self, at: int) -> Word | None:
-        """A Chinese claim the sentence does not make (`_unreal_spans_zh`)."""
-        if self._unreal is None:
-            self._unreal = _unreal_spans_zh(self.text)
-        return next((word for start, end, word in self._unreal if start <= at < end), None)
-
-    def _rejected_after(self, at: int, inside: Sequence[Span]) -> Word | None:
-        """A claim its own sentence then calls unreal: "a result exactly like the photo isn't
-        realistic", "永久是不可能的", "一模一样这种承诺谁都给不了". Only such verdicts on truth or
-        possibility count ("ibuprofen isn't safe" warns; it does not reject)."""
-        text = self.text
-        # Within the claim's own clause: "swelling takes months to settle, so five weeks is
-        # not realistic" rejects five weeks, not the swelling.
-        if self.locale == "en":
-            clause_end, pattern = _CLAUSE_END_EN, _REJECTED_AFTER_EN
-        else:
-            clause_end, pattern = _CLAUSE_END_ZH, _REJECTED_AFTER_ZH
-        stop = clause_end.search(text, at)
-        end = stop.start() if stop is not None else len(text)
-        for found in pattern.finditer(text, at, end):
-            if any(s <= found.start() and found.end() <= e for s, e in inside):
-                continue
-            if found.start() > at:
-                return Word(found.start(), found.end(), found.group(0))
-        return None
-
-    def _quoted_and_rejected(self, at: int) -> Word | None:
-        """A claim in quotation marks that the rest of its sentence rejects:
-        '"totally safe" is not something I'd say', “应该没事”这种话我不能跟您说."""
-        text = self.text
-        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
-        begin = max(text.rfind(m, 0, at) for m in marks) + 1
-        opened = [k for k in range(begin, at) if text[k] in '"「『']
-        if not opened:
-            return None
-        close = min((k for k in (text.find(q, at) for q in '"」』') if k >= 0), default=-1)
-        inside = len([k for k in opened if text[k] == '"']) % 2 == 1 or any(
-            text[k] in "「『" for k in opened
-        )
-        if close < 0 or not inside:
-            return None
-        for w in self._tokens:
-            if w.start <= close:
-                continue
-            if w.text in marks:
-                break
-            if self.locale == "en":
-                if w.text in NEGATORS_EN:
-                    return w
-            elif self._negates_zh(w.text, w.start, ()):
-                return w
-        return None
-
-    def _says_after(self, j: int) -> bool:
-        """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
-        return any(
-            w.text in _SAYING_EN or w.text in _LONG_REACH_EN for w in self._tokens[j + 1 : j + 5]
-        )
-
-    def _continues_negation(self, j: int) -> bool:
-        """A clause that opens with "or"/"nor" after a comma goes on with the negation of the
-        clause before it: "I won't offer you the earliest slot, or a 'lighter dose' either".
-        Not an "or" that opens a consequence with its own subject: "don't take it, or you
-        could bleed" warns."""
-        words = self._tokens
-        if self.locale != "en" or words[j].text != "," or j + 2 >= len(words):
-            return False
-        if words[j + 1].text in ("or", "nor"):
-            return words[j + 2].text not in _SUBJECTS_EN and words[j + 2].text != "else"
-        # A list of single items after a negation: "no skipping, halving or spacing them".
-        return (
-            j >= 2
-            and words[j - 2].text in ("no", "not", "never")
-            and (words[j + 2].text in ("or", "nor") or words[j + 2].text == ",")
-        )
-
-    def _negates_en(self, j: int) -> bool:
-        words = self._tokens
-        w = words[j].text
-        nxt = words[j + 1].text if j + 1 < len(words) else ""
-        if w in ("no", "not") and nxt in _NOT_NEGATING_NEXT_EN:
-            return False
-        if w in NEGATORS_EN:
-            return True
-        return (w, nxt) in NEGATOR_PAIRS_EN
-
-    def _prefix_inside(self, w: Word, inside: Sequence[Span]) -> bool:
-        """A word that jieba glued to a negation (不能自己) whose negation is the matcher's
-        own phrase (不能): the negation is the phrase's, as if the word stood inside it."""
-        lead = next((n for n in _LONG_NEGATORS_ZH if w.text.startswith(n)), None)
-        if lead is None:
-            lead = w.text[:1] if w.text[:1] in "不没别无未" else None
-        if lead is None:
-            return False
-        end = w.start + len(lead)
-        return any(s <= w.start and end <= e for s, e in inside)
-
-    def _negates_zh(self, token: str, start: int, inside: Sequence[Span]) -> bool:
-        # jieba glues adverbs to a negation (先别, 再不, 千万不要): read past them.
-        lead = token.lstrip("先再也都就还可千万暂时最好")
-        start += len(token) - len(lead)
-        if not lead or self.text.startswith(_NOT_NEGATING_ZH, start):
-            return False
-        # A longer word may start with a negation of two characters or more (the lexicon's
-        # 不能保证 is one word to the segmenter); one character alone negates only as a word
-        # (不良反应 is no negation).
-        return lead in NEGATORS_ZH or lead.startswith(_LONG_NEGATORS_ZH)
-
-    def _reported(self, i: int) -> Word | None:
-        """A frame earlier in the sentence that reports or rejects what follows."""
-        frames = self._frame_starts()
-        if not frames or i < 0:
-            return None
-        words = self._tokens
-        marks = _SENTENCE_MARKS_EN if self.locale == "en" else _SENTENCE_MARKS_ZH
-        if words[i].text in marks:
-            return None  # the occurrence opens a new sentence: no frame before it reaches it
-        start = i
-        while start > 0 and words[start - 1].text not in marks:
-            start -= 1
-        if self.locale == "en":
-            # A frame reaches to the end of its sentence or to a "but", not past it.
-            for j in reversed([j for j in frames if start <= j <= i]):
-                if all(w.text != "but" for w in words[j : i + 1]):
-                    return words[j]
-            return None
-        begin, end = words[start].start, words[i].end
-        for k in frames:
-            if begin <= k < end:
-                marker = next((m for m in _REPORT_FRAMES_ZH if self.text.startswith(m, k)), "")
-                if not marker:
-                    found = _REPORTED_BY_ZH.match(self.text, k)
-                    marker = found.group(0) if found else self.text[k : k + 2]
-                return Word(k, k + len(marker), marker)
-        return None
-
     # -- speech acts --
 
     def act_fits(self, at: int, act: str) -> bool:
@@ -1003,140 +441,6 @@ class Reading(Text):
         return text[begin:end].strip()
 
 
-def _en_frames(texts: list[str]) -> list[int]:
-    """Where an English reporting, disbelief or concession frame starts (word indices of
-    the lemmas `texts`)."""
-    frames: list[int] = []
-    for j, word in enumerate(texts):
-        if word in _HEARING_EN and (
-            any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3])
-            or texts[j + 1 : j + 2] == ["that"]
-        ):
-            frames.append(j)  # "you'll read online that...", "I've heard people..."
-        elif word in _REPORTERS_EN:
-            ahead = texts[j + 1 : j + 6]
-            for verb in ahead:
-                if verb in _CLAUSE_MARKS:
-                    break
-                if verb in _SAYING_EN:
-                    frames.append(j)
-                    break
-        elif word in _TEMPTING_EN:
-            # "I know it's tempting to take the ordinary ones, but please don't switch"
-            rest = texts[j + 1 :]
-            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
-            if "but" in rest[:ends]:
-                frames.append(j)
-        elif word in _WISHERS_EN:
-            # "I'd love to tell you it'll come tomorrow, but I can't", "I wish I could
-            # promise...": a wish to say something that the sentence's "but" takes back.
-            ahead = texts[j + 1 : j + 5]
-            rest = texts[j + 1 :]
-            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
-            if any(v in _SAYING_EN for v in ahead) and "but" in rest[:ends]:
-                frames.append(j)
-        elif word in _CONCEDERS_EN:
-            ahead = texts[j + 1 : j + 5]
-            rest = texts[j + 1 :]
-            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
-            if (
-                any(v in _SAYING_EN or v in ("recommend", "advise", "suggest") for v in ahead)
-                and "but" in rest[:ends]
-            ):
-                frames.append(j)
-        elif word in _DISBELIEF_HEADS_EN:
-            for frame in _DISBELIEF_EN:
-                if tuple(texts[j : j + len(frame)]) == frame:
-                    frames.append(j)
-                    break
-    return frames
-
-
-_PAST_EN = frozenset("were was did had".split())
-_UNREAL_MODALS = frozenset("would could might".split())
-
-
-def _counterfactual_frames(plain: str, words: list[Word]) -> list[int]:
-    """Where a counterfactual starts: "if you weren't on warfarin, ibuprofen would be fine",
-    "I'd say go ahead if it wasn't for the pregnancy", "otherwise I'd suggest ibuprofen".
-
-    The condition is negated in the past tense (were/was/did/had + not), which the lemmas
-    no longer show, so the message's words as typed are read again; the frame covers the
-    sentence's "would" clause, from the sentence's start when "would" comes first.
-    """
-    if ".." in plain:
-        plain = _ELLIPSIS.sub(" ", plain)
-    typed = expand(_V2_EN_TOKEN.findall(plain))
-    if len(typed) != len(words):
-        return []
-    frames: list[int] = []
-    start = 0  # the current sentence's first word
-    for j, token in enumerate(typed):
-        if token in _SENTENCE_MARKS_EN:
-            start = j + 1
-            continue
-        if token == "otherwise":
-            if "would" in (w.text for w in words[j + 1 : j + 4]):
-                frames.append(j)
-            continue
-        if token != "if":
-            continue
-        clause = []
-        for k in range(j + 1, len(typed)):
-            if typed[k] in _CLAUSE_MARKS:
-                break
-            clause.append(typed[k])
-        negated_past = any(
-            a in _PAST_EN and b in ("not", "no") for a, b in itertools.pairwise(clause)
-        )
-        # "if it were only tired eyes", "if you'd finished it a year ago" (had + participle)
-        unreal = "were" in clause or any(
-            a in ("had", "would") and b.endswith(("ed", "en")) and len(b) > 3
-            for a, b in itertools.pairwise(clause)
-        )
-        if not negated_past and not (
-            # An unreal condition rejects its consequence only when the message then says
-            # it is not so ("..., but with myasthenia it's a no", "It isn't, though"): "if you
-            # were in pain I'd suggest paracetamol" still advises.
-            unreal
-            and any(t in ("not", "no", "never", "but", "though") for t in typed[j + len(clause) :])
-        ):
-            continue
-        sentence_end = next(
-            (k for k in range(j, len(typed)) if typed[k] in _SENTENCE_MARKS_EN), len(typed)
-        )
-        before = any(w.text in _UNREAL_MODALS for w in words[start:j])
-        after = any(w.text in _UNREAL_MODALS for w in words[j:sentence_end])
-        if before:
-            frames.append(start)
-        elif after:
-            frames.append(j)
-    return frames
-
-
-def _unreal_spans_zh(text: str) -> list[tuple[int, int, Word]]:
-    """Where a Chinese sentence names a claim without making it, and the words that say so:
-    a counterfactual's or a taken-back condition's consequence, what "even if" concedes, a
-    list refused as a group, a wish a 但 takes back, what "others" may do but not you."""
-    spans: list[tuple[int, int, Word]] = []
-
-    def head(start: int, size: int) -> Word:
-        return Word(start, start + size, text[start : start + size])
-
-    for found in _COUNTERFACTUAL_ZH.finditer(text):
-        spans.append((found.start(1), found.end(1), head(found.start(), 3)))
-    for found in _CONDITION_THEN_BUT_ZH.finditer(text):
-        spans.append((found.start(1), found.end(1), head(found.start(), 2)))
-    for pattern in (_EVEN_IF_ZH, _LIST_THEN_REFUSED_ZH):
-        for found in pattern.finditer(text):
-            spans.append((found.start(), found.end(), head(found.start(), 2)))
-    for found in _WISH_BUT_ZH.finditer(text):
-        spans.append((found.start(), found.end(), head(found.start(), 1)))
-    for found in _OTHERS_BUT_NOT_YOU_ZH.finditer(text):
-        spans.append((found.start(), found.end(), head(found.start(), len(found.group(0)[:3]))))
-    return spans
-
-
 _TAG_WORDS_EN = frozenset("right yeah yes correct ok okay no yep eh".split())
 _TAG_AUX_EN = frozenset("be do have can will would could should".split())
 _TAG_PRONOUNS_EN = frozenset("you it they we she he i that there".split())
@@ -1152,12 +456,6 @@ def _is_tag(words: list[str]) -> bool:
             rest = rest[1:]
         return len(rest) == 1 and rest[0] in _TAG_PRONOUNS_EN
     return False
-
-
-# v1's words and clause marks, and double quotes (a quoted claim may be rejected).
-# A dash between spaces ends a clause too ("... isn't - our doctor needs to see you").
-_ELLIPSIS = re.compile(r"\.{2,}")
-_V2_EN_TOKEN = re.compile(_EN_TOKEN.pattern + r'|"|(?<= )-(?= )')
 
 
 _ENDS_CLAUSE_EN = frozenset({*_CLAUSE_MARKS, "but", "-"})
@@ -1238,15 +536,3 @@ def _zh_tokens(text: str) -> list[Word]:
             continue
         words.append(Word(start, pos, token, clause_end=token in ("但", "但是")))
     return words
-
-
-def link_rejections(readings: Sequence[Text]) -> None:
-    """Between a trainee's consecutive messages: a message that opens by rejecting what was
-    just said ("It's 100% safe." then "no sorry, that's not true") takes back the last
-    sentence of the one before. The grader links them; the persona, which answers each
-    message as it comes, has already replied to the first."""
-    for before, after in itertools.pairwise(readings):
-        if isinstance(before, Reading) and isinstance(after, Reading):
-            word = after.opening_rejection()
-            if word is not None:
-                before.reject_last_sentence(word)
