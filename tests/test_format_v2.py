@@ -829,6 +829,63 @@ def test_beliefs_of_others_and_intentions_denied(
 
 
 @pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # "no" before "just"/"only" negates ("not just" is litotes, "no 'just this once'" is
+        # none); "not just" stays litotes.
+        ("There's no 'just this once' with antibiotics.", "en", "just this once", True),
+        ("It's not just the bleeding, it's the kidneys too.", "en", "bleed", False),
+        # a banner, a poster or a place that says it reports it
+        ("The banner says it boosts your immune system.", "en", "boost", True),
+        ("You may see places saying two months is plenty.", "en", "plenty", True),
+        ("It boosts your immune system.", "en", "boost", False),
+        # a sentence that takes the one before it with a pinch of salt, or says it is not
+        # what the clinic goes by
+        (
+            "The banner says it stops colds. I'd take that with a pinch of salt.",
+            "en",
+            "stop",
+            True,
+        ),
+        ("Two months is plenty. That isn't what our doctors go by.", "en", "plenty", True),
+        (
+            "Two months is plenty. That isn't what our doctors go by when you're on it.",
+            "en",
+            "plenty",
+            False,
+        ),
+        # the trainee's own question, answered "no"; never a question answering a question
+        ("Will it be there tomorrow? Honestly, no.", "en", "there tomorrow", True),
+        ("Can I promise it? Sadly not, sorry.", "en", "promise", True),
+        ("Any allergies? No?", "en", "allerg", False),
+        ("Will it be there tomorrow? Yes.", "en", "there tomorrow", False),
+        ("明天能到吗？说实话不能，我也不想哄您。", "zh-CN", "明天能到", True),
+        ("明天能到吗，不好说哈", "zh-CN", "明天能到", True),
+        ("明天能到。说实话不能再快了", "zh-CN", "明天能到", False),
+        # an A-not-A question asks, it does not say: 有没有疤 holds 没有疤
+        ("有没有疤、明不明显跟个人体质有关", "zh-CN", "没有疤", True),
+        ("会不会留疤要看恢复", "zh-CN", "不会留疤", True),
+        ("放心，不会留疤的", "zh-CN", "不会留疤", False),
+        ("没有疤，放心吧", "zh-CN", "没有疤", False),
+        # "before I do it, can I check...?" asks first; "before I send it, I'll..." does not
+        (
+            "Before I pop the ibuprofen in a basket, can I check whether you take other meds?",
+            "en",
+            "ibuprofen",
+            True,
+        ),
+        ("Before we book you in, let me ask a few questions.", "en", "book", True),
+        ("Before I send the ibuprofen, I'll need your date of birth.", "en", "ibuprofen", False),
+        ("I'll send the ibuprofen before you go, can you confirm?", "en", "ibuprofen", False),
+    ],
+)
+def test_claims_asked_answered_or_reported_round_five(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    assert negates(line, locale, word) is negated
+
+
+@pytest.mark.parametrize(
     ("lines", "status"),
     [
         (["It's 100% safe for you, I promise.", "no sorry, that's not true."], "clear"),

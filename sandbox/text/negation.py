@@ -48,6 +48,8 @@ NEGATOR_PAIRS_EN = frozenset(
 _NOT_NEGATING_NEXT_EN = frozenset(
     "more less later longer only just unusual uncommon unheard rare unlikely always".split()
 )
+# ...but "no" is no litotes before these: "there's no 'just this once' with antibiotics".
+_NEGATING_AFTER_NO_EN = frozenset("only just always".split())
 # Words that end a negation's reach before the clause ends.
 _SCOPE_BREAK_EN = frozenset(
     "and then so because since while if when unless until which who although though "
@@ -65,7 +67,8 @@ _REPORTERS_EN = frozenset(
     "adverts website websites internet online salon salons influencer influencers "
     "whatever page label leaflet packet packaging marketing manufacturer manufacturers "
     "company companies brand brands article articles forum forums friend friends google "
-    "tiktok instagram".split()
+    "tiktok instagram banner banners poster posters sign listing listings blurb review "
+    "reviews place places".split()
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market "
@@ -98,7 +101,13 @@ _HEARING_EN = frozenset("read hear see".split())
 _TEMPTING_EN = frozenset("tempting tempt".split())
 #: A frame starts only at one of these words: a message holding none has no frame.
 _FRAME_HEADS_EN = (
-    _HEARING_EN | _REPORTERS_EN | _TEMPTING_EN | _WISHERS_EN | _CONCEDERS_EN | _DISBELIEF_HEADS_EN
+    _HEARING_EN
+    | _REPORTERS_EN
+    | _TEMPTING_EN
+    | _WISHERS_EN
+    | _CONCEDERS_EN
+    | _DISBELIEF_HEADS_EN
+    | {"before"}
 )
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _SUBJECTS_EN = frozenset(
@@ -194,14 +203,31 @@ _REJECTS_BEFORE_EN = re.compile(
     r"|(?:i|we) (?:would|will) (?:not|never) (?:say|promise|claim) (?:that|this)"
     r"|(?:i|we) (?:do|would) not (?:believe|buy) (?:that|it|this|them)"
     r"|do not (?:believe|trust) (?:that|it|this|them|everything you read)"
+    # "I'd take that with a pinch of salt", "that isn't what our doctors go by"
+    r"|(?:i would |i be |you can |you should |i would honestly )?take (?:that|it|this|those|them)"
+    r" with a (?:pinch|grain) of salt"
+    r"|(?:that|this|it) be not (?:what|how) (?:we|i|our \w+|the \w+|my \w+)"
+    r" (?:go by|work|do thing|recommend|advise|follow)"
     r"|(?:no one|nobody|no clinic|no pharmacy) can (?:honestly )?"
     r"(?:promise|guarantee) (?:that|this)"
     r")" + _CLOSERS_EN + r" ?(?:[.!?;]|$)"
 )
+# A bare "no" answering the trainee's own question takes the question's claim back: "Will
+# it be there tomorrow? Honestly, no." / "明天能到吗？说实话不能". Only right after a "?", and
+# never itself a question ("Any allergies? No?").
+_ANSWERS_NO_EN = re.compile(
+    r"(?<=\? )" + _OPENERS_EN + r"(?:no|nope|nah|not really|not necessarily|not at all"
+    r"|(?:sadly|unfortunately|probably|i be afraid) not)" + _CLOSERS_EN + r" ?(?:[.!;,]|$)"
+)
+_ANSWERS_NO_ZH = re.compile(
+    r"(?:(?<=[？?])|(?<=吗[，,]))\s*(?:嗯|哎|唉)?[，,]?(?:说实话|老实说|实话说|坦白讲|坦白说)?[，,]?"
+    r"(?:不能|不行|不一定|保证不了|到不了|没法保证|没办法保证|做不到|不敢保证|不好说)"
+    r"(?:哈|哦|呢|啊|的|哟|呀|亲)*(?=[。！；.!;~，,…]|$)"
+)
 #: A rejection that holds no negation word holds one of these (`Reading.may_negate`).
 _REJECTION_WORDS_EN = frozenset(
     "myth nonsense rubbish mislead wrong false untrue unrealistic marketing exaggeration "
-    "lie scam".split()
+    "lie scam salt nope nah".split()
 )
 _REJECTION_CHARS_ZH = re.compile("[错假骗忽夸误信]")
 _REJECTS_BEFORE_ZH = re.compile(
@@ -379,6 +405,10 @@ class Negation:
         while i >= 0 and words[i].start >= at:
             i -= 1
         en = self.locale == "en"
+        if not en:
+            asked = _a_not_a_zh(self.text, at)
+            if asked is not None:
+                return asked
         breaks = _SCOPE_BREAK_EN if en else _SCOPE_BREAK_ZH
         seen = 0
         j = i
@@ -424,14 +454,22 @@ class Negation:
 
     def _rejecting_sentences(self) -> list[tuple[int, Word]]:
         """Each sentence that rejects the one before it: where it starts (after its
-        openers) and its rejection (`_REJECTS_BEFORE_EN`, `_REJECTS_BEFORE_ZH`)."""
+        openers) and its rejection (`_REJECTS_BEFORE_EN`, `_REJECTS_BEFORE_ZH`, and a bare
+        "no" after a question, `_ANSWERS_NO_EN`, `_ANSWERS_NO_ZH`)."""
         if self._rejections is None:
-            pattern = _REJECTS_BEFORE_EN if self.locale == "en" else _REJECTS_BEFORE_ZH
-            self._rejections = [
-                (m.start(), Word(m.start(), m.end(), m.group(0).strip(" .!?;。！？；,，")))
-                for m in pattern.finditer(self.text)
-                if m.start() > 0
+            en = self.locale == "en"
+            found = [
+                *(_REJECTS_BEFORE_EN if en else _REJECTS_BEFORE_ZH).finditer(self.text),
+                *(_ANSWERS_NO_EN if en else _ANSWERS_NO_ZH).finditer(self.text),
             ]
+            self._rejections = sorted(
+                (
+                    (m.start(), Word(m.start(), m.end(), m.group(0).strip(" .!?;。！？；,，")))
+                    for m in found
+                    if m.start() > 0
+                ),
+                key=lambda rejection: rejection[0],
+            )
         return self._rejections
 
     def opening_rejection(self) -> Word | None:
@@ -559,7 +597,11 @@ class Negation:
         words = self._tokens
         w = words[j].text
         nxt = words[j + 1].text if j + 1 < len(words) else ""
-        if w in ("no", "not") and nxt in _NOT_NEGATING_NEXT_EN:
+        if (
+            w in ("no", "not")
+            and nxt in _NOT_NEGATING_NEXT_EN
+            and not (w == "no" and nxt in _NEGATING_AFTER_NO_EN)
+        ):
             return False
         if w in NEGATORS_EN:
             return True
@@ -657,12 +699,36 @@ def _en_frames(texts: list[str]) -> list[int]:
                 and "but" in rest[:ends]
             ):
                 frames.append(j)
+        elif word == "before" and _asks_first(texts, j):
+            frames.append(j)  # "Before I pop the ibuprofen in a basket, can I check...?"
         elif word in _DISBELIEF_HEADS_EN:
             for frame in _DISBELIEF_EN:
                 if tuple(texts[j : j + len(frame)]) == frame:
                     frames.append(j)
                     break
     return frames
+
+
+_BEFORE_OPENERS_EN = frozenset("so but and ok okay sure great right oh".split())
+_ASKING_AUX_EN = frozenset("do be have can could may would will".split())
+
+
+def _asks_first(texts: list[str], j: int) -> bool:
+    """A sentence that opens "before I/we <do it>," and goes on with a question ("can I
+    check...?", "do you take...?") or "let me" does not say it will be done: it asks first."""
+    if texts[j + 1 : j + 2] not in (["i"], ["we"]):
+        return False
+    if j > 0 and texts[j - 1] not in (_CLAUSE_MARKS | _BEFORE_OPENERS_EN):
+        return False
+    for k in range(j + 2, len(texts)):
+        if texts[k] in _SENTENCE_MARKS_EN:
+            return False
+        if texts[k] == ",":
+            after = texts[k + 1 : k + 3]
+            return len(after) == 2 and (
+                (after[0] in _ASKING_AUX_EN and after[1] in _SUBJECTS_EN) or after == ["let", "me"]
+            )
+    return False
 
 
 _PAST_EN = frozenset("were was did had".split())
@@ -725,6 +791,16 @@ def _counterfactual_frames(plain: str, words: list[Word]) -> list[int]:
         elif after:
             frames.append(j)
     return frames
+
+
+def _a_not_a_zh(text: str, at: int) -> Word | None:
+    """An occurrence that starts at the 不/没 of an A-not-A question asks rather than says:
+    有没有疤 holds 没有疤, 会不会留疤 holds 不会留疤, and neither promises anything."""
+    if 0 < at < len(text) - 1 and text[at] in "不没":
+        before = text[at - 1]
+        if before == text[at + 1] and before not in "不没":
+            return Word(at - 1, at + 2, text[at - 1 : at + 2])
+    return None
 
 
 def _unreal_spans_zh(text: str) -> list[tuple[int, int, Word]]:
