@@ -1,0 +1,74 @@
+"""The fast paths of a v2 reading give what the plain rule gives (docs/performance.md).
+
+Each test compares a shortcut with the rule it stands for, written out plainly here, on the
+bundled packs' example lines and on seeded lines made of the words the rule looks for.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from sandbox.scenarios.loader import load_packs
+from sandbox.scenarios.models import Pack
+from sandbox.text import reading
+from sandbox.text.reading import Reading
+
+PACKS = Path(__file__).resolve().parents[1] / "scenario_packs"
+
+
+@pytest.fixture(scope="module")
+def packs() -> list[Pack]:
+    return load_packs([PACKS]).packs
+
+
+def example_lines(packs: list[Pack], locale: str) -> list[str]:
+    return [
+        line.text
+        for pack in packs
+        if pack.locale == locale
+        for scenario in pack.scenarios
+        for example in scenario.examples
+        for line in example.trainee
+    ]
+
+
+def seeded(words: list[str], seed: str, count: int = 3000) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        rng.choice([" ", ", ", ". ", "? "]).join(
+            rng.choice(words) for _ in range(rng.randint(1, 9))
+        )
+        for _ in range(count)
+    ]
+
+
+# --- request frames ----------------------------------------------------------------------
+
+# The rule as it was written: an alternation of the frames, and a need to know.
+_REQUEST = re.compile(
+    "|".join(re.escape(f) for f in sorted(reading._REQUEST_FRAMES_EN, key=len, reverse=True))
+)
+_NEED = re.compile(r" (i|we)( will| would)?( just)? need (the|your|a|to know|to see) ")
+
+
+def plain_requests(clause: str) -> bool:
+    padded = f" {clause} "
+    return _REQUEST.search(padded) is not None or _NEED.search(padded) is not None
+
+
+def test_request_frames_are_found_word_by_word(packs: list[Pack]) -> None:
+    frame_words = sorted({w for f in reading._REQUEST_FRAMES_EN for w in f.split()})
+    words = frame_words + "i we will would just need the your a to know see you me it , ?".split()
+    lines = example_lines(packs, "en") + seeded(words, "requests")
+    found = 0
+    for line in lines:
+        text = Reading(line, "en").text
+        for clause in [text, *re.split(r"[,;:.!?]", text), *text.split(" , ")]:
+            expected = plain_requests(clause)
+            assert reading._requests_en(clause) == expected, clause
+            found += expected
+    assert found > 500
