@@ -72,3 +72,29 @@ def test_request_frames_are_found_word_by_word(packs: list[Pack]) -> None:
             assert reading._requests_en(clause) == expected, clause
             found += expected
     assert found > 500
+
+
+# --- clauses and sentences ---------------------------------------------------------------
+
+
+def plain_around(text: str, marks: str, at: int) -> str:
+    begin = max(text.rfind(m, 0, at) for m in marks) + 1
+    ends = [k for k in (text.find(m, at) for m in marks) if k >= 0]
+    end = min(ends) + 1 if ends else len(text)
+    return text[begin:end].strip()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_clauses_and_sentences_are_found_between_their_marks(
+    packs: list[Pack], locale: str
+) -> None:
+    clause_marks = ",;:.!?" if locale == "en" else "，,;；。！？!?\n"
+    sentence_marks = "?!.;" if locale == "en" else "?!.;。！？；\n"
+    words = ["ok", "你好", "不", *clause_marks, *sentence_marks, " ", "  ", "…", "?!"]
+    lines = example_lines(packs, locale) + seeded(words, locale, 500)
+    for line in lines:
+        view = Reading(line, locale)
+        for at in range(len(view.text) + 2):
+            assert view._clause(at) == plain_around(view.text, clause_marks, at)
+            assert view._sentence(at) == plain_around(view.text, sentence_marks, at)
+

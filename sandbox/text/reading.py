@@ -17,6 +17,7 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -324,6 +325,9 @@ class Reading(Negation, Text):
     _rejections: list[tuple[int, Word]] | None = field(init=False, default=None)
     #: Where this message's last sentence starts, when the next message rejects it.
     _rejected_tail: tuple[int, Word] | None = field(init=False, default=None)
+    #: Where the marks that end a clause and a sentence stand, found once per message.
+    _clause_marks: list[int] | None = field(init=False, default=None)
+    _sentence_marks: list[int] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -464,20 +468,32 @@ class Reading(Negation, Text):
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
-        text = self.text
-        marks = "，,;；。！？!?\n" if self.locale != "en" else ",;:.!?"
-        begin = max(text.rfind(m, 0, at) for m in marks) + 1
-        ends = [k for k in (text.find(m, at) for m in marks) if k >= 0]
-        end = min(ends) + 1 if ends else len(text)
-        return text[begin:end].strip()
+        if self._clause_marks is None:
+            pattern = _CLAUSE_MARK_EN if self.locale == "en" else _CLAUSE_MARK_ZH
+            self._clause_marks = [m.start() for m in pattern.finditer(self.text)]
+        return _around(self.text, self._clause_marks, at)
 
     def _sentence(self, at: int) -> str:
-        text = self.text
-        marks = "?!.;。！？；\n" if self.locale != "en" else "?!.;"
-        begin = max(text.rfind(m, 0, at) for m in marks) + 1
-        ends = [k for k in (text.find(m, at) for m in marks) if k >= 0]
-        end = min(ends) + 1 if ends else len(text)
-        return text[begin:end].strip()
+        if self._sentence_marks is None:
+            pattern = _SENTENCE_MARK_EN if self.locale == "en" else _SENTENCE_MARK_ZH
+            self._sentence_marks = [m.start() for m in pattern.finditer(self.text)]
+        return _around(self.text, self._sentence_marks, at)
+
+
+# The marks that end a clause and a sentence, for speech acts.
+_CLAUSE_MARK_EN = re.compile("[,;:.!?]")
+_CLAUSE_MARK_ZH = re.compile("[，,;；。！？!?\n]")
+_SENTENCE_MARK_EN = re.compile("[?!.;]")
+_SENTENCE_MARK_ZH = re.compile("[?!.;。！？；\n]")
+
+
+def _around(text: str, marks: list[int], at: int) -> str:
+    """The text from after the last mark before `at` to the first mark at or after it (that
+    mark included), stripped; `marks` are the marks' positions in `text`, in order."""
+    i = bisect_left(marks, at)
+    begin = marks[i - 1] + 1 if i > 0 else 0
+    end = marks[i] + 1 if i < len(marks) else len(text)
+    return text[begin:end].strip()
 
 
 _TAG_WORDS_EN = frozenset("right yeah yes correct ok okay no yep eh".split())
