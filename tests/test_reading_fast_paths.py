@@ -98,3 +98,18 @@ def test_clauses_and_sentences_are_found_between_their_marks(
             assert view._clause(at) == plain_around(view.text, clause_marks, at)
             assert view._sentence(at) == plain_around(view.text, sentence_marks, at)
 
+
+# --- negation asked again ----------------------------------------------------------------
+
+
+def test_a_negation_asked_again_is_the_same_until_the_next_message_rejects() -> None:
+    before = Reading("Pseudoephedrine is totally safe for you.", "en")
+    after = Reading("No sorry, that's not true.", "en")
+    at = before.text.find("safe")
+    assert before.negation_at(at) is None
+    assert before.negation_at(at) is None  # from the memo
+    word = after.opening_rejection()
+    assert word is not None
+    before.reject_last_sentence(word)
+    found = before.negation_at(at)
+    assert found is not None and found.text.startswith("next message")

@@ -312,6 +312,7 @@ class Negation:
     _unreal: list[tuple[int, int, Word]] | None
     _rejections: list[tuple[int, Word]] | None
     _rejected_tail: tuple[int, Word] | None
+    _negations: dict[tuple[int, tuple[Span, ...]], Word | None] | None
 
     @property
     def _tokens(self) -> list[Word]:
@@ -373,7 +374,22 @@ class Negation:
         return self.negation_at(at, inside) is not None
 
     def negation_at(self, at: int, inside: Sequence[Span] = ()) -> Word | None:
-        """The word that negates the occurrence at `at`, or None."""
+        """The word that negates the occurrence at `at`, or None.
+
+        Kept per position and `inside`: the grader, the review flags and their explanation
+        ask again about the same occurrences. The answer depends only on the message, except
+        when the next message rejects its last sentence (`reject_last_sentence` forgets it).
+        """
+        key = (at, tuple(inside))
+        memo = self._negations
+        if memo is None:
+            memo = self._negations = {}
+        elif key in memo:
+            return memo[key]
+        found = memo[key] = self._negation_at(at, inside)
+        return found
+
+    def _negation_at(self, at: int, inside: Sequence[Span]) -> Word | None:
         words = self._tokens
         i = len(words) - 1
         while i >= 0 and words[i].start >= at:
@@ -454,6 +470,7 @@ class Negation:
         start = max((k for k in range(end) if text[k] in marks), default=-1) + 1
         self._rejected_tail = (start, Word(len(text), len(text), f"next message: {word.text}"))
         self._negating = True
+        self._negations = None  # answers given before the rejection was known
 
     def _rejected_by_next(self, at: int) -> Word | None:
         """The rejection of the sentence holding `at` by the sentence right after it (in

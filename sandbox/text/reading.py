@@ -328,6 +328,10 @@ class Reading(Negation, Text):
     #: Where the marks that end a clause and a sentence stand, found once per message.
     _clause_marks: list[int] | None = field(init=False, default=None)
     _sentence_marks: list[int] | None = field(init=False, default=None)
+    #: What negates each occurrence asked about, by position and the matcher's own spans.
+    _negations: dict[tuple[int, tuple[Span, ...]], Word | None] | None = field(
+        init=False, default=None
+    )
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
