@@ -313,16 +313,24 @@ class Negation:
     _rejections: list[tuple[int, Word]] | None
     _rejected_tail: tuple[int, Word] | None
     _negations: dict[tuple[int, tuple[Span, ...]], Word | None] | None
+    _form_frozenset: frozenset[str] | None
 
     @property
     def _tokens(self) -> list[Word]:
         raise NotImplementedError
 
+    def _form_set(self) -> frozenset[str]:
+        """English: the message's lemmas as a set, made once."""
+        forms = self._form_frozenset
+        if forms is None:
+            forms = self._form_frozenset = frozenset(self._forms)
+        return forms
+
     def may_negate(self) -> bool:
         """False when no negation word and no reporting frame occurs in the message."""
         if self._negating is None:
             if self.locale == "en":
-                texts = set(self._forms)
+                texts = self._form_set()
                 self._negating = (
                     not texts.isdisjoint(NEGATORS_EN)
                     or not texts.isdisjoint(_PAIR_HEADS_EN)
@@ -349,7 +357,7 @@ class Negation:
         if self._frames is None:
             frames: list[int] = []
             if self.locale == "en":
-                texts = set(self._forms)
+                texts = self._form_set()
                 frames = [] if texts.isdisjoint(_FRAME_HEADS_EN) else _en_frames(self._forms)
                 if not texts.isdisjoint(_UNREAL_MODALS) and not texts.isdisjoint(
                     ("if", "otherwise")
@@ -637,7 +645,10 @@ def _en_frames(texts: list[str]) -> list[int]:
     """Where an English reporting, disbelief or concession frame starts (word indices of
     the lemmas `texts`)."""
     frames: list[int] = []
+    heads = _FRAME_HEADS_EN
     for j, word in enumerate(texts):
+        if word not in heads:
+            continue  # every frame below starts with one of its heads
         if word in _HEARING_EN and (
             any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3])
             or texts[j + 1 : j + 2] == ["that"]

@@ -315,6 +315,7 @@ class Reading(Negation, Text):
     _word_list: list[Word] | None = field(init=False, default=None)
     _plain: str = field(init=False, default="")
     _frames: list[int] | None = field(init=False, default=None)
+    _form_frozenset: frozenset[str] | None = field(init=False, default=None)
     _negating: bool | None = field(init=False, default=None)
     #: English: the text without its filler adverbs, and where each of its characters
     #: stands in `text` (None when the message holds no filler).
