@@ -113,3 +113,27 @@ def test_a_negation_asked_again_is_the_same_until_the_next_message_rejects() -> 
     before.reject_last_sentence(word)
     found = before.negation_at(at)
     assert found is not None and found.text.startswith("next message")
+
+
+# --- English chunks ------------------------------------------------------------------------
+
+
+def test_a_letter_or_digit_for_the_token_regex_is_what_isalnum_accepts() -> None:
+    letter_or_digit = re.compile(r"[^\W_]")
+    for code in range(0x110000):
+        char = chr(code)
+        assert (letter_or_digit.fullmatch(char) is not None) == char.isalnum(), hex(code)
+
+
+def test_chunks_read_as_the_token_regex_reads_them(packs: list[Pack]) -> None:
+    from sandbox.text.lemmas import expand, lemma
+    from sandbox.text.negation import _CLAUSE_MARKS, _V2_EN_TOKEN
+
+    chunks = {c for line in example_lines(packs, "en") for c in line.lower().split(" ")}
+    chunks |= {"", "-", "#12-3", "dont", "im", "x2", "ｘ２", "n't", "won't", "1).", "ok!!", "²"}
+    for chunk in chunks:
+        plain = tuple(
+            token if token in _CLAUSE_MARKS else lemma(token)
+            for token in expand(_V2_EN_TOKEN.findall(chunk))
+        )
+        assert reading._chunk_forms(chunk) == plain, chunk

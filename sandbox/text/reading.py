@@ -527,10 +527,10 @@ _CHUNKS_EN: dict[str, tuple[str, ...]] = {}
 
 
 def _chunk_forms(chunk: str) -> tuple[str, ...]:
-    return tuple(
-        token if token in _CLAUSE_MARKS else lemma(token)
-        for token in expand(_V2_EN_TOKEN.findall(chunk))
-    )
+    # A chunk of letters and digits only is one token: `_V2_EN_TOKEN` takes a run of them
+    # (`[^\W_]` is exactly what `str.isalnum` accepts), so the regex is left for the rest.
+    tokens = [chunk] if chunk.isalnum() else _V2_EN_TOKEN.findall(chunk)
+    return tuple([token if token in _CLAUSE_MARKS else lemma(token) for token in expand(tokens)])
 
 
 def _en_lemmas(plain: str) -> tuple[str, list[str]]:
