@@ -585,6 +585,23 @@ def test_kept_chunk_tokens_change_nothing(monkeypatch: pytest.MonkeyPatch) -> No
     assert cold == [textblob_words(text) for text in texts]
 
 
+def test_a_message_without_a_phrase_is_not_scored_and_scores_zero() -> None:
+    # `polarity` skips the analyser when no word can make a phrase; the analyser itself
+    # gives 0.0 (not -0.0) for those, and TextBlob too (the tests above).
+    rng = random.Random(4242)
+    texts = [word_salad(rng) for _ in range(3_000)] + [noise(rng) for _ in range(3_000)]
+    texts += HANDWRITTEN + [f"Your order {n} ships today ({n})." for n in range(100)]
+    skipped = 0
+    for text in texts:
+        words = _words(text)
+        if polarity_module._SCORED.isdisjoint(words):
+            skipped += 1
+            assert polarity_module._score(words).hex() == polarity(text).hex() == "0x0.0p+0"
+        else:
+            assert polarity_module._score(words).hex() == polarity(text).hex()
+    assert skipped > 1_000
+
+
 # --- the tone check -----------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from sandbox.engine.conversation import Conversation
 from sandbox.scenarios.models import CompiledScenario, Criterion
@@ -92,16 +93,41 @@ def review_flags(
         if c.critical and c.kind != "outcome" and status in ("missed", "violated")
     ]
     flags: list[Flag | None] = []
-    for (criterion, matcher), status, scope in zip(
-        compiled.criteria, statuses, scopes, strict=True
+    # Which criteria each message's literals admit: the scenario's screen, as the grader
+    # used it (`CompiledScenario.screen`, `Matcher.admits`).
+    admitted = [compiled.screen(message.view.present()).criteria for message in graded]
+    topical = _topical(compiled)
+    for i, ((criterion, matcher), status, scope) in enumerate(
+        zip(compiled.criteria, statuses, scopes, strict=True)
     ):
         flag: Flag | None = None
         if criterion.kind == "outcome":
             flag = _outcome_flag(criterion, status, conversation, failed)
         elif matcher is not None and status != "not_applicable":
-            flag = _matcher_flag(compiled, criterion, matcher, status, graded, scope)
+            if status in _PRESENT and not topical[i]:
+                flag = None  # a match by the rule's own words: nothing to be unsure of
+            else:
+                admits = [i in criteria for criteria in admitted]
+                flag = _matcher_flag(compiled, criterion, matcher, status, graded, scope, admits)
         flags.append(flag)
     return flags
+
+
+#: For each compiled scenario, whether each criterion's phrases include one that came
+#: through a topic reference (`~topic`).
+_TOPICAL: WeakKeyDictionary[CompiledScenario, tuple[bool, ...]] = WeakKeyDictionary()
+
+
+def _topical(compiled: CompiledScenario) -> tuple[bool, ...]:
+    topical = _TOPICAL.get(compiled)
+    if topical is None:
+        origins = compiled.origins
+        topical = _TOPICAL[compiled] = tuple(
+            matcher is not None
+            and any(_TOPIC in origins.get(p.source, "") for p in matcher.positives)
+            for _, matcher in compiled.criteria
+        )
+    return topical
 
 
 def _matcher_flag(
@@ -111,12 +137,12 @@ def _matcher_flag(
     status: str,
     graded: Sequence[Seen],
     scope: range,
+    admits: Sequence[bool],
 ) -> Flag | None:
+    """The flag of a criterion with `match` whose verdict rests on a topic reference or says
+    "not said"; `admits` tells, for each graded message, whether the rule's literal test
+    passes (`Matcher.admits`)."""
     origins = compiled.origins
-    if status in _PRESENT and not any(
-        _TOPIC in origins.get(p.source, "") for p in matcher.positives
-    ):
-        return None  # a match by the rule's own words: nothing to be unsure of
     # Only a message that passes the rule's literal test (every group's words present) can
     # be a near miss; a forbidden pattern of several groups is worth a look with any of them.
     partial = criterion.kind == "forbidden" and len(_groups(matcher)) > 1
@@ -126,14 +152,14 @@ def _matcher_flag(
     halves: dict[int, set[str]] = {}  # position: the groups a forbidden pattern has there
     for position, message in enumerate(graded):
         view = message.view
-        present = view.present()
-        if not matcher.admits(present) and (not partial or present.isdisjoint(literals)):
+        admitted = admits[position]
+        if not admitted and (not partial or view.present().isdisjoint(literals)):
             continue  # not the rule's words: nothing to be unsure of
         inside = position in scope
         if status not in _PRESENT and not inside:
             # Said outside the rule's window: the grader's own test tells it, no need to
             # explain every word.
-            if matcher.admits(present) and matcher.confirm(view, criterion.negation_aware, act):
+            if admitted and matcher.confirm(view, criterion.negation_aware, act):
                 candidates.append(
                     Flag("out_of_scope", message.index, "said outside the rule's window")
                 )
@@ -143,7 +169,7 @@ def _matcher_flag(
         if (
             partial
             and status not in _PRESENT
-            and not matcher.admits(present)
+            and not admitted
             and not (criterion.negation_aware and view.may_negate())
         ):
             # Part of a forbidden pattern, with nothing to cancel it: what `explain` would

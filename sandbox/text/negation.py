@@ -338,16 +338,25 @@ class Negation:
     _unreal: list[tuple[int, int, Word]] | None
     _rejections: list[tuple[int, Word]] | None
     _rejected_tail: tuple[int, Word] | None
+    _negations: dict[tuple[int, tuple[Span, ...]], Word | None] | None
+    _form_frozenset: frozenset[str] | None
 
     @property
     def _tokens(self) -> list[Word]:
         raise NotImplementedError
 
+    def _form_set(self) -> frozenset[str]:
+        """English: the message's lemmas as a set, made once."""
+        forms = self._form_frozenset
+        if forms is None:
+            forms = self._form_frozenset = frozenset(self._forms)
+        return forms
+
     def may_negate(self) -> bool:
         """False when no negation word and no reporting frame occurs in the message."""
         if self._negating is None:
             if self.locale == "en":
-                texts = set(self._forms)
+                texts = self._form_set()
                 self._negating = (
                     not texts.isdisjoint(NEGATORS_EN)
                     or not texts.isdisjoint(_PAIR_HEADS_EN)
@@ -374,7 +383,7 @@ class Negation:
         if self._frames is None:
             frames: list[int] = []
             if self.locale == "en":
-                texts = set(self._forms)
+                texts = self._form_set()
                 frames = [] if texts.isdisjoint(_FRAME_HEADS_EN) else _en_frames(self._forms)
                 if not texts.isdisjoint(_UNREAL_MODALS) and not texts.isdisjoint(
                     ("if", "otherwise")
@@ -399,7 +408,22 @@ class Negation:
         return self.negation_at(at, inside) is not None
 
     def negation_at(self, at: int, inside: Sequence[Span] = ()) -> Word | None:
-        """The word that negates the occurrence at `at`, or None."""
+        """The word that negates the occurrence at `at`, or None.
+
+        Kept per position and `inside`: the grader, the review flags and their explanation
+        ask again about the same occurrences. The answer depends only on the message, except
+        when the next message rejects its last sentence (`reject_last_sentence` forgets it).
+        """
+        key = (at, tuple(inside))
+        memo = self._negations
+        if memo is None:
+            memo = self._negations = {}
+        elif key in memo:
+            return memo[key]
+        found = memo[key] = self._negation_at(at, inside)
+        return found
+
+    def _negation_at(self, at: int, inside: Sequence[Span]) -> Word | None:
         words = self._tokens
         i = len(words) - 1
         while i >= 0 and words[i].start >= at:
@@ -492,6 +516,7 @@ class Negation:
         start = max((k for k in range(end) if text[k] in marks), default=-1) + 1
         self._rejected_tail = (start, Word(len(text), len(text), f"next message: {word.text}"))
         self._negating = True
+        self._negations = None  # answers given before the rejection was known
 
     def _rejected_by_next(self, at: int) -> Word | None:
         """The rejection of the sentence holding `at` by the sentence right after it (in
@@ -662,7 +687,10 @@ def _en_frames(texts: list[str]) -> list[int]:
     """Where an English reporting, disbelief or concession frame starts (word indices of
     the lemmas `texts`)."""
     frames: list[int] = []
+    heads = _FRAME_HEADS_EN
     for j, word in enumerate(texts):
+        if word not in heads:
+            continue  # every frame below starts with one of its heads
         if word in _HEARING_EN and (
             any(t in _REPORTERS_EN for t in texts[j + 1 : j + 3])
             or texts[j + 1 : j + 2] == ["that"]

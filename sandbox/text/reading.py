@@ -17,6 +17,7 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,8 +61,6 @@ _WH_EN = frozenset("what which who whom whose how why".split())
 _WH_SUBORDINATE_EN = frozenset("when where".split())
 _AUX_EN = frozenset("do be have can could would will shall should may might must".split())
 # Offers and directives put as questions: they tell rather than ask.
-# "I'll just need the order number", "we'd need your date of birth": a request.
-_NEED_EN = re.compile(r" (i|we)( will| would)?( just)? need (the|your|a|to know|to see) ")
 _OFFER_FRAMES_EN = tuple(
     f" {frame} "
     for frame in (
@@ -152,9 +151,51 @@ _REQUEST_FRAMES_EN = tuple(
         *(f"{who} must {verb}" for who in ("i", "we") for verb in ("ask", "check")),
     )
 )
-_REQUEST_EN = re.compile(
-    "|".join(re.escape(f) for f in sorted(_REQUEST_FRAMES_EN, key=len, reverse=True))
+
+
+def _frames_by_head(frames: Sequence[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Frames written " w1 w2 ... " as their first word and, for each, the words after it."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for frame in frames:
+        words = frame[1:-1].split(" ")
+        assert frame == f" {' '.join(words)} " and all(words), frame
+        index.setdefault(words[0], []).append(tuple(words[1:]))
+    return {head: tuple(rests) for head, rests in index.items()}
+
+
+#: The request frames, and a need to know ("I'll just need the order number", "we'd need
+#: your date of birth": i/we, will/would or neither, just or not, need the/your/a/to know/to
+#: see), by their first word. A frame " w1 ... wk " occurs in " clause " exactly when
+#: w1 ... wk are consecutive items of `clause.split(" ")`: the frame's spaces fall on the
+#: clause's separators (or its padding) and no word of it holds a space. Looking the words
+#: up costs a tenth of searching the text with an alternation of every frame, which the
+#: regex engine tries at every position.
+_REQUESTS_BY_HEAD_EN = _frames_by_head(
+    (
+        *_REQUEST_FRAMES_EN,
+        *(
+            f" {who}{will}{just} need {what} "
+            for who in ("i", "we")
+            for will in ("", " will", " would")
+            for just in ("", " just")
+            for what in ("the", "your", "a", "to know", "to see")
+        ),
+    )
 )
+
+
+def _requests_en(clause: str) -> bool:
+    """Whether a request frame (or a need to know) occurs in the lemma text `clause`."""
+    words = clause.split(" ")
+    heads = _REQUESTS_BY_HEAD_EN
+    for j, word in enumerate(words):
+        rests = heads.get(word)
+        if rests is not None:
+            for rest in rests:
+                if tuple(words[j + 1 : j + 1 + len(rest)]) == rest:
+                    return True
+    return False
+
 
 # -- Chinese -----------------------------------------------------------------------------
 
@@ -274,6 +315,7 @@ class Reading(Negation, Text):
     _word_list: list[Word] | None = field(init=False, default=None)
     _plain: str = field(init=False, default="")
     _frames: list[int] | None = field(init=False, default=None)
+    _form_frozenset: frozenset[str] | None = field(init=False, default=None)
     _negating: bool | None = field(init=False, default=None)
     #: English: the text without its filler adverbs, and where each of its characters
     #: stands in `text` (None when the message holds no filler).
@@ -284,6 +326,13 @@ class Reading(Negation, Text):
     _rejections: list[tuple[int, Word]] | None = field(init=False, default=None)
     #: Where this message's last sentence starts, when the next message rejects it.
     _rejected_tail: tuple[int, Word] | None = field(init=False, default=None)
+    #: Where the marks that end a clause and a sentence stand, found once per message.
+    _clause_marks: list[int] | None = field(init=False, default=None)
+    _sentence_marks: list[int] | None = field(init=False, default=None)
+    #: What negates each occurrence asked about, by position and the matcher's own spans.
+    _negations: dict[tuple[int, tuple[Span, ...]], Word | None] | None = field(
+        init=False, default=None
+    )
 
     def __post_init__(self) -> None:
         self._plain = normalize(self.raw)
@@ -420,25 +469,36 @@ class Reading(Negation, Text):
                 return True
         elif opener in _QUESTION_OPENERS_EN:
             return True
-        padded = f" {clause} "
-        return _REQUEST_EN.search(padded) is not None or _NEED_EN.search(padded) is not None
+        return _requests_en(clause)
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
-        text = self.text
-        marks = "，,;；。！？!?\n" if self.locale != "en" else ",;:.!?"
-        begin = max(text.rfind(m, 0, at) for m in marks) + 1
-        ends = [k for k in (text.find(m, at) for m in marks) if k >= 0]
-        end = min(ends) + 1 if ends else len(text)
-        return text[begin:end].strip()
+        if self._clause_marks is None:
+            pattern = _CLAUSE_MARK_EN if self.locale == "en" else _CLAUSE_MARK_ZH
+            self._clause_marks = [m.start() for m in pattern.finditer(self.text)]
+        return _around(self.text, self._clause_marks, at)
 
     def _sentence(self, at: int) -> str:
-        text = self.text
-        marks = "?!.;。！？；\n" if self.locale != "en" else "?!.;"
-        begin = max(text.rfind(m, 0, at) for m in marks) + 1
-        ends = [k for k in (text.find(m, at) for m in marks) if k >= 0]
-        end = min(ends) + 1 if ends else len(text)
-        return text[begin:end].strip()
+        if self._sentence_marks is None:
+            pattern = _SENTENCE_MARK_EN if self.locale == "en" else _SENTENCE_MARK_ZH
+            self._sentence_marks = [m.start() for m in pattern.finditer(self.text)]
+        return _around(self.text, self._sentence_marks, at)
+
+
+# The marks that end a clause and a sentence, for speech acts.
+_CLAUSE_MARK_EN = re.compile("[,;:.!?]")
+_CLAUSE_MARK_ZH = re.compile("[，,;；。！？!?\n]")
+_SENTENCE_MARK_EN = re.compile("[?!.;]")
+_SENTENCE_MARK_ZH = re.compile("[?!.;。！？；\n]")
+
+
+def _around(text: str, marks: list[int], at: int) -> str:
+    """The text from after the last mark before `at` to the first mark at or after it (that
+    mark included), stripped; `marks` are the marks' positions in `text`, in order."""
+    i = bisect_left(marks, at)
+    begin = marks[i - 1] + 1 if i > 0 else 0
+    end = marks[i] + 1 if i < len(marks) else len(text)
+    return text[begin:end].strip()
 
 
 _TAG_WORDS_EN = frozenset("right yeah yes correct ok okay no yep eh".split())
@@ -467,10 +527,10 @@ _CHUNKS_EN: dict[str, tuple[str, ...]] = {}
 
 
 def _chunk_forms(chunk: str) -> tuple[str, ...]:
-    return tuple(
-        token if token in _CLAUSE_MARKS else lemma(token)
-        for token in expand(_V2_EN_TOKEN.findall(chunk))
-    )
+    # A chunk of letters and digits only is one token: `_V2_EN_TOKEN` takes a run of them
+    # (`[^\W_]` is exactly what `str.isalnum` accepts), so the regex is left for the rest.
+    tokens = [chunk] if chunk.isalnum() else _V2_EN_TOKEN.findall(chunk)
+    return tuple([token if token in _CLAUSE_MARKS else lemma(token) for token in expand(tokens)])
 
 
 def _en_lemmas(plain: str) -> tuple[str, list[str]]:

@@ -9,6 +9,7 @@ tell a curt or insulting agent from a courteous one.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 
 from sandbox.text.matcher import normalize
 
@@ -21,22 +22,28 @@ DEFAULT_MIN = -0.3
 #: less than `functools.lru_cache`, whose bookkeeping was 7% of grading a new transcript.
 _POLARITY: dict[str, float] = {}
 _POLARITY_KEPT = 65536
+#: `sandbox.text.polarity.polarity`, once the first English message has imported it: an
+#: import statement per message cost 2% of grading a new transcript.
+_polarity: Callable[[str], float] | None = None
 
 
 def english_polarity(text: str) -> float:
     """TextBlob's sentiment polarity of `text`, computed by `polarity` (memoised).
 
-    `polarity` returns exactly TextBlob's float at a tenth of the cost; it is imported here
-    so that loading TextBlob's lexicon waits for the first English message.
+    `polarity` returns exactly TextBlob's float at a tenth of the cost; it is imported on
+    first use so that loading TextBlob's lexicon waits for the first English message.
     """
+    global _polarity
     known = _POLARITY.get(text)
     if known is not None:
         return known
-    from sandbox.text.polarity import polarity
+    if _polarity is None:
+        from sandbox.text.polarity import polarity
 
+        _polarity = polarity
     if len(_POLARITY) >= _POLARITY_KEPT:
         _POLARITY.clear()
-    value = _POLARITY[text] = polarity(text)
+    value = _POLARITY[text] = _polarity(text)
     return value
 
 
