@@ -828,6 +828,17 @@ def test_beliefs_of_others_and_intentions_denied(
     assert negates(line, locale, word) is negated
 
 
+def test_a_space_between_chinese_characters_ends_a_clause() -> None:
+    """Typed on a phone, "打完会肿几天 也可能有淤青 能不能完全看不出来我不敢打包票" is three
+    clauses: the side effects are told, and only the last clause asks (能不能)."""
+    spaced = Reading("打完会肿几天 也可能有淤青 能不能完全看不出来我不敢打包票", "zh-CN")
+    assert not spaced.asks_at(spaced.text.find("淤青"))
+    run_on = Reading("打完会肿几天也可能有淤青能不能完全看不出来我不敢打包票", "zh-CN")
+    assert run_on.asks_at(run_on.text.find("淤青"))
+    # Latin words keep their spaces.
+    assert Reading("用 Panadol 也行", "zh-CN").text == "用 panadol 也行"
+
+
 @pytest.mark.parametrize(
     ("line", "locale", "word", "negated"),
     [

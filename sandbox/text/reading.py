@@ -301,6 +301,7 @@ class Literals(tuple[str, ...]):
 
 
 _KEY = 3
+_ZH_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 #: Below this many literals, testing each one is as quick as the index.
 _INDEXED = 200
 
@@ -343,7 +344,10 @@ class Reading(Negation, Text):
             if not EN_FILLERS.isdisjoint(self._forms):
                 self._unfilled = _without_fillers(self._tokens)
         else:
-            self.text = self._plain
+            # On a phone a space often ends a Chinese clause ("打完会肿几天 也可能有淤青"):
+            # between two Chinese characters it reads as a comma (one for one, so that
+            # positions hold).
+            self.text = _ZH_SPACE.sub("，", self._plain) if " " in self._plain else self._plain
             self._word_list = _zh_tokens(self._plain)
 
     @property
