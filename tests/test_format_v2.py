@@ -397,6 +397,69 @@ def test_an_english_clause_asks_only_when_it_asks(line: str, word: str, asks: bo
 
 
 @pytest.mark.parametrize(
+    ("line", "locale", "word", "asked"),
+    [
+        # The middle of a question, from where it opens to its question mark.
+        (
+            "One more thing - is your skin sensitive to the sun at all, or are you on "
+            "anything that makes you burn easily (some antibiotics, for ex)?",
+            "en",
+            "antibiotic",
+            True,
+        ),
+        (
+            "Since you take warfarin, ibuprofen isn't safe. Do you take it daily?",
+            "en",
+            "warfarin",
+            False,
+        ),
+        # A clause that carries on a request, and the list after a request's colon.
+        (
+            "I'd need to know what you take, and whether anyone has looked into it.",
+            "en",
+            "look into",
+            True,
+        ),
+        (
+            "I need its name, or at least whether it's for thinning the blood.",
+            "en",
+            "thin the blood",
+            True,
+        ),
+        (
+            "To check it I need: - your order number - and when you need it by",
+            "en",
+            "order number",
+            True,
+        ),
+        ("The order number is on the email, and the tracking too.", "en", "order number", False),
+        # A list the next sentence asks about; a question about something else asks nothing back.
+        (
+            "Not with blood thinners or a clotting problem. Any of those apply to you?",
+            "en",
+            "blood thinner",
+            True,
+        ),
+        ("Not with blood thinners. Anything else I can help with?", "en", "blood thinner", False),
+        ("怀孕、备孕或者在喂奶的都不能打。您这几样都不沾吧？", "zh-CN", "怀孕", True),
+        ("孕妇不能打。您还有别的问题吗？", "zh-CN", "孕妇", False),
+        # Requests in everyday Chinese.
+        ("您以前有过过敏的情况也跟我讲一下", "zh-CN", "过敏", True),
+        ("您心里的价位给我个数就行", "zh-CN", "价位", True),
+    ],
+)
+def test_a_clause_a_question_takes_in_counts_as_asked_and_still_tells(
+    line: str, locale: str, word: str, asked: bool
+) -> None:
+    reading = Reading(line, locale)
+    at = reading.text.find(word)
+    assert at >= 0
+    assert reading.act_fits(at, "ask") is asked
+    if not reading.asks_at(at):
+        assert reading.act_fits(at, "tell")  # taken into a question, it still tells
+
+
+@pytest.mark.parametrize(
     ("line", "locale", "word"),
     [
         ('"Totally safe" is not something I would ever say.', "en", "safe"),

@@ -112,6 +112,12 @@ _REQUEST_FRAMES_EN = tuple(
         "will you",
         "please share",
         "like to know",
+        "love to know",
+        "keen to know",
+        "like to hear",
+        "love to hear",
+        "keen to hear",
+        "tell us",
         "need to know",
         "want to know",
         "may i ask",
@@ -178,7 +184,7 @@ _REQUESTS_BY_HEAD_EN = _frames_by_head(
             for who in ("i", "we")
             for will in ("", " will", " would")
             for just in ("", " just")
-            for what in ("the", "your", "a", "to know", "to see")
+            for what in ("the", "your", "a", "its", "their", "some", "to know", "to see")
         ),
     )
 )
@@ -225,7 +231,8 @@ _ASK_FORMS_ZH = (
 )
 _REQUEST_ZH = re.compile(
     r"(麻烦|请|方便)[您你]?(再)?(提供|告诉|说|发|报|确认|留|讲|拍|截图|描述)"
-    r"|告诉我|跟我说|和我说|给我说|发我|发给我|[您你](说|讲|报|发|确认)一下"
+    r"|告诉我|[跟和给]我(说|讲|聊)|发我|发给我|给我[个一]个?(数|准|底|范围|区间|大概)"
+    r"|[您你](说|讲|报|发|确认)一下"
     r"|让我了解|我想了解|我了解一下|我确认一下|[跟和]您确认|[跟和]你确认|我问一下|我问下"
     r"|想问|问问您|问问你|想知道|我得知道|需要知道|需要了解|我先了解"
 )
@@ -425,10 +432,78 @@ class Reading(Negation, Text):
     def act_fits(self, at: int, act: str) -> bool:
         """An inquiry needs a question or request; a disclosure a statement, an offer or a
         directive ("would you like me to book a consultation?", "can you come in today?").
-        An offer or directive put as a question counts for both: it asks and it tells."""
+        An offer or directive put as a question counts for both: it asks and it tells. So
+        does a clause a question takes in without being one (`asked_within`)."""
         if act == "ask":
-            return self.asks_at(at)
+            return self.asks_at(at) or self.asked_within(at)
         return not self.asks_at(at) or self.offers_at(at)
+
+    def asked_within(self, at: int) -> bool:
+        """Whether the clause at `at` is asked by a question or request around it, though it
+        does not ask by itself: the middle of a question ("one more thing - is your skin
+        sensitive to the sun, or are you on anything that makes you burn (some antibiotics,
+        for ex)?"), a clause that continues a request ("I'd need to know what you take, and
+        whether anyone has looked into it"), the list after a request's colon ("I need: -
+        your order number"), or a list the next sentence asks about ("孕妇、哺乳期都不能打。
+        您这几样都不沾吧？", "...or a clotting problem. Any of those apply to you?"). Such a
+        clause still tells what it says: it counts for an inquiry and for a disclosure."""
+        if self.locale != "en":
+            return self._asked_back(at)
+        sentence = self._sentence(at)
+        clauses = self._clauses_before(at)
+        if sentence.endswith("?") and any(_opens_question_en(c) for c in clauses):
+            return True
+        if clauses:
+            before = clauses[-1]
+            if before.endswith(":") and _REQUEST_COLON_EN.search(before):
+                return True
+            words = _strip_discourse(self._clause(at).strip(" ,;:").split(" "))
+            if (
+                words
+                and words[0] in _CONTINUES_EN
+                and (_requests_en(before) or _opens_question_en(before))
+            ):
+                return True
+        return self._asked_back(at)
+
+    def _clauses_before(self, at: int) -> list[str]:
+        """The clauses of the sentence around `at` that come before the clause at `at`."""
+        if self._clause_marks is None:
+            self._clause(at)
+        assert self._clause_marks is not None
+        if self._sentence_marks is None:
+            self._sentence(at)
+        assert self._sentence_marks is not None
+        i = bisect_left(self._sentence_marks, at)
+        begin = self._sentence_marks[i - 1] + 1 if i > 0 else 0
+        clause_marks = self._clause_marks
+        j = bisect_left(clause_marks, at)
+        ends = [m for m in clause_marks[:j] if m >= begin]
+        found, start = [], begin
+        for end in ends:
+            found.append(self.text[start : end + 1].strip())
+            start = end + 1
+        return [c for c in found if c]
+
+    def _asked_back(self, at: int) -> bool:
+        """Whether the next sentence asks about "these", "those", 这几样... (the list the
+        sentence at `at` gave)."""
+        if self._sentence_marks is None:
+            self._sentence(at)
+        assert self._sentence_marks is not None
+        marks = self._sentence_marks
+        i = bisect_left(marks, at)
+        if i >= len(marks):
+            return False
+        following = _around(self.text, marks, marks[i] + 1)
+        if not following:
+            return False
+        if self.locale == "en":
+            padded = f" {following} "
+            return any(ref in padded for ref in _BACK_REFERENCES_EN) and (
+                following.endswith("?") or _requests_en(following)
+            )
+        return _BACK_REFERENCE_ZH.search(following) is not None and _zh_asks(following)
 
     def offers_at(self, at: int) -> bool:
         """Whether the clause at `at` offers or directs rather than asks for information."""
@@ -453,27 +528,7 @@ class Reading(Negation, Text):
             tail = re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
             if _is_tag(tail):
                 return True
-        words = clause.strip(" ,;:").split(" ", 3)
-        if words and words[0] in _DISCOURSE_EN:
-            words = words[1:]
-        opener = words[0] if words else ""
-        after = words[1] if len(words) > 1 else ""
-        # "don't take it" is an order, "do you take it" a question; "what I can do is..."
-        # and "when the baby is here, ..." are statements.
-        if opener in _WH_SUBORDINATE_EN:
-            if after in _AUX_EN:
-                return True
-        elif opener in _WH_EN:
-            if after not in ("i", "we", "a", "an"):
-                return True
-        elif opener in _AUX_EN:
-            # "Have you had...", "are you...", "is it...": an auxiliary before its subject.
-            # "Have a chat with your GP" and "do take care" are imperatives.
-            if after in _SUBJECTS_EN:
-                return True
-        elif opener in _QUESTION_OPENERS_EN:
-            return True
-        return _requests_en(clause)
+        return _opens_question_en(clause) or _requests_en(clause)
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
@@ -487,6 +542,78 @@ class Reading(Negation, Text):
             pattern = _SENTENCE_MARK_EN if self.locale == "en" else _SENTENCE_MARK_ZH
             self._sentence_marks = [m.start() for m in pattern.finditer(self.text)]
         return _around(self.text, self._sentence_marks, at)
+
+
+def _strip_discourse(words: list[str]) -> list[str]:
+    """Words without the discourse words and coordinators a clause may open with ("so",
+    "and", "or at least", "-")."""
+    k = 0
+    while k < len(words) and (words[k] in _DISCOURSE_EN or words[k] in _LEADING_EN):
+        k += 1
+    return words[k:]
+
+
+def _opens_question_en(clause: str) -> bool:
+    """Whether an English clause (lemma text) opens as a question: by its first words, or
+    after a dash ("one more thing - is your skin...")."""
+    return any(_opener_asks(part) for part in clause.split(" - "))
+
+
+def _opener_asks(clause: str) -> bool:
+    words = _strip_discourse(clause.strip(" ,;:").split(" ")[:8])
+    opener = words[0] if words else ""
+    after = words[1] if len(words) > 1 else ""
+    # "don't take it" is an order, "do you take it" a question; "what I can do is..."
+    # and "when the baby is here, ..." are statements.
+    if opener in _WH_SUBORDINATE_EN:
+        if after in _AUX_EN:
+            return True
+    elif opener in _WH_EN:
+        if after not in ("i", "we", "a", "an"):
+            return True
+    elif opener in _AUX_EN:
+        # "Have you had...", "are you...", "is it...": an auxiliary before its subject.
+        # "Have a chat with your GP" and "do take care" are imperatives.
+        if after in _SUBJECTS_EN:
+            return True
+    elif opener in _QUESTION_OPENERS_EN:
+        return True
+    return False
+
+
+# Words a clause may open with before its question ("or are you on anything else...").
+_LEADING_EN = frozenset({"or", "-", "at", "least", "maybe", "also", "plus"})
+# A clause that carries on the request or question before it: "..., and whether anyone has
+# looked into it", "or at least what it's for".
+_CONTINUES_EN = frozenset("whether if what which who how when where".split())
+# A request that opens a list with a colon: "I need: - your order number".
+_REQUEST_COLON_EN = re.compile(
+    r"\b(need|want|like|ask|check|confirm|know|tell me|send|send me|provide|share|"
+    r"give me|following|few thing|couple of thing|question|detail)s? :$"
+)
+# Words by which a question points back at the sentence before it.
+_BACK_REFERENCES_EN = tuple(
+    f" {ref} "
+    for ref in (
+        "any of these",
+        "any of those",
+        "any of that",
+        "any of them",
+        "either of those",
+        "either of these",
+        "none of those",
+        "none of these",
+        "the above",
+        "that apply",
+        "those apply",
+        "these apply",
+        "that sound like you",
+        "that ring a bell",
+    )
+)
+_BACK_REFERENCE_ZH = re.compile(
+    r"这几[样种类个点条项]|这些|以上|上面[这那说]|上述|这类情况|这种情况|这两[样种个点]"
+)
 
 
 # The marks that end a clause and a sentence, for speech acts.
