@@ -18,6 +18,7 @@ from sandbox.scenarios.errors import PackErrors
 from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
 from sandbox.scenarios.loader import load_pack_text
 from sandbox.scenarios.models import Pack
+from sandbox.text import segmenter
 from sandbox.text.phrases import V2Compiler
 from sandbox.text.reading import Reading
 
@@ -394,6 +395,31 @@ def test_a_statement_before_a_question_tag_in_chinese_still_tells() -> None:
 def test_an_english_clause_asks_only_when_it_asks(line: str, word: str, asks: bool) -> None:
     reading = Reading(line, "en")
     assert reading.asks_at(reading.text.find(word)) is asks
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        ("要是过几天还没好就去医院看看哈", "医院", False),  # 没 is the condition's
+        ("不舒服就停药", "停药", False),
+        ("千万不要就这样停药", "停药", True),  # 就 right after the negation: still negated
+        ("也不能说吃了就不会感冒", "不会感冒", True),  # a denied saying keeps its 就
+        ("不是说不会感染", "感染", False),  # two negations say it
+        ("也不是完全没有风险", "风险", False),
+        ("不能说没有的情况是血管栓塞", "栓塞", False),
+        ("我们不是说一定不会留疤", "留疤", False),
+        ("不会感染", "感染", True),
+        ("我们不是说一定不会留疤", "不会留疤", True),  # the promise itself is denied
+    ],
+)
+def test_chinese_conditions_and_double_negations(line: str, word: str, negated: bool) -> None:
+    # The same with the domain's words in the segmenter (不会留疤, 没有风险 read as one word).
+    for domain in (frozenset(), frozenset({"不会留疤", "没有风险", "不会感染"})):
+        segmenter.add_domain_words(domain)
+        reading = Reading(line, "zh-CN")
+        at = reading.text.find(word)
+        assert at >= 0
+        assert (reading.negation_at(at) is not None) is negated
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,11 @@ _REJECTS_BEFORE_ZH = re.compile(
     r")(?:哈|哦|呢|啊|的|哟|呀|亲)*(?:[。！？；.!?;~，,…]|$)"
 )
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
+# A negation negated just before it: the two say the thing (不是说不会感染: it can get
+# infected; 疤也不是完全没有; 不能说没有的情况是血管栓塞).
+_DOUBLE_NEGATION_ZH = re.compile(
+    r"(不是|不能说|并不是|也不是|不代表|不等于|并非)(说)?(完全|一点|绝对|一定|百分百)?$"
+)
 _SCOPE_BREAK_ZH = frozenset(
     "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
 )
@@ -440,7 +445,9 @@ class Negation:
         if j >= 0 and words[j].end > at and not words[j].clause_end:
             part = self.text[words[j].start : at]
             if not en and self._negates_zh(part, words[j].start, inside):
-                return Word(words[j].start, at, part)
+                if not _DOUBLE_NEGATION_ZH.search(self.text, 0, words[j].start):
+                    return Word(words[j].start, at, part)
+                j = -1  # 不是说不会留疤 read as one word: the two negations say it
             j -= 1
         while j >= 0 and seen < LONG_SCOPE:
             w = words[j]
@@ -465,7 +472,11 @@ class Negation:
             if en and self._negates_en(j) and (seen < SCOPE or self._says_after(j)):
                 return w
             if not en and self._negates_zh(w.text, w.start, inside):
+                if _DOUBLE_NEGATION_ZH.search(self.text, 0, w.start):
+                    break  # 不是说不会感染, 不能说没有: two negations say it
                 return w
+            if not en and w.text == "就" and self._negated_condition_zh(j, inside):
+                break  # 没好就去医院: the negation is the condition's
             j -= 1
             seen += 1
         return (
@@ -642,6 +653,18 @@ class Negation:
             return False
         end = w.start + len(lead)
         return any(s <= w.start and end <= e for s, e in inside)
+
+    def _negated_condition_zh(self, j: int, inside: Sequence[Span]) -> bool:
+        """Whether 就 at word `j` follows a short negated condition (还没好就, 不行就,
+        没效果就): then the negation ends there. Not after the negation itself (不要就这样停药)
+        nor after a negated saying (不能说吃了就不会感冒: the claim with its 就 is denied)."""
+        words = self._tokens
+        if j == 0 or self._negates_zh(words[j - 1].text, words[j - 1].start, inside):
+            return False
+        for k in (j - 2, j - 3):
+            if k >= 0 and self._negates_zh(words[k].text, words[k].start, inside):
+                return words[k + 1].text not in ("说", "讲")
+        return False
 
     def _negates_zh(self, token: str, start: int, inside: Sequence[Span]) -> bool:
         # jieba glues adverbs to a negation (先别, 再不, 千万不要): read past them.
