@@ -367,6 +367,7 @@ def test_the_bundled_lexicon_loads_and_expands() -> None:
         ("有没有什么老毛病", True),
         ("麻烦提供一下订单号", True),  # a request
         ("订单号发我一下", True),
+        ("补发我马上给您安排，今天下午发出", False),  # 补发: a resend, not "send me"
         ("您吃了几天了", True),
         ("有吃别的药吗", True),
     ],
