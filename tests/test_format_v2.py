@@ -399,12 +399,49 @@ def test_an_english_clause_asks_only_when_it_asks(line: str, word: str, asks: bo
 
 
 @pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # The customer's words quoted back are not the trainee's claim...
+        (
+            "You said nobody can tell yet, but I'm afraid it does matter.",
+            "en",
+            "nobody can tell",
+            True,
+        ),
+        ("You also asked for it guaranteed. I can't do that.", "en", "guarantee", True),
+        # ...to the end of their clause only: what the trainee adds is said.
+        ("You said you're on warfarin, so ibuprofen can make you bleed.", "en", "ibuprofen", False),
+        ("You asked if it's safe: honestly, it's completely safe.", "en", "completely safe", False),
+        ("Can you tell me if you take warfarin?", "en", "warfarin", False),
+        # A packing slip reports; a self-correction takes the sentence before it back.
+        ("If the slip says they were packed, the error is ours.", "en", "pack", True),
+        (
+            "切口一般比较隐蔽，基本看不出来……不对，我这么说等于打包票了，更正一下：切口会有疤",
+            "zh-CN",
+            "看不出来",
+            True,
+        ),
+        ("肯定不留疤。我说错了，疤是会有的", "zh-CN", "不留疤", True),
+        ("切口会有疤。不对的药千万别吃", "zh-CN", "会有疤", False),
+    ],
+)
+def test_quoted_back_and_corrected_claims_are_not_made(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    reading = Reading(line, locale)
+    at = reading.text.find(word)
+    assert at >= 0
+    assert (reading.negation_at(at) is not None) is negated
+
+
+@pytest.mark.parametrize(
     ("line", "word", "negated"),
     [
         ("要是过几天还没好就去医院看看哈", "医院", False),  # 没 is the condition's
         ("不舒服就停药", "停药", False),
         ("千万不要就这样停药", "停药", True),  # 就 right after the negation: still negated
         ("也不能说吃了就不会感冒", "不会感冒", True),  # a denied saying keeps its 就
+        ("别一上来就问她买了啥", "买了啥", True),  # 别 forbids the whole of it
         ("不是说不会感染", "感染", False),  # two negations say it
         ("也不是完全没有风险", "风险", False),
         ("不能说没有的情况是血管栓塞", "栓塞", False),

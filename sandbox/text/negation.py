@@ -68,7 +68,7 @@ _REPORTERS_EN = frozenset(
     "whatever page label leaflet packet packaging marketing manufacturer manufacturers "
     "company companies brand brands article articles forum forums friend friends google "
     "tiktok instagram banner banners poster posters sign listing listings blurb review "
-    "reviews place places".split()
+    "reviews place places slip".split()
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market "
@@ -107,8 +107,21 @@ _FRAME_HEADS_EN = (
     | _WISHERS_EN
     | _CONCEDERS_EN
     | _DISBELIEF_HEADS_EN
-    | {"before"}
+    | {"before", "you"}
 )
+# What the customer said, quoted back: "you said...", "you've mentioned...", "you asked if...".
+_QUOTING_EN = frozenset("say mention write ask".split())
+_QUOTE_ENDS_EN = frozenset("so and but because which".split())
+
+
+def _quotes_customer(texts: list[str], j: int) -> bool:
+    """Whether "you" at `j` opens the customer's own words quoted back."""
+    after = texts[j + 1 : j + 3]
+    if after[:1] and after[0] in _QUOTING_EN:
+        return True
+    return len(after) == 2 and after[0] in ("have", "just", "also") and after[1] in _QUOTING_EN
+
+
 _PAIR_HEADS_EN = frozenset(head for head, _ in NEGATOR_PAIRS_EN)
 _SUBJECTS_EN = frozenset(
     "you u i we it they he she there that this these those your my our "
@@ -241,6 +254,9 @@ _REJECTS_BEFORE_ZH = re.compile(
     r"|不是这样的|其实不是这样|并不是这样|别信|不要信|千万别信|可别信|这样不行|其实不是一回事"
     r"|我(?:们)?(?:真|可|也)?(?:不能|没法|没办法|不敢|不会)(?:打这个包票|打包票|保证|承诺|跟您保证|答应)"
     r"|(?:您|你)(?:也)?用不上|我?(?:就)?不给(?:您|你)推(?:荐)?了?|没必要买"
+    # Self-corrections: 不对，我这么说等于打包票了; 我说错了; 更正一下.
+    r"|(?:不对|不不)[，,]?我(?:这么|这样|刚才|刚刚)?说(?:得|的)?(?:不对|错了|不准确|太绝对了?"
+    r"|等于(?:打包票|保证|承诺)了?)|我(?:刚才|刚刚)?说错了|更正一下|纠正一下|收回(?:刚才|这句)(?:的)?话?"
     r")(?:哈|哦|呢|啊|的|哟|呀|亲)*(?:[。！？；.!?;~，,…]|$)"
 )
 _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))}]")
@@ -249,6 +265,7 @@ _ZH_NEGATION_CHARS = re.compile(f"[{''.join(sorted({w[0] for w in NEGATORS_ZH}))
 _DOUBLE_NEGATION_ZH = re.compile(
     r"(不是|不能说|并不是|也不是|不代表|不等于|并非)(说)?(完全|一点|绝对|一定|百分百)?$"
 )
+_CONDITION_NEGATIONS_ZH = frozenset({"没", "没有", "不", "未"})
 _SCOPE_BREAK_ZH = frozenset(
     "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
 )
@@ -546,8 +563,8 @@ class Negation:
             # English: a comma too, before "that/which/this" ("..., that's not true")
             if text[k] in marks or (en and text[k] == ","):
                 following = k + 1
-                while following < len(text) and text[following] == " ":
-                    following += 1
+                while following < len(text) and text[following] in " …~.":
+                    following += 1  # past the spaces and the rest of a "……"
                 word = starts.get(following)
                 if word is not None or text[k] in marks:
                     return word
@@ -663,7 +680,10 @@ class Negation:
             return False
         for k in (j - 2, j - 3):
             if k >= 0 and self._negates_zh(words[k].text, words[k].start, inside):
-                return words[k + 1].text not in ("说", "讲")
+                # A condition's negation says what is not so (没, 不); 别, 不要, 不能 forbid
+                # the whole of what follows (别一上来就问她买了啥).
+                plain = words[k].text.lstrip("还也都就再").removesuffix("一")
+                return plain in _CONDITION_NEGATIONS_ZH and words[k + 1].text not in ("说", "讲")
         return False
 
     def _negates_zh(self, token: str, start: int, inside: Sequence[Span]) -> bool:
@@ -674,7 +694,9 @@ class Negation:
             return False
         # A longer word may start with a negation of two characters or more (the lexicon's
         # 不能保证 is one word to the segmenter); one character alone negates only as a word
-        # (不良反应 is no negation).
+        # (不良反应 is no negation), or glued to 一 (别一上来就问: 别一 to the segmenter).
+        if lead.endswith("一") and lead[:-1] in NEGATORS_ZH:
+            return True
         return lead in NEGATORS_ZH or lead.startswith(_LONG_NEGATORS_ZH)
 
     def _reported(self, i: int) -> Word | None:
@@ -692,6 +714,14 @@ class Negation:
         if self.locale == "en":
             # A frame reaches to the end of its sentence or to a "but", not past it.
             for j in reversed([j for j in frames if start <= j <= i]):
+                if words[j].text == "you":
+                    # The customer's words quoted back reach to the end of their clause:
+                    # "you said you're on warfarin, so ibuprofen is out" warns.
+                    if all(
+                        not w.clause_end and w.text not in _QUOTE_ENDS_EN for w in words[j : i + 1]
+                    ):
+                        return words[j]
+                    continue
                 if all(w.text != "but" for w in words[j : i + 1]):
                     return words[j]
             return None
@@ -750,6 +780,8 @@ def _en_frames(texts: list[str]) -> list[int]:
                 and "but" in rest[:ends]
             ):
                 frames.append(j)
+        elif word == "you" and _quotes_customer(texts, j):
+            frames.append(j)  # "you said nobody can tell yet", "you asked if..."
         elif word == "before" and _asks_first(texts, j):
             frames.append(j)  # "Before I pop the ibuprofen in a basket, can I check...?"
         elif word in _DISBELIEF_HEADS_EN:
