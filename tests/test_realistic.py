@@ -32,8 +32,7 @@ def transcripts() -> list[Path]:
 def test_every_scenario_has_its_transcripts_some_held_out() -> None:
     """Five of the first round (a-e, one held out), two of the second (f, g, one held out),
     three of the third (h, i, j, one held out) and three of the fourth (k, l, m, one held
-    out); the fifth round (n, o, p) is still being written, so a scenario holds those of its
-    three that are written and labelled, with the same one held out."""
+    out), and the fifth round's three (n, o, p), one of them held out."""
     packs = load_packs([BUNDLED_PACKS]).packs
     scenarios = {f"{p.id}/{s.id}" for p in packs for s in p.scenarios}
     seen: dict[str, dict[str, str]] = {}
@@ -44,7 +43,7 @@ def test_every_scenario_has_its_transcripts_some_held_out() -> None:
         assert data["trainee"], path
     assert set(seen) == scenarios
     for scenario, splits in seen.items():
-        assert set("abcdefghijklm") <= set(splits) <= set("abcdefghijklmnop"), scenario
+        assert set(splits) == set("abcdefghijklmnop"), scenario
         held = {v for v, split in splits.items() if split == "holdout"}
         assert held == corpus.holdout_variants(scenario) & set(splits), scenario
 
@@ -74,13 +73,13 @@ def test_grading_follows_the_assessor_where_it_was_tuned_and_holds_its_ground_el
     tune = fairness.combine([t for (part, _), t in tallies.items() if part == "tune"]).figures()
     assert tune["pass_fail_agreement"] >= 93
     assert tune["violations_caught_pct"] >= 90
-    # Round 4's tune part is absorbed down to 8 false violations of 438 clear verdicts,
-    # with round 5's first tune transcripts (docs/grading-quality.md).
+    # Five rounds' tune parts: 8 false violations of 514 clear verdicts
+    # (docs/grading-quality.md).
     assert tune["false_violations_pct"] <= 2
     assert tune["persona_fallback_pct"] <= 15
     held = fairness.combine([t for (part, _), t in tallies.items() if part == "holdout"]).figures()
-    # Four rounds and the first of round 5 held out (139 transcripts): the floors are where
-    # this work left them, with round 5's held-out part measured on arrival.
+    # Five rounds held out (160 transcripts): the floors are where this work left them,
+    # with round 5's held-out part measured on arrival (71.2%, 23/47, 30/240, 7.2%).
     assert held["pass_fail_agreement"] >= 68
     assert held["violations_caught_pct"] >= 48
     assert held["false_violations_pct"] <= 13.5
