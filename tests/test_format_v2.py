@@ -399,42 +399,6 @@ def test_an_english_clause_asks_only_when_it_asks(line: str, word: str, asks: bo
 
 
 @pytest.mark.parametrize(
-    ("line", "locale", "word", "negated"),
-    [
-        # The customer's words quoted back are not the trainee's claim...
-        (
-            "You said nobody can tell yet, but I'm afraid it does matter.",
-            "en",
-            "nobody can tell",
-            True,
-        ),
-        ("You also asked for it guaranteed. I can't do that.", "en", "guarantee", True),
-        # ...to the end of their clause only: what the trainee adds is said.
-        ("You said you're on warfarin, so ibuprofen can make you bleed.", "en", "ibuprofen", False),
-        ("You asked if it's safe: honestly, it's completely safe.", "en", "completely safe", False),
-        ("Can you tell me if you take warfarin?", "en", "warfarin", False),
-        # A packing slip reports; a self-correction takes the sentence before it back.
-        ("If the slip says they were packed, the error is ours.", "en", "pack", True),
-        (
-            "切口一般比较隐蔽，基本看不出来……不对，我这么说等于打包票了，更正一下：切口会有疤",
-            "zh-CN",
-            "看不出来",
-            True,
-        ),
-        ("肯定不留疤。我说错了，疤是会有的", "zh-CN", "不留疤", True),
-        ("切口会有疤。不对的药千万别吃", "zh-CN", "会有疤", False),
-    ],
-)
-def test_quoted_back_and_corrected_claims_are_not_made(
-    line: str, locale: str, word: str, negated: bool
-) -> None:
-    reading = Reading(line, locale)
-    at = reading.text.find(word)
-    assert at >= 0
-    assert (reading.negation_at(at) is not None) is negated
-
-
-@pytest.mark.parametrize(
     ("line", "word", "negated"),
     [
         ("要是过几天还没好就去医院看看哈", "医院", False),  # 没 is the condition's
@@ -454,10 +418,7 @@ def test_chinese_conditions_and_double_negations(line: str, word: str, negated: 
     # The same with the domain's words in the segmenter (不会留疤, 没有风险 read as one word).
     for domain in (frozenset(), frozenset({"不会留疤", "没有风险", "不会感染"})):
         segmenter.add_domain_words(domain)
-        reading = Reading(line, "zh-CN")
-        at = reading.text.find(word)
-        assert at >= 0
-        assert (reading.negation_at(at) is not None) is negated
+        assert negates(line, "zh-CN", word) is negated
 
 
 @pytest.mark.parametrize(
@@ -947,6 +908,28 @@ def test_a_sentence_that_rejects_the_one_before(
         ),
         ("有的人会觉得放回冰箱冰一冰就还能用。这样不行哈。", "zh-CN", "还能用", True),
         ("您刚说直接换成氯沙坦，这个我这边真做不了哈。", "zh-CN", "换成", True),
+        # The customer's words quoted back are not the trainee's claim...
+        (
+            "You said nobody can tell yet, but I'm afraid it does matter.",
+            "en",
+            "nobody can tell",
+            True,
+        ),
+        ("You also asked for it guaranteed. I can't do that.", "en", "guarantee", True),
+        # ...to the end of their clause only: what the trainee adds is said.
+        ("You said you're on warfarin, so ibuprofen can make you bleed.", "en", "ibuprofen", False),
+        ("You asked if it's safe: honestly, it's completely safe.", "en", "completely safe", False),
+        ("Can you tell me if you take warfarin?", "en", "warfarin", False),
+        # A packing slip reports; a self-correction takes the sentence before it back.
+        ("If the slip says they were packed, the error is ours.", "en", "pack", True),
+        (
+            "切口一般比较隐蔽，基本看不出来……不对，我这么说等于打包票了，更正一下：切口会有疤",
+            "zh-CN",
+            "看不出来",
+            True,
+        ),
+        ("肯定不留疤。我说错了，疤是会有的", "zh-CN", "不留疤", True),
+        ("切口会有疤。不对的药千万别吃", "zh-CN", "会有疤", False),
     ],
 )
 def test_beliefs_of_others_and_intentions_denied(
