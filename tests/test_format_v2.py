@@ -938,6 +938,29 @@ def test_beliefs_of_others_and_intentions_denied(
     assert negates(line, locale, word) is negated
 
 
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "told"),
+    [
+        ("The supplier says about a week, not confirmed.", "en", "a week", True),
+        ("They say about a week.", "en", "a week", True),
+        ("别家说后天能到。", "zh-CN", "后天", True),
+        # The customer's own words quoted back are not told, nor is what a negation cancels.
+        ("You said it's about a week.", "en", "a week", False),
+        ("It won't take a week.", "en", "a week", False),
+    ],
+)
+def test_someone_elses_words_relayed_count_as_told(
+    line: str, locale: str, word: str, told: bool
+) -> None:
+    """For what a disclosure must tell, a third party's words relayed are said (the
+    supplier's estimate); for a forbidden rule they stay someone else's claim."""
+    reading = Reading(line, locale)
+    at = reading.text.find(word)
+    assert at >= 0
+    assert reading.negated(at, ())  # reported, negated or quoted: not the trainee's claim
+    assert reading.negated(at, (), told=True) is not told
+
+
 def test_a_space_between_chinese_characters_ends_a_clause() -> None:
     """Typed on a phone, "打完会肿几天 也可能有淤青 能不能完全看不出来我不敢打包票" is three
     clauses: the side effects are told, and only the last clause asks (能不能)."""

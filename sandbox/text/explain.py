@@ -73,7 +73,7 @@ def explain(
                     )
                     findings.append(Finding(group, phrase.source, concept, found, False, why))
                     continue
-                if negation and text.may_negate() and text.negated(start, own):
+                if negation and text.may_negate() and text.negated(start, own, act == "tell"):
                     findings.append(
                         Finding(
                             group,

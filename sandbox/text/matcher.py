@@ -330,8 +330,9 @@ class Text:
         """Whether the occurrence at `at` is of the speech act `act` ("ask" or "tell")."""
         return True
 
-    def negated(self, at: int, inside: Sequence[Span]) -> bool:
+    def negated(self, at: int, inside: Sequence[Span], told: bool = False) -> bool:
         """Whether a negation word stands among the 3 words before `at`, in the same clause.
+        (`told`, for what a v2 disclosure must tell, changes nothing in v1.)
 
         `inside` lists the occurrences of the matcher's own phrases: a negation word within
         one of them does not negate.
@@ -464,6 +465,6 @@ class Matcher:
                 positives = text.candidates(self.positives)
                 own.extend(span for p in positives for span in text.occurrences(p))
             for start, _ in spans:
-                if not text.negated(start, own):
+                if not text.negated(start, own, told=act == "tell"):
                     return True
         return False

@@ -68,7 +68,8 @@ _REPORTERS_EN = frozenset(
     "whatever page label leaflet packet packaging marketing manufacturer manufacturers "
     "company companies brand brands article articles forum forums friend friends google "
     "tiktok instagram banner banners poster posters sign listing listings blurb review "
-    "reviews place places slip".split()
+    "reviews place places slip supplier suppliers courier couriers wholesaler wholesalers "
+    "tracking".split()
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market "
@@ -425,9 +426,23 @@ class Negation:
 
     # -- negation --
 
-    def negated(self, at: int, inside: Sequence[Span]) -> bool:
-        """Whether the occurrence at `at` is negated, reported or rejected."""
-        return self.negation_at(at, inside) is not None
+    def negated(self, at: int, inside: Sequence[Span], told: bool = False) -> bool:
+        """Whether the occurrence at `at` is negated, reported or rejected. For what a
+        disclosure must tell (`told`), someone else's words relayed count as said."""
+        found = self.negation_at(at, inside)
+        if found is None:
+            return False
+        return not (told and self._frames and self._reported_only(at, inside, found))
+
+    def _reported_only(self, at: int, inside: Sequence[Span], found: Word) -> bool:
+        """Whether only a third party's reporting frame cancels the occurrence."""
+        words = self._tokens
+        i = len(words) - 1
+        while i >= 0 and words[i].start >= at:
+            i -= 1
+        reporter = self._reported(i)
+        # The customer's own words quoted back ("you said...") are still not told.
+        return reporter is not None and reporter.start == found.start and reporter.text != "you"
 
     def negation_at(self, at: int, inside: Sequence[Span] = ()) -> Word | None:
         """The word that negates the occurrence at `at`, or None.
