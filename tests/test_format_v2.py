@@ -968,6 +968,9 @@ def test_a_space_between_chinese_characters_ends_a_clause() -> None:
     assert not spaced.asks_at(spaced.text.find("淤青"))
     run_on = Reading("打完会肿几天也可能有淤青能不能完全看不出来我不敢打包票", "zh-CN")
     assert run_on.asks_at(run_on.text.find("淤青"))
+    # The clause ends for negation too: the bruising is told, not negated by 不容易止住.
+    assert not negates("阿司匹林会让血不容易止住 打完出血淤青会比一般人多", "zh-CN", "淤青")
+    assert negates("不会 留疤", "zh-CN", "留疤") is False  # the documented limit
     # Latin words keep their spaces.
     assert Reading("用 Panadol 也行", "zh-CN").text == "用 panadol 也行"
 

@@ -355,7 +355,7 @@ class Reading(Negation, Text):
             # between two Chinese characters it reads as a comma (one for one, so that
             # positions hold).
             self.text = _ZH_SPACE.sub("，", self._plain) if " " in self._plain else self._plain
-            self._word_list = _zh_tokens(self._plain)
+            self._word_list = _zh_tokens(self.text)
 
     @property
     def _tokens(self) -> list[Word]:
