@@ -142,6 +142,7 @@ def negates(line: str, locale: str, word: str, last: bool = False) -> bool:
         "Naproxen thins the blood, so bruising and bleeding get likelier",
         "I'd give the naproxen a miss: with apixaban you'd bleed more",
         "aspirin and apixaban together = bleeding risk",  # another NSAID of the topic's class
+        "The leaflet says naproxen can make you bleed.",  # a warning relayed is given
     ],
 )
 def test_a_paraphrased_warning_counts(en: Pack, line: str) -> None:
@@ -153,6 +154,7 @@ def test_a_paraphrased_warning_counts(en: Pack, line: str) -> None:
     [
         "It won't cause any bleeding.",
         "naproxen doesn't really make people bleed",
+        "You said naproxen makes you bleed.",  # the customer's words quoted back
     ],
 )
 def test_a_denial_is_no_warning(en: Pack, line: str) -> None:

@@ -449,10 +449,13 @@ class CompiledScenario:
         return MessageText(message, self.locale, self.literals)
 
     def act(self, criterion: Criterion) -> str | None:
-        """The speech act a criterion's match needs in v2: inquiries ask, disclosures tell."""
+        """The speech act a criterion's match needs in v2: inquiries ask, disclosures tell,
+        contraindication warnings are given in either ("warn")."""
         if not self.v2:
             return None
-        return {"inquiry": "ask", "disclosure": "tell"}.get(criterion.kind)
+        return {"inquiry": "ask", "disclosure": "tell", "contraindication": "warn"}.get(
+            criterion.kind
+        )
 
     def screen(self, present: frozenset[str]) -> Screen:
         """Which matchers pass their literal test for a message holding `present`.

@@ -73,7 +73,8 @@ def explain(
                     )
                     findings.append(Finding(group, phrase.source, concept, found, False, why))
                     continue
-                if negation and text.may_negate() and text.negated(start, own, act == "tell"):
+                told = act in ("tell", "warn")  # relayed words meet these (`Matcher`)
+                if negation and text.may_negate() and text.negated(start, own, told):
                     findings.append(
                         Finding(
                             group,

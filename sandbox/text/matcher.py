@@ -364,6 +364,11 @@ def _literals(phrases: Sequence[Phrase]) -> frozenset[str]:
     return frozenset(p.literal for p in phrases)
 
 
+#: The speech acts of rules that someone else's words relayed can meet (a disclosure, a
+#: warning): "the supplier says about a week", "the leaflet says not to take it with...".
+_TOLD = frozenset({"tell", "warn"})
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     """A compiled matcher: `any`, `all` (groups) and `not`."""
@@ -465,6 +470,6 @@ class Matcher:
                 positives = text.candidates(self.positives)
                 own.extend(span for p in positives for span in text.occurrences(p))
             for start, _ in spans:
-                if not text.negated(start, own, told=act == "tell"):
+                if not text.negated(start, own, told=act in _TOLD):
                     return True
         return False

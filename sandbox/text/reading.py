@@ -436,6 +436,8 @@ class Reading(Negation, Text):
         does a clause a question takes in without being one (`asked_within`)."""
         if act == "ask":
             return self.asks_at(at) or self.asked_within(at)
+        if act == "warn":
+            return True  # a warning counts as a statement or a question
         return not self.asks_at(at) or self.offers_at(at)
 
     def asked_within(self, at: int) -> bool:
