@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sandbox.text.matcher import Matcher, Phrase, Span, Text
+from sandbox.text.matcher import TOLD_ACTS, Matcher, Phrase, Span, Text
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def explain(
                     )
                     findings.append(Finding(group, phrase.source, concept, found, False, why))
                     continue
-                told = act in ("tell", "warn")  # relayed words meet these (`Matcher`)
+                told = act in TOLD_ACTS  # relayed words count for these acts
                 if negation and text.may_negate() and text.negated(start, own, told):
                     findings.append(
                         Finding(

@@ -366,7 +366,7 @@ def _literals(phrases: Sequence[Phrase]) -> frozenset[str]:
 
 #: The speech acts of rules that someone else's words relayed can meet (a disclosure, a
 #: warning): "the supplier says about a week", "the leaflet says not to take it with...".
-_TOLD = frozenset({"tell", "warn"})
+TOLD_ACTS = frozenset({"tell", "warn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,6 +470,6 @@ class Matcher:
                 positives = text.candidates(self.positives)
                 own.extend(span for p in positives for span in text.occurrences(p))
             for start, _ in spans:
-                if not text.negated(start, own, told=act in _TOLD):
+                if not text.negated(start, own, told=act in TOLD_ACTS):
                     return True
         return False
