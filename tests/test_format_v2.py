@@ -984,6 +984,9 @@ def test_a_space_between_chinese_characters_ends_a_clause() -> None:
         # none); "not just" stays litotes.
         ("There's no 'just this once' with antibiotics.", "en", "just this once", True),
         ("It's not just the bleeding, it's the kidneys too.", "en", "bleed", False),
+        # "no" before "please" answers: the request after it is not negated by it.
+        ("no pls dont stop it urself!!", "en", "not stop", False),
+        ("No, please don't stop the warfarin.", "en", "not stop", False),
         # a banner, a poster or a place that says it reports it
         ("The banner says it boosts your immune system.", "en", "boost", True),
         ("You may see places saying two months is plenty.", "en", "plenty", True),

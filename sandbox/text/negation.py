@@ -46,7 +46,9 @@ NEGATOR_PAIRS_EN = frozenset(
 )
 # "no"/"not" that do not negate what follows: comparisons and litotes.
 _NOT_NEGATING_NEXT_EN = frozenset(
-    "more less later longer only just unusual uncommon unheard rare unlikely always".split()
+    "more less later longer only just unusual uncommon unheard rare unlikely always "
+    # "no pls dont stop it": an interjection before a request, not a negation of it
+    "please pls plz".split()
 )
 # ...but "no" is no litotes before these: "there's no 'just this once' with antibiotics".
 _NEGATING_AFTER_NO_EN = frozenset("only just always".split())
