@@ -470,6 +470,15 @@ def test_chinese_conditions_and_double_negations(line: str, word: str, negated: 
         ("Not with blood thinners. Anything else I can help with?", "en", "blood thinner", False),
         ("怀孕、备孕或者在喂奶的都不能打。您这几样都不沾吧？", "zh-CN", "怀孕", True),
         ("孕妇不能打。您还有别的问题吗？", "zh-CN", "孕妇", False),
+        # A follow-up typed without its question mark, right after a question.
+        (
+            "r u taking any meds? and besides the isotretinoin any other acne stuff like "
+            "antibiotics",
+            "en",
+            "antibiotic",
+            True,
+        ),
+        ("We can't do it. Also the isotretinoin, skin takes months", "en", "isotretinoin", False),
         # Requests in everyday Chinese.
         ("您以前有过过敏的情况也跟我讲一下", "zh-CN", "过敏", True),
         ("您心里的价位给我个数就行", "zh-CN", "价位", True),

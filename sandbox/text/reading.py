@@ -455,6 +455,8 @@ class Reading(Negation, Text):
         clauses = self._clauses_before(at)
         if sentence.endswith("?") and any(_opens_question_en(c) for c in clauses):
             return True
+        if self._follows_question(at, sentence):
+            return True
         if clauses:
             before = clauses[-1]
             if before.endswith(":") and _REQUEST_COLON_EN.search(before):
@@ -467,6 +469,19 @@ class Reading(Negation, Text):
             ):
                 return True
         return self._asked_back(at)
+
+    def _follows_question(self, at: int, sentence: str) -> bool:
+        """A follow-up typed without its question mark, right after a question: "r u taking
+        any meds? and besides the isotretinoin any other acne stuff in the last yr"."""
+        words = sentence.split(" ")
+        if not words or words[0] not in _FOLLOW_UPS_EN or _ANY_EN.isdisjoint(words):
+            return False
+        assert self._sentence_marks is not None  # `_sentence` placed them
+        i = bisect_left(self._sentence_marks, at)
+        if i == 0:
+            return False
+        mark = self._sentence_marks[i - 1]
+        return self.text[mark] == "?" and self.text.find(sentence, mark) >= 0
 
     def _clauses_before(self, at: int) -> list[str]:
         """The clauses of the sentence around `at` that come before the clause at `at`."""
@@ -583,6 +598,9 @@ def _opener_asks(clause: str) -> bool:
     return False
 
 
+# A follow-up question without its mark opens with one of these and holds an "any".
+_FOLLOW_UPS_EN = frozenset("and or also plus".split())
+_ANY_EN = frozenset("any anything anyone anybody".split())
 # Words a clause may open with before its question ("or are you on anything else...").
 _LEADING_EN = frozenset({"or", "-", "at", "least", "maybe", "also", "plus"})
 # A clause that carries on the request or question before it: "..., and whether anyone has
