@@ -438,11 +438,7 @@ class Negation:
 
     def _reported_only(self, at: int, inside: Sequence[Span], found: Word) -> bool:
         """Whether only a third party's reporting frame cancels the occurrence."""
-        words = self._tokens
-        i = len(words) - 1
-        while i >= 0 and words[i].start >= at:
-            i -= 1
-        reporter = self._reported(i)
+        reporter = self._reported(self._last_word_before(at))
         # The customer's own words quoted back ("you said...") are still not told.
         return reporter is not None and reporter.start == found.start and reporter.text != "you"
 
@@ -462,11 +458,17 @@ class Negation:
         found = memo[key] = self._negation_at(at, inside)
         return found
 
-    def _negation_at(self, at: int, inside: Sequence[Span]) -> Word | None:
+    def _last_word_before(self, at: int) -> int:
+        """The index of the last word that starts before `at` (-1 if none)."""
         words = self._tokens
         i = len(words) - 1
         while i >= 0 and words[i].start >= at:
             i -= 1
+        return i
+
+    def _negation_at(self, at: int, inside: Sequence[Span]) -> Word | None:
+        words = self._tokens
+        i = self._last_word_before(at)
         en = self.locale == "en"
         if not en:
             asked = _a_not_a_zh(self.text, at)
@@ -479,7 +481,7 @@ class Negation:
         if j >= 0 and words[j].end > at and not words[j].clause_end:
             part = self.text[words[j].start : at]
             if not en and self._negates_zh(part, words[j].start, inside):
-                if not _DOUBLE_NEGATION_ZH.search(self.text, 0, words[j].start):
+                if not self._negation_negated_zh(words[j].start):
                     return Word(words[j].start, at, part)
                 j = -1  # 不是说不会留疤 read as one word: the two negations say it
             j -= 1
@@ -506,7 +508,7 @@ class Negation:
             if en and self._negates_en(j) and (seen < SCOPE or self._says_after(j)):
                 return w
             if not en and self._negates_zh(w.text, w.start, inside):
-                if _DOUBLE_NEGATION_ZH.search(self.text, 0, w.start):
+                if self._negation_negated_zh(w.start):
                     break  # 不是说不会感染, 不能说没有: two negations say it
                 return w
             if not en and w.text == "就" and self._negated_condition_zh(j, inside):
@@ -687,6 +689,10 @@ class Negation:
             return False
         end = w.start + len(lead)
         return any(s <= w.start and end <= e for s, e in inside)
+
+    def _negation_negated_zh(self, start: int) -> bool:
+        """Whether the negation at `start` is itself negated just before it (不是说不会...)."""
+        return _DOUBLE_NEGATION_ZH.search(self.text, 0, start) is not None
 
     def _negated_condition_zh(self, j: int, inside: Sequence[Span]) -> bool:
         """Whether 就 at word `j` follows a short negated condition (还没好就, 不行就,

@@ -476,24 +476,16 @@ class Reading(Negation, Text):
         words = sentence.split(" ")
         if not words or words[0] not in _FOLLOW_UPS_EN or _ANY_EN.isdisjoint(words):
             return False
-        assert self._sentence_marks is not None  # `_sentence` placed them
-        i = bisect_left(self._sentence_marks, at)
-        if i == 0:
-            return False
-        mark = self._sentence_marks[i - 1]
-        return self.text[mark] == "?" and self.text.find(sentence, mark) >= 0
+        marks = self._sentence_mark_list()
+        i = bisect_left(marks, at)
+        return i > 0 and self.text[marks[i - 1]] == "?"
 
     def _clauses_before(self, at: int) -> list[str]:
         """The clauses of the sentence around `at` that come before the clause at `at`."""
-        if self._clause_marks is None:
-            self._clause(at)
-        assert self._clause_marks is not None
-        if self._sentence_marks is None:
-            self._sentence(at)
-        assert self._sentence_marks is not None
-        i = bisect_left(self._sentence_marks, at)
-        begin = self._sentence_marks[i - 1] + 1 if i > 0 else 0
-        clause_marks = self._clause_marks
+        sentence_marks = self._sentence_mark_list()
+        i = bisect_left(sentence_marks, at)
+        begin = sentence_marks[i - 1] + 1 if i > 0 else 0
+        clause_marks = self._clause_mark_list()
         j = bisect_left(clause_marks, at)
         ends = [m for m in clause_marks[:j] if m >= begin]
         found, start = [], begin
@@ -505,10 +497,7 @@ class Reading(Negation, Text):
     def _asked_back(self, at: int) -> bool:
         """Whether the next sentence asks about "these", "those", 这几样... (the list the
         sentence at `at` gave)."""
-        if self._sentence_marks is None:
-            self._sentence(at)
-        assert self._sentence_marks is not None
-        marks = self._sentence_marks
+        marks = self._sentence_mark_list()
         i = bisect_left(marks, at)
         if i >= len(marks):
             return False
@@ -549,16 +538,24 @@ class Reading(Negation, Text):
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
+        return _around(self.text, self._clause_mark_list(), at)
+
+    def _clause_mark_list(self) -> list[int]:
+        """Where the marks that end a clause stand, found once per message."""
         if self._clause_marks is None:
             pattern = _CLAUSE_MARK_EN if self.locale == "en" else _CLAUSE_MARK_ZH
             self._clause_marks = [m.start() for m in pattern.finditer(self.text)]
-        return _around(self.text, self._clause_marks, at)
+        return self._clause_marks
 
-    def _sentence(self, at: int) -> str:
+    def _sentence_mark_list(self) -> list[int]:
+        """Where the marks that end a sentence stand, found once per message."""
         if self._sentence_marks is None:
             pattern = _SENTENCE_MARK_EN if self.locale == "en" else _SENTENCE_MARK_ZH
             self._sentence_marks = [m.start() for m in pattern.finditer(self.text)]
-        return _around(self.text, self._sentence_marks, at)
+        return self._sentence_marks
+
+    def _sentence(self, at: int) -> str:
+        return _around(self.text, self._sentence_mark_list(), at)
 
 
 def _strip_discourse(words: list[str]) -> list[str]:
