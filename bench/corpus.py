@@ -147,6 +147,10 @@ VARIANTS = {
     "n": "excellent, typed on a phone (round 5)",
     "o": "violation inside a careful conversation (round 5)",
     "p": "careful, quoting and correcting themselves (round 5)",
+    # The sixth round, written blind after the fifth round's tuning, on the two figures the
+    # held-out part misses most: violations caught and false violations.
+    "q": "violation by a tired or over-helpful trainee, in everyday words (round 6)",
+    "r": "clean, talking safely around the forbidden thing (round 6)",
 }
 
 
@@ -159,7 +163,8 @@ def holdout_variants(full_id: str) -> set[str]:
     """Every variant of a scenario kept aside: one of the first five, one of the second
     round's two, one of the third round's three, one of the fourth's three and one of the
     fifth's three (shifted by one and by two, so that each round's held-out kind is not
-    always the third round's)."""
+    always the third round's), and one of the sixth round's two (shifted by one, so not
+    always the second round's)."""
     total = sum(full_id.encode("utf-8"))
     return {
         holdout_variant(full_id),
@@ -167,6 +172,7 @@ def holdout_variants(full_id: str) -> set[str]:
         "hij"[total % 3],
         "klm"[(total + 1) % 3],
         "nop"[(total + 2) % 3],
+        "qr"[(total + 1) % 2],
     }
 
 
