@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.scenarios.loader import load_packs
 from sandbox.scenarios.models import Pack
-from sandbox.text import reading
+from sandbox.text import acts, reading
 from sandbox.text.reading import Reading
 
 PACKS = Path(__file__).resolve().parents[1] / "scenario_packs"
@@ -50,7 +50,7 @@ def seeded(words: list[str], seed: str, count: int = 3000) -> list[str]:
 
 # The rule as it was written: an alternation of the frames, and a need to know.
 _REQUEST = re.compile(
-    "|".join(re.escape(f) for f in sorted(reading._REQUEST_FRAMES_EN, key=len, reverse=True))
+    "|".join(re.escape(f) for f in sorted(acts._REQUEST_FRAMES_EN, key=len, reverse=True))
 )
 _NEED = re.compile(r" (i|we)( will| would)?( just)? need (the|your|a|to know|to see) ")
 
@@ -61,7 +61,7 @@ def plain_requests(clause: str) -> bool:
 
 
 def test_request_frames_are_found_word_by_word(packs: list[Pack]) -> None:
-    frame_words = sorted({w for f in reading._REQUEST_FRAMES_EN for w in f.split()})
+    frame_words = sorted({w for f in acts._REQUEST_FRAMES_EN for w in f.split()})
     words = frame_words + "i we will would just need the your a to know see you me it , ?".split()
     lines = example_lines(packs, "en") + seeded(words, "requests")
     found = 0
@@ -69,7 +69,7 @@ def test_request_frames_are_found_word_by_word(packs: list[Pack]) -> None:
         text = Reading(line, "en").text
         for clause in [text, *re.split(r"[,;:.!?]", text), *text.split(" , ")]:
             expected = plain_requests(clause)
-            assert reading._requests_en(clause) == expected, clause
+            assert acts._requests_en(clause) == expected, clause
             found += expected
     assert found > 500
 
