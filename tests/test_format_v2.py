@@ -20,6 +20,7 @@ from sandbox.scenarios.loader import load_pack_text
 from sandbox.scenarios.models import Pack
 from sandbox.text import segmenter
 from sandbox.text.phrases import V2Compiler
+from sandbox.text.matcher import Matcher, Text
 from sandbox.text.reading import Reading
 
 EN_PACK = """\
@@ -1078,3 +1079,17 @@ def test_the_explanation_of_a_claim_taken_back_by_the_next_message(en: Pack) -> 
 def test_zh_a_message_that_opens_by_rejecting_the_one_before(zh: Pack) -> None:
     assert statuses(zh, ["吃了保证没问题", "哈，这个说法不对，还是要注意"])["promise"] == "clear"
     assert statuses(zh, ["吃了保证没问题", "好的亲"])["promise"] == "violated"
+
+
+def test_a_negated_not_phrase_does_not_block_in_v2_only() -> None:
+    """A `not` phrase blocks where it is said: "不是限时的" does not pressure, so it does not
+    undo an honest offer in v2; v1 blocks on any occurrence, as the contract says."""
+    honest = Matcher.compile("zh-CN", any=["单次"], none=["限时"])
+    denied = "新客可以先做单次体验，1180，常规价，不是限时的"
+    assert honest.matches(Reading(denied, "zh-CN"), negation=True)
+    assert not honest.matches(Reading("新客单次体验1180，限时的哦", "zh-CN"), negation=True)
+    assert not honest.matches(Text(denied, "zh-CN"), negation=True)
+    offer = Matcher.compile("en", any=["single session"], none=["deadline"])
+    line = "a single session is 1180, and there's no deadline on it"
+    assert offer.matches(Reading(line, "en"), negation=True)
+    assert not offer.matches(Reading("a single session is 1180, deadline is friday", "en"))

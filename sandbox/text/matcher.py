@@ -330,6 +330,10 @@ class Text:
         """Whether the occurrence at `at` is of the speech act `act` ("ask" or "tell")."""
         return True
 
+    def blocks(self, spans: Sequence[Span]) -> bool:
+        """Whether occurrences of a `not` phrase block the match: in v1, always."""
+        return True
+
     def negated(self, at: int, inside: Sequence[Span], told: bool = False) -> bool:
         """Whether a negation word stands among the 3 words before `at`, in the same clause.
         (`told`, for what a v2 disclosure must tell, changes nothing in v1.)
@@ -440,7 +444,8 @@ class Matcher:
         """
         if self.none and text.has_any(self.none_literals):
             for phrase in self.none:
-                if text.occurrences(phrase):
+                spans = text.occurrences(phrase)
+                if spans and text.blocks(spans):
                     return False
         own: list[Span] = []  # filled on first need: most messages never need it
         if self.any and not self._group_holds(self.any, text, negation, own, act):

@@ -193,6 +193,11 @@ class Reading(Negation, SpeechActs, Text):
         present = self.present()
         return [p for p in phrases if p.literal in present]
 
+    def blocks(self, spans: Sequence[Span]) -> bool:
+        """A `not` phrase blocks the match where it is said, not where it is negated: "这些
+        都是常规价，不是限时的" does not pressure, so it does not undo an honest offer."""
+        return not self.may_negate() or any(not self.negated(start, spans) for start, _ in spans)
+
     @property
     def plain(self) -> str:
         """The message normalised as v1 does, before lemmas."""
