@@ -1093,3 +1093,10 @@ def test_a_negated_not_phrase_does_not_block_in_v2_only() -> None:
     line = "a single session is 1180, and there's no deadline on it"
     assert offer.matches(Reading(line, "en"), negation=True)
     assert not offer.matches(Reading("a single session is 1180, deadline is friday", "en"))
+
+
+def test_a_reporting_frame_stops_at_a_dash() -> None:
+    """What a packing slip says is reported; what follows a dash is the trainee's own."""
+    line = "If the slip says packed they were ticked off - we've had new temp staff on the line"
+    assert not negates(line, "en", "temp")
+    assert negates("The slip says new temp staff packed it", "en", "temp")

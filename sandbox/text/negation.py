@@ -735,7 +735,9 @@ class Negation:
         while start > 0 and words[start - 1].text not in marks:
             start -= 1
         if self.locale == "en":
-            # A frame reaches to the end of its sentence or to a "but", not past it.
+            # A frame reaches to the end of its sentence, to a "but" or to a dash between
+            # spaces, not past it: "if the slip says packed they were ticked off - we've had
+            # new temp staff on the line" blames in its own words after the dash.
             for j in reversed([j for j in frames if start <= j <= i]):
                 if words[j].text == "you":
                     # The customer's words quoted back reach to the end of their clause:
@@ -745,7 +747,7 @@ class Negation:
                     ):
                         return words[j]
                     continue
-                if all(w.text != "but" for w in words[j : i + 1]):
+                if all(w.text != "but" and w.text != "-" for w in words[j : i + 1]):
                     return words[j]
             return None
         begin, end = words[start].start, words[i].end
