@@ -851,7 +851,7 @@ def test_what_a_sentence_grants_only_to_take_back(
             "ordinary",
             True,
         ),
-        ("They think about a week, but that's not confirmed.", "en", "a week", False),
+        ("Our estimate is about a week, but that's not confirmed.", "en", "a week", False),
         ("有人会说是体质问题，但我们不会这样推卸", "zh-CN", "体质问题", True),
         ("有的平台先发货后补方，那是违规的", "zh-CN", "先发货", True),
         ("有的客服会说保证明天到，我不想骗您", "zh-CN", "保证明天到", True),
@@ -1100,3 +1100,52 @@ def test_a_reporting_frame_stops_at_a_dash() -> None:
     line = "If the slip says packed they were ticked off - we've had new temp staff on the line"
     assert not negates(line, "en", "temp")
     assert negates("The slip says new temp staff packed it", "en", "temp")
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # "that goes for ... too" carries a refusal on to more things; not an offer.
+        (
+            "So I'm not able to book you in for it, and that goes for a lower-dose top-up too.",
+            "en",
+            "low",
+            True,
+        ),
+        ("Don't take ibuprofen. The same goes for aspirin.", "en", "aspirin", True),
+        ("I can book you in, and that goes for a top-up too.", "en", "top", False),
+        # "Before I can book you" says the booking is not yet possible.
+        ("Before I can book you I have to run through a few questions.", "en", "book", True),
+        ("Before I book you, I'll need your date of birth.", "en", "book", False),
+        # An instruction to tell the doctor is no quote of the customer.
+        ("Please make sure you mention that rash to the doctor.", "en", "rash", False),
+        ("You mentioned a rash, so tell the doctor about it.", "en", "doctor", False),
+        ("You said a rash is nothing to worry about.", "en", "nothing", True),
+        # Other people's beliefs and what a site makes it sound like are reported.
+        ("People often think two months is plenty, but it isn't.", "en", "plenty", True),
+        ("Some websites make it sound like you don't need one.", "en", "need", True),
+        ("外面可能有地方会跟你说停了就行不用等，这个真别信", "zh-CN", "不用等", True),
+    ],
+)
+def test_carried_refusals_conditions_and_reports(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    assert negates(line, locale, word) is negated
+
+
+def test_a_relayed_estimate_is_told_though_reported() -> None:
+    """"They think about a week" reports the supplier's estimate: no promise of the
+    trainee's, and still the estimate told for a disclosure."""
+    reading = Reading("They think about a week, but that's not confirmed.", "en")
+    at = reading.text.find("a week")
+    assert reading.negation_at(at) is not None
+    assert not reading.negated(at, (), told=True)
+
+
+def test_a_sentence_that_says_why_it_asked_counts_as_asked() -> None:
+    line = "Ok, and over the past year? I ask because a lot of people have just had Roaccutane."
+    reading = Reading(line, "en")
+    at = reading.text.find("roaccutane")
+    assert reading.act_fits(at, "ask") and reading.act_fits(at, "tell")
+    plain = Reading("Great. I ask because Roaccutane matters.", "en")
+    assert not plain.act_fits(plain.text.find("roaccutane"), "ask")

@@ -280,6 +280,19 @@ def _opener_asks(clause: str) -> bool:
     return False
 
 
+# A sentence that says why the question before it was asked (lemma text).
+_EXPLAINS_ASKING_EN = (
+    "i ask because",
+    "i be ask because",
+    "i be only ask because",
+    "i only ask because",
+    "the reason i ask",
+    "the reason i be ask",
+    "reason i ask",
+    "i ask as",
+    "i be ask as",
+    "why i ask",
+)
 # A follow-up question without its mark opens with one of these and holds an "any".
 _FOLLOW_UPS_EN = frozenset("and or also plus".split())
 _ANY_EN = frozenset("any anything anyone anybody".split())
@@ -386,7 +399,7 @@ class SpeechActs:
         clauses = self._clauses_before(at)
         if sentence.endswith("?") and any(_opens_question_en(c) for c in clauses):
             return True
-        if self._follows_question(at, sentence):
+        if self._follows_question(at, sentence) or self._explains_question(at, sentence):
             return True
         if clauses:
             before = clauses[-1]
@@ -410,6 +423,17 @@ class SpeechActs:
         marks = self._sentence_mark_list()
         i = bisect_left(marks, at)
         return i > 0 and self.text[marks[i - 1]] == "?"
+
+    def _explains_question(self, at: int, sentence: str) -> bool:
+        """A sentence that says why the question before it was asked names what it asks
+        about: "Ok, and over the past year? I ask because a lot of people have just finished
+        a course of something like Roaccutane"."""
+        if not sentence.startswith(_EXPLAINS_ASKING_EN):
+            return False
+        marks = self._sentence_mark_list()
+        i = bisect_left(marks, at)
+        begin = marks[i - 1] if i > 0 else -1
+        return begin > 0 and self.text[begin] == "?"
 
     def _clauses_before(self, at: int) -> list[str]:
         """The clauses of the sentence around `at` that come before the clause at `at`."""

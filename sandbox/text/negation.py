@@ -75,7 +75,7 @@ _REPORTERS_EN = frozenset(
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market "
-    "blame try assume believe".split()
+    "blame try assume believe think reckon suggest imply sound".split()
 )
 _DISBELIEF_EN = (
     ("do", "not", "believe"),
@@ -117,8 +117,15 @@ _QUOTING_EN = frozenset("say mention write ask".split())
 _QUOTE_ENDS_EN = frozenset("so and but because which".split())
 
 
+# Words before "you" that make "you mention/say" an instruction or a question, not a quote:
+# "please make sure you mention that rash to the doctor", "can you say which one?".
+_ASKS_YOU_TO_EN = frozenset("sure ensure please can could would will should do".split())
+
+
 def _quotes_customer(texts: list[str], j: int) -> bool:
     """Whether "you" at `j` opens the customer's own words quoted back."""
+    if j > 0 and texts[j - 1] in _ASKS_YOU_TO_EN:
+        return False
     after = texts[j + 1 : j + 3]
     if after[:1] and after[0] in _QUOTING_EN:
         return True
@@ -314,6 +321,8 @@ _REPORTED_BY_ZH = re.compile(
     r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台|客服|药店|网店)"
     r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
     r"|(?:有人|有的人|有些人)会(?:说|自己)|(?:有的|有些)(?:平台|店|商家|网店|药店)先"
+    # 外面可能有地方会跟你说..., 有机构会承诺...
+    r"|有(?:地方|机构|店家|商家|平台|医院|诊所)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
     # beliefs of others, and the customer's own words quoted back: 好多人觉得..., 您刚说...
     r"|(?:有人|有的人|有些人|好多人|很多人|不少人|大家)(?:会|都|可能)?(?:觉得|以为|认为)"
     r"|(?:您|你)(?:刚才?|之前|前面)说"
@@ -348,6 +357,29 @@ _WISH_BUT_ZH = re.compile(
     r"(?:想|希望|巴不得)(?:能|可以)?(?:跟您|跟你|和您|和你|给您)?(?:说|保证|承诺|打包票)"
     r"[^。！？!?；;]*?(?=[，,]?(?:但是|但|不过|可是))"
 )
+
+
+# Openings that carry the clause or sentence before on to more things: "I can't book you
+# in, and that goes for a lower-dose top-up too", "The same goes for aspirin."
+_EXTENDERS_EN = (
+    ("and", "that", "go", "for"),
+    ("that", "go", "for"),
+    ("and", "the", "same", "go", "for"),
+    ("the", "same", "go", "for"),
+    ("same", "go", "for"),
+    ("and", "the", "same", "for"),
+    ("the", "same", "for"),
+    ("same", "for"),
+    ("and", "that", "include"),
+    ("that", "include"),
+    ("include",),
+)
+
+
+def _extends_before(words: list[Word], k: int) -> bool:
+    """Whether the clause starting at word `k` opens with an extender (`_EXTENDERS_EN`)."""
+    texts = tuple(w.text for w in words[k : k + 5])
+    return any(texts[: len(e)] == e for e in _EXTENDERS_EN)
 
 
 class Negation:
@@ -490,10 +522,16 @@ class Negation:
             if w.clause_end:
                 if not self._continues_negation(j):
                     break
+                if en and _extends_before(words, j + 1):
+                    seen = 0  # the reach starts again at the end of the clause extended
                 j -= 1
                 continue
-            if w.text in breaks and not (
-                en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
+            if (
+                w.text in breaks
+                and not (
+                    en and w.text in _COMPLEMENT_EN and j > 0 and words[j - 1].text in _KNOWING_EN
+                )
+                and not (en and j > 0 and words[j - 1].clause_end and _extends_before(words, j))
             ):
                 # "instead of the ibuprofen" negates; "instead, ..." ends a reach.
                 if en and seen < SCOPE and self._negates_en(j):
@@ -654,7 +692,11 @@ class Negation:
         Not an "or" that opens a consequence with its own subject: "don't take it, or you
         could bleed" warns."""
         words = self._tokens
-        if self.locale != "en" or words[j].text != "," or j + 2 >= len(words):
+        if self.locale != "en" or j + 2 >= len(words):
+            return False
+        if words[j].text in ",.;" and _extends_before(words, j + 1):
+            return True
+        if words[j].text != ",":
             return False
         if words[j + 1].text in ("or", "nor"):
             return words[j + 2].text not in _SUBJECTS_EN and words[j + 2].text != "else"
@@ -828,6 +870,8 @@ def _asks_first(texts: list[str], j: int) -> bool:
         return False
     if j > 0 and texts[j - 1] not in (_CLAUSE_MARKS | _BEFORE_OPENERS_EN):
         return False
+    if texts[j + 2 : j + 3] == ["can"]:
+        return True  # "Before I can book you I have to run through a few questions"
     for k in range(j + 2, len(texts)):
         if texts[k] in _SENTENCE_MARKS_EN:
             return False
