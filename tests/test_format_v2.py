@@ -19,8 +19,8 @@ from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
 from sandbox.scenarios.loader import load_pack_text
 from sandbox.scenarios.models import Pack
 from sandbox.text import segmenter
-from sandbox.text.phrases import V2Compiler
 from sandbox.text.matcher import Matcher, Text
+from sandbox.text.phrases import V2Compiler
 from sandbox.text.reading import Reading
 
 EN_PACK = """\
@@ -1134,7 +1134,7 @@ def test_carried_refusals_conditions_and_reports(
 
 
 def test_a_relayed_estimate_is_told_though_reported() -> None:
-    """"They think about a week" reports the supplier's estimate: no promise of the
+    """ "They think about a week" reports the supplier's estimate: no promise of the
     trainee's, and still the estimate told for a disclosure."""
     reading = Reading("They think about a week, but that's not confirmed.", "en")
     at = reading.text.find("a week")
