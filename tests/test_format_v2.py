@@ -1149,3 +1149,26 @@ def test_a_sentence_that_says_why_it_asked_counts_as_asked() -> None:
     assert reading.act_fits(at, "ask") and reading.act_fits(at, "tell")
     plain = Reading("Great. I ask because Roaccutane matters.", "en")
     assert not plain.act_fits(plain.text.find("roaccutane"), "ask")
+
+
+def test_a_suggestion_with_yao_bu_is_no_negation() -> None:
+    """要不您用对乙酰氨基酚 suggests paracetamol (how about...); 不要吃 still forbids."""
+    assert not negates("要不您用对乙酰氨基酚，这个跟华法林冲突小一些", "zh-CN", "对乙酰氨基酚")
+    assert not negates("要不先问一下开药的医生", "zh-CN", "医生")
+    assert negates("不要吃布洛芬", "zh-CN", "布洛芬")
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word"),
+    [
+        ("快递公司反馈周四能到，但我没法打包票，只能说是预计。", "zh-CN", "周四"),
+        ("下周三左右应该有货，但我不敢打包票。", "zh-CN", "下周三"),
+    ],
+)
+def test_a_hedge_after_an_estimate_takes_back_the_promise_not_the_estimate(
+    line: str, locale: str, word: str
+) -> None:
+    reading = Reading(line, locale)
+    at = reading.text.find(word)
+    assert reading.negation_at(at) is not None  # no promise made
+    assert not reading.negated(at, (), told=True)  # the estimate still told

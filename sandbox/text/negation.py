@@ -382,6 +382,11 @@ def _extends_before(words: list[Word], k: int) -> bool:
     return any(texts[: len(e)] == e for e in _EXTENDERS_EN)
 
 
+# What a rejection after an occurrence says when it only hedges: "but I can't promise
+# that", "但我没法打包票".
+_HEDGES_AFTER = re.compile(r"打包票|保证|担保|说死|确定|guarantee|promise|confirm|certain|sure")
+
+
 class Negation:
     """The negation rules of a `Reading`: what they need from it is declared here, and
     their caches are the reading's fields."""
@@ -465,6 +470,10 @@ class Negation:
         disclosure must tell (`told`), someone else's words relayed count as said."""
         found = self.negation_at(at, inside)
         if found is None:
+            return False
+        if told and found.start > at and _HEDGES_AFTER.search(found.text):
+            # "快递公司反馈周四能到，但我没法打包票": a hedge after an estimate or a warning
+            # takes back a promise, not what was told.
             return False
         return not (told and self._frames and self._reported_only(at, inside, found))
 
@@ -756,6 +765,10 @@ class Negation:
         lead = token.lstrip("先再也都就还可千万暂时最好")
         start += len(token) - len(lead)
         if not lead or self.text.startswith(_NOT_NEGATING_ZH, start):
+            return False
+        if lead == "不" and start > 0 and self.text[start - 1] == "要":
+            # 要不您用对乙酰氨基酚 (how about...), 要不然 (otherwise): a suggestion, no
+            # negation; 要不要 asks (an A-not-A question).
             return False
         # A longer word may start with a negation of two characters or more (the lexicon's
         # 不能保证 is one word to the segmenter); one character alone negates only as a word
