@@ -373,6 +373,9 @@ def test_the_bundled_lexicon_loads_and_expands() -> None:
         ("补发我马上给您安排，今天下午发出", False),  # 补发: a resend, not "send me"
         ("您吃了几天了", True),
         ("有吃别的药吗", True),
+        ("麻烦帮叔叔确认下过敏史哈", True),  # a request on someone's behalf
+        ("之前自己吃过药没，吃的啥", True),  # ...过...没 before a comma asks
+        ("药还没到，您先别急", False),  # 还没: not yet
     ],
 )
 def test_a_chinese_clause_asks_only_when_it_asks(line: str, asks: bool) -> None:

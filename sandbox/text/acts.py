@@ -196,6 +196,7 @@ _ASK_FORMS_ZH = (
 )
 _REQUEST_ZH = re.compile(
     r"(麻烦|请|方便)[您你]?(再)?(提供|告诉|说|发|报|确认|留|讲|拍|截图|描述)"
+    r"|(麻烦|请)[您你]?帮[^，,。！？!?]{0,4}?(确认|提供|告诉|说|报|问)"
     r"|告诉我|[跟和给]我(说|讲|聊)|(?<![补重再转])发(给)?我(?!们)|给我[个一]个?(数|准|底|范围|区间|大概)"
     r"|[您你](说|讲|报|发|确认)一下"
     r"|让我了解|我想了解|我了解一下|我确认一下|[跟和]您确认|[跟和]你确认|我问一下|我问下"
@@ -233,7 +234,12 @@ def _zh_asks(clause: str) -> bool:
         return False
     stripped = clause.rstrip("，,。.!！~ 哈啊呀哦嗯")
     final = not clause.endswith(("，", ","))
-    if stripped.endswith("吗") or (final and stripped.endswith(_QUESTION_ENDS_ZH)):
+    if (
+        stripped.endswith("吗")
+        or (final and stripped.endswith(_QUESTION_ENDS_ZH))
+        # 吃过药没，吃的啥: a perfective ...没 asks even before a comma (还没 is "not yet")
+        or (stripped.endswith("没") and stripped[-2:-1] not in "还也都并从就" and "过" in stripped)
+    ):
         # 呢 before a comma marks a topic (您问的这个呢，...), not a question.
         return True
     if any(form in clause for form in _ASK_FORMS_ZH) or _REQUEST_ZH.search(clause):
