@@ -1128,6 +1128,12 @@ def test_a_reporting_frame_stops_at_a_dash() -> None:
         ("People often think two months is plenty, but it isn't.", "en", "plenty", True),
         ("Some websites make it sound like you don't need one.", "en", "need", True),
         ("外面可能有地方会跟你说停了就行不用等，这个真别信", "zh-CN", "不用等", True),
+        ("有的店会让先拍下、处方回头再补，我们这边不这么操作", "zh-CN", "先拍下", True),
+        # The customer's words quoted back, to the end of their clause only.
+        ("您说别家不用处方就能买，这个在我们平台是不行的", "zh-CN", "不用处方", True),
+        ("您说别家能买，这个平台不用处方", "zh-CN", "不用处方", False),
+        ("您说的那款缓释胶囊其实也还行", "zh-CN", "缓释胶囊", False),
+        ("您说得对，布洛芬可以吃", "zh-CN", "布洛芬可以吃", False),
     ],
 )
 def test_carried_refusals_conditions_and_reports(

@@ -319,13 +319,16 @@ _REPORT_FRAMES_ZH = (
 # Someone else's words: "有的地方可能会跟你说问题不大", "别家承诺...", "网上都说...".
 _REPORTED_BY_ZH = re.compile(
     r"(?:有的|有些|别的|其他|外面的?|个别)(?:地方|机构|医院|诊所|店|店家|商家|人|医生|平台|客服|药店|网店)"
-    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
+    r"[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹|让|教|叫)"
     r"|(?:有人|有的人|有些人)会(?:说|自己)|(?:有的|有些)(?:平台|店|商家|网店|药店)先"
     # 外面可能有地方会跟你说..., 有机构会承诺...
     r"|有(?:地方|机构|店家|商家|平台|医院|诊所)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
     # beliefs of others, and the customer's own words quoted back: 好多人觉得..., 您刚说...
     r"|(?:有人|有的人|有些人|好多人|很多人|不少人|大家)(?:会|都|可能)?(?:觉得|以为|认为)"
     r"|(?:您|你)(?:刚才?|之前|前面)说"
+    # 您说别家不用处方就能买，这个在我们平台是不行的, to the end of its clause only (not 您说得对,
+    # 您说的那款, 您说呢, 您说一下)
+    r"|(?:您|你)说(?![得的呢吧一下说])"
     r"|(?:别家|人家|网上|广告)[^，,。！？!?；;]{0,6}?(?:说|讲|宣传|承诺|保证|吹)"
 )
 # Claims a sentence does not make in Chinese: the clause after a counterfactual condition
@@ -812,6 +815,8 @@ class Negation:
                 if not marker:
                     found = _REPORTED_BY_ZH.match(self.text, k)
                     marker = found.group(0) if found else self.text[k : k + 2]
+                if marker in ("您说", "你说") and _CLAUSE_END_ZH.search(self.text, k, end):
+                    continue  # the customer's words quoted back reach the end of their clause
                 return Word(k, k + len(marker), marker)
         return None
 
