@@ -32,7 +32,7 @@ def transcripts() -> list[Path]:
 def test_every_scenario_has_its_transcripts_some_held_out() -> None:
     """Five of the first round (a-e, one held out), two of the second (f, g, one held out),
     three of the third (h, i, j, one held out) and three of the fourth (k, l, m, one held
-    out), and the fifth round's three (n, o, p), one of them held out."""
+    out), the fifth round's three (n, o, p) and the sixth's two (q, r), one of each held out."""
     packs = load_packs([BUNDLED_PACKS]).packs
     scenarios = {f"{p.id}/{s.id}" for p in packs for s in p.scenarios}
     seen: dict[str, dict[str, str]] = {}
@@ -73,16 +73,16 @@ def test_grading_follows_the_assessor_where_it_was_tuned_and_holds_its_ground_el
     tune = fairness.combine([t for (part, _), t in tallies.items() if part == "tune"]).figures()
     assert tune["pass_fail_agreement"] >= 93
     assert tune["violations_caught_pct"] >= 90
-    # Five rounds' tune parts: 8 false violations of 514 clear verdicts
+    # Six rounds' tune parts: 6 false violations of 559 clear verdicts
     # (docs/grading-quality.md).
     assert tune["false_violations_pct"] <= 2
     assert tune["persona_fallback_pct"] <= 15
     held = fairness.combine([t for (part, _), t in tallies.items() if part == "holdout"]).figures()
-    # Five rounds held out (160 transcripts): the floors are where this work left them,
-    # with round 5's held-out part measured on arrival (71.2%, 23/47, 30/240, 7.2%).
-    assert held["pass_fail_agreement"] >= 68
-    assert held["violations_caught_pct"] >= 48
-    assert held["false_violations_pct"] <= 13.5
+    # Six rounds held out (192 transcripts): the floors are where this work left them
+    # (74.0%, 38/69, 32/276, 6.6%; 71.9%, 36/69, 36/276 when round 6 arrived).
+    assert held["pass_fail_agreement"] >= 72
+    assert held["violations_caught_pct"] >= 52
+    assert held["false_violations_pct"] <= 12.5
     assert held["persona_fallback_pct"] <= 15
 
 
