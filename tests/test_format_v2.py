@@ -1151,6 +1151,23 @@ def test_a_relayed_estimate_is_told_though_reported() -> None:
     assert not reading.negated(at, (), told=True)
 
 
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "told"),
+    [
+        ("厂家说阿司匹林会让淤青更明显，您要注意。", "zh-CN", "淤青", True),
+        ("网上说吃阿司匹林打针会青得厉害，其实影响不大。", "zh-CN", "青得厉害", False),
+        ("有人说肌无力打肉毒会加重，其实没那么夸张", "zh-CN", "加重", False),
+        ("The leaflet says naproxen can make you bleed.", "en", "bleed", True),
+        ("The leaflet says it can make you bleed, but actually that's rare.", "en", "bleed", False),
+    ],
+)
+def test_relayed_words_are_told_unless_the_sentence_takes_them_back(
+    line: str, locale: str, word: str, told: bool
+) -> None:
+    reading = Reading(line, locale)
+    assert reading.negated(reading.text.find(word), (), told=True) is not told
+
+
 def test_a_sentence_that_says_why_it_asked_counts_as_asked() -> None:
     line = "Ok, and over the past year? I ask because a lot of people have just had Roaccutane."
     reading = Reading(line, "en")

@@ -385,6 +385,12 @@ def _extends_before(words: list[Word], k: int) -> bool:
     return any(texts[: len(e)] == e for e in _EXTENDERS_EN)
 
 
+# A contrast after relayed words takes them back: "...，其实影响不大", "..., but actually".
+_CONTRAST_EN = re.compile(r"\b(actually|in fact|in reality|overblown|exaggerate)")
+_CONTRAST_ZH = re.compile("其实|实际上|没那么|没有那么|夸张")
+_SENTENCE_END_EN = re.compile("[.;!?]")
+_SENTENCE_END_ZH = re.compile("[.;!?。；！？]")
+
 # What a rejection after an occurrence says when it only hedges: "but I can't promise
 # that", "但我没法打包票".
 _HEDGES_AFTER = re.compile(r"打包票|保证|担保|说死|确定|guarantee|promise|confirm|certain|sure")
@@ -481,10 +487,18 @@ class Negation:
         return not (told and self._frames and self._reported_only(at, inside, found))
 
     def _reported_only(self, at: int, inside: Sequence[Span], found: Word) -> bool:
-        """Whether only a third party's reporting frame cancels the occurrence."""
+        """Whether only a third party's reporting frame cancels the occurrence, and the
+        sentence relays it rather than taking it back ("网上说吃阿司匹林会青得厉害，其实影响不大"
+        tells no risk)."""
         reporter = self._reported(self._last_word_before(at))
         # The customer's own words quoted back ("you said...") are still not told.
-        return reporter is not None and reporter.start == found.start and reporter.text != "you"
+        if reporter is None or reporter.start != found.start or reporter.text == "you":
+            return False
+        marks = _SENTENCE_END_EN if self.locale == "en" else _SENTENCE_END_ZH
+        stop = marks.search(self.text, at)
+        rest = self.text[at : stop.start() if stop is not None else len(self.text)]
+        contrast = _CONTRAST_EN if self.locale == "en" else _CONTRAST_ZH
+        return contrast.search(rest) is None
 
     def negation_at(self, at: int, inside: Sequence[Span] = ()) -> Word | None:
         """The word that negates the occurrence at `at`, or None.
