@@ -1198,3 +1198,63 @@ def test_a_hedge_after_an_estimate_takes_back_the_promise_not_the_estimate(
     at = reading.text.find(word)
     assert reading.negation_at(at) is not None  # no promise made
     assert not reading.negated(at, (), told=True)  # the estimate still told
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "act", "fits"),
+    [
+        # A suggestion put as a question tells.
+        (
+            "Why not come in and meet our doctor? They'll look at the scars.",
+            "en",
+            "doctor",
+            "tell",
+            True,
+        ),
+        (
+            "Could your mum call us with you? Once she confirms, we can go through it.",
+            "en",
+            "call",
+            "tell",
+            True,
+        ),
+        # Openings that look like a question's make a statement without a question mark.
+        (
+            "Should it go on longer than a week, have a doctor take a look.",
+            "en",
+            "doctor",
+            "tell",
+            True,
+        ),
+        (
+            "The surgeon works around scarring, which makes it more complicated.",
+            "en",
+            "complicated",
+            "tell",
+            True,
+        ),
+        ("Which one makes you drowsy?", "en", "drowsy", "ask", True),
+        (
+            "Any change to your blood thinner is a decision for your doctor.",
+            "en",
+            "doctor",
+            "tell",
+            True,
+        ),
+        ("any other meds you take", "en", "med", "ask", True),
+        ("Roughly how long ago did you request it?", "en", "how long", "ask", True),
+        # Chinese: a request to list, an alternative question, a question carried on.
+        ("meds这块方便说下吗，在吃的药都说说哈", "zh-CN", "在吃的药", "ask", True),
+        ("你现在肤质偏干还是偏油，有没有敏感泛红", "zh-CN", "肤质", "ask", True),
+        ("我还是建议您去医院看看", "zh-CN", "医院", "ask", False),
+        ("有没有吃过四环素这类抗生素，或者异维A酸呀", "zh-CN", "异维a酸", "ask", True),
+        ("吃了布洛芬，或者阿司匹林也会出血", "zh-CN", "阿司匹林", "ask", False),
+        # What only the doctor will know is a statement.
+        ("具体适合什么方案得医生当面看了才知道哈。", "zh-CN", "医生当面", "tell", True),
+    ],
+)
+def test_speech_acts_of_suggestions_conditions_and_lists(
+    line: str, locale: str, word: str, act: str, fits: bool
+) -> None:
+    reading = Reading(line, locale)
+    assert reading.act_fits(reading.text.find(word), act) is fits

@@ -17,7 +17,10 @@ from sandbox.text.negation import _SUBJECTS_EN
 
 # -- English -----------------------------------------------------------------------------
 
-_DISCOURSE_EN = frozenset("so and also ok okay oh um hi hello hey just then but well right".split())
+_DISCOURSE_EN = frozenset(
+    "so and also ok okay oh um hi hello hey just then but well right roughly approximately "
+    "exactly".split()
+)
 _QUESTION_OPENERS_EN = frozenset(
     "do did have can could would will are is be was were any anything what which who "
     "whom whose how when where why may might shall should ever".split()
@@ -42,6 +45,9 @@ _OFFER_FRAMES_EN = tuple(
         "can i offer",
         "want me to",
         "how about",
+        "why not",
+        "why do not you",
+        "why do not we",
         "what about booking",
         "would it help if",
         "if you prefer",
@@ -62,6 +68,8 @@ _OFFER_FRAMES_EN = tuple(
     )
 )
 _DIRECTIVE_EN = re.compile(r" (can|could|would|will) you (please )?(\w+)")
+# A suggestion that someone else act: "could your mum call us with you?"
+_DIRECTIVE_OTHERS_EN = re.compile(r" (can|could) (your \w+|she|he|they) (\w+)")
 _ASKING_VERBS_EN = frozenset(
     "tell let confirm share say list describe explain check remind give send show".split()
 )
@@ -197,6 +205,9 @@ _ASK_FORMS_ZH = (
 _REQUEST_ZH = re.compile(
     r"(麻烦|请|方便)[您你]?(再)?(提供|告诉|说|发|报|确认|留|讲|拍|截图|描述)"
     r"|(麻烦|请)[您你]?帮[^，,。！？!?]{0,4}?(确认|提供|告诉|说|报|问)"
+    r"|都说说|说说看|说一说|都讲讲"
+    # an alternative question: 是...还是..., 偏干还是偏油
+    r"|是[^，,。！？!?]{1,8}还是|偏[^，,。！？!?]{1,3}还是偏"
     r"|告诉我|[跟和给]我(说|讲|聊)|(?<![补重再转])发(给)?我(?!们)|给我[个一]个?(数|准|底|范围|区间|大概)"
     r"|[您你](说|讲|报|发|确认)一下"
     r"|让我了解|我想了解|我了解一下|我确认一下|[跟和]您确认|[跟和]你确认|我问一下|我问下"
@@ -210,6 +221,8 @@ _WH_INDEFINITE_ZH = re.compile(
     r"|[这过前好那十头最近]几|几乎|什么的|怎么样[的地]|为什么"
     r"|(什么|啥|哪|多少|几|怎么|谁).{0,8}(不清楚|不知道|不了解|不确定|不好说)"
     r"|谁[^，,。！？]{0,8}(说|保证|承诺|讲|吹)"
+    # what only the doctor will know: 具体适合什么方案得医生当面看了才知道
+    r"|(什么|啥|哪|怎么|多少)[^，,。！？!?]{0,14}(才知道|才能知道|才清楚|才能定|再定|来定|来设计|说了算)"
 )
 # A question put to someone else inside a statement: 让医生评估有没有其他方式.
 _EMBEDDED_ZH = re.compile(
@@ -286,6 +299,34 @@ def _opener_asks(clause: str) -> bool:
     return False
 
 
+# Openings that look like a question's but, without a question mark, make a statement: an
+# inverted condition ("should it get worse, see a doctor"), a relative clause ("..., which
+# makes it a more complicated procedure") and "any" before a verb ("any change to your blood
+# thinner is a decision for your doctor").
+_INVERTED_CONDITIONS_EN = frozenset("should were had".split())
+_RELATIVE_VERBS_EN = frozenset(
+    "make mean be can could will would may might cause help increase raise lower put leave "
+    "give take".split()
+)
+_STATEMENT_VERBS_EN = frozenset("be must should".split())
+
+
+def _opens_statement_en(clause: str) -> bool:
+    """Whether a clause typed without a question mark opens a statement, though its first
+    word could open a question (`_opener_asks`)."""
+    words = _strip_discourse(clause.strip(" ,;:.").split(" ")[:10])
+    if len(words) < 2:
+        return False
+    opener, after = words[0], words[1]
+    if opener in _INVERTED_CONDITIONS_EN:
+        return after in _SUBJECTS_EN and clause.rstrip().endswith(",")
+    if opener == "which":
+        return after in _RELATIVE_VERBS_EN
+    if opener in ("any", "anything"):
+        return not _STATEMENT_VERBS_EN.isdisjoint(words[2:])
+    return False
+
+
 # A sentence that says why the question before it was asked (lemma text).
 _EXPLAINS_ASKING_EN = (
     "i ask because",
@@ -332,6 +373,8 @@ _BACK_REFERENCES_EN = tuple(
         "that ring a bell",
     )
 )
+# Words that open a clause going on with the question before it.
+_CONTINUES_ZH = ("或者", "或是", "还是", "还有", "以及")
 _BACK_REFERENCE_ZH = re.compile(
     r"这几[样种类个点条项]|这些|以上|上面[这那说]|上述|这类情况|这种情况|这两[样种个点]"
 )
@@ -400,7 +443,7 @@ class SpeechActs:
         您这几样都不沾吧？", "...or a clotting problem. Any of those apply to you?"). Such a
         clause still tells what it says: it counts for an inquiry and for a disclosure."""
         if self.locale != "en":
-            return self._asked_back(at)
+            return self._asked_back(at) or self._continues_question_zh(at)
         sentence = self._sentence(at)
         clauses = self._clauses_before(at)
         if sentence.endswith("?") and any(_opens_question_en(c) for c in clauses):
@@ -419,6 +462,15 @@ class SpeechActs:
             ):
                 return True
         return self._asked_back(at)
+
+    def _continues_question_zh(self, at: int) -> bool:
+        """A clause that goes on with the question before it in the same sentence:
+        有没有吃过四环素这类抗生素，或者异维A酸呀."""
+        clause = self._clause(at)
+        if not clause.startswith(_CONTINUES_ZH):
+            return False
+        clauses = self._clauses_before(at)
+        return bool(clauses) and _zh_asks(clauses[-1])
 
     def _follows_question(self, at: int, sentence: str) -> bool:
         """A follow-up typed without its question mark, right after a question: "r u taking
@@ -478,7 +530,7 @@ class SpeechActs:
         if self.locale == "en":
             if any(frame in clause for frame in _OFFER_FRAMES_EN):
                 return True
-            found = _DIRECTIVE_EN.search(clause)
+            found = _DIRECTIVE_EN.search(clause) or _DIRECTIVE_OTHERS_EN.search(clause)
             return found is not None and found.group(3) not in _ASKING_VERBS_EN
         return _OFFER_ZH.search(clause) is not None
 
@@ -495,6 +547,8 @@ class SpeechActs:
             tail = re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
             if _is_tag(tail):
                 return True
+        if not sentence.endswith("?") and _opens_statement_en(clause):
+            return _requests_en(clause)
         return _opens_question_en(clause) or _requests_en(clause)
 
     def _clause(self, at: int) -> str:
