@@ -1134,6 +1134,10 @@ def test_a_reporting_frame_stops_at_a_dash() -> None:
         ("您说别家能买，这个平台不用处方", "zh-CN", "不用处方", False),
         ("您说的那款缓释胶囊其实也还行", "zh-CN", "缓释胶囊", False),
         ("您说得对，布洛芬可以吃", "zh-CN", "布洛芬可以吃", False),
+        # A reported claim ends where the trainee turns (实际上, 但); 反而 starts a new thought.
+        ("网上说得很吓人，实际上很少见，不用在意", "zh-CN", "不用在意", False),
+        ("网上说打了会肿", "zh-CN", "肿", True),
+        ("痘坑没平反而多出印子", "zh-CN", "印子", False),
     ],
 )
 def test_carried_refusals_conditions_and_reports(
@@ -1251,6 +1255,11 @@ def test_a_hedge_after_an_estimate_takes_back_the_promise_not_the_estimate(
         ("吃了布洛芬，或者阿司匹林也会出血", "zh-CN", "阿司匹林", "ask", False),
         # What only the doctor will know is a statement.
         ("具体适合什么方案得医生当面看了才知道哈。", "zh-CN", "医生当面", "tell", True),
+        ("能做到什么程度还要看你鼻子本身条件", "zh-CN", "本身条件", "tell", True),
+        # 是A，还是B asks in both halves; 还是建议 is "still recommend".
+        ("是皮肤缺水起皮，还是想提亮、淡化细纹这些呀", "zh-CN", "缺水", "ask", True),
+        ("是皮肤缺水起皮，还是想提亮、淡化细纹这些呀", "zh-CN", "提亮", "ask", True),
+        ("是这样的，还是建议您先去医院", "zh-CN", "医院", "ask", False),
     ],
 )
 def test_speech_acts_of_suggestions_conditions_and_lists(

@@ -222,7 +222,8 @@ _WH_INDEFINITE_ZH = re.compile(
     r"|(什么|啥|哪|多少|几|怎么|谁).{0,8}(不清楚|不知道|不了解|不确定|不好说)"
     r"|谁[^，,。！？]{0,8}(说|保证|承诺|讲|吹)"
     # what only the doctor will know: 具体适合什么方案得医生当面看了才知道
-    r"|(什么|啥|哪|怎么|多少)[^，,。！？!?]{0,14}(才知道|才能知道|才清楚|才能定|再定|来定|来设计|说了算)"
+    r"|(什么|啥|哪|怎么|多少)[^，,。！？!?]{0,20}(才知道|才能知道|才清楚|才能定|再定|来定|来设计|说了算"
+    r"|要看|得看|取决于)"
 )
 # A question put to someone else inside a statement: 让医生评估有没有其他方式.
 _EMBEDDED_ZH = re.compile(
@@ -373,6 +374,10 @@ _BACK_REFERENCES_EN = tuple(
         "that ring a bell",
     )
 )
+# Words that open the first half of an alternative question (是A，还是B).
+_ALTERNATIVE_OPENERS_ZH = ("是", "您是", "你是", "主要是")
+# 还是 as "still", not "or": 还是建议您先去医院.
+_STILL_ZH = tuple(f"还是{w}" for w in "建议 要 得 先 请 可以 需要 会 不 别 没".split())
 # Words that open a clause going on with the question before it.
 _CONTINUES_ZH = ("或者", "或是", "还是", "还有", "以及")
 _BACK_REFERENCE_ZH = re.compile(
@@ -467,9 +472,24 @@ class SpeechActs:
         """A clause that goes on with the question before it in the same sentence:
         有没有吃过四环素这类抗生素，或者异维A酸呀."""
         clause = self._clause(at)
+        clauses = self._clauses_before(at)
+        if clause.startswith(_ALTERNATIVE_OPENERS_ZH):
+            # 是皮肤缺水起皮，还是想提亮呀: the first half of an alternative question
+            marks = self._clause_mark_list()
+            i = bisect_left(marks, at)
+            following = _around(self.text, marks, marks[i] + 1) if i < len(marks) else ""
+            if following.startswith("还是") and not following.startswith(_STILL_ZH):
+                return True
         if not clause.startswith(_CONTINUES_ZH):
             return False
-        clauses = self._clauses_before(at)
+        if clause.startswith(_STILL_ZH):
+            return False
+        if (
+            clause.startswith("还是")
+            and clauses
+            and clauses[-1].startswith(_ALTERNATIVE_OPENERS_ZH)
+        ):
+            return True
         return bool(clauses) and _zh_asks(clauses[-1])
 
     def _follows_question(self, at: int, sentence: str) -> bool:

@@ -277,7 +277,8 @@ _DOUBLE_NEGATION_ZH = re.compile(
 )
 _CONDITION_NEGATIONS_ZH = frozenset({"没", "没有", "不", "未"})
 _SCOPE_BREAK_ZH = frozenset(
-    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
+    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话 "
+    "反而".split()
 )
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
@@ -385,6 +386,8 @@ def _extends_before(words: list[Word], k: int) -> bool:
     return any(texts[: len(e)] == e for e in _EXTENDERS_EN)
 
 
+# A turn after a reported claim: what follows is the speaker's own again.
+_TURNS_ZH = re.compile("其实|实际上|但是|但|不过|可是")
 # A contrast after relayed words takes them back: "...，其实影响不大", "..., but actually".
 _CONTRAST_EN = re.compile(r"\b(actually|in fact|in reality|overblown|exaggerate)")
 _CONTRAST_ZH = re.compile("其实|实际上|没那么|没有那么|夸张")
@@ -574,6 +577,8 @@ class Negation:
             if not en and self._negates_zh(w.text, w.start, inside):
                 if self._negation_negated_zh(w.start):
                     break  # 不是说不会感染, 不能说没有: two negations say it
+                if "反而" in self.text[w.end : at]:
+                    break  # 痘坑没平反而多出印子 (jieba reads 平反 as one word)
                 return w
             if not en and w.text == "就" and self._negated_condition_zh(j, inside):
                 break  # 没好就去医院: the negation is the condition's
@@ -831,6 +836,8 @@ class Negation:
                     marker = found.group(0) if found else self.text[k : k + 2]
                 if marker in ("您说", "你说") and _CLAUSE_END_ZH.search(self.text, k, end):
                     continue  # the customer's words quoted back reach the end of their clause
+                if _TURNS_ZH.search(self.text, k + len(marker), end):
+                    continue  # 网上说得很吓人，实际上很少见: the trainee's own words again
                 return Word(k, k + len(marker), marker)
         return None
 
