@@ -1247,6 +1247,10 @@ def test_a_hedge_after_an_estimate_takes_back_the_promise_not_the_estimate(
         ),
         ("any other meds you take", "en", "med", "ask", True),
         ("Roughly how long ago did you request it?", "en", "how long", "ask", True),
+        # A need stated without a question mark asks for it and tells it.
+        ("We need a valid prescription before we can send it.", "en", "prescription", "tell", True),
+        ("We need a valid prescription before we can send it.", "en", "prescription", "ask", True),
+        ("Do we need a prescription?", "en", "prescription", "tell", False),
         # Chinese: a request to list, an alternative question, a question carried on.
         ("meds这块方便说下吗，在吃的药都说说哈", "zh-CN", "在吃的药", "ask", True),
         ("你现在肤质偏干还是偏油，有没有敏感泛红", "zh-CN", "肤质", "ask", True),

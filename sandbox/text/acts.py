@@ -328,6 +328,10 @@ def _opens_statement_en(clause: str) -> bool:
     return False
 
 
+# A need stated by the trainee's side ("we need a valid prescription", "we'll need a
+# prescription from your doctor").
+_STATES_NEED_EN = re.compile(r" (i|we)( will| would)?( just)? need (a|an|the) ")
+
 # A sentence that says why the question before it was asked (lemma text).
 _EXPLAINS_ASKING_EN = (
     "i ask because",
@@ -436,7 +440,15 @@ class SpeechActs:
             return self.asks_at(at) or self.asked_within(at)
         if act == "warn":
             return True  # a warning counts as a statement or a question
-        return not self.asks_at(at) or self.offers_at(at)
+        return not self.asks_at(at) or self.offers_at(at) or self.states_need_at(at)
+
+    def states_need_at(self, at: int) -> bool:
+        """A need stated without a question mark asks for it and tells it: "we need a valid
+        prescription before we can send it" states the rule."""
+        if self.locale != "en":
+            return False
+        clause = self._clause(at)
+        return "?" not in clause and _STATES_NEED_EN.search(f" {clause} ") is not None
 
     def asked_within(self, at: int) -> bool:
         """Whether the clause at `at` is asked by a question or request around it, though it
