@@ -1127,6 +1127,15 @@ def test_a_reporting_frame_stops_at_a_dash() -> None:
         # Other people's beliefs and what a site makes it sound like are reported.
         ("People often think two months is plenty, but it isn't.", "en", "plenty", True),
         ("Some websites make it sound like you don't need one.", "en", "need", True),
+        # A temptation to think something asserts nothing; "I won't assume that" rejects.
+        ("It might be tempting to think that's just the bruise spreading.", "en", "bruise", True),
+        (
+            "It might be tempting to think that. It's just the bruise spreading.",
+            "en",
+            "bruise",
+            False,
+        ),
+        ("That's just the bruise spreading. I'm not going to assume that.", "en", "bruise", True),
         ("外面可能有地方会跟你说停了就行不用等，这个真别信", "zh-CN", "不用等", True),
         ("有的店会让先拍下、处方回头再补，我们这边不这么操作", "zh-CN", "先拍下", True),
         # The customer's words quoted back, to the end of their clause only.

@@ -102,6 +102,7 @@ _CONCEDERS_EN = frozenset(
 _WISHERS_EN = frozenset("love wish".split())
 _HEARING_EN = frozenset("read hear see".split())
 _TEMPTING_EN = frozenset("tempting tempt".split())
+_THINKING_EN = (["think"], ["assume"], ["believe"], ["say"])
 #: A frame starts only at one of these words: a message holding none has no frame.
 _FRAME_HEADS_EN = (
     _HEARING_EN
@@ -224,6 +225,7 @@ _REJECTS_BEFORE_EN = re.compile(
     r"|(?:that|this|it) be not something (?:i|we|anyone|anybody) (?:can|could|will|would) "
     r"(?:give|offer|promise|do|say|guarantee)(?: you)?"
     r"|(?:i|we) (?:would|will) (?:not|never) (?:say|promise|claim) (?:that|this)"
+    r"|(?:i|we) (?:be not go to|would not|will not|do not) (?:assume|take for granted) (?:that|it)"
     r"|(?:i|we) (?:do|would) not (?:believe|buy) (?:that|it|this|them)"
     r"|do not (?:believe|trust) (?:that|it|this|them|everything you read)"
     # "I'd take that with a pinch of salt", "that isn't what our doctors go by"
@@ -867,7 +869,8 @@ def _en_frames(texts: list[str]) -> list[int]:
             # "I know it's tempting to take the ordinary ones, but please don't switch"
             rest = texts[j + 1 :]
             ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
-            if "but" in rest[:ends]:
+            # "It might be tempting to think that's just the bruise" asserts nothing either.
+            if "but" in rest[:ends] or (rest[:1] == ["to"] and rest[1:2] in _THINKING_EN):
                 frames.append(j)
         elif word in _WISHERS_EN:
             # "I'd love to tell you it'll come tomorrow, but I can't", "I wish I could
