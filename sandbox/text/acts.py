@@ -396,6 +396,18 @@ _SENTENCE_MARK_EN = re.compile("[?!.;]")
 _SENTENCE_MARK_ZH = re.compile("[?!.;。！？；\n]")
 
 
+def _following(text: str, marks: list[int], at: int) -> str:
+    """The segment after the one around `at` (`_around`), or "" when it is the last."""
+    i = bisect_left(marks, at)
+    return _around(text, marks, marks[i] + 1) if i < len(marks) else ""
+
+
+def _offers_alternative_zh(clause: str) -> bool:
+    """Whether a clause opens the second half of an alternative question (还是..., not
+    还是建议... "still")."""
+    return clause.startswith("还是") and not clause.startswith(_STILL_ZH)
+
+
 def _around(text: str, marks: list[int], at: int) -> str:
     """The text from after the last mark before `at` to the first mark at or after it (that
     mark included), stripped; `marks` are the marks' positions in `text`, in order."""
@@ -481,28 +493,23 @@ class SpeechActs:
         return self._asked_back(at)
 
     def _continues_question_zh(self, at: int) -> bool:
-        """A clause that goes on with the question before it in the same sentence:
-        有没有吃过四环素这类抗生素，或者异维A酸呀."""
+        """A clause that goes on with the question before it in the same sentence
+        (有没有吃过四环素这类抗生素，或者异维A酸呀), or the first half of an alternative question
+        (是皮肤缺水起皮，还是想提亮呀)."""
         clause = self._clause(at)
-        clauses = self._clauses_before(at)
-        if clause.startswith(_ALTERNATIVE_OPENERS_ZH):
-            # 是皮肤缺水起皮，还是想提亮呀: the first half of an alternative question
-            marks = self._clause_mark_list()
-            i = bisect_left(marks, at)
-            following = _around(self.text, marks, marks[i] + 1) if i < len(marks) else ""
-            if following.startswith("还是") and not following.startswith(_STILL_ZH):
-                return True
-        if not clause.startswith(_CONTINUES_ZH):
-            return False
-        if clause.startswith(_STILL_ZH):
-            return False
-        if (
-            clause.startswith("还是")
-            and clauses
-            and clauses[-1].startswith(_ALTERNATIVE_OPENERS_ZH)
+        if clause.startswith(_ALTERNATIVE_OPENERS_ZH) and _offers_alternative_zh(
+            _following(self.text, self._clause_mark_list(), at)
         ):
             return True
-        return bool(clauses) and _zh_asks(clauses[-1])
+        if not clause.startswith(_CONTINUES_ZH) or clause.startswith(_STILL_ZH):
+            return False
+        clauses = self._clauses_before(at)
+        if not clauses:
+            return False
+        before = clauses[-1]
+        return _zh_asks(before) or (
+            clause.startswith("还是") and before.startswith(_ALTERNATIVE_OPENERS_ZH)
+        )
 
     def _follows_question(self, at: int, sentence: str) -> bool:
         """A follow-up typed without its question mark, right after a question: "r u taking
@@ -510,20 +517,19 @@ class SpeechActs:
         words = sentence.split(" ")
         if not words or words[0] not in _FOLLOW_UPS_EN or _ANY_EN.isdisjoint(words):
             return False
-        marks = self._sentence_mark_list()
-        i = bisect_left(marks, at)
-        return i > 0 and self.text[marks[i - 1]] == "?"
+        return self._after_question(at)
 
     def _explains_question(self, at: int, sentence: str) -> bool:
         """A sentence that says why the question before it was asked names what it asks
         about: "Ok, and over the past year? I ask because a lot of people have just finished
         a course of something like Roaccutane"."""
-        if not sentence.startswith(_EXPLAINS_ASKING_EN):
-            return False
+        return sentence.startswith(_EXPLAINS_ASKING_EN) and self._after_question(at)
+
+    def _after_question(self, at: int) -> bool:
+        """Whether the sentence before the one at `at` ends with a question mark."""
         marks = self._sentence_mark_list()
         i = bisect_left(marks, at)
-        begin = marks[i - 1] if i > 0 else -1
-        return begin > 0 and self.text[begin] == "?"
+        return i > 0 and self.text[marks[i - 1]] == "?"
 
     def _clauses_before(self, at: int) -> list[str]:
         """The clauses of the sentence around `at` that come before the clause at `at`."""
@@ -542,11 +548,7 @@ class SpeechActs:
     def _asked_back(self, at: int) -> bool:
         """Whether the next sentence asks about "these", "those", 这几样... (the list the
         sentence at `at` gave)."""
-        marks = self._sentence_mark_list()
-        i = bisect_left(marks, at)
-        if i >= len(marks):
-            return False
-        following = _around(self.text, marks, marks[i] + 1)
+        following = _following(self.text, self._sentence_mark_list(), at)
         if not following:
             return False
         if self.locale == "en":

@@ -102,7 +102,7 @@ _CONCEDERS_EN = frozenset(
 _WISHERS_EN = frozenset("love wish".split())
 _HEARING_EN = frozenset("read hear see".split())
 _TEMPTING_EN = frozenset("tempting tempt".split())
-_THINKING_EN = (["think"], ["assume"], ["believe"], ["say"])
+_THINKING_EN = frozenset("think assume believe say".split())
 #: A frame starts only at one of these words: a message holding none has no frame.
 _FRAME_HEADS_EN = (
     _HEARING_EN
@@ -279,8 +279,7 @@ _DOUBLE_NEGATION_ZH = re.compile(
 )
 _CONDITION_NEGATIONS_ZH = frozenset({"没", "没有", "不", "未"})
 _SCOPE_BREAK_ZH = frozenset(
-    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话 "
-    "反而".split()
+    "而是 所以 因为 如果 要是 然后 而且 并且 可是 不过 然而 只是 改用 换成 建议 可以 的话".split()
 )
 # 、 lists things (不能保证永久、不留疤): unlike v1, it does not end a clause.
 _CLAUSE_MARKS_ZH = frozenset(".,;:!?。，；：！？…~")
@@ -393,8 +392,8 @@ _TURNS_ZH = re.compile("其实|实际上|但是|但|不过|可是")
 # A contrast after relayed words takes them back: "...，其实影响不大", "..., but actually".
 _CONTRAST_EN = re.compile(r"\b(actually|in fact|in reality|overblown|exaggerate)")
 _CONTRAST_ZH = re.compile("其实|实际上|没那么|没有那么|夸张")
-_SENTENCE_END_EN = re.compile("[.;!?]")
-_SENTENCE_END_ZH = re.compile("[.;!?。；！？]")
+_SENTENCE_END_EN = re.compile("[" + re.escape("".join(sorted(_SENTENCE_MARKS_EN))) + "]")
+_SENTENCE_END_ZH = re.compile("[" + re.escape("".join(sorted(_SENTENCE_MARKS_ZH))) + "]")
 
 # What a rejection after an occurrence says when it only hedges: "but I can't promise
 # that", "但我没法打包票".
@@ -551,10 +550,10 @@ class Negation:
         while j >= 0 and seen < LONG_SCOPE:
             w = words[j]
             if w.clause_end:
-                if not self._continues_negation(j):
+                if en and w.text in ",.;" and _extends_before(words, j + 1):
+                    seen = 0  # "..., and that goes for X": the reach starts again before it
+                elif not self._continues_negation(j):
                     break
-                if en and _extends_before(words, j + 1):
-                    seen = 0  # the reach starts again at the end of the clause extended
                 j -= 1
                 continue
             if (
@@ -725,11 +724,7 @@ class Negation:
         Not an "or" that opens a consequence with its own subject: "don't take it, or you
         could bleed" warns."""
         words = self._tokens
-        if self.locale != "en" or j + 2 >= len(words):
-            return False
-        if words[j].text in ",.;" and _extends_before(words, j + 1):
-            return True
-        if words[j].text != ",":
+        if self.locale != "en" or words[j].text != "," or j + 2 >= len(words):
             return False
         if words[j + 1].text in ("or", "nor"):
             return words[j + 2].text not in _SUBJECTS_EN and words[j + 2].text != "else"
@@ -870,7 +865,9 @@ def _en_frames(texts: list[str]) -> list[int]:
             rest = texts[j + 1 :]
             ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
             # "It might be tempting to think that's just the bruise" asserts nothing either.
-            if "but" in rest[:ends] or (rest[:1] == ["to"] and rest[1:2] in _THINKING_EN):
+            if "but" in rest[:ends] or (
+                rest[:1] == ["to"] and rest[1:2] and rest[1] in _THINKING_EN
+            ):
                 frames.append(j)
         elif word in _WISHERS_EN:
             # "I'd love to tell you it'll come tomorrow, but I can't", "I wish I could
