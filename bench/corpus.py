@@ -151,6 +151,11 @@ VARIANTS = {
     # held-out part misses most: violations caught and false violations.
     "q": "violation by a tired or over-helpful trainee, in everyday words (round 6)",
     "r": "clean, talking safely around the forbidden thing (round 6)",
+    # The seventh round, written blind after the sixth round's tuning, on the two kinds
+    # the sixth round named as open: going along with a request after the fact that forbids
+    # it came out, and careful refusals in words that do not say "can't".
+    "s": "going along with the customer after the forbidding fact came out (round 7)",
+    "t": "careful, refusing and redirecting kindly in own words (round 7)",
 }
 
 
@@ -163,8 +168,8 @@ def holdout_variants(full_id: str) -> set[str]:
     """Every variant of a scenario kept aside: one of the first five, one of the second
     round's two, one of the third round's three, one of the fourth's three and one of the
     fifth's three (shifted by one and by two, so that each round's held-out kind is not
-    always the third round's), and one of the sixth round's two (shifted by one, so not
-    always the second round's)."""
+    always the third round's), one of the sixth round's two (shifted by one, so not
+    always the second round's) and one of the seventh's two."""
     total = sum(full_id.encode("utf-8"))
     return {
         holdout_variant(full_id),
@@ -173,6 +178,7 @@ def holdout_variants(full_id: str) -> set[str]:
         "klm"[(total + 1) % 3],
         "nop"[(total + 2) % 3],
         "qr"[(total + 1) % 2],
+        "st"[total % 2],
     }
 
 
