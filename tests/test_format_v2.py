@@ -985,7 +985,7 @@ def test_a_space_between_chinese_characters_ends_a_clause() -> None:
     assert run_on.asks_at(run_on.text.find("淤青"))
     # The clause ends for negation too: the bruising is told, not negated by 不容易止住.
     assert not negates("阿司匹林会让血不容易止住 打完出血淤青会比一般人多", "zh-CN", "淤青")
-    assert negates("不会 留疤", "zh-CN", "留疤") is False  # the documented limit
+    assert negates("不会 留疤", "zh-CN", "留疤")  # but not after a negation
     # Latin words keep their spaces.
     assert Reading("用 Panadol 也行", "zh-CN").text == "用 panadol 也行"
 
@@ -1195,6 +1195,43 @@ def test_a_suggestion_with_yao_bu_is_no_negation() -> None:
     assert not negates("要不您用对乙酰氨基酚，这个跟华法林冲突小一些", "zh-CN", "对乙酰氨基酚")
     assert not negates("要不先问一下开药的医生", "zh-CN", "医生")
     assert negates("不要吃布洛芬", "zh-CN", "布洛芬")
+
+
+@pytest.mark.parametrize(
+    ("line", "negated"),
+    [
+        ("您要不要试试布洛芬", False),  # 要 / 不要 / 试试 to the segmenter: still a question
+        ("能不能吃布洛芬呀", False),
+        ("不要吃布洛芬", True),
+        ("只要不吃布洛芬就行", True),  # a condition's negation is a negation
+    ],
+)
+def test_an_a_not_a_question_is_no_negation_however_it_is_cut(line: str, negated: bool) -> None:
+    assert negates(line, "zh-CN", "布洛芬") is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "negated"),
+    [
+        ("不会 留疤的，放心", True),  # a space after a negation does not end its reach
+        ("打完会肿几天 留疤的概率很低", False),  # elsewhere a space ends a clause
+    ],
+)
+def test_a_space_after_a_chinese_negation_keeps_its_reach(line: str, negated: bool) -> None:
+    assert negates(line, "zh-CN", "留疤") is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "negated"),
+    [
+        ("even a low dose of ibuprofen isn't safe for you", True),
+        ("honestly even a small dose would be risky with warfarin", True),
+        ("even a low dose helps most people", False),  # nothing turns it down
+        ("a low dose isn't always enough, but it's where we start", False),  # no "even"
+    ],
+)
+def test_what_even_concedes_the_rest_of_its_clause_turns_down(line: str, negated: bool) -> None:
+    assert negates(line, "en", "dose") is negated
 
 
 @pytest.mark.parametrize(

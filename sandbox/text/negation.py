@@ -155,6 +155,13 @@ NEGATORS_ZH = frozenset(
         "做不了 不可能 没法保证 不敢保证 不想 不愿 不愿意"
     ).split()
 )
+#: Before 要不, characters that make 要 a word of its own (只要, 需要, 主要, 想要, 还要…).
+_NOT_SUGGESTING_ZH = frozenset("只需主想还就重必也都是")
+#: Verbs the segmenter glues to a one-character negation (不吃, 没买过): the word negates.
+_GLUED_VERBS_ZH = frozenset(
+    "吃 买 用 喝 打 做 卖 发 寄 停 换 拿 开 给 送 涂 擦 抹 敷 碰 服 注射 服用 建议 推荐 需要 "
+    "考虑 安排 下单 着急 担心".split()
+)
 _LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len, reverse=True))
 _NOT_NEGATING_ZH = (
     "不超过",
@@ -188,6 +195,14 @@ _REJECTED_AFTER_EN = re.compile(
     # we'd offer either": an option named to be turned down
     r"|\bbe not (the answer|an answer|an option|the way|a way|the solution)\b"
     r"|\bbe not something (i|we) [^.,;:!?]{0,12}\b(offer|do|recommend|suggest|allow)\b"
+)
+#: "even (just) a low dose ...": the thing conceded, right before the occurrence.
+_CONCEDED_EN = re.compile(
+    r"\beven (?:just |only )?(?:a |an |the |one |two |a couple of )?(?:[a-z]+ )?$"
+)
+#: What turns a conceded thing down in the rest of its clause.
+_TURNED_DOWN_EN = re.compile(
+    r"\b(?:not|never|risky|dangerous|unsafe|bleed|bleeding|risk|problem|interact)\b"
 )
 _REJECTED_AFTER_ZH = re.compile(
     "不可能|做不到|达不到|给不了|保证不了|办不到|不现实|不靠谱|没法保证|没办法保证|不存在|是假的|骗人的|"
@@ -436,6 +451,8 @@ class Negation:
                     not texts.isdisjoint(NEGATORS_EN)
                     or not texts.isdisjoint(_PAIR_HEADS_EN)
                     or bool(self._frame_starts())
+                    # "even a low dose would be risky" turns down without a negation word
+                    or "even" in texts
                     # a rejection without a negation word ("that's a myth") needs one of these
                     or (
                         not texts.isdisjoint(_REJECTION_WORDS_EN)
@@ -678,6 +695,12 @@ class Negation:
             clause_end, pattern = _CLAUSE_END_ZH, _REJECTED_AFTER_ZH
         stop = clause_end.search(text, at)
         end = stop.start() if stop is not None else len(text)
+        if self.locale == "en" and _CONCEDED_EN.search(text, max(0, at - 40), at):
+            # "even a low dose of ibuprofen isn't safe": what "even" concedes, the rest of
+            # its clause turns down.
+            turned = _TURNED_DOWN_EN.search(text, at, end)
+            if turned is not None and not any(s <= turned.start() < e for s, e in inside):
+                return Word(turned.start(), turned.end(), turned.group(0))
         for found in pattern.finditer(text, at, end):
             if any(s <= found.start() and found.end() <= e for s, e in inside):
                 continue
@@ -785,16 +808,31 @@ class Negation:
         start += len(token) - len(lead)
         if not lead or self.text.startswith(_NOT_NEGATING_ZH, start):
             return False
-        if lead == "不" and start > 0 and self.text[start - 1] == "要":
+        if (
+            lead == "不"
+            and start > 0
+            and self.text[start - 1] == "要"
+            and self.text[start - 2 : start - 1] not in _NOT_SUGGESTING_ZH
+        ):
             # 要不您用对乙酰氨基酚 (how about...), 要不然 (otherwise): a suggestion, no
-            # negation; 要不要 asks (an A-not-A question).
+            # negation; but 只要不吃 (as long as you don't) and 需要不 negate.
             return False
+        if lead[0] in "不没" and 0 < start < len(self.text) - 1:
+            before = self.text[start - 1]
+            if before == self.text[start + 1] and before not in "不没":
+                # 要不要, 能不能, 有没有 ask (an A-not-A question) however the segmenter
+                # cut them (您要不要试试: 要 / 不要 / 试试).
+                return False
         # A longer word may start with a negation of two characters or more (the lexicon's
         # 不能保证 is one word to the segmenter); one character alone negates only as a word
         # (不良反应 is no negation), or glued to 一 (别一上来就问: 别一 to the segmenter).
-        if lead.endswith("一") and lead[:-1] in NEGATORS_ZH:
-            return True
-        return lead in NEGATORS_ZH or lead.startswith(_LONG_NEGATORS_ZH)
+        return (
+            lead in NEGATORS_ZH
+            or lead.startswith(_LONG_NEGATORS_ZH)
+            or (lead.endswith("一") and lead[:-1] in NEGATORS_ZH)
+            # the segmenter glues a negation to a verb: 不吃, 不买, 没吃过, 没用过
+            or (lead[0] in "不没别" and lead[1:].removesuffix("过") in _GLUED_VERBS_ZH)
+        )
 
     def _reported(self, i: int) -> Word | None:
         """A frame earlier in the sentence that reports or rejects what follows."""

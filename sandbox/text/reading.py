@@ -83,6 +83,8 @@ class Literals(tuple[str, ...]):
 
 _KEY = 3
 _ZH_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
+#: Negations a space after which does not end the clause (不会 留疤).
+_SPACED_NEGATIONS_ZH = ("不", "不会", "没", "没有", "别", "不要", "不用", "不能", "不可能", "不太")
 #: Below this many literals, testing each one is as quick as the index.
 _INDEXED = 200
 
@@ -128,7 +130,7 @@ class Reading(Negation, SpeechActs, Text):
             # On a phone a space often ends a Chinese clause ("打完会肿几天 也可能有淤青"):
             # between two Chinese characters it reads as a comma (one for one, so that
             # positions hold).
-            self.text = _ZH_SPACE.sub("，", self._plain) if " " in self._plain else self._plain
+            self.text = _zh_spaces(self._plain) if " " in self._plain else self._plain
             self._word_list = _zh_tokens(self.text)
 
     @property
@@ -270,6 +272,18 @@ def _without_fillers(words: list[Word]) -> tuple[str, list[int]]:
         parts.append(w.text)
         where.extend(range(w.start, w.end))
     return "".join(parts), where
+
+
+def _zh_spaces(text: str) -> str:
+    """A space between two Chinese characters as a comma (one for one, so that positions
+    hold), except after a negation: "不会 留疤" still says no scar, where a comma would end
+    the negation's reach."""
+
+    def comma(m: re.Match[str]) -> str:
+        before = text[max(0, m.start() - 4) : m.start()]
+        return " " if before.endswith(_SPACED_NEGATIONS_ZH) else "，"
+
+    return _ZH_SPACE.sub(comma, text)
 
 
 def _zh_tokens(text: str) -> list[Word]:
