@@ -1317,3 +1317,38 @@ def test_speech_acts_of_suggestions_conditions_and_lists(
 ) -> None:
     reading = Reading(line, locale)
     assert reading.act_fits(reading.text.find(word), act) is fits
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "negated"),
+    [
+        # a heading names what the sentence talks about and asserts nothing of it
+        ("On the written guarantee: honestly, nobody serious gives one.", "guarantee", True),
+        ("As for the vitamin bundle, I'd keep your money.", "bundle", True),
+        ("We guarantee it: no scars.", "guarantee", False),
+        # what a page "suggests" is reported, however far the verb
+        (
+            "It won't cure it, whatever the 'immune boost' banner on the site suggests.",
+            "boost",
+            True,
+        ),
+        (
+            "A clinic that signs off on a nose exactly like the photo isn't being straight.",
+            "exactly",
+            True,
+        ),
+    ],
+)
+def test_headings_and_far_reporting_verbs(line: str, word: str, negated: bool) -> None:
+    assert negates(line, "en", word) is negated
+
+
+def test_not_yet_tells_that_it_comes_later() -> None:
+    """ "you won't need his prescription yet" tells a disclosure that it is needed later;
+    for a claim it is still negated."""
+    reading = Reading("Once you're in, you won't need his prescription yet by the way.", "en")
+    at = reading.text.find("prescription")
+    assert reading.negation_at(at) is not None
+    assert not reading.negated(at, (), told=True)
+    plain = Reading("You won't need his prescription.", "en")
+    assert plain.negated(plain.text.find("prescription"), (), told=True)

@@ -71,11 +71,11 @@ _REPORTERS_EN = frozenset(
     "company companies brand brands article articles forum forums friend friends google "
     "tiktok instagram banner banners poster posters sign listing listings blurb review "
     "reviews place places slip supplier suppliers courier couriers wholesaler wholesalers "
-    "tracking".split()
+    "tracking clinic clinics".split()
 )
 _SAYING_EN = frozenset(
     "say tell claim promise guarantee advertise swear insist call offer sell market "
-    "blame try assume believe think reckon suggest imply sound".split()
+    "blame try assume believe think reckon suggest imply sound sign".split()
 )
 _DISBELIEF_EN = (
     ("do", "not", "believe"),
@@ -453,6 +453,12 @@ class Negation:
                     or bool(self._frame_starts())
                     # "even a low dose would be risky" turns down without a negation word
                     or "even" in texts
+                    # a heading: "On the written guarantee: ...", "As for the bundle, ..."
+                    or ":" in self.text
+                    or " - " in self.text
+                    or "as for" in self.text
+                    or "as to" in self.text
+                    or "regarding" in texts
                     # a rejection without a negation word ("that's a myth") needs one of these
                     or (
                         not texts.isdisjoint(_REJECTION_WORDS_EN)
@@ -501,11 +507,20 @@ class Negation:
         found = self.negation_at(at, inside)
         if found is None:
             return False
+        if told and found.start < at and self.locale == "en" and self._yet_after(at):
+            # "you won't need his prescription yet": it will be needed, later.
+            return False
         if told and found.start > at and _HEDGES_AFTER.search(found.text):
             # "快递公司反馈周四能到，但我没法打包票": a hedge after an estimate or a warning
             # takes back a promise, not what was told.
             return False
         return not (told and self._frames and self._reported_only(at, inside, found))
+
+    def _yet_after(self, at: int) -> bool:
+        """Whether "yet" follows the occurrence in its clause (not yet: later)."""
+        stop = _CLAUSE_END_EN.search(self.text, at)
+        clause = self.text[at : stop.start() if stop is not None else len(self.text)]
+        return " yet" in clause
 
     def _reported_only(self, at: int, inside: Sequence[Span], found: Word) -> bool:
         """Whether only a third party's reporting frame cancels the occurrence, and the
@@ -604,6 +619,7 @@ class Negation:
             seen += 1
         return (
             self._reported(i)
+            or (_topic_heading_en(self.text, at) if en else None)
             or self._quoted_and_rejected(at)
             or self._rejected_after(at, inside)
             or self._rejected_by_next(at)
@@ -877,6 +893,25 @@ class Negation:
         return None
 
 
+#: "On the written guarantee: ...", "As for the vitamin bundle, ...": a heading that names
+#: what the sentence goes on to talk about, and asserts nothing of it.
+_TOPIC_HEADING_EN = re.compile(
+    r"(?:^|[.!?;] )(?:(?:ok|okay|and|so|now|right) (?:, )?)?"
+    r"(?:(?P<head>on|about|re) (?:the |your |that |this )?(?:[a-z0-9']+ ){0,3}[a-z0-9']+ (?::|-)"
+    r"|(?P<as>as for|as to|regarding) (?:the |your |that |this )?(?:[a-z0-9']+ ){0,3}"
+    r"[a-z0-9']+ (?::|-|,))"
+)
+
+
+def _topic_heading_en(text: str, at: int) -> Word | None:
+    start = max(text.rfind(m, 0, at) for m in _SENTENCE_MARKS_EN)
+    found = _TOPIC_HEADING_EN.match(text, max(0, start))
+    if found is None or found.end() <= at:
+        return None
+    head = "head" if found.group("head") else "as"
+    return Word(found.start(head), found.end(head), found.group(head))
+
+
 def _en_frames(texts: list[str]) -> list[int]:
     """Where an English reporting, disbelief or concession frame starts (word indices of
     the lemmas `texts`)."""
@@ -891,7 +926,8 @@ def _en_frames(texts: list[str]) -> list[int]:
         ):
             frames.append(j)  # "you'll read online that...", "I've heard people..."
         elif word in _REPORTERS_EN:
-            ahead = texts[j + 1 : j + 6]
+            # "whatever the 'immune boost' banner on the site suggests": a longer reach
+            ahead = texts[j + 1 : j + (9 if word == "whatever" else 6)]
             for verb in ahead:
                 if verb in _CLAUSE_MARKS:
                     break
