@@ -40,6 +40,7 @@ NEGATOR_PAIRS_EN = frozenset(
         ("instead", "of"),
         ("rather", "than"),
         ("steer", "clear"),
+        ("steer", "away"),
         ("stay", "away"),
         ("far", "from"),
     }
@@ -195,6 +196,9 @@ _REJECTED_AFTER_EN = re.compile(
     # we'd offer either": an option named to be turned down
     r"|\bbe not (the answer|an answer|an option|the way|a way|the solution)\b"
     r"|\bbe not something (i|we) [^.,;:!?]{0,12}\b(offer|do|recommend|suggest|allow)\b"
+    # "fridge-and-use is one I'd steer you away from"
+    r"|\bbe (?:one|something|a thing) (?:i|we) (?:would |will )?(?:steer|keep) (?:you )?"
+    r"(?:away|clear)\b"
 )
 #: "even (just) a low dose ...": the thing conceded, right before the occurrence.
 _CONCEDED_EN = re.compile(
@@ -709,7 +713,10 @@ class Negation:
             clause_end, pattern = _CLAUSE_END_EN, _REJECTED_AFTER_EN
         else:
             clause_end, pattern = _CLAUSE_END_ZH, _REJECTED_AFTER_ZH
-        stop = clause_end.search(text, at)
+        # The clause goes on past the occurrence's own words ("fridge and use is one I'd
+        # steer you away from": its "and" ends nothing).
+        own_end = max((e for s, e in inside if s <= at < e), default=at)
+        stop = clause_end.search(text, own_end)
         end = stop.start() if stop is not None else len(text)
         if self.locale == "en" and _CONCEDED_EN.search(text, max(0, at - 40), at):
             # "even a low dose of ibuprofen isn't safe": what "even" concedes, the rest of
