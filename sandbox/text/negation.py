@@ -458,11 +458,7 @@ class Negation:
                     # "even a low dose would be risky" turns down without a negation word
                     or "even" in texts
                     # a heading: "On the written guarantee: ...", "As for the bundle, ..."
-                    or ":" in self.text
-                    or " - " in self.text
-                    or "as for" in self.text
-                    or "as to" in self.text
-                    or "regarding" in texts
+                    or _HEADING_CUE_EN.search(self.text) is not None
                     # a rejection without a negation word ("that's a myth") needs one of these
                     or (
                         not texts.isdisjoint(_REJECTION_WORDS_EN)
@@ -840,12 +836,10 @@ class Negation:
             # 要不您用对乙酰氨基酚 (how about...), 要不然 (otherwise): a suggestion, no
             # negation; but 只要不吃 (as long as you don't) and 需要不 negate.
             return False
-        if lead[0] in "不没" and 0 < start < len(self.text) - 1:
-            before = self.text[start - 1]
-            if before == self.text[start + 1] and before not in "不没":
-                # 要不要, 能不能, 有没有 ask (an A-not-A question) however the segmenter
-                # cut them (您要不要试试: 要 / 不要 / 试试).
-                return False
+        if _a_not_a_zh(self.text, start) is not None:
+            # 要不要, 能不能, 有没有 ask however the segmenter cut them (您要不要试试:
+            # 要 / 不要 / 试试).
+            return False
         # A longer word may start with a negation of two characters or more (the lexicon's
         # 不能保证 is one word to the segmenter); one character alone negates only as a word
         # (不良反应 is no negation), or glued to 一 (别一上来就问: 别一 to the segmenter).
@@ -905,9 +899,12 @@ class Negation:
 _TOPIC_HEADING_EN = re.compile(
     r"(?:^|[.!?;] )(?:(?:ok|okay|and|so|now|right) (?:, )?)?"
     r"(?:(?P<head>on|about|re) (?:the |your |that |this )?(?:[a-z0-9']+ ){0,3}[a-z0-9']+ (?::|-)"
-    r"|(?P<as>as for|as to|regarding) (?:the |your |that |this )?(?:[a-z0-9']+ ){0,3}"
+    r"|(?P<as>as for|as to|regarding|regard) (?:the |your |that |this )?(?:[a-z0-9']+ ){0,3}"
     r"[a-z0-9']+ (?::|-|,))"
 )
+
+#: What every heading holds: a message without it has none (read before `_TOPIC_HEADING_EN`).
+_HEADING_CUE_EN = re.compile(r":| - |\bas (?:for|to)\b|\bregard(?:ing)?\b")
 
 
 def _topic_heading_en(text: str, at: int) -> Word | None:
