@@ -101,6 +101,16 @@ def reason(result: Grade, index: int, messages: list[MessageExplanation], first:
             "passed" if not broken else f"broken by message(s) {', '.join(map(str, broken))}"
         )
     hits = [m for m in messages if m.matched]
+    along = [e for e in item.evidence if e.answering is not None]
+    if along and (not hits or along[0].message < hits[0].message):
+        quoted = along[0].answering or ""
+        if len(quoted) > 60:
+            quoted = quoted[:59] + "…"
+        more = len(item.evidence) - 1
+        return (
+            f"message {along[0].message + first} goes along with the customer's "
+            f"'{quoted}' (going_along)" + (f", and {more} more" if more else "")
+        )
     if hits:
         hit = hits[0]
         counted = next((f for f in hit.findings if f.counts), None)

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sandbox.engine.conversation import Conversation
+from sandbox.engine.conversation import Conversation, Message
 from sandbox.evaluator.flags import Flag, needs_review, review_flags
 from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
 from sandbox.evaluator.transcript import Transcript
 from sandbox.scenarios.models import CompiledScenario, Criterion, Pack, Scenario
+from sandbox.text.assent import goes_along, requests
 from sandbox.text.matcher import Text
 from sandbox.text.negation import link_rejections
 from sandbox.text.tone import DEFAULT_MIN, is_shouting, tone
@@ -30,6 +31,9 @@ def kept_verdicts(compiled: CompiledScenario) -> dict[tuple[int, str], Verdict]:
 class Evidence:
     message: int
     text: str
+    #: Set when the message is evidence by going along with a customer line that asked for
+    #: what the criterion forbids (`going_along`): that line's text.
+    answering: str | None = None
 
 
 @dataclass
@@ -56,7 +60,7 @@ class CriterionResult:
             data["penalty"] = _number(c.effective_penalty)
         else:
             data["weight"] = _number(c.effective_weight)
-        data["evidence"] = [{"message": e.message, "text": e.text} for e in self.evidence]
+        data["evidence"] = [_evidence_json(e) for e in self.evidence]
         return data
 
 
@@ -130,6 +134,7 @@ class _Graded:
     at: float
     response_s: float  # since the persona's last line that was not a nudge
     view: Text
+    answering: list[Message]  # the customer's lines since the trainee's previous message
 
 
 def grade(pack: Pack, scenario: Scenario | str, transcript: Transcript) -> Grade:
@@ -149,11 +154,15 @@ def grade_compiled(
     conversation = Conversation(compiled, compiled.locale, time_limit_s)
     graded: list[_Graded] = []
     ignored: list[int] = []
+    heard = 0  # how many of the conversation's lines the trainee has answered
     for index, text, at in transcript.trainee_lines():
         since = at - conversation.last_persona_at
         turn = conversation.receive(text, at)
-        if turn.accepted and turn.view is not None:
-            graded.append(_Graded(index, text, at, since, turn.view))
+        if turn.accepted and turn.view is not None and turn.index is not None:
+            heard_now = conversation.messages[heard : turn.index]
+            answering = [m for m in heard_now if m.role == "persona"]
+            graded.append(_Graded(index, text, at, since, turn.view, answering))
+            heard = turn.index + 1
         else:
             ignored.append(index)
     if compiled.v2:
@@ -278,8 +287,48 @@ def _judge(
 
     evidence = [Evidence(m.index, m.text) for m in matching]
     if criterion.kind == "forbidden":
+        if criterion.going_along:
+            evidence = _going_along(criterion, graded, conversation, evidence)
         return CriterionResult(criterion, "violated" if evidence else "clear", evidence)
     return CriterionResult(criterion, "met" if evidence else "missed", evidence)
+
+
+def _going_along(
+    criterion: Criterion,
+    graded: list[_Graded],
+    conversation: Conversation,
+    evidence: list[Evidence],
+) -> list[Evidence]:
+    """`evidence` with the messages in scope that go along with a customer line the
+    criterion lists as asking for what it forbids (`going_along`), in transcript order."""
+    asked_for = set(criterion.going_along or ())
+    locale, read = conversation.locale, conversation.compiled.read
+    matched = {e.message for e in evidence}
+    more: list[Evidence] = []
+    scope = _scope(criterion, len(graded))
+    for message in graded[scope.start : scope.stop]:
+        if message.index in matched:
+            continue
+        line = next(
+            (
+                m
+                for m in reversed(message.answering)
+                if (m.ref if m.kind != "opening" else "opening") in asked_for
+            ),
+            None,
+        )
+        if line is not None and goes_along(
+            message.view.text, locale, requests(read(line.text).text, locale)
+        ):
+            more.append(Evidence(message.index, message.text, line.text))
+    return sorted(evidence + more, key=lambda e: e.message) if more else evidence
+
+
+def _evidence_json(evidence: Evidence) -> dict[str, Any]:
+    data: dict[str, Any] = {"message": evidence.message, "text": evidence.text}
+    if evidence.answering is not None:
+        data["answering"] = evidence.answering
+    return data
 
 
 def _broken_by_check(criterion: Criterion, scope: list[_Graded], locale: str) -> list[_Graded]:

@@ -409,6 +409,10 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
             for ri, reaction in enumerate(scenario.reactions):
                 if reaction.negation is not None:
                     add(("scenarios", si, "reactions", ri, "negation"), f"'negation' {hint}")
+            for ci, criterion in enumerate(scenario.rubric.criteria):
+                if criterion.going_along is not None:
+                    path = ("scenarios", si, "rubric", "criteria", ci, "going_along")
+                    add(path, f"'going_along' {hint}")
     seen_scenarios: set[str] = set()
     for si, scenario in enumerate(pack.scenarios):
         base: Path = ("scenarios", si)
@@ -479,6 +483,13 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
             refs((*path, "applies_if_revealed"), criterion.applies_if_revealed, facts, "fact")
         if criterion.revealed is not None:
             refs((*path, "revealed"), criterion.revealed, facts, "fact")
+        if criterion.going_along is not None:
+            refs(
+                (*path, "going_along"),
+                criterion.going_along,
+                {"opening"} | all_steps,
+                "customer line ('opening', a fact or a reaction)",
+            )
 
     for i, example in enumerate(scenario.examples):
         path = (*base, "examples", i)

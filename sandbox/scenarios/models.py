@@ -156,6 +156,10 @@ class Criterion(Model):
     # A coaching line for practice hints ("Ask about other medicines before suggesting
     # one"); never the answer key, which stays in the feedback (evaluator/hints.py).
     hint: Text | None = None
+    # Format v2, forbidden criteria: the customer lines ("opening", fact and reaction ids)
+    # that ask for what the criterion forbids; going along with one of them in the next
+    # message ("ok, I'll send it today") is the violation (text/assent.py).
+    going_along: list[Id] | None = None
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Criterion:
@@ -218,6 +222,8 @@ class Criterion(Model):
             problems.append(("check", "'check: response_time' needs 'max_s'"))
         if self.min is not None and self.check != "tone":
             problems.append(("min", "'min' belongs to 'check: tone'"))
+        if self.going_along is not None and self.kind != "forbidden":
+            problems.append(("going_along", "'going_along' belongs to forbidden criteria"))
         if problems:
             raise PydanticCustomError(
                 "criterion_rule",
