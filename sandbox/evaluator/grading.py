@@ -281,7 +281,9 @@ def _judge(
         scope = _scope(criterion, len(graded))
         if not scope:
             return CriterionResult(criterion, "not_applicable")
-        broken = _broken_by_check(criterion, graded[scope.start : scope.stop], locale)
+        broken = _broken_by_check(
+            criterion, graded[scope.start : scope.stop], locale, conversation.compiled.v2
+        )
         evidence = [Evidence(m.index, m.text) for m in broken]
         return CriterionResult(criterion, "missed" if broken else "met", evidence)
 
@@ -331,7 +333,9 @@ def _evidence_json(evidence: Evidence) -> dict[str, Any]:
     return data
 
 
-def _broken_by_check(criterion: Criterion, scope: list[_Graded], locale: str) -> list[_Graded]:
+def _broken_by_check(
+    criterion: Criterion, scope: list[_Graded], locale: str, v2: bool = False
+) -> list[_Graded]:
     """The messages that break a built-in check; empty when it passes."""
     if criterion.check == "response_time":
         limit = criterion.max_s or 0.0
@@ -340,7 +344,7 @@ def _broken_by_check(criterion: Criterion, scope: list[_Graded], locale: str) ->
         return [m for m in scope if is_shouting(m.text)]
     # tone: the mean over the messages in scope; the evidence is the messages below `min`.
     floor = DEFAULT_MIN if criterion.min is None else criterion.min
-    scores = [tone(m.text, locale) for m in scope]
+    scores = [tone(m.text, locale, v2) for m in scope]
     if sum(scores) / len(scores) >= floor:
         return []
     return [m for m, s in zip(scope, scores, strict=True) if s < floor]

@@ -365,3 +365,12 @@ def polarity(text: str) -> float:
     if _SCORED.isdisjoint(words):
         return 0.0  # what `_score` returns for a message without a phrase, unscored
     return _score(words)
+
+
+def polarity_without(text: str, neutral: frozenset[str]) -> float:
+    """TextBlob's polarity of `text` read as if the `neutral` words (lower case) were not
+    in its lexicon: the same tokens, the same rules, those words scoring nothing."""
+    words = [w for w in _words(text) if w not in neutral]
+    if _SCORED.isdisjoint(words):
+        return 0.0
+    return _score(words)

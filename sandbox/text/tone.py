@@ -8,6 +8,7 @@ tell a curt or insulting agent from a courteous one.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 
@@ -148,9 +149,82 @@ def chinese_tone(text: str) -> float:
     return max(-1.0, min(1.0, score))
 
 
-def tone(text: str, locale: str) -> float:
-    """The tone of one message in its pack's locale."""
-    return english_polarity(text) if locale == "en" else chinese_tone(text)
+#: Format v2, English: words TextBlob scores as negative that a courteous agent says all
+#: day: apologies and regret ("I'm so sorry", "I'm afraid", "unfortunately"), sympathy with
+#: the customer's trouble ("that's awful", "gardening injuries are the worst", "what a
+#: hassle") and the plain words of a warning ("if it gets worse", "ever reacted badly",
+#: "a serious risk"). TextBlob puts "Hi, sorry to hear that" at -0.5, below the default
+#: `min`; an agent who apologises twice and warns once would fail a tone check.
+SERVICE_NEUTRAL_EN: frozenset[str] = frozenset(
+    """sorry afraid unfortunately unfortunate apologise apologize apologies regret regrettably
+    awful terrible horrible worst bad badly annoying frustrating frustrated upsetting upset
+    hassle disappointing disappointed shame stressful scary worrying worried difficult hard
+    tough painful sore ill sick unwell worse serious seriously dangerous harmful wrong risky
+    nasty heavy severe""".split()
+)
+#: Format v2, English: curt or hostile service phrases TextBlob reads as neutral, on its
+#: scale (as `CHINESE_HOSTILE`): "not my problem", "that's your own fault".
+ENGLISH_HOSTILE: dict[str, float] = {
+    "not my problem": -0.9,
+    "your problem": -0.7,
+    "not my job": -0.8,
+    "not our problem": -0.8,
+    "your own fault": -0.9,
+    "i already told you": -0.6,
+    "i told you already": -0.6,
+    "how many times": -0.6,
+    "i don't care": -0.8,
+    "i dont care": -0.8,
+    "stop wasting my time": -1.0,
+    "take it or leave it": -0.8,
+}
+#: ... and orders that are curt only as orders, at the start of a sentence or clause or
+#: after "just": "Deal with it." (not "permission for you to deal with it").
+ENGLISH_HOSTILE_ORDERS: dict[str, float] = {
+    "deal with it": -0.8,
+    "get over it": -0.8,
+    "calm down": -0.5,
+    "shut up": -1.0,
+    "whatever": -0.5,
+    "google it": -0.7,
+    "read the label": -0.5,
+    "read the leaflet": -0.5,
+    "go somewhere else": -0.7,
+    "stop asking": -0.7,
+}
+
+
+def _alternation(phrases: dict[str, float]) -> str:
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+
+
+_ENGLISH_HOSTILE = re.compile(
+    rf"\b({_alternation(ENGLISH_HOSTILE)})\b"
+    rf"|(?:^|[.!?,;:]\s*|\bjust\s+|\boh\s+)({_alternation(ENGLISH_HOSTILE_ORDERS)})\b"
+)
+
+
+def service_tone_en(text: str) -> float:
+    """Format v2's English tone: TextBlob's polarity with `SERVICE_NEUTRAL_EN` scoring
+    nothing, or the weight of a curt phrase (`ENGLISH_HOSTILE`, `ENGLISH_HOSTILE_ORDERS`)
+    when one is lower."""
+    from sandbox.text.polarity import polarity_without
+
+    score = polarity_without(text, SERVICE_NEUTRAL_EN)
+    lowered = normalize(text).replace("’", "'")
+    hostile = [
+        ENGLISH_HOSTILE[m.group(1)] if m.group(1) else ENGLISH_HOSTILE_ORDERS[m.group(2)]
+        for m in _ENGLISH_HOSTILE.finditer(lowered)
+    ]
+    return min([score, *hostile])
+
+
+def tone(text: str, locale: str, v2: bool = False) -> float:
+    """The tone of one message in its pack's locale; `v2` reads English as format v2 does
+    (`service_tone_en`), and Chinese the same in both formats."""
+    if locale != "en":
+        return chinese_tone(text)
+    return service_tone_en(text) if v2 else english_polarity(text)
 
 
 def is_shouting(text: str) -> bool:
