@@ -144,6 +144,12 @@ def _simplemma():  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=65536)
+def is_word(word: str) -> bool:
+    """Whether simplemma's English dictionary knows `word` (lower case) as a word form."""
+    return bool(_simplemma().is_known(word, lang="en"))
+
+
+@lru_cache(maxsize=65536)
 def lemma(word: str) -> str:
     """The dictionary form of one lower-case English word."""
     found = _OVERRIDES.get(word)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sandbox.text.acts import SpeechActs
 from sandbox.text.hanzi import simplified
-from sandbox.text.lemmas import expand, lemma
+from sandbox.text.lemmas import expand, is_word, lemma
 from sandbox.text.matcher import (
     Phrase,
     Span,
@@ -72,6 +72,46 @@ class Literals(tuple[str, ...]):
         self.short = tuple(short)
         return self
 
+    @property
+    def spelling(self) -> dict[str, tuple[str, ...]]:
+        """The literals' long words (`_SPELT`) by themselves and by each form with one letter
+        left out: two words one typo apart share a key (`respell`). Made on first need."""
+        index = self.__dict__.get("_spelling")
+        if index is None:
+            found: dict[str, set[str]] = {}
+            for literal in self:
+                for word in literal.split():
+                    if len(word) > _SPELT and word.isalpha() and word.isascii():
+                        for key in _one_out(word):
+                            found.setdefault(key, set()).add(word)
+            index = {k: tuple(sorted(v)) for k, v in found.items()}
+            self.__dict__["_spelling"] = index
+        return index
+
+    def respell(self, forms: list[str], raw: str = "") -> list[str] | None:
+        """`forms` with each long word that no dictionary knows and that is one typo (a
+        letter added, left out, changed, or two swapped) from exactly one of the literals'
+        longer words read as that word ("prescripton", "ibuprofin", "asprin"); None when
+        nothing changed. A word written with a capital in `raw` is a name and stays
+        ("Mrs Hadley" is not "hardly")."""
+        fixed: list[str] | None = None
+        spelling: dict[str, tuple[str, ...]] | None = None
+        for i, form in enumerate(forms):
+            if len(form) < _SPELT or not form.isalpha() or not form.isascii():
+                continue
+            if spelling is None:
+                spelling = self.spelling
+            if form in spelling and form in spelling[form]:
+                continue  # one of the literals' own words
+            if is_word(form) or form.capitalize() in raw:
+                continue
+            near = {w for key in _one_out(form) for w in spelling.get(key, ())}
+            if len(near) == 1:
+                if fixed is None:
+                    fixed = list(forms)
+                fixed[i] = near.pop()
+        return fixed
+
     def present_in(self, text: str) -> frozenset[str]:
         """The literals that occur in `text`."""
         by_key = self.by_key
@@ -82,6 +122,16 @@ class Literals(tuple[str, ...]):
 
 
 _KEY = 3
+#: Words of at least this many letters are read through one typo into a literal's word of
+#: more letters than this (`Literals.respell`): shorter ones are too often another word one
+#: letter away.
+_SPELT = 6
+
+
+def _one_out(word: str) -> set[str]:
+    """The word and every form of it with one letter left out."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
 _ZH_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 #: Negations a space after which does not end the clause (不会 留疤).
 _SPACED_NEGATIONS_ZH = ("不", "不会", "没", "没有", "别", "不要", "不用", "不能", "不可能", "不太")
@@ -124,6 +174,11 @@ class Reading(Negation, SpeechActs, Text):
             self._plain = simplified(self._plain)
         if self.locale == "en":
             self.text, self._forms = _en_lemmas(self._plain)
+            if isinstance(self.universe, Literals):
+                respelt = self.universe.respell(self._forms, self.raw)
+                if respelt is not None:
+                    self._forms = respelt
+                    self.text = " ".join(respelt)
             if not EN_FILLERS.isdisjoint(self._forms):
                 self._unfilled = _without_fillers(self._tokens)
         else:
