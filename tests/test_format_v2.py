@@ -601,6 +601,12 @@ def test_negation_reaches_what_it_should_and_no_further(
         ("一模一样这种承诺谁都给不了", "一模一样", True),
         ("我们不能保证效果永久、不留疤", "不留疤", True),  # 、 lists, it does not end the clause
         ("谁拍胸脯说能永久，你反而要小心", "永久", True),
+        # The topic taken up by 这个 and refused, with or without a mark before it.
+        ("看不出来这个没法跟您打包票", "看不出来", True),
+        ("你说的永久跟不留疤 这个也没办法跟你打包票", "永久", True),
+        ("做几次能平这个不好说", "能平", True),
+        ("肯定看不出来，这个我可以保证", "看不出来", False),
+        ("做完肯定看不出来 这个我跟你保证", "看不出来", False),
     ],
 )
 def test_chinese_rejections_after_the_claim_and_across_a_list(

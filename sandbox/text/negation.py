@@ -275,13 +275,19 @@ _REJECTION_WORDS_EN = frozenset(
 )
 _REJECTION_CHARS_ZH = re.compile("[错假骗忽夸误信]")
 _REJECTS_BEFORE_ZH = re.compile(
-    r"(?:^|(?<=[。！？；.!?;，,~…]))(?:哈|嗯|嗯嗯|亲|但是|但|不过|其实|说实话|老实说|实话说)?[，,]?"
+    # After a mark; or, mid-sentence, at a 这/那 that takes up the topic before it:
+    # 看不出来这个没法跟您打包票 ("that it won't show, this I can't promise").
+    r"(?:^|(?<=[。！？；.!?;，,~…])|(?<=[\u4e00-\u9fff])(?=[这那]))"
+    r"(?:哈|嗯|嗯嗯|亲|但是|但|不过|其实|说实话|老实说|实话说)?[，,]?"
     r"(?:"
     r"(?:这|那)(?:个|种|些)?(?:说法|话|讲法|宣传|广告|说的)?(?:是|都是|其实是|可|真的|完全)?"
     r"(?:不对|错的|不准确|不靠谱|没有根据|没根据|假的|骗人的|忽悠人的|夸张了|夸大了|不可信|不真实"
     r"|不是真的|误导人的?|不科学)"
-    r"|(?:这|那)(?:个|种)?(?:话|承诺)?我(?:们)?(?:可)?(?:不能|没法|没办法|不敢|不会)"
-    r"(?:说|讲|保证|承诺|打包票|跟您保证|跟您说)"
+    r"|(?:这|那)(?:个|种|点|些)?(?:话|承诺)?(?:我们?|咱们?)?(?:也|可|真|实在|确实|真的)?"
+    r"(?:不能|没法|没办法|不敢|不会|不好|不太好)(?:跟(?:您|你)|给(?:您|你))?"
+    r"(?:说|讲|保证|承诺|打包票|打这个包票|担保|说死|下结论)(?:的|效果)?"
+    r"|(?:这|那)(?:个|种|点)?(?:我们?)?(?:也|可|真|实在)?"
+    r"(?:保证不了|打不了包票|担保不了|说不好|不好说|说不准)"
     r"|不是这样的|其实不是这样|并不是这样|别信|不要信|千万别信|可别信|这样不行|其实不是一回事"
     r"|我(?:们)?(?:真|可|也)?(?:不能|没法|没办法|不敢|不会)(?:打这个包票|打包票|保证|承诺|跟您保证|答应)"
     r"|(?:您|你)(?:也)?用不上|我?(?:就)?不给(?:您|你)推(?:荐)?了?|没必要买"
@@ -682,6 +688,10 @@ class Negation:
         marks = _SENTENCE_MARKS_EN if en else _REJECTED_SENTENCE_ENDS_ZH
         starts = dict(rejections)
         for k in range(at, len(text)):
+            if not en and k > at and text[k] in "这那":
+                word = starts.get(k)  # the topic before it taken up and rejected
+                if word is not None:
+                    return word
             # English: a comma too, before "that/which/this" ("..., that's not true")
             if text[k] in marks or (en and text[k] == ","):
                 following = k + 1
