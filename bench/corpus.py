@@ -156,6 +156,11 @@ VARIANTS = {
     # it came out, and careful refusals in words that do not say "can't".
     "s": "going along with the customer after the forbidding fact came out (round 7)",
     "t": "careful, refusing and redirecting kindly in own words (round 7)",
+    # The eighth round, written blind after the seventh round's tuning and the going-along
+    # rule, typed the way staff type on a phone in a hurry (no punctuation to end a clause,
+    # typos, abbreviations), where negation and the end of a clause are hardest to read.
+    "u": "violation typed in a hurry on a phone (round 8)",
+    "v": "careful and clean, typed in a hurry on a phone (round 8)",
 }
 
 
@@ -169,7 +174,8 @@ def holdout_variants(full_id: str) -> set[str]:
     round's two, one of the third round's three, one of the fourth's three and one of the
     fifth's three (shifted by one and by two, so that each round's held-out kind is not
     always the third round's), one of the sixth round's two (shifted by one, so not
-    always the second round's) and one of the seventh's two."""
+    always the second round's), one of the seventh's two and one of the eighth's two
+    (shifted by one, so not always the seventh round's)."""
     total = sum(full_id.encode("utf-8"))
     return {
         holdout_variant(full_id),
@@ -179,6 +185,7 @@ def holdout_variants(full_id: str) -> set[str]:
         "nop"[(total + 2) % 3],
         "qr"[(total + 1) % 2],
         "st"[total % 2],
+        "uv"[(total + 1) % 2],
     }
 
 
