@@ -1358,3 +1358,32 @@ def test_not_yet_tells_that_it_comes_later() -> None:
     assert not reading.negated(at, (), told=True)
     plain = Reading("You won't need his prescription.", "en")
     assert plain.negated(plain.text.find("prescription"), (), told=True)
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "asks"),
+    [
+        # A question typed on after a greeting or an acknowledgement, with no mark between.
+        ("hi sorry ur not well do u have a prescripton for it", "prescripton", True),
+        ("thx noted r u on any meds", "medicine", True),
+        ("gotcha whats the order no", "order", True),
+        ("great any allergies", "allergy", True),
+        ("thx got it up which bit didnt arrive", "arrive", True),
+        ("hi im sorry first thing how many days of tablets do u have left", "how many", True),
+        ("totally get it do u know roughly how long the box was sat outside", "how long", True),
+        ("before u pick anything r u taking anything already for the cold", "cold", True),
+        ("got ur pic thx just so i understand what is it about ur own nose", "nose", True),
+        # ... and statements that hold the same words.
+        ("i dont have any stock", "stock", False),
+        ("whatever you do you should avoid it", "avoid", False),
+        ("ill check how long it takes", "how long", False),
+        ("if you have any allergies tell the doctor", "allergy", False),
+        ("ah that'll be it the codes going to ur old phone", "phone", False),
+        ("even if u dont know which one it was they need to know", "need", False),
+        ("the reason is ur skin is still healing differently", "heal", False),
+        ("the thing is you cant take it", "take", False),
+    ],
+)
+def test_a_question_typed_on_without_a_mark(line: str, word: str, asks: bool) -> None:
+    reading = Reading(line, "en")
+    assert reading.asks_at(reading.text.find(word)) is asks

@@ -172,8 +172,14 @@ def _requests_en(clause: str) -> bool:
         if rests is not None:
             for rest in rests:
                 if tuple(words[j + 1 : j + 1 + len(rest)]) == rest:
+                    if word in ("need", "want") and j and words[j - 1] in _THIRD_PARTIES_EN:
+                        continue  # "they need to know before prescribing" tells
                     return True
     return False
+
+
+#: Whose need to know is no request of the trainee's: the doctor's, someone else's.
+_THIRD_PARTIES_EN = frozenset("they he she doctor doc gp pharmacist prescriber them".split())
 
 
 # -- Chinese -----------------------------------------------------------------------------
@@ -270,6 +276,35 @@ def _strip_discourse(words: list[str]) -> list[str]:
     while k < len(words) and (words[k] in _DISCOURSE_EN or words[k] in _LEADING_EN):
         k += 1
     return words[k:]
+
+
+#: A question that opens inside a clause typed without marks (`SpeechActs._asks_midway_en`):
+#: an auxiliary before its subject, a wh-word with one, "how many ... you", or "any" after
+#: an acknowledgement.
+_MIDWAY_QUESTION_EN = re.compile(
+    r"\b(?:do|did|be|are|is|have|can|could|would|will) "
+    r"(?:you|it|there|they|he|she|your \w+)(?! (?:should|must|need|will|can|do)\b)\b"
+    r"|\b(?:what|how|when|where|which|who)(?: (?!(?:you|it|they|he|she|i|we)\b)\w+){0,4} "
+    r"(?:be|are|is|do|did|have|can|will|would) (?:you|it|there|they|he|she|your|the|this|that)\b"
+    r"|\bhow (?:many|much|long|often)(?: \w+)? you\b"
+    r"|\bwhich \w+ (?:do|did|be|are|is|have|will|would)\b"
+    r"|\b(?:thanks|thank you|ok|okay|great|cool|note|noted|perfect|sure|right|gotcha|lovely"
+    r"|brilliant|also|plus|oh|q|qs|question|btw) (?:any|anything)\b"
+)
+#: What a question opening with "is"/"are" follows when typed on without a mark: an
+#: acknowledgement, a greeting, an apology ("thx noted r u on any meds").
+_BEFORE_MIDWAY_COPULA_EN = frozenset(
+    "hi hello hey thanks thank thx ok okay sorry great cool note noted perfect sure right "
+    "gotcha lovely brilliant also and so oh ah yes yeah no btw first then now well anyway "
+    "q question qs that there".split()
+)
+#: Words after which an auxiliary is not a question's: a modal or "to" before it ("that
+#: will be it"), a condition or a relative ("if it is", "what it does").
+_NOT_BEFORE_MIDWAY_EN = frozenset(
+    "will would can could should must may might to not which who what if whether when where".split()
+)
+#: ... nor, unless the auxiliary is do, its own subject ("it is", "that will be").
+_SUBJECTS_BEFORE_MIDWAY_EN = frozenset("that this it i we they you he she there".split())
 
 
 def _opens_question_en(clause: str) -> bool:
@@ -582,8 +617,40 @@ class SpeechActs:
             if _is_tag(tail):
                 return True
         if not sentence.endswith("?") and _opens_statement_en(clause):
-            return _requests_en(clause)
-        return _opens_question_en(clause) or _requests_en(clause)
+            return _requests_en(clause) or self._asks_midway_en(at)
+        return _opens_question_en(clause) or _requests_en(clause) or self._asks_midway_en(at)
+
+    def _asks_midway_en(self, at: int) -> bool:
+        """A question typed on without a mark after what came before it in the clause: "hi
+        sorry ur not well do u have a prescripton", "thx noted r u on any meds", "gotcha
+        whats the order no": an auxiliary before its subject, a wh-word with one, or "any"
+        after an acknowledgement, opening in the clause at or before `at`."""
+        marks = self._clause_mark_list()
+        start = max((m for m in marks if m < at), default=-1) + 1
+        end = min((m for m in marks if m >= at), default=len(self.text))
+        text = self.text
+        for found in _MIDWAY_QUESTION_EN.finditer(text, start, end):
+            if found.start() > at:
+                break  # a question after the words asked about is another one
+            before = text[start : found.start()].split()
+            words = found.group(0).split(" ")
+            if before and before[-1] in _NOT_BEFORE_MIDWAY_EN:
+                continue  # "that'll be it", "if u do it"
+            if (
+                before
+                and before[-1] in _SUBJECTS_BEFORE_MIDWAY_EN
+                and words[0] not in ("do", "did")
+            ):
+                continue  # "it is", "that will be" ("get it do u know..." asks)
+            if (
+                before
+                and words[0] in ("be", "are", "is")
+                and words[1] not in ("you", "u")
+                and before[-1] not in _BEFORE_MIDWAY_COPULA_EN
+            ):
+                continue  # "the reason is your skin is still healing": a statement's copula
+            return True
+        return False
 
     def _clause(self, at: int) -> str:
         """The clause around `at`, with the mark that ends it."""
