@@ -132,6 +132,7 @@ def _one_out(word: str) -> set[str]:
     """The word and every form of it with one letter left out."""
     return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
+
 _ZH_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 #: Negations a space after which does not end the clause (不会 留疤).
 _SPACED_NEGATIONS_ZH = ("不", "不会", "没", "没有", "别", "不要", "不用", "不能", "不可能", "不太")
