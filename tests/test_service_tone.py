@@ -89,3 +89,10 @@ def test_an_apologetic_conversation_passes_the_v2_tone_check(fmt: str, status: s
     )
     result = grade(pack, "late", parse_transcript_data(conv.transcript(pack.id), "t"))
     assert result.criteria[0].status == status
+
+
+def test_every_hostile_phrase_holds_a_key_word() -> None:
+    from sandbox.text.tone import ENGLISH_HOSTILE, ENGLISH_HOSTILE_ORDERS, HOSTILE_KEYS
+
+    for phrase in (*ENGLISH_HOSTILE, *ENGLISH_HOSTILE_ORDERS):
+        assert any(key in phrase for key in HOSTILE_KEYS), phrase

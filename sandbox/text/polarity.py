@@ -370,7 +370,9 @@ def polarity(text: str) -> float:
 def polarity_without(text: str, neutral: frozenset[str]) -> float:
     """TextBlob's polarity of `text` read as if the `neutral` words (lower case) were not
     in its lexicon: the same tokens, the same rules, those words scoring nothing."""
-    words = [w for w in _words(text) if w not in neutral]
+    words = _words(text)
+    if not neutral.isdisjoint(words):
+        words = [w for w in words if w not in neutral]
     if _SCORED.isdisjoint(words):
         return 0.0
     return _score(words)

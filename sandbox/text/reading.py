@@ -16,6 +16,7 @@ Every rule here is a rule: nothing is learned, so the same message always reads 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -95,22 +96,34 @@ class Literals(tuple[str, ...]):
         nothing changed. A word written with a capital in `raw` is a name and stays
         ("Mrs Hadley" is not "hardly")."""
         fixed: list[str] | None = None
-        spelling: dict[str, tuple[str, ...]] | None = None
+        memo: dict[str, str | None] = self.__dict__.setdefault("_respelt", {})
         for i, form in enumerate(forms):
-            if len(form) < _SPELT or not form.isalpha() or not form.isascii():
+            if len(form) < _SPELT:
                 continue
-            if spelling is None:
-                spelling = self.spelling
-            if form in spelling and form in spelling[form]:
-                continue  # one of the literals' own words
-            if is_word(form) or form.capitalize() in raw:
-                continue
-            near = {w for key in _one_out(form) for w in spelling.get(key, ())}
-            if len(near) == 1:
+            if form in memo:
+                word = memo[form]
+            else:
+                word = self._near(form)
+                if len(memo) < _RESPELT_KEPT:
+                    memo[form] = word
+            if word is not None and form.capitalize() not in raw:
                 if fixed is None:
                     fixed = list(forms)
-                fixed[i] = near.pop()
+                fixed[i] = word
         return fixed
+
+    def _near(self, form: str) -> str | None:
+        """The one literal word a typo away from `form`, when the dictionary does not know
+        `form` (kept per form by `respell`)."""
+        if not form.isalpha() or not form.isascii():
+            return None
+        spelling = self.spelling
+        if form in spelling and form in spelling[form]:
+            return None  # one of the literals' own words
+        if is_word(form):
+            return None
+        near = {w for key in _one_out(form) for w in spelling.get(key, ())}
+        return near.pop() if len(near) == 1 else None
 
     def present_in(self, text: str) -> frozenset[str]:
         """The literals that occur in `text`."""
@@ -126,6 +139,17 @@ _KEY = 3
 #: more letters than this (`Literals.respell`): shorter ones are too often another word one
 #: letter away.
 _SPELT = 6
+
+
+@functools.lru_cache(maxsize=8)
+def _speller(universe: tuple[str, ...]) -> Literals:
+    """A plain tuple of literals as `Literals`, for its spelling: a reading given literals
+    without their index (tests read that way to check the index) reads typos the same."""
+    return Literals(universe)
+
+
+#: How many long forms a scenario keeps the reading of (`Literals.respell`).
+_RESPELT_KEPT = 65536
 
 
 def _one_out(word: str) -> set[str]:
@@ -175,8 +199,10 @@ class Reading(Negation, SpeechActs, Text):
             self._plain = simplified(self._plain)
         if self.locale == "en":
             self.text, self._forms = _en_lemmas(self._plain)
-            if isinstance(self.universe, Literals):
-                respelt = self.universe.respell(self._forms, self.raw)
+            universe = self.universe
+            if universe is not None:
+                speller = universe if isinstance(universe, Literals) else _speller(tuple(universe))
+                respelt = speller.respell(self._forms, self.raw)
                 if respelt is not None:
                     self._forms = respelt
                     self.text = " ".join(respelt)

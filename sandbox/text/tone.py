@@ -49,8 +49,9 @@ def english_polarity(text: str) -> float:
 
 
 def clear_memo() -> None:
-    """Forget the polarities kept (benchmarks and tests start cold with it)."""
+    """Forget the polarities and tones kept (benchmarks and tests start cold with it)."""
     _POLARITY.clear()
+    _SERVICE_TONE.clear()
 
 
 # Weights are on TextBlob's scale so one `min` reads the same in both languages. Hostile
@@ -204,19 +205,45 @@ _ENGLISH_HOSTILE = re.compile(
 )
 
 
+#: A word of every hostile phrase: a message without one of them holds none, and looking for
+#: these few costs less than normalising it and trying every phrase
+#: (`tests/test_service_tone.py` checks that each phrase holds one).
+HOSTILE_KEYS = (
+    "problem", "job", "fault", "told", "times", "care", "wasting", "leave", "deal", "over it",
+    "calm", "shut", "whatever", "google", "label", "leaflet", "somewhere", "asking",
+)  # fmt: skip
+_HOSTILE_KEYS = re.compile("|".join(HOSTILE_KEYS))
+#: The v2 tones of English messages seen lately, by text (as `_POLARITY`: a regrade asks
+#: again for the same messages).
+_SERVICE_TONE: dict[str, float] = {}
+#: `sandbox.text.polarity.polarity_without`, imported on first use (as `_polarity`).
+_polarity_without: Callable[[str, frozenset[str]], float] | None = None
+
+
 def service_tone_en(text: str) -> float:
     """Format v2's English tone: TextBlob's polarity with `SERVICE_NEUTRAL_EN` scoring
     nothing, or the weight of a curt phrase (`ENGLISH_HOSTILE`, `ENGLISH_HOSTILE_ORDERS`)
-    when one is lower."""
-    from sandbox.text.polarity import polarity_without
+    when one is lower (memoised)."""
+    known = _SERVICE_TONE.get(text)
+    if known is not None:
+        return known
+    global _polarity_without
+    if _polarity_without is None:
+        from sandbox.text.polarity import polarity_without
 
-    score = polarity_without(text, SERVICE_NEUTRAL_EN)
-    lowered = normalize(text).replace("’", "'")
-    hostile = [
-        ENGLISH_HOSTILE[m.group(1)] if m.group(1) else ENGLISH_HOSTILE_ORDERS[m.group(2)]
-        for m in _ENGLISH_HOSTILE.finditer(lowered)
-    ]
-    return min([score, *hostile])
+        _polarity_without = polarity_without
+    score = _polarity_without(text, SERVICE_NEUTRAL_EN)
+    lowered = text.lower()
+    if _HOSTILE_KEYS.search(lowered) is not None:
+        lowered = normalize(text).replace("\u2019", "'")
+        for m in _ENGLISH_HOSTILE.finditer(lowered):
+            phrase = m.group(1)
+            weight = ENGLISH_HOSTILE[phrase] if phrase else ENGLISH_HOSTILE_ORDERS[m.group(2)]
+            score = min(score, weight)
+    if len(_SERVICE_TONE) >= _POLARITY_KEPT:
+        _SERVICE_TONE.clear()
+    _SERVICE_TONE[text] = score
+    return score
 
 
 def tone(text: str, locale: str, v2: bool = False) -> float:
