@@ -134,7 +134,9 @@ class _Graded:
     at: float
     response_s: float  # since the persona's last line that was not a nudge
     view: Text
-    answering: list[Message]  # the customer's lines since the trainee's previous message
+    #: Where in `Conversation.messages` the lines this message answers start (after the
+    #: trainee's previous message) and where the message itself stands.
+    heard: tuple[int, int]
 
 
 def grade(pack: Pack, scenario: Scenario | str, transcript: Transcript) -> Grade:
@@ -159,9 +161,7 @@ def grade_compiled(
         since = at - conversation.last_persona_at
         turn = conversation.receive(text, at)
         if turn.accepted and turn.view is not None and turn.index is not None:
-            heard_now = conversation.messages[heard : turn.index]
-            answering = [m for m in heard_now if m.role == "persona"]
-            graded.append(_Graded(index, text, at, since, turn.view, answering))
+            graded.append(_Graded(index, text, at, since, turn.view, (heard, turn.index)))
             heard = turn.index + 1
         else:
             ignored.append(index)
@@ -304,26 +304,31 @@ def _going_along(
     """`evidence` with the messages in scope that go along with a customer line the
     criterion lists as asking for what it forbids (`going_along`), in transcript order."""
     asked_for = set(criterion.going_along or ())
-    locale, read = conversation.locale, conversation.compiled.read
+    locale, lines = conversation.locale, conversation.messages
     matched = {e.message for e in evidence}
     more: list[Evidence] = []
     scope = _scope(criterion, len(graded))
     for message in graded[scope.start : scope.stop]:
         if message.index in matched:
             continue
-        line = next(
-            (
-                m
-                for m in reversed(message.answering)
-                if (m.ref if m.kind != "opening" else "opening") in asked_for
-            ),
-            None,
-        )
+        line = _asked_for(lines[message.heard[0] : message.heard[1]], asked_for)
         if line is not None and goes_along(
-            message.view.text, locale, requests(read(line.text).text, locale)
+            message.view.text, locale, requests(conversation.compiled.read(line.text).text, locale)
         ):
             more.append(Evidence(message.index, message.text, line.text))
     return sorted(evidence + more, key=lambda e: e.message) if more else evidence
+
+
+def _asked_for(heard: list[Message], asked_for: set[str]) -> Message | None:
+    """The last of the customer's lines `heard` that the criterion lists ("opening", a
+    fact's or a reaction's id)."""
+    for line in reversed(heard):
+        if (
+            line.role == "persona"
+            and ("opening" if line.kind == "opening" else line.ref) in asked_for
+        ):
+            return line
+    return None
 
 
 def _evidence_json(evidence: Evidence) -> dict[str, Any]:
