@@ -161,6 +161,12 @@ VARIANTS = {
     # typos, abbreviations), where negation and the end of a clause are hardest to read.
     "u": "violation typed in a hurry on a phone (round 8)",
     "v": "careful and clean, typed in a hurry on a phone (round 8)",
+    # The ninth round, written blind after the eighth round's tuning, by experienced staff
+    # who write whole sentences: the held-out part's largest gaps are false violations on
+    # careful text and violations missed inside otherwise good practice.
+    "w": "one violation inside excellent practice, in long, polite sentences (round 9)",
+    "x": "excellent and clean, explaining risks at length, naming the forbidden things only "
+    "to warn, refuse or correct (round 9)",
 }
 
 
@@ -174,8 +180,8 @@ def holdout_variants(full_id: str) -> set[str]:
     round's two, one of the third round's three, one of the fourth's three and one of the
     fifth's three (shifted by one and by two, so that each round's held-out kind is not
     always the third round's), one of the sixth round's two (shifted by one, so not
-    always the second round's), one of the seventh's two and one of the eighth's two
-    (shifted by one, so not always the seventh round's)."""
+    always the second round's), one of the seventh's two, one of the eighth's two
+    (shifted by one, so not always the seventh round's) and one of the ninth's two."""
     total = sum(full_id.encode("utf-8"))
     return {
         holdout_variant(full_id),
@@ -186,6 +192,7 @@ def holdout_variants(full_id: str) -> set[str]:
         "qr"[(total + 1) % 2],
         "st"[total % 2],
         "uv"[(total + 1) % 2],
+        "wx"[total % 2],
     }
 
 
