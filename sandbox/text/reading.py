@@ -34,11 +34,11 @@ from sandbox.text.matcher import (
 )
 from sandbox.text.negation import (
     _CLAUSE_MARKS,
-    _CLAUSE_MARKS_ZH,
     _ELLIPSIS,
     _V2_EN_TOKEN,
     Negation,
 )
+from sandbox.text.negation_zh import _CLAUSE_MARKS_ZH
 
 # -- English -----------------------------------------------------------------------------
 
