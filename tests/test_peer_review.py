@@ -132,6 +132,70 @@ def test_peers_read_a_masked_transcript_and_rate_it_once(
     assert f'id="peer-trainee-share-{share_id}"' in browsers("mo").get("/peer-reviews").text
 
 
+def test_a_withdrawn_share_is_gone_for_peers_and_keeps_its_reviews(
+    app: FastAPI, browsers: Browsers, shared: tuple[int, int]
+) -> None:
+    attempt_id, share_id = shared
+    assert review(browsers("kim"), share_id).status_code == 303
+    mo = browsers("mo")
+    page = mo.get(f"/mentor/attempts/{attempt_id}/peer-review")
+    assert f'id="withdraw-{share_id}"' in page.text
+    response = mo.post(
+        f"/mentor/attempts/{attempt_id}/peer-review/{share_id}/withdraw",
+        data={"csrf_token": csrf_token(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    after = mo.get(response.headers["location"]).text
+    assert "no longer see it" in after and f'id="share-withdrawn-{share_id}"' in after
+    assert f'id="withdraw-{share_id}"' not in after
+    # The peers: no longer listed, opened or reviewed.
+    mei = browsers("mei")
+    assert f'id="peer-share-{share_id}"' not in mei.get("/peer-reviews").text
+    assert mei.get(f"/peer-reviews/{share_id}").status_code == 404
+    token = csrf_token(mei.get("/peer-reviews").text)
+    refused = mei.post(
+        f"/peer-reviews/{share_id}",
+        data={"csrf_token": token, "comment": "Late."},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 404
+    # The review given before stays, for the author and the mentor.
+    with Session(app.state.sandbox.engine) as session:
+        assert len(session.exec(select(PeerReview)).all()) == 1
+        stored = session.get(PeerShare, share_id)
+        assert stored is not None and stored.withdrawn_at is not None
+    own = browsers("tao").get(f"/peer-reviews/{share_id}")
+    assert own.status_code == 200 and "Reviewer 1" in own.text
+    assert "Withdrawn" in browsers("tao").get("/peer-reviews").text
+    assert [e.new["share"] for e in audit_rows(app, "peer.withdraw")] == [share_id]
+    # Withdrawing again changes nothing; sharing to the cohort again opens it again.
+    page = mo.get(f"/mentor/attempts/{attempt_id}/peer-review")
+    again = mo.post(
+        f"/mentor/attempts/{attempt_id}/peer-review/{share_id}/withdraw",
+        data={"csrf_token": csrf_token(page.text)},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303 and len(audit_rows(app, "peer.withdraw")) == 1
+    assert share(mo, attempt_id, "Spring") == share_id
+    assert f'id="peer-share-{share_id}"' in mei.get("/peer-reviews").text
+    # Only the trainee's mentor withdraws: a peer gets 403, a share of another attempt 404.
+    kim = browsers("kim")
+    token = csrf_token(kim.get("/peer-reviews").text)
+    forbidden = kim.post(
+        f"/mentor/attempts/{attempt_id}/peer-review/{share_id}/withdraw",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert forbidden.status_code == 403
+    other = mo.post(
+        f"/mentor/attempts/{attempt_id}/peer-review/{share_id + 1000}/withdraw",
+        data={"csrf_token": csrf_token(page.text)},
+        follow_redirects=False,
+    )
+    assert other.status_code == 404
+
+
 def test_only_cohort_peers_may_review_and_never_their_own(
     app: FastAPI, browsers: Browsers, people: dict[str, User], shared: tuple[int, int]
 ) -> None:
@@ -347,7 +411,7 @@ def _migrated_with_data(engine: Engine) -> None:
                 "(1, 'p', 1, 's', 'practice', 300, '2026-01-01 09:00:00+00:00', false, 0)"
             )
         )
-    upgrade(engine)
+    upgrade(engine, "0017")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -355,6 +419,11 @@ def _migrated_with_data(engine: Engine) -> None:
                 "VALUES (1, 'Spring', '2026-01-02 09:00:00+00:00')"
             )
         )
+    upgrade(engine)  # 0018: a share stored before withdrawal existed stays open
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT withdrawn_at FROM peer_shares")).all() == [
+            (None,)
+        ]
         connection.execute(
             text(
                 "INSERT INTO peer_reviews (share_id, reviewer_id, ratings, comment, created_at) "

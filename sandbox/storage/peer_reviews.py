@@ -6,7 +6,10 @@ process score's inputs are read here too (`process_inputs`, judged by
 
 The database keeps the rules that races could break: a transcript is shared once per cohort
 (`uq_peer_shares_attempt_cohort`) and a peer reviews a share once
-(`uq_peer_reviews_share_reviewer`). Audited: `peer.share`, `peer.review`.
+(`uq_peer_reviews_share_reviewer`). A mentor may withdraw a share: peers no longer list,
+open or review it, and the reviews already given stay (the author and the mentor still read
+them); sharing to the same cohort again reopens it. Audited: `peer.share`, `peer.review`,
+`peer.withdraw`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class PeerShare(SQLModel, table=True):
     cohort: str = Field(sa_type=String(64), index=True)
     shared_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow)
+    withdrawn_at: datetime | None = None  # closed to peers by a mentor (reviews kept)
 
 
 class PeerReview(SQLModel, table=True):
@@ -91,7 +95,20 @@ def share(
         raise PeerReviewError("cohort", "peer.error.cohort")
     existing = share_of(session, attempt.id, cohort)
     if existing is not None:
-        return existing, False
+        if existing.withdrawn_at is None:
+            return existing, False
+        existing.withdrawn_at = None  # shared again after it was withdrawn: open it again
+        session.add(existing)
+        record(
+            session,
+            actor_id=actor.id,
+            action="peer.share",
+            subject_type="attempt",
+            subject_id=attempt.id,
+            new={"share": existing.id, "cohort": cohort, "reopened": True},
+        )
+        session.flush()
+        return existing, True
     made = PeerShare(attempt_id=attempt.id, cohort=cohort, shared_by=actor.id)
     try:
         with session.begin_nested():
@@ -110,6 +127,25 @@ def share(
     )
     session.flush()
     return made, True
+
+
+def withdraw(session: Session, *, peer_share: PeerShare, actor: User) -> bool:
+    """Close the share to peers (its reviews stay); False when it was withdrawn already.
+    Not committed."""
+    if peer_share.withdrawn_at is not None:
+        return False
+    peer_share.withdrawn_at = utcnow()
+    session.add(peer_share)
+    record(
+        session,
+        actor_id=actor.id,
+        action="peer.withdraw",
+        subject_type="attempt",
+        subject_id=peer_share.attempt_id,
+        new={"share": peer_share.id, "cohort": peer_share.cohort},
+    )
+    session.flush()
+    return True
 
 
 def share_of(session: Session, attempt_id: int, cohort: str) -> PeerShare | None:
@@ -171,12 +207,16 @@ def _rows(
 
 
 def shares_for_peer(session: Session, user_id: int) -> list[ShareRow]:
-    """The shares of the user's cohorts that are not their own, newest first."""
+    """The open shares of the user's cohorts that are not their own, newest first."""
     cohorts = select(CohortMember.cohort).where(CohortMember.user_id == user_id)
     statement = (
         select(PeerShare, Attempt)
         .join(Attempt, col(Attempt.id) == col(PeerShare.attempt_id))
-        .where(col(PeerShare.cohort).in_(cohorts), Attempt.user_id != user_id)
+        .where(
+            col(PeerShare.cohort).in_(cohorts),
+            Attempt.user_id != user_id,
+            col(PeerShare.withdrawn_at).is_(None),
+        )
         .order_by(col(PeerShare.id).desc())
     )
     return _rows(session, list(session.exec(statement).all()), user_id)
@@ -240,10 +280,13 @@ def add_review(
 ) -> PeerReview:
     """Store a peer's review (not committed). `PeerReviewError`: the reviewer is the author
     (`self`), has reviewed it already (`twice`, kept by the database against two requests
-    at once), or a rating or the comment is wrong (`check_review`)."""
+    at once), the share was withdrawn (`withdrawn`), or a rating or the comment is wrong
+    (`check_review`)."""
     assert peer_share.id is not None and reviewer.id is not None
     if reviewer.id == attempt.user_id:
         raise PeerReviewError("review", "peer.error.self")
+    if peer_share.withdrawn_at is not None:
+        raise PeerReviewError("review", "peer.error.withdrawn")
     if review_of(session, peer_share.id, reviewer.id) is not None:
         raise PeerReviewError("review", "peer.error.twice")
     checked = check_review(criteria, ratings, comment)

@@ -2,7 +2,8 @@
 the trainee's cohorts (/mentor/attempts/{id}/peer-review); the peers find it on
 /peer-reviews, read it with names masked ("Trainee A") and rate each rubric criterion
 (met, partly, missed) with a comment, once; the author reads the ratings with the
-reviewers masked ("Reviewer 1"); the mentor reads them with names. Who may do what is
+reviewers masked ("Reviewer 1"); the mentor reads them with names, and may withdraw the
+share (peers no longer list, open or review it; the reviews given stay). Who may do what is
 `sandbox/access.py` (`can_peer_review`, `can_share_for_peer_review`); anyone else gets 403.
 
 A transcript of a scenario closed to a peer for practice (an exam keeps it: web/practice.py)
@@ -33,6 +34,7 @@ from sandbox.storage.peer_reviews import (
     shares_by_authors,
     shares_for_peer,
     shares_of_attempt,
+    withdraw,
 )
 from sandbox.web import reviews
 from sandbox.web.deps import (
@@ -63,6 +65,7 @@ ERROR_KEYS = (
     N_("peer.error.comment_long"),
     N_("peer.error.self"),
     N_("peer.error.twice"),
+    N_("peer.error.withdrawn"),
 )
 #: Each level's words, for an ordinary criterion and for a forbidden one (kept clear of).
 LEVEL_KEYS = {
@@ -129,7 +132,8 @@ def read_share(
 ) -> Response:
     """Open a transcript to a cohort's peers, and see who reviewed it."""
     attempt, owner = reviewable_attempt(session, user, attempt_id)
-    notice = viewer.t("peer.shared") if done == "shared" else None
+    notices = {"shared": N_("peer.shared"), "withdrawn": N_("peer.withdrawn")}
+    notice = viewer.t(notices[done]) if done in notices else None
     return _share_page(viewer, state, session, attempt, owner, notice=notice)
 
 
@@ -154,6 +158,25 @@ def create_share(
         )
     session.commit()
     return RedirectResponse(f"/mentor/attempts/{attempt_id}/peer-review?done=shared", 303)
+
+
+@router.post(
+    "/mentor/attempts/{attempt_id}/peer-review/{share_id}/withdraw", dependencies=[CsrfChecked]
+)
+def withdraw_share(
+    attempt_id: int, share_id: int, session: SessionDep, user: MentorUser
+) -> Response:
+    """Close a share to the cohort's peers; the reviews already given stay. Withdrawing a
+    withdrawn share again changes nothing."""
+    attempt, owner = reviewable_attempt(session, user, attempt_id)
+    if not access.can_share_for_peer_review(user, owner):
+        raise Forbidden()
+    found = session.get(PeerShare, share_id)
+    if found is None or found.attempt_id != attempt.id:
+        raise HTTPException(status_code=404)
+    withdraw(session, peer_share=found, actor=user)
+    session.commit()
+    return RedirectResponse(f"/mentor/attempts/{attempt_id}/peer-review?done=withdrawn", 303)
 
 
 # --- the peers' list and the review ---------------------------------------------------------
@@ -234,6 +257,8 @@ def _review_page(
         raise Forbidden()
     if peer and _closed_to(state, session, user, attempt):
         raise Forbidden()
+    if peer_share.withdrawn_at is not None and not (author or staff):
+        raise HTTPException(status_code=404)  # withdrawn: gone for the peers
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
     messages = list_messages(session=session, attempt_id=attempt.id)
     letter = author_letters(session, peer_share.cohort).get(owner.id or 0, "A")
@@ -309,6 +334,8 @@ async def create_peer_review(
         user, owner.id or 0, is_member(session, peer_share.cohort, user.id)
     ) or _closed_to(state, session, user, attempt):
         raise Forbidden()
+    if peer_share.withdrawn_at is not None:
+        raise HTTPException(status_code=404)  # withdrawn: gone for the peers
     raw = await request.form()
     form = {key: value for key, value in raw.items() if isinstance(value, str)}
     criteria = _criteria(state, attempt)
