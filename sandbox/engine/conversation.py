@@ -186,6 +186,7 @@ class Conversation:
         #    requires are met.
         fired = None
         negation = self.compiled.reaction_negation
+        acts = self.compiled.reaction_acts
         for i, ((reaction, matcher), admitted) in enumerate(
             zip(self.compiled.reactions, screen.reactions, strict=True)
         ):
@@ -198,7 +199,7 @@ class Conversation:
                     happened = self.happened
                 if not all(r in happened for r in reaction.requires):
                     continue
-            if matcher.confirm(text, negation[i]):
+            if matcher.confirm(text, negation[i], acts[i]):
                 fired = reaction
                 break
         if fired is not None:

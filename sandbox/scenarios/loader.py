@@ -409,6 +409,8 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
             for ri, reaction in enumerate(scenario.reactions):
                 if reaction.negation is not None:
                     add(("scenarios", si, "reactions", ri, "negation"), f"'negation' {hint}")
+                if reaction.act is not None:
+                    add(("scenarios", si, "reactions", ri, "act"), f"'act' {hint}")
             for ci, criterion in enumerate(scenario.rubric.criteria):
                 if criterion.going_along is not None:
                     path = ("scenarios", si, "rubric", "criteria", ci, "going_along")

@@ -112,6 +112,9 @@ class Reaction(Model):
     ends: bool = False
     # Format v2: whether a negated mention does not fire the reaction (default true).
     negation: bool | None = None
+    # Format v2: "tell" fires only on what a sentence tells, not on what it asks (a question
+    # about a medicine is no warning about it); unset, any sentence.
+    act: Literal["tell"] | None = None
 
 
 class Answer(Model):
@@ -426,6 +429,8 @@ class CompiledScenario:
         self.reactions = [(r, compile(r.when)) for r in scenario.reactions]
         #: Whether each reaction ignores negated mentions (v2; v1 reactions never do).
         self.reaction_negation = [self.v2 and r.negation is not False for r in scenario.reactions]
+        #: The speech act each reaction needs (v2 `act`), None for any.
+        self.reaction_acts = [r.act if self.v2 else None for r in scenario.reactions]
         self.ends_when = compile(scenario.ends_when) if scenario.ends_when else None
         self.answers = [(a, compile(a.when)) for a in scenario.answers or ()]
         self.criteria = [
