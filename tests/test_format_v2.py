@@ -523,6 +523,15 @@ def test_no_filler_after_a_one_character_negation() -> None:
     assert compiler.compile(["不用担心"], [], []).matches(Reading("不用太担心", "zh-CN"))
 
 
+def test_a_modal_between_a_phrases_words_is_tolerated() -> None:
+    """能, 能够 and 可以 stand between a phrase's words like a degree word: 一准到 is said as
+    一准能到, 保证有货 as 保证能有货; after a one-character negation they still do not."""
+    compiler = V2Compiler(bundled_lexicon(), "zh-CN", None)
+    assert compiler.compile(["一准到"], [], []).matches(Reading("下周三货一准能到", "zh-CN"))
+    assert compiler.compile(["保证有货"], [], []).matches(Reading("保证可以有货", "zh-CN"))
+    assert not compiler.compile(["不到"], [], []).matches(Reading("不能到", "zh-CN"))
+
+
 @pytest.mark.parametrize(
     ("line", "word", "negated"),
     [
@@ -1387,3 +1396,39 @@ def test_not_yet_tells_that_it_comes_later() -> None:
 def test_a_question_typed_on_without_a_mark(line: str, word: str, asks: bool) -> None:
     reading = Reading(line, "en")
     assert reading.asks_at(reading.text.find(word)) is asks
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # what a product is advertised or sold as is the seller's claim, to a "but"
+        (
+            "You'll see it advertised as boosting your immune system, but it won't cure it.",
+            "en",
+            "boost",
+            True,
+        ),
+        ("It's sold as a cure for colds, honestly.", "en", "cure", True),
+        ("It does boost your immune system.", "en", "boost", False),
+        ("We sell it in packs of ten and it will cure your cold.", "en", "cure", False),
+        # "rather ... than" turns down what follows "than", a few words on, in its clause
+        (
+            "I'd rather be honest than tell you it will definitely come on Thursday.",
+            "en",
+            "definitely",
+            True,
+        ),
+        ("It will definitely come, I'd rather say so now.", "en", "definitely", False),
+        (
+            "I'd rather wait. Then it will definitely come on Thursday.",
+            "en",
+            "definitely",
+            False,
+        ),
+        # 不急着 ("in no hurry to") puts off what follows
+        ("所以我先不急着给您推荐。", "zh-CN", "推荐", True),
+        ("这款我推荐给您，不急的话明天发。", "zh-CN", "推荐", False),
+    ],
+)
+def test_sold_as_rather_than_and_no_hurry(line: str, locale: str, word: str, negated: bool) -> None:
+    assert negates(line, locale, word) is negated

@@ -421,9 +421,7 @@ def _migrated_with_data(engine: Engine) -> None:
         )
     upgrade(engine)  # 0018: a share stored before withdrawal existed stays open
     with engine.begin() as connection:
-        assert connection.execute(text("SELECT withdrawn_at FROM peer_shares")).all() == [
-            (None,)
-        ]
+        assert connection.execute(text("SELECT withdrawn_at FROM peer_shares")).all() == [(None,)]
         connection.execute(
             text(
                 "INSERT INTO peer_reviews (share_id, reviewer_id, ratings, comment, created_at) "

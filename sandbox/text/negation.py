@@ -130,9 +130,13 @@ _HEARING_EN = frozenset("read hear see".split())
 _TEMPTING_EN = frozenset("tempting tempt".split())
 _THINKING_EN = frozenset("think assume believe say".split())
 #: A frame starts only at one of these words: a message holding none has no frame.
+# "you'll see it advertised as boosting your immune system", "it's sold as a cure": what a
+# product is sold as is the seller's claim, not the speaker's.
+_SOLD_AS_EN = frozenset("advertise market sell bill label promote tout brand pitch".split())
 _FRAME_HEADS_EN = (
     _HEARING_EN
     | _REPORTERS_EN
+    | _SOLD_AS_EN
     | _TEMPTING_EN
     | _WISHERS_EN
     | _CONCEDERS_EN
@@ -666,7 +670,20 @@ class Negation:
             return False
         if w in NEGATORS_EN:
             return True
+        if w == "than" and self._rather_before(j):
+            return True  # "I'd rather be honest than tell you it'll definitely come"
         return (w, nxt) in NEGATOR_PAIRS_EN
+
+    def _rather_before(self, j: int) -> bool:
+        """Whether "rather" comes a few words before "than" at `j` in the same clause: what
+        follows "than" is turned down, as after "rather than"."""
+        words = self._tokens
+        for k in range(j - 1, max(-1, j - 6), -1):
+            if words[k].text in _CLAUSE_MARKS:
+                return False
+            if words[k].text == "rather":
+                return True
+        return False
 
     def _prefix_inside(self, w: Word, inside: Sequence[Span]) -> bool:
         """A word that jieba glued to a negation (不能自己) whose negation is the matcher's
@@ -806,6 +823,8 @@ def _en_frames(texts: list[str]) -> list[int]:
             or texts[j + 1 : j + 2] == ["that"]
         ):
             frames.append(j)  # "you'll read online that...", "I've heard people..."
+        elif word in _SOLD_AS_EN and texts[j + 1 : j + 2] == ["as"]:
+            frames.append(j)  # "advertised as boosting...", "sold as a cure"
         elif word in _REPORTERS_EN:
             # "whatever the 'immune boost' banner on the site suggests": a longer reach
             ahead = texts[j + 1 : j + (9 if word == "whatever" else 6)]

@@ -17,7 +17,7 @@ NEGATORS_ZH = frozenset(
         "绝不 绝不会 从不 从没 从未 没什么 不太 不太会 不怎么 不至于 没人 没有人 谁也不 谁都不 "
         "谁也 没办法 没法 不敢 不建议 不推荐 千万别 千万不要 避免 别再 不再 不宜 禁止 不得 "
         "不能够 不应该 不该 不必 甭 莫 勿 切勿 拒绝 暂停 做不到 达不到 给不了 保证不了 办不到 "
-        "做不了 不可能 没法保证 不敢保证 不想 不愿 不愿意"
+        "做不了 不可能 没法保证 不敢保证 不想 不愿 不愿意 不急着 先不急着 不着急"
     ).split()
 )
 
@@ -27,7 +27,7 @@ _NOT_SUGGESTING_ZH = frozenset("只需主想还就重必也都是")
 #: Verbs the segmenter glues to a one-character negation (不吃, 没买过): the word negates.
 _GLUED_VERBS_ZH = frozenset(
     "吃 买 用 喝 打 做 卖 发 寄 停 换 拿 开 给 送 涂 擦 抹 敷 碰 服 注射 服用 建议 推荐 需要 "
-    "考虑 安排 下单 着急 担心".split()
+    "考虑 安排 下单 着急 担心 急".split()
 )
 
 _LONG_NEGATORS_ZH = tuple(sorted((w for w in NEGATORS_ZH if len(w) > 1), key=len, reverse=True))
