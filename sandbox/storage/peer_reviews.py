@@ -98,16 +98,7 @@ def share(
         if existing.withdrawn_at is None:
             return existing, False
         existing.withdrawn_at = None  # shared again after it was withdrawn: open it again
-        session.add(existing)
-        record(
-            session,
-            actor_id=actor.id,
-            action="peer.share",
-            subject_type="attempt",
-            subject_id=attempt.id,
-            new={"share": existing.id, "cohort": cohort, "reopened": True},
-        )
-        session.flush()
+        _audited(session, actor, "peer.share", existing, reopened=True)
         return existing, True
     made = PeerShare(attempt_id=attempt.id, cohort=cohort, shared_by=actor.id)
     try:
@@ -117,15 +108,7 @@ def share(
         found = share_of(session, attempt.id, cohort)
         assert found is not None
         return found, False
-    record(
-        session,
-        actor_id=actor.id,
-        action="peer.share",
-        subject_type="attempt",
-        subject_id=attempt.id,
-        new={"share": made.id, "cohort": cohort},
-    )
-    session.flush()
+    _audited(session, actor, "peer.share", made)
     return made, True
 
 
@@ -135,17 +118,24 @@ def withdraw(session: Session, *, peer_share: PeerShare, actor: User) -> bool:
     if peer_share.withdrawn_at is not None:
         return False
     peer_share.withdrawn_at = utcnow()
+    _audited(session, actor, "peer.withdraw", peer_share)
+    return True
+
+
+def _audited(
+    session: Session, actor: User, action: str, peer_share: PeerShare, **more: Any
+) -> None:
+    """Store the share's change and its audit record (`peer.share`, `peer.withdraw`)."""
     session.add(peer_share)
     record(
         session,
         actor_id=actor.id,
-        action="peer.withdraw",
+        action=action,
         subject_type="attempt",
         subject_id=peer_share.attempt_id,
-        new={"share": peer_share.id, "cohort": peer_share.cohort},
+        new={"share": peer_share.id, "cohort": peer_share.cohort, **more},
     )
     session.flush()
-    return True
 
 
 def share_of(session: Session, attempt_id: int, cohort: str) -> PeerShare | None:
