@@ -2,8 +2,10 @@
 
     python bench/probes.py                   # per language and criterion kind, both parts
     python bench/probes.py --part tune --details   # the tune part's disagreements, one a line
+    python bench/probes.py --probes tests/realistic/probes/round-2   # one batch alone
 
-Probe files (`tests/realistic/probes/PACK/SCENARIO.yaml`, tests/realistic/README.md) hold,
+Probe files (`tests/realistic/probes/PACK/SCENARIO.yaml`, and later batches in subfolders such
+as `round-2/PACK/SCENARIO.yaml`; tests/realistic/README.md) hold,
 per criterion of a scenario, sentences a trainee might type in that conversation, written
 blind from the criterion's description (never its matcher) and sorted by the writer into
 `yes` (a careful assessor counts it: the disclosure is made, the question asked, the
@@ -43,8 +45,9 @@ def held_out(text: str) -> bool:
     return hashlib.sha256(text.encode("utf-8")).digest()[0] % 5 == 0
 
 
-def probe_files() -> list[Path]:
-    return sorted(PROBES.glob("*/*.yaml"))
+def probe_files(root: Path = PROBES) -> list[Path]:
+    """Every probe file under `root`, batches in subfolders included (`round-2/PACK/...`)."""
+    return sorted(root.glob("**/*.yaml"))
 
 
 def judge(pack: Pack, scenario_id: str, criterion_id: str, text: str) -> bool:
@@ -61,11 +64,11 @@ def judge(pack: Pack, scenario_id: str, criterion_id: str, text: str) -> bool:
     raise SystemExit(f"{pack.id}/{scenario_id} has no criterion {criterion_id!r}")
 
 
-def run(part: str, details: bool, pack_filter: str | None) -> None:
+def run(part: str, details: bool, pack_filter: str | None, root: Path = PROBES) -> None:
     packs = {p.id: p for p in load_packs([PACKS]).packs}
     # (part, locale, kind) -> [yes total, yes counted, no total, no counted]
     tallies: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for path in probe_files():
+    for path in probe_files(root):
         data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         pack_id, _, scenario_id = str(data["scenario"]).partition("/")
         if pack_filter and pack_id != pack_filter:
@@ -113,8 +116,14 @@ def main() -> None:
     parser.add_argument("--part", choices=("all", "tune", "holdout"), default="all")
     parser.add_argument("--details", action="store_true", help="the tune part's disagreements")
     parser.add_argument("--pack", help="one pack's probes only")
+    parser.add_argument(
+        "--probes",
+        type=Path,
+        default=PROBES,
+        help="only the probe files under this folder (a batch, e.g. on its arrival)",
+    )
     args = parser.parse_args()
-    run(args.part, args.details, args.pack)
+    run(args.part, args.details, args.pack, args.probes)
 
 
 if __name__ == "__main__":
