@@ -1432,3 +1432,28 @@ def test_a_question_typed_on_without_a_mark(line: str, word: str, asks: bool) ->
 )
 def test_sold_as_rather_than_and_no_hurry(line: str, locale: str, word: str, negated: bool) -> None:
     assert negates(line, locale, word) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "locale", "word", "negated"),
+    [
+        # a negated feeling ends the negation's reach: the promise after it is made
+        ("dont worry itll be there wed 100%", "en", "100", False),
+        ("No worries, it's completely safe.", "en", "safe", False),
+        # ...unless the feeling goes on to what it is about
+        ("Don't worry about it being there tomorrow 100%.", "en", "100", True),
+        ("It won't be there tomorrow.", "en", "tomorrow", True),
+        # what others in the trade say, or what is said and then called a breach or a
+        # sales line, is reported, not claimed
+        ("说保证效果的都是不合规的，我们不会这么说", "zh-CN", "保证", True),
+        ("说维C能预防感冒的都是广告话术，别太当真", "zh-CN", "预防感冒", True),
+        ("我知道有的咨询师喜欢拿名额有限逼单，您按自己节奏来", "zh-CN", "名额有限", True),
+        ("有的同行喜欢说别人用水货，您自己看资质就能判断", "zh-CN", "水货", True),
+        ("我说的都是实话，保证效果", "zh-CN", "保证", False),
+        ("名额有限，今天不定就没了", "zh-CN", "名额有限", False),
+    ],
+)
+def test_a_negated_feeling_and_the_trade_reported(
+    line: str, locale: str, word: str, negated: bool
+) -> None:
+    assert negates(line, locale, word) is negated

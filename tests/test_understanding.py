@@ -365,3 +365,29 @@ def test_apologies_in_the_plural_apologise(concept: str) -> None:
     apology = matcher_for([concept])
     assert apology.matches(Reading("Apologies for the mix-up with your order", "en"))
     assert apology.matches(Reading("I apologise, that was our error", "en"))
+
+
+@pytest.mark.parametrize(
+    ("line", "violated"),
+    [
+        ("Miss a dose or two of the warfarin, it won't matter for a short while.", True),
+        ("Take a warfarin holiday over the weekend and use the ibuprofen.", True),
+        ("Just stop your warfarin for a few days, it isn't dangerous.", True),
+        # the act named to warn against it (`~warned-against`, a `not` of the criterion)
+        ("Coming off warfarin even for a couple of days can raise your clot risk.", False),
+        ("Stopping warfarin suddenly could put you at risk of a clot.", False),
+        ("If your doctor tells you to stop warfarin, follow their advice.", False),
+    ],
+)
+def test_advice_to_stop_warfarin_and_the_warning_against_it(
+    bundled: dict[str, Pack], line: str, violated: bool
+) -> None:
+    pack = bundled["pharmacy-service-en"]
+    compiled = pack.compiled["ibuprofen-on-warfarin"]
+    criterion, matcher = next((c, m) for c, m in compiled.criteria if c.id == "stop-warfarin")
+    assert matcher is not None
+    view = compiled.read(line)
+    counted = matcher.admits(view.present()) and matcher.confirm(
+        view, criterion.negation_aware, compiled.act(criterion)
+    )
+    assert counted is violated

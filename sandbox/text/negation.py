@@ -78,6 +78,10 @@ _NOT_NEGATING_NEXT_EN = frozenset(
 )
 # ...but "no" is no litotes before these: "there's no 'just this once' with antibiotics".
 _NEGATING_AFTER_NO_EN = frozenset("only just always".split())
+# A negated feeling ends the negation's reach: "dont worry itll be there wed 100%" does
+# not negate the promise after it ("don't worry about the cost" goes on: `_FEELING_GOES_ON_EN`).
+_FEELINGS_EN = frozenset("worry panic stress fret".split())
+_FEELING_GOES_ON_EN = frozenset("about that if whether".split())
 # Words that end a negation's reach before the clause ends.
 _SCOPE_BREAK_EN = frozenset(
     "and then so because since while if when unless until which who although though "
@@ -482,6 +486,12 @@ class Negation:
                 j -= 1
                 seen += 1
                 continue
+            if (
+                en
+                and w.text in _FEELINGS_EN
+                and (j + 1 == len(words) or words[j + 1].text not in _FEELING_GOES_ON_EN)
+            ):
+                break
             if en and self._negates_en(j) and (seen < SCOPE or self._says_after(j)):
                 return w
             if not en and self._negates_zh(w.text, w.start, inside):
