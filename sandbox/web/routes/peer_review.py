@@ -233,6 +233,13 @@ def _criteria(state: AppState, attempt: Attempt) -> list[dict[str, Any]]:
     ]
 
 
+def _gone_for_peers(peer_share: PeerShare) -> None:
+    """A withdrawn share is gone for the cohort's peers: 404 to them, on the page and on a
+    review posted to it (its author and the staff still see it, docs/programme.md)."""
+    if peer_share.withdrawn_at is not None:
+        raise HTTPException(status_code=404)
+
+
 def _review_page(
     viewer: Viewer,
     state: AppState,
@@ -257,8 +264,8 @@ def _review_page(
         raise Forbidden()
     if peer and _closed_to(state, session, user, attempt):
         raise Forbidden()
-    if peer_share.withdrawn_at is not None and not (author or staff):
-        raise HTTPException(status_code=404)  # withdrawn: gone for the peers
+    if not (author or staff):
+        _gone_for_peers(peer_share)
     found = state.library.find(attempt.pack_id, attempt.scenario_id)
     messages = list_messages(session=session, attempt_id=attempt.id)
     letter = author_letters(session, peer_share.cohort).get(owner.id or 0, "A")
@@ -334,8 +341,7 @@ async def create_peer_review(
         user, owner.id or 0, is_member(session, peer_share.cohort, user.id)
     ) or _closed_to(state, session, user, attempt):
         raise Forbidden()
-    if peer_share.withdrawn_at is not None:
-        raise HTTPException(status_code=404)  # withdrawn: gone for the peers
+    _gone_for_peers(peer_share)
     raw = await request.form()
     form = {key: value for key, value in raw.items() if isinstance(value, str)}
     criteria = _criteria(state, attempt)
