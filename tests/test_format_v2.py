@@ -1457,3 +1457,26 @@ def test_a_negated_feeling_and_the_trade_reported(
     line: str, locale: str, word: str, negated: bool
 ) -> None:
     assert negates(line, locale, word) is negated
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "asks"),
+    [
+        # an A-not-A form of any verb or adjective asks
+        ("大爷 您吃不吃抗凝药 比如华法林", "抗凝", True),
+        ("疼不疼，肿得厉害吗", "疼", True),
+        # ...unless it is left to the customer, made no matter, or someone else's question
+        ("这个价格一般般，买不买看您", "买", False),
+        ("不管吃不吃都要先问医生", "吃", False),
+        ("医生到时候会问您疼不疼、看东西清不清楚的", "疼", False),
+        # a clause-final 不, with a vocative 亲 after it, asks; 么 asks before a comma
+        ("对了 您对青霉素过敏不", "过敏", True),
+        ("有药物过敏不 亲", "过敏", True),
+        ("亲 最近有吃活血的东西么 阿司匹林 鱼油 银杏片这种", "活血", True),
+        ("那么多药都吃过，怎么办", "那么", False),
+        ("您吃药不规律的话，血压就不稳", "吃药", False),
+    ],
+)
+def test_chinese_questions_typed_in_chat(line: str, word: str, asks: bool) -> None:
+    reading = Reading(line, "zh-CN")
+    assert reading.asks_at(reading.text.find(word)) is asks

@@ -236,7 +236,15 @@ _EMBEDDED_ZH = re.compile(
     r"(让|请|由|等|叫)(医生|大夫|药师|专家|主任)|(医生|大夫|药师)(会|来|帮您|帮你|给您)"
     r"|(评估|判断|检查|决定)(一下)?(看看)?(有没有|是否|适合|能不能|要不要|什么)"
 )
-_QUESTION_ENDS_ZH = ("吗", "呢", "么", "嘛", "没")
+_QUESTION_ENDS_ZH = ("吗", "呢", "么", "嘛", "没", "不")
+# An A-not-A form of any verb or adjective (吃不吃, 疼不疼, 过不过敏, 买没买) asks.
+_A_NOT_A_ZH = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+# ...but not one left to the customer or made no matter: 买不买看您, 不管吃不吃都要...
+_A_NOT_A_TOLD_ZH = re.compile(
+    "不管|无论|不论|看您|看你|随您|随你|都行|都可以|由您|由你|您定|你定|您决定|你决定|无所谓|取决|会问"
+)
+# What a clause's last particles may be, after its question: 过敏不 亲, 有药物过敏吗亲.
+_TRAILING_ZH = "，,。.!！~～ 哈啊呀哦嗯亲"
 # Offers and directives put as questions (要不要我帮您约, 您看可以吗 after an offer is its own
 # clause): they tell rather than ask.
 _OFFER_ZH = re.compile(
@@ -250,19 +258,24 @@ def _zh_asks(clause: str) -> bool:
     """Whether one Chinese clause asks or requests something."""
     if "?" in clause or "？" in clause:
         return True
-    if _EMBEDDED_ZH.search(clause) and not clause.rstrip("，,。.!！~ 哈啊呀哦嗯").endswith("吗"):
+    if _EMBEDDED_ZH.search(clause) and not clause.rstrip(_TRAILING_ZH).endswith("吗"):
         return False
-    stripped = clause.rstrip("，,。.!！~ 哈啊呀哦嗯")
+    stripped = clause.rstrip(_TRAILING_ZH)
     final = not clause.endswith(("，", ","))
     if (
         stripped.endswith("吗")
         or (final and stripped.endswith(_QUESTION_ENDS_ZH))
+        # 最近有吃活血的东西么，阿司匹林这种: 么 asks even before a comma (not 什么, 那么...)
+        or (stripped.endswith("么") and stripped[-2:-1] not in "什怎那这多要")
         # 吃过药没，吃的啥: a perfective ...没 asks even before a comma (还没 is "not yet")
         or (stripped.endswith("没") and stripped[-2:-1] not in "还也都并从就" and "过" in stripped)
     ):
         # 呢 before a comma marks a topic (您问的这个呢，...), not a question.
         return True
     if any(form in clause for form in _ASK_FORMS_ZH) or _REQUEST_ZH.search(clause):
+        return True
+    found = _A_NOT_A_ZH.search(clause)
+    if found is not None and found.group(1) not in "一" and _A_NOT_A_TOLD_ZH.search(clause) is None:
         return True
     if _WH_ZH.search(clause) is None:
         return False
