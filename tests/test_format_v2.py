@@ -1480,3 +1480,17 @@ def test_a_negated_feeling_and_the_trade_reported(
 def test_chinese_questions_typed_in_chat(line: str, word: str, asks: bool) -> None:
     reading = Reading(line, "zh-CN")
     assert reading.asks_at(reading.text.find(word)) is asks
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "asks"),
+    [
+        ("Please run me through your regular medication.", "medication", True),
+        ("Could you talk me through what you take for your heart?", "heart", True),
+        ("Please let me have the order number from the packing slip.", "order number", True),
+        ("I ran through the options with the pharmacist.", "option", False),
+    ],
+)
+def test_asking_to_be_talked_through(line: str, word: str, asks: bool) -> None:
+    reading = Reading(line, "en")
+    assert reading.asks_at(reading.text.find(word)) is asks

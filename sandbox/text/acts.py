@@ -114,6 +114,11 @@ _REQUEST_FRAMES_EN = tuple(
         "could i have",
         "could i get",
         "please send",
+        # "please run me through your regular medication", "talk me through what you take"
+        "run me through",
+        "talk me through",
+        "walk me through",
+        "please let me have",
         "please provide",
         "please give",
         "i need the",
