@@ -1494,3 +1494,29 @@ def test_chinese_questions_typed_in_chat(line: str, word: str, asks: bool) -> No
 def test_asking_to_be_talked_through(line: str, word: str, asks: bool) -> None:
     reading = Reading(line, "en")
     assert reading.asks_at(reading.text.find(word)) is asks
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "told"),
+    [
+        # relayed, a third party's words still tell, as a disclosure needs...
+        ("Some people say a white patch means a blocked vessel.", "block", True),
+        # ...unless the sentence goes on to call them scaremongering, a myth, unfounded
+        (
+            "Some people online say a white patch means a blocked vessel, but that's mostly "
+            "scaremongering.",
+            "block",
+            False,
+        ),
+        (
+            "Some people think isotretinoin affects healing, but there's no evidence for that.",
+            "heal",
+            False,
+        ),
+    ],
+)
+def test_a_relayed_warning_called_unfounded_tells_nothing(line: str, word: str, told: bool) -> None:
+    reading = Reading(line, "en")
+    at = reading.text.find(word)
+    assert at >= 0
+    assert reading.negated(at, (), told=True) is not told

@@ -292,7 +292,10 @@ def _extends_before(words: list[Word], k: int) -> bool:
 
 
 # A contrast after relayed words takes them back: "...，其实影响不大", "..., but actually".
-_CONTRAST_EN = re.compile(r"\b(actually|in fact|in reality|overblown|exaggerate)")
+_CONTRAST_EN = re.compile(
+    r"\b(actually|in fact|in reality|overblown|exaggerate|scaremonger|no evidence|not true"
+    r"|untrue|a myth|nonsense|rubbish|do not really|do not change)"
+)
 _SENTENCE_END_EN = re.compile("[" + re.escape("".join(sorted(_SENTENCE_MARKS_EN))) + "]")
 
 # What a rejection after an occurrence says when it only hedges: "but I can't promise
