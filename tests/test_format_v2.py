@@ -1520,3 +1520,21 @@ def test_a_relayed_warning_called_unfounded_tells_nothing(line: str, word: str, 
     at = reading.text.find(word)
     assert at >= 0
     assert reading.negated(at, (), told=True) is not told
+
+
+@pytest.mark.parametrize(
+    ("line", "word", "tells", "asks"),
+    [
+        # a tag after a statement asks, and the statement still tells
+        ("Flag it with whoever writes the prescription, ok?", "prescription", True, True),
+        ("Paracetamol is the safer one for you, right?", "paracetamol", True, True),
+        # a question with a tag only asks
+        ("Are you on warfarin, right?", "warfarin", False, True),
+        ("Is it the big pack?", "big pack", False, True),
+    ],
+)
+def test_a_tag_after_a_statement(line: str, word: str, tells: bool, asks: bool) -> None:
+    reading = Reading(line, "en")
+    at = reading.text.find(word)
+    assert reading.act_fits(at, "tell") is tells
+    assert reading.act_fits(at, "ask") is asks

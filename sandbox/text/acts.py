@@ -505,7 +505,26 @@ class SpeechActs:
             return self.asks_at(at) or self.asked_within(at)
         if act == "warn":
             return True  # a warning counts as a statement or a question
-        return not self.asks_at(at) or self.offers_at(at) or self.states_need_at(at)
+        return (
+            not self.asks_at(at)
+            or self.offers_at(at)
+            or self.states_need_at(at)
+            or self._tagged_at(at)
+        )
+
+    def _tagged_at(self, at: int) -> bool:
+        """A statement with a tag after it ("flag it with whoever writes the prescription,
+        ok?", "paracetamol is the safer one, right?") tells: only the tag asks."""
+        if self.locale != "en":
+            return False
+        clause = self._clause(at)
+        if "?" in clause or _opens_question_en(clause):
+            return False
+        sentence = self._sentence(at)
+        if not sentence.endswith("?"):
+            return False
+        tail = re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
+        return tail != sentence.replace("?", " ").split() and _is_tag(tail)
 
     def states_need_at(self, at: int) -> bool:
         """A need stated without a question mark asks for it and tells it: "we need a valid
