@@ -243,7 +243,7 @@ _EMBEDDED_ZH = re.compile(
 )
 _QUESTION_ENDS_ZH = ("吗", "呢", "么", "嘛", "没", "不")
 # An A-not-A form of any verb or adjective (吃不吃, 疼不疼, 过不过敏, 买没买) asks.
-_A_NOT_A_ZH = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+_A_NOT_A_ZH = re.compile(r"(?!一)([\u4e00-\u9fff])[不没]\1")
 # ...but not one left to the customer or made no matter: 买不买看您, 不管吃不吃都要...
 _A_NOT_A_TOLD_ZH = re.compile(
     "不管|无论|不论|看您|看你|随您|随你|都行|都可以|由您|由你|您定|你定|您决定|你决定|无所谓|取决|会问"
@@ -279,8 +279,7 @@ def _zh_asks(clause: str) -> bool:
         return True
     if any(form in clause for form in _ASK_FORMS_ZH) or _REQUEST_ZH.search(clause):
         return True
-    found = _A_NOT_A_ZH.search(clause)
-    if found is not None and found.group(1) not in "一" and _A_NOT_A_TOLD_ZH.search(clause) is None:
+    if _A_NOT_A_ZH.search(clause) and not _A_NOT_A_TOLD_ZH.search(clause):
         return True
     if _WH_ZH.search(clause) is None:
         return False
@@ -475,6 +474,11 @@ _TAG_AUX_EN = frozenset("be do have can will would could should".split())
 _TAG_PRONOUNS_EN = frozenset("you it they we she he i that there".split())
 
 
+def _tail(sentence: str) -> list[str]:
+    """The words after a sentence's last comma, semicolon or colon: where a tag stands."""
+    return re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
+
+
 def _is_tag(words: list[str]) -> bool:
     """A question tag: "right?", "yeah?", "are you?", "aren't you?", "is it?"."""
     if len(words) == 1:
@@ -523,7 +527,7 @@ class SpeechActs:
         sentence = self._sentence(at)
         if not sentence.endswith("?"):
             return False
-        tail = re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
+        tail = _tail(sentence)
         return tail != sentence.replace("?", " ").split() and _is_tag(tail)
 
     def states_need_at(self, at: int) -> bool:
@@ -648,11 +652,9 @@ class SpeechActs:
         if "?" in clause:
             return True
         sentence = self._sentence(at)
-        if sentence.endswith("?"):
-            # A tag ("right?", "are you?", "yeah?") makes the whole sentence a question.
-            tail = re.split(r"[,;:]", sentence)[-1].replace("?", " ").split()
-            if _is_tag(tail):
-                return True
+        # A tag ("right?", "are you?", "yeah?") makes the whole sentence a question.
+        if sentence.endswith("?") and _is_tag(_tail(sentence)):
+            return True
         if not sentence.endswith("?") and _opens_statement_en(clause):
             return _requests_en(clause) or self._asks_midway_en(at)
         return _opens_question_en(clause) or _requests_en(clause) or self._asks_midway_en(at)
