@@ -17,6 +17,12 @@ A fifth of the sentences is held out (by a hash of the text, `held_out`): `--det
 prints them, so phrases and concepts are tuned only on the rest and both parts are reported.
 Probes test the rules' reach over wording; the transcripts of the corpus (bench/fairness.py)
 test whole conversations, with the persona and the outcome criteria.
+
+A probe file with a `context` (`in-context/PACK/SCENARIO.yaml`: the trainee's earlier lines,
+maybe none) is read in the conversation instead: the persona's opening, those lines and the
+persona's answers, then the probe as the trainee's next message, graded as a transcript. A
+warning may then say "this one" or leave out the drug the customer named, and a forbidden
+act may be a "sure, I'll send it" that goes along with what the customer asked.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import hashlib
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sandbox.engine.conversation import Conversation  # noqa: E402
+from sandbox.evaluator.grading import grade  # noqa: E402
+from sandbox.evaluator.transcript import parse_transcript_data  # noqa: E402
 from sandbox.scenarios.loader import load_packs  # noqa: E402
 from sandbox.scenarios.models import Pack  # noqa: E402
 
@@ -50,8 +60,18 @@ def probe_files(root: Path = PROBES) -> list[Path]:
     return sorted(root.glob("**/*.yaml"))
 
 
-def judge(pack: Pack, scenario_id: str, criterion_id: str, text: str) -> bool:
-    """Whether the criterion's rule counts `text` as a message of the scenario."""
+def judge(
+    pack: Pack, scenario_id: str, criterion_id: str, text: str, context: Sequence[str] | None = None
+) -> bool:
+    """Whether the criterion's rule counts `text` as a message of the scenario.
+
+    With a `context` (the trainee's earlier lines, maybe none: `in-context/` probes), the
+    conversation is replayed from the persona's opening with `text` as the trainee's next
+    message, and the whole transcript is graded: `text` counts when the criterion is met or
+    violated (a forbidden one also by going along with what the customer asked).
+    """
+    if context is not None:
+        return _graded_in_context(pack, scenario_id, criterion_id, [*context, text])
     compiled = pack.compiled[scenario_id]
     for criterion, matcher in compiled.criteria:
         if criterion.id == criterion_id:
@@ -61,6 +81,20 @@ def judge(pack: Pack, scenario_id: str, criterion_id: str, text: str) -> bool:
             return matcher.admits(view.present()) and matcher.confirm(
                 view, criterion.negation_aware, compiled.act(criterion)
             )
+    raise SystemExit(f"{pack.id}/{scenario_id} has no criterion {criterion_id!r}")
+
+
+def _graded_in_context(
+    pack: Pack, scenario_id: str, criterion_id: str, lines: Sequence[str]
+) -> bool:
+    scenario = pack.scenario(scenario_id)
+    conversation = Conversation.replay(
+        pack.compiled[scenario_id], pack.locale, [(t, 10.0 * (i + 1)) for i, t in enumerate(lines)]
+    )
+    transcript = parse_transcript_data(conversation.transcript(pack.id), "probe")
+    for verdict in grade(pack, scenario, transcript).criteria:
+        if verdict.id == criterion_id:
+            return verdict.status in ("met", "violated")
     raise SystemExit(f"{pack.id}/{scenario_id} has no criterion {criterion_id!r}")
 
 
@@ -75,6 +109,7 @@ def run(part: str, details: bool, pack_filter: str | None, root: Path = PROBES) 
             continue
         pack = packs[pack_id]
         kinds = {c.id: c.kind for c in pack.scenario(scenario_id).rubric.criteria}
+        context = None if "context" not in data else [str(t) for t in data["context"] or ()]
         for criterion_id, sentences in (data.get("criteria") or {}).items():
             for expected in ("yes", "no"):
                 # YAML 1.1 reads a bare yes/no key as a boolean: accept both spellings.
@@ -83,7 +118,7 @@ def run(part: str, details: bool, pack_filter: str | None, root: Path = PROBES) 
                     this = "holdout" if held_out(text) else "tune"
                     if part != "all" and this != part:
                         continue
-                    counted = judge(pack, scenario_id, criterion_id, text)
+                    counted = judge(pack, scenario_id, criterion_id, text, context)
                     row = tallies[this, pack.locale, kinds[criterion_id]]
                     row[0 if expected == "yes" else 2] += 1
                     row[1 if expected == "yes" else 3] += counted

@@ -92,14 +92,17 @@ def test_every_probe_names_a_matched_criterion_and_the_rules_reach_its_tune_part
     `yes` sentences and few `no` ones (the held-out fifth is reported, not held to this)."""
     packs = {p.id: p for p in load_packs([BUNDLED_PACKS]).packs}
     files = probes.probe_files()
-    # two rounds (round 3's and `round-2/`), each with a file for every bundled scenario
-    assert len(files) == 64
+    # three rounds (round 3's, `round-2/` and `in-context/`), each with a file for every
+    # bundled scenario; in-context files replay the trainee's earlier lines first
+    assert len(files) == 96
     assert len({yaml.safe_load(p.read_text(encoding="utf-8"))["scenario"] for p in files}) == 32
+    assert sum("context" in yaml.safe_load(p.read_text(encoding="utf-8")) for p in files) == 32
     yes = hit = no = false = 0
     for path in files:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         pack_id, _, scenario_id = data["scenario"].partition("/")
         pack = packs[pack_id]
+        context = data.get("context")
         criteria = {c.id: c for c in pack.scenario(scenario_id).rubric.criteria}
         for criterion_id, sentences in data["criteria"].items():
             assert criteria[criterion_id].match is not None, (path, criterion_id)
@@ -109,11 +112,11 @@ def test_every_probe_names_a_matched_criterion_and_the_rules_reach_its_tune_part
             for text in said:
                 if not probes.held_out(text):
                     yes += 1
-                    hit += probes.judge(pack, scenario_id, criterion_id, text)
+                    hit += probes.judge(pack, scenario_id, criterion_id, text, context)
             for text in unsaid:
                 if not probes.held_out(text):
                     no += 1
-                    false += probes.judge(pack, scenario_id, criterion_id, text)
+                    false += probes.judge(pack, scenario_id, criterion_id, text, context)
     assert yes > 2000 and no > 1500
     assert hit / yes >= 0.93
     assert false / no <= 0.07
