@@ -391,3 +391,103 @@ def test_advice_to_stop_warfarin_and_the_warning_against_it(
         view, criterion.negation_aware, compiled.act(criterion)
     )
     assert counted is violated
+
+
+# --- third round: in-context probes (tests/realistic/probes/in-context) ------------------
+
+
+def test_colloquial_shenme_and_zenme_read_as_the_standard_words() -> None:
+    # 啥 is 什么 and 咋 is 怎么, both ways, in every word of a phrase but a first word that
+    # starts with one (its spelling is the literal every match starts with).
+    dismiss = V2Compiler(bundled_lexicon(), "zh-CN", None).compile(
+        ["没什么大问题", "不知道咋办"], [], []
+    )
+    assert dismiss.matches(Reading("没啥大问题的，您放心", "zh-CN"))
+    assert dismiss.matches(Reading("没什么大问题的", "zh-CN"))
+    assert dismiss.matches(Reading("我也不知道怎么办", "zh-CN"))
+    assert not dismiss.matches(Reading("有啥问题随时找我", "zh-CN"))
+
+
+@pytest.mark.parametrize(
+    ("scenario_id", "lines", "criterion", "status"),
+    [
+        # a refusal in the rule's own words warns ("not something we can do" is ~refusal)
+        (
+            "botox-pregnancy",
+            [
+                "Are you pregnant or breastfeeding?",
+                "botox is not something we can do while you are pregnant",
+            ],
+            "pregnancy-warning",
+            "met",
+        ),
+        # "booking" before a person is the verb
+        (
+            "botox-myasthenia",
+            [
+                "Do you have any medical conditions, especially anything affecting your muscles?",
+                "Mild MG should be ok. Booking you for Thursday 11:30",
+            ],
+            "books-anyway",
+            "violated",
+        ),
+        # what the customer should have done, however it is done
+        (
+            "bruising-complaint",
+            ["If the aftercare had been followed properly this wouldn't have happened."],
+            "blame",
+            "violated",
+        ),
+        # an embedded question asks the doctor; it tells nobody to stop
+        (
+            "filler-blood-thinner",
+            [
+                "Do you take any medication?",
+                "Please ask your cardiologist whether the apixaban can be paused.",
+            ],
+            "advises-stopping",
+            "clear",
+        ),
+        (
+            "filler-blood-thinner",
+            ["Do you take any medication?", "check with your cardiologist if you can skip a dose"],
+            "advises-stopping",
+            "clear",
+        ),
+        (
+            "filler-blood-thinner",
+            ["Do you take any medication?", "just skip the morning dose, you'll be fine"],
+            "advises-stopping",
+            "violated",
+        ),
+    ],
+)
+def test_in_context_lines_of_the_third_round(
+    bundled: dict[str, Pack], scenario_id: str, lines: list[str], criterion: str, status: str
+) -> None:
+    pack = next(p for p in bundled.values() if scenario_id in p.compiled and p.locale == "en")
+    assert statuses(pack, lines, scenario_id)[criterion] == status
+
+
+def test_a_purpose_belongs_to_the_negated_act() -> None:
+    # "to make them last" is why not to skip, halve or space out: the "not" reaches it.
+    line = "Please don't skip, halve or space out your doses to make them last."
+    assert negation(line, "make them last") == "not"
+    assert negation("You could space out your doses to make them last.", "make them last") is None
+
+
+def test_an_embedded_question_put_to_the_customer_is_the_trainees_own() -> None:
+    assert negation("Can you tell me if you take warfarin?", "warfarin") is None
+    assert negation("ask your doctor whether you can stop the warfarin", "warfarin") == "whether"
+
+
+def test_the_partner_drug_need_not_be_named_once_revealed(bundled: dict[str, Pack]) -> None:
+    # 钱阿姨 has said she takes warfarin; "这个药" and the bleeding risk are the warning.
+    pack = bundled["pharmacy-service-zh"]
+    lines = ["您好，请问平时在吃什么药吗？", "这个药先别用，会增加出血风险"]
+    assert statuses(pack, lines, "ibuprofen-warfarin")["bleeding-warning"] == "met"
+    lines = ["您好，请问平时在吃什么药吗？", "布洛芬不会增加出血风险的，放心"]
+    assert statuses(pack, lines, "ibuprofen-warfarin")["bleeding-warning"] == "missed"
+    # 复查凝血 is a check-up, not the bleeding risk
+    lines = ["您好，请问平时在吃什么药吗？", "下回去医院复查凝血的时候，跟医生提一句在吃这个就行"]
+    assert statuses(pack, lines, "ibuprofen-warfarin")["bleeding-warning"] == "missed"

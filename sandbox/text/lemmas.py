@@ -161,6 +161,23 @@ def lemma(word: str) -> str:
     return result.lower()
 
 
+#: Nouns in -ing that are a verb's -ing form when a person follows ("booking you in",
+#: "fitting her in"): simplemma, without a tagger, reads them as the nouns.
+_ING_VERBS = {"booking": "book", "fitting": "fit", "setting": "set"}
+_OBJECTS = frozenset("you her him them it me us".split())
+
+
+def verbs_before_objects(forms: list[str]) -> list[str]:
+    """The lemmas with an -ing noun read as its verb where a person or "it" follows."""
+    if _ING_VERBS.keys().isdisjoint(forms):
+        return forms
+    for i in range(len(forms) - 1):
+        verb = _ING_VERBS.get(forms[i])
+        if verb is not None and forms[i + 1] in _OBJECTS:
+            forms[i] = verb
+    return forms
+
+
 def expand(words: list[str]) -> list[str]:
     """Contractions spelt out: "won't" as "will not", "she's" as "she is"."""
     out: list[str] = []

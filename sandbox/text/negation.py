@@ -126,6 +126,12 @@ _DISBELIEF_HEADS_EN = frozenset(frame[0] for frame in _DISBELIEF_EN)
 # A negated verb of saying, suggesting or trying reaches its whole clause ("I'm not going to
 # tell you...", "don't try to make the last ones stretch by halving a dose").
 _LONG_REACH_EN = frozenset("pretend suggest try attempt tempt go".split())
+#: Verbs whose "if" opens an embedded question: "ask your doctor if you can skip a dose"
+#: asks the doctor; it does not tell anyone to skip.
+_ASKING_EN = frozenset(
+    "ask check see decide say tell know confirm find wonder advise judge determine clarify "
+    "question".split()
+)
 _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
@@ -341,6 +347,9 @@ class Negation:
                     or bool(self._frame_starts())
                     # "even a low dose would be risky" turns down without a negation word
                     or "even" in texts
+                    # an embedded question: "ask your GP whether you can skip a dose"
+                    or "whether" in texts
+                    or ("if" in texts and not texts.isdisjoint(_ASKING_EN))
                     # a heading: "On the written guarantee: ...", "As for the bundle, ..."
                     or _HEADING_CUE_EN.search(self.text) is not None
                     # a rejection without a negation word ("that's a myth") needs one of these
@@ -391,6 +400,8 @@ class Negation:
         found = self.negation_at(at, inside)
         if found is None:
             return False
+        if told and found.text in ("whether", "if"):
+            return False  # an embedded question ends nothing a disclosure tells
         if told and found.start < at and self.locale == "en" and self._yet_after(at):
             # "you won't need his prescription yet": it will be needed, later.
             return False
@@ -453,6 +464,9 @@ class Negation:
             if asked is not None:
                 return asked
         breaks = _SCOPE_BREAK_EN if en else _SCOPE_BREAK_ZH
+        # A purpose infinitive belongs to the negated act, however long the act: "don't
+        # skip, halve or space out your doses to make them last".
+        purpose = en and i >= 0 and words[i].text == "to"
         seen = 0
         j = i
         # The part of a segmenter word that the occurrence starts inside counts as a word.
@@ -495,7 +509,7 @@ class Negation:
                 and (j + 1 == len(words) or words[j + 1].text not in _FEELING_GOES_ON_EN)
             ):
                 break
-            if en and self._negates_en(j) and (seen < SCOPE or self._says_after(j)):
+            if en and self._negates_en(j) and (seen < SCOPE or purpose or self._says_after(j)):
                 return w
             if not en and self._negates_zh(w.text, w.start, inside):
                 if self._negation_negated_zh(w.start):
@@ -509,6 +523,7 @@ class Negation:
             seen += 1
         return (
             self._reported(i)
+            or (self._embedded_question_en(i) if en else None)
             or (_topic_heading_en(self.text, at) if en else None)
             or self._quoted_and_rejected(at)
             or self._rejected_after(at, inside)
@@ -615,7 +630,9 @@ class Negation:
             if turned is not None and not any(s <= turned.start() < e for s, e in inside):
                 return Word(turned.start(), turned.end(), turned.group(0))
         for found in pattern.finditer(text, at, end):
-            if any(s <= found.start() and found.end() <= e for s, e in inside):
+            # The rule's own words in the verdict make it the rule's: "botox is not
+            # something we can do while you are pregnant" is a refusal that warns.
+            if any(s < found.end() and found.start() < e for s, e in inside):
                 continue
             if found.start() > at:
                 return Word(found.start(), found.end(), found.group(0))
@@ -646,6 +663,27 @@ class Negation:
                     return w
             elif self._negates_zh(w.text, w.start, ()):
                 return w
+        return None
+
+    def _embedded_question_en(self, i: int) -> Word | None:
+        """The "whether" (or "if" after a verb of asking, deciding or saying) that opens
+        the clause of the word at `i`: what an embedded question holds is asked of someone,
+        not said ("whether it can be paused is your cardiologist's call", "check with your
+        GP if you can skip a dose"). What a disclosure or warning tells is unaffected
+        (`negated`)."""
+        words = self._tokens
+        j = i
+        while j >= 0 and i - j < LONG_SCOPE and not words[j].clause_end:
+            w = words[j].text
+            if w in ("whether", "if"):
+                before = [v.text for v in words[max(0, j - 5) : j]]
+                # Asked of the customer ("can you tell me if you take warfarin?", "let us
+                # know whether..."): that is the trainee's own question, read as one.
+                if before and before[-1] in ("me", "us"):
+                    return None
+                if w == "whether" or not _ASKING_EN.isdisjoint(before):
+                    return words[j]
+            j -= 1
         return None
 
     def _says_after(self, j: int) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sandbox.text.concepts import Lexicon
 from sandbox.text.hanzi import simplified_phrase
-from sandbox.text.lemmas import expand, lemma
+from sandbox.text.lemmas import expand, lemma, verbs_before_objects
 from sandbox.text.matcher import _EN_TOKEN, Matcher, Phrase, PhraseError, _literals, normalize
 from sandbox.text.negation import _CLAUSE_MARKS
 
@@ -30,7 +30,8 @@ def lemma_phrase(source: str) -> str:
     if star:
         head = [lemma(t) if t not in _CLAUSE_MARKS else t for t in tokens[:-1]]
         return " ".join([*head, tokens[-1]]) + "*"
-    return " ".join(lemma(t) if t not in _CLAUSE_MARKS else t for t in tokens)
+    forms = [lemma(t) if t not in _CLAUSE_MARKS else t for t in tokens]
+    return " ".join(verbs_before_objects(forms))
 
 
 # Words a Chinese phrase tolerates between its own words (不用太担心 reads as 不用担心).
@@ -94,23 +95,48 @@ _ZH_GAP_WORDS = (
 _ZH_GAP = "(?:" + "|".join(_ZH_GAP_WORDS) + "|[^.,;:!?。、，；：！？不没别无未莫勿]){0,8}?"
 
 
+#: Colloquial spellings read as their standard word, both ways: 没啥大问题 is 没什么大问题,
+#: 咋办 is 怎么办. A phrase's first word keeps its spelling up to its first such word, which
+#: is the literal every match starts with.
+_ZH_COLLOQUIAL = {
+    "什么": "(?:什么|啥)",
+    "啥": "(?:啥|什么)",
+    "怎么": "(?:怎么|咋)",
+    "咋": "(?:咋|怎么)",
+}
+_ZH_COLLOQUIAL_RE = re.compile("|".join(_ZH_COLLOQUIAL))
+
+
+def _zh_word(word: str) -> str:
+    return _ZH_COLLOQUIAL_RE.sub(lambda m: _ZH_COLLOQUIAL[m.group()], re.escape(word))
+
+
 def zh_pattern(text: str) -> tuple[str, re.Pattern[str]]:
     """A normalised Chinese phrase as (a literal every match holds, a tolerant pattern).
 
     Up to two filler words may stand between the phrase's own words; `...` or `…` in a
     phrase stands for up to eight characters of the same clause (别...打 matches 别急着打).
+    什么/啥 and 怎么/咋 stand for each other (`_ZH_COLLOQUIAL`).
     """
     from sandbox.text.segmenter import cut_plain
 
     pieces = [p for p in re.split(r"\.\.\.|…", text) if p]
-    parts = []
+    parts: list[str] = []
+    literal = text
     for piece in pieces:
         words = [w for w in cut_plain(piece) if w.strip()] or [piece]
-        pattern = re.escape(words[0])
+        pattern = _zh_word(words[0])
+        if not parts:
+            # The literal: the first word up to its first colloquial spelling; a first word
+            # that starts with one keeps its spelling, as written.
+            found = _ZH_COLLOQUIAL_RE.search(words[0])
+            literal = words[0] if found is None else words[0][: found.start()]
+            if not literal:
+                literal, pattern = words[0], re.escape(words[0])
         for before, word in itertools.pairwise(words):
             # No filler after a one-character negation: 不放心 must not match 不过您放心.
             gap = "" if before in _ZH_TIGHT else f"{_ZH_FILLER}{{0,2}}"
-            pattern += gap + re.escape(word)
+            pattern += gap + _zh_word(word)
         parts.append(pattern)
     # A phrase right after a one-character negation is another word (是我们的问题 is not
     # in 不是我们的问题), unless the phrase itself starts with one.
@@ -119,9 +145,8 @@ def zh_pattern(text: str) -> tuple[str, re.Pattern[str]]:
         tight = "".join(sorted(_ZH_TIGHT))
         first = re.escape(text[0])
         parts[0] = f"(?:(?<![{tight}])|(?<={first}[{tight}]))" + parts[0]
-    # Every match starts with the phrase's first word: the matcher looks for the pattern
-    # only where that word occurs.
-    literal = next(w for w in cut_plain(pieces[0]) if w.strip()) if pieces else text
+    # Every match starts with the literal: the matcher looks for the pattern only where it
+    # occurs.
     return literal, re.compile(_ZH_GAP.join(parts))
 
 
@@ -145,10 +170,13 @@ class V2Compiler:
         for plain, origin in self.lexicon.origins(sources, self.locale, self.local).items():
             self.origins.setdefault(plain, origin)
         for source in self.lexicon.expand(sources, self.locale, self.local):
-            phrase = self._phrases.get(source)
-            if phrase is None:
-                phrase = self._phrases[source] = compile_phrase(source, self.locale)
-            out.append(phrase)
+            for form in _none_forms_en(source) if self.locale == "en" else _none_forms_zh(source):
+                phrase = self._phrases.get(form)
+                if phrase is None:
+                    phrase = self._phrases[form] = compile_phrase(form, self.locale)
+                if form != source:
+                    self.origins.setdefault(form, self.origins.get(source, source))
+                out.append(phrase)
         return tuple(dict.fromkeys(out))
 
     def compile(
@@ -167,6 +195,41 @@ class V2Compiler:
             tuple(_literals(group) for group in all_),
             _literals(none_),
         )
+
+
+#: 没有X said the other ways Chinese says "no X at all": 一点风险都没有, 没有任何副作用,
+#: 什么副作用都没有, 副作用为零 are 没有风险 and 没有副作用 (X: two to four characters).
+_NONE_ZH = re.compile(r"没有([\u4e00-\u9fff]{2,4})")
+_NONE_FORMS_ZH = (
+    "一点{}都没有",
+    "一点儿{}都没有",
+    "一点{}也没有",
+    "没有任何{}",
+    "什么{}都没有",
+    "{}为零",
+)
+
+
+def _none_forms_zh(source: str) -> tuple[str, ...]:
+    """A Chinese phrase and, for 没有X, its other forms (`_NONE_FORMS_ZH`)."""
+    found = _NONE_ZH.fullmatch(source)
+    if found is None or found.group(1)[0] in "任什一":
+        return (source,)
+    return (source, *(form.format(found.group(1)) for form in _NONE_FORMS_ZH))
+
+
+#: "no X" said the other ways English says it: "you won't get any bruising", "there won't
+#: be any side effects", "it doesn't have any risk" are "no bruising", "no side effects".
+_NONE_EN = re.compile(r"no ([a-z]+(?: [a-z]+)?\*?)")
+_NONE_FORMS_EN = ("not get any {}", "not have any {}", "not be any {}")
+
+
+def _none_forms_en(source: str) -> tuple[str, ...]:
+    """An English phrase and, for "no X", its other forms (`_NONE_FORMS_EN`)."""
+    found = _NONE_EN.fullmatch(source.strip().lower())
+    if found is None or found.group(1).split()[0] in ("one", "body", "way", "more", "need"):
+        return (source,)
+    return (source, *(form.format(found.group(1)) for form in _NONE_FORMS_EN))
 
 
 #: What `...` stands for in an English phrase: up to three words of the same clause.

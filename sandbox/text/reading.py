@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from sandbox.text.acts import SpeechActs
 from sandbox.text.hanzi import simplified
-from sandbox.text.lemmas import expand, is_word, lemma
+from sandbox.text.lemmas import expand, is_word, lemma, verbs_before_objects
 from sandbox.text.matcher import (
     Phrase,
     Span,
@@ -326,6 +326,7 @@ def _en_lemmas(plain: str) -> tuple[str, list[str]]:
             if len(cache) < 65536:
                 cache[chunk] = found
         forms += found
+    verbs_before_objects(forms)
     return " ".join(forms), forms
 
 
