@@ -406,6 +406,10 @@ def test_colloquial_shenme_and_zenme_read_as_the_standard_words() -> None:
     assert dismiss.matches(Reading("没什么大问题的", "zh-CN"))
     assert dismiss.matches(Reading("我也不知道怎么办", "zh-CN"))
     assert not dismiss.matches(Reading("有啥问题随时找我", "zh-CN"))
+    # a verb's 一下 typed as 下 alone
+    looks_up = V2Compiler(bundled_lexicon(), "zh-CN", None).compile(["帮您查一下她"], [], [])
+    assert looks_up.matches(Reading("我这就帮您查下她账号最近的订单", "zh-CN"))
+    assert looks_up.matches(Reading("我帮您查一下她的订单", "zh-CN"))
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,9 @@ _ZH_COLLOQUIAL_RE = re.compile("|".join(_ZH_COLLOQUIAL))
 
 
 def _zh_word(word: str) -> str:
+    # A verb's 一下 is often typed 下 alone: 帮您查一下她 matches 帮您查下她.
+    if word == "一下":
+        return "一?下"
     return _ZH_COLLOQUIAL_RE.sub(lambda m: _ZH_COLLOQUIAL[m.group()], re.escape(word))
 
 
