@@ -483,6 +483,11 @@ def test_a_purpose_belongs_to_the_negated_act() -> None:
 def test_an_embedded_question_put_to_the_customer_is_the_trainees_own() -> None:
     assert negation("Can you tell me if you take warfarin?", "warfarin") is None
     assert negation("ask your doctor whether you can stop the warfarin", "warfarin") == "whether"
+    # a subject clause negates when the sentence says whose call it is; a bare "whether"
+    # answer (a question bank's "what to ask") names what to ask and is not negated
+    line = "Whether it can be paused is your cardiologist's call."
+    assert negation(line, "pause") == "whether"
+    assert negation("Whether they take any other medicines.", "take") is None
 
 
 def test_the_partner_drug_need_not_be_named_once_revealed(bundled: dict[str, Pack]) -> None:

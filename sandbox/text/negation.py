@@ -132,6 +132,10 @@ _ASKING_EN = frozenset(
     "ask check see decide say tell know confirm find wonder advise judge determine clarify "
     "question".split()
 )
+#: What a subject "whether" clause is said to be: "whether it can be paused is your
+#: cardiologist's call", "...is up to your GP". A bare "Whether they take other medicines."
+#: (an answer that names what to ask) has none of them.
+_DECIDED_EN = _ASKING_EN | frozenset("call decision depend up".split())
 _CONCEDERS_EN = frozenset(
     "normally usually typically officially technically strictly generally often".split()
 )
@@ -681,10 +685,19 @@ class Negation:
                 # know whether..."): that is the trainee's own question, read as one.
                 if before and before[-1] in ("me", "us"):
                     return None
-                if w == "whether" or not _ASKING_EN.isdisjoint(before):
+                if not _ASKING_EN.isdisjoint(before) or (w == "whether" and self._decided_after(j)):
                     return words[j]
             j -= 1
         return None
+
+    def _decided_after(self, j: int) -> bool:
+        """Whether the sentence of the "whether" at `j` says who decides or asks it."""
+        for w in self._tokens[j + 1 :]:
+            if w.text in _SENTENCE_MARKS_EN:
+                return False
+            if w.text in _DECIDED_EN:
+                return True
+        return False
 
     def _says_after(self, j: int) -> bool:
         """A negated verb of saying ("I'm not going to tell you...") reaches its whole clause."""
