@@ -127,7 +127,7 @@ def test_a_letter_or_digit_for_the_token_regex_is_what_isalnum_accepts() -> None
 
 def test_chunks_read_as_the_token_regex_reads_them(packs: list[Pack]) -> None:
     from sandbox.text.lemmas import expand, lemma
-    from sandbox.text.negation import _CLAUSE_MARKS, _V2_EN_TOKEN
+    from sandbox.text.negation_en import _CLAUSE_MARKS, _V2_EN_TOKEN
 
     chunks = {c for line in example_lines(packs, "en") for c in line.lower().split(" ")}
     chunks |= {"", "-", "#12-3", "dont", "im", "x2", "ｘ２", "n't", "won't", "1).", "ok!!", "²"}

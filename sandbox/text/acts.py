@@ -13,7 +13,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from sandbox.text.negation import _SUBJECTS_EN
+from sandbox.text.negation_en import _SUBJECTS_EN
 
 # -- English -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sandbox.text.concepts import Lexicon
 from sandbox.text.hanzi import simplified_phrase
 from sandbox.text.lemmas import expand, lemma, verbs_before_objects
 from sandbox.text.matcher import _EN_TOKEN, Matcher, Phrase, PhraseError, _literals, normalize
-from sandbox.text.negation import _CLAUSE_MARKS
+from sandbox.text.negation_en import _CLAUSE_MARKS
 
 
 def lemma_phrase(source: str) -> str:

@@ -32,12 +32,8 @@ from sandbox.text.matcher import (
     _is_punct_or_space,
     normalize,
 )
-from sandbox.text.negation import (
-    _CLAUSE_MARKS,
-    _ELLIPSIS,
-    _V2_EN_TOKEN,
-    Negation,
-)
+from sandbox.text.negation import Negation
+from sandbox.text.negation_en import _CLAUSE_MARKS, _ELLIPSIS, _V2_EN_TOKEN
 from sandbox.text.negation_zh import _CLAUSE_MARKS_ZH
 
 # -- English -----------------------------------------------------------------------------
