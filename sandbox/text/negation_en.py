@@ -225,9 +225,11 @@ _ANSWERS_NO_EN = re.compile(
     r"|(?:sadly|unfortunately|probably|i be afraid) not)" + _CLOSERS_EN + r" ?(?:[.!;,]|$)"
 )
 #: A rejection that holds no negation word holds one of these (`Reading.may_negate`).
-_REJECTION_WORDS_EN = frozenset(
-    "myth nonsense rubbish mislead wrong false untrue unrealistic marketing exaggeration "
-    "lie scam salt nope nah".split()
+#: Words that call a claim untrue: a sentence of them rejects the one before, and after
+#: relayed words they take them back (`_CONTRAST_EN`).
+_UNTRUE_EN = frozenset("myth nonsense rubbish untrue".split())
+_REJECTION_WORDS_EN = _UNTRUE_EN | frozenset(
+    "mislead wrong false unrealistic marketing exaggeration lie scam salt nope nah".split()
 )
 # Where a claim's clause ends, for `_rejected_after`: a mark, or a word that starts a new
 # clause (in English between spaces).
@@ -262,7 +264,7 @@ def _extends_before(words: list[Word], k: int) -> bool:
 # A contrast after relayed words takes them back: "...，其实影响不大", "..., but actually".
 _CONTRAST_EN = re.compile(
     r"\b(actually|in fact|in reality|overblown|exaggerate|scaremonger|no evidence|not true"
-    r"|untrue|a myth|nonsense|rubbish|do not really|do not change)"
+    r"|do not really|do not change|" + "|".join(sorted(_UNTRUE_EN)) + ")"
 )
 _SENTENCE_END_EN = re.compile("[" + re.escape("".join(sorted(_SENTENCE_MARKS_EN))) + "]")
 
