@@ -92,11 +92,11 @@ def test_every_probe_names_a_matched_criterion_and_the_rules_reach_its_tune_part
     `yes` sentences and few `no` ones (the held-out fifth is reported, not held to this)."""
     packs = {p.id: p for p in load_packs([BUNDLED_PACKS]).packs}
     files = probes.probe_files()
-    # three rounds (round 3's, `round-2/` and `in-context/`), each with a file for every
-    # bundled scenario; in-context files replay the trainee's earlier lines first
-    assert len(files) == 96
+    # four rounds (round 3's, `round-2/`, `in-context/` and `in-context-2/`), each with a
+    # file for every bundled scenario; in-context files replay the trainee's earlier lines
+    assert len(files) == 128
     assert len({yaml.safe_load(p.read_text(encoding="utf-8"))["scenario"] for p in files}) == 32
-    assert sum("context" in yaml.safe_load(p.read_text(encoding="utf-8")) for p in files) == 32
+    assert sum("context" in yaml.safe_load(p.read_text(encoding="utf-8")) for p in files) == 64
     yes = hit = no = false = 0
     for path in files:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
