@@ -500,3 +500,12 @@ def test_the_partner_drug_need_not_be_named_once_revealed(bundled: dict[str, Pac
     # 复查凝血 is a check-up, not the bleeding risk
     lines = ["您好，请问平时在吃什么药吗？", "下回去医院复查凝血的时候，跟医生提一句在吃这个就行"]
     assert statuses(pack, lines, "ibuprofen-warfarin")["bleeding-warning"] == "missed"
+
+
+def test_what_the_trainee_grants_before_a_but_is_not_said() -> None:
+    line = "I know plenty of runners take ibuprofen for their knees, but with warfarin it's a no."
+    assert negation(line, "take ibuprofen") == "know"
+    # without the "but" nothing is granted; after it the trainee speaks again
+    assert negation("I know ibuprofen works well for knees.", "ibuprofen") is None
+    line = "I understand you're in pain, but ibuprofen raises your bleeding risk."
+    assert negation(line, "raise") is None

@@ -107,8 +107,12 @@ _THINKING_EN = frozenset("think assume believe say".split())
 # "you'll see it advertised as boosting your immune system", "it's sold as a cure": what a
 # product is sold as is the seller's claim, not the speaker's.
 _SOLD_AS_EN = frozenset("advertise market sell bill label promote tout brand pitch".split())
+#: "I know plenty of runners take ibuprofen, but with your warfarin it's a no": what the
+#: trainee grants before a "but" is granted, not said.
+_GRANTING_EN = frozenset("know understand appreciate realise realize".split())
 _FRAME_HEADS_EN = (
-    _HEARING_EN
+    _GRANTING_EN
+    | _HEARING_EN
     | _REPORTERS_EN
     | _SOLD_AS_EN
     | _TEMPTING_EN
@@ -314,6 +318,11 @@ def _en_frames(texts: list[str]) -> list[int]:
                 if verb in _SAYING_EN:
                     frames.append(j)
                     break
+        elif word in _GRANTING_EN and j > 0 and texts[j - 1] in ("i", "we"):
+            rest = texts[j + 1 :]
+            ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
+            if "but" in rest[:ends]:
+                frames.append(j)
         elif word in _TEMPTING_EN:
             # "I know it's tempting to take the ordinary ones, but please don't switch"
             rest = texts[j + 1 :]
