@@ -183,8 +183,13 @@ class Negation:
         found = self.negation_at(at, inside)
         if found is None:
             return False
-        if told and found.text in ("whether", "if"):
-            return False  # an embedded question ends nothing a disclosure tells
+        if (
+            told
+            and found.text in ("whether", "if")
+            and self.locale == "en"
+            and found is self._embedded_question_en(self._last_word_before(at))
+        ):
+            return False  # an embedded question takes back nothing a disclosure tells
         if told and found.start < at and self.locale == "en" and self._yet_after(at):
             # "you won't need his prescription yet": it will be needed, later.
             return False
@@ -449,11 +454,11 @@ class Negation:
         return None
 
     def _embedded_question_en(self, i: int) -> Word | None:
-        """The "whether" (or "if" after a verb of asking, deciding or saying) that opens
-        the clause of the word at `i`: what an embedded question holds is asked of someone,
-        not said ("whether it can be paused is your cardiologist's call", "check with your
-        GP if you can skip a dose"). What a disclosure or warning tells is unaffected
-        (`negated`)."""
+        """The "whether" or "if" that opens the clause of the word at `i` as an embedded
+        question: after a verb of asking, deciding or saying ("check with your GP if you can
+        skip a dose"), or a "whether" whose sentence says whose call it is ("whether it can
+        be paused is your cardiologist's call"). What it holds is asked of someone, not said;
+        what a disclosure or warning tells is unaffected (`negated`)."""
         words = self._tokens
         j = i
         while j >= 0 and i - j < LONG_SCOPE and not words[j].clause_end:

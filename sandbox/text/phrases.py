@@ -98,19 +98,18 @@ _ZH_GAP = "(?:" + "|".join(_ZH_GAP_WORDS) + "|[^.,;:!?。、，；：！？不�
 #: Colloquial spellings read as their standard word, both ways: 没啥大问题 is 没什么大问题,
 #: 咋办 is 怎么办. A phrase's first word keeps its spelling up to its first such word, which
 #: is the literal every match starts with.
+#: A verb's 一下 is often typed 下 alone: 帮您查一下她 matches 帮您查下她.
 _ZH_COLLOQUIAL = {
     "什么": "(?:什么|啥)",
     "啥": "(?:啥|什么)",
     "怎么": "(?:怎么|咋)",
     "咋": "(?:咋|怎么)",
+    "一下": "一?下",
 }
 _ZH_COLLOQUIAL_RE = re.compile("|".join(_ZH_COLLOQUIAL))
 
 
 def _zh_word(word: str) -> str:
-    # A verb's 一下 is often typed 下 alone: 帮您查一下她 matches 帮您查下她.
-    if word == "一下":
-        return "一?下"
     return _ZH_COLLOQUIAL_RE.sub(lambda m: _ZH_COLLOQUIAL[m.group()], re.escape(word))
 
 
@@ -173,7 +172,7 @@ class V2Compiler:
         for plain, origin in self.lexicon.origins(sources, self.locale, self.local).items():
             self.origins.setdefault(plain, origin)
         for source in self.lexicon.expand(sources, self.locale, self.local):
-            for form in _none_forms_en(source) if self.locale == "en" else _none_forms_zh(source):
+            for form in _none_forms(source, self.locale):
                 phrase = self._phrases.get(form)
                 if phrase is None:
                     phrase = self._phrases[form] = compile_phrase(form, self.locale)
@@ -200,39 +199,36 @@ class V2Compiler:
         )
 
 
-#: 没有X said the other ways Chinese says "no X at all": 一点风险都没有, 没有任何副作用,
-#: 什么副作用都没有, 副作用为零 are 没有风险 and 没有副作用 (X: two to four characters).
-_NONE_ZH = re.compile(r"没有([\u4e00-\u9fff]{2,4})")
-_NONE_FORMS_ZH = (
-    "一点{}都没有",
-    "一点儿{}都没有",
-    "一点{}也没有",
-    "没有任何{}",
-    "什么{}都没有",
-    "{}为零",
-)
+#: A phrase that says there is none of something, and the other ways each language says
+#: it: 一点风险都没有, 没有任何副作用, 什么副作用都没有, 副作用为零 are 没有风险 and
+#: 没有副作用 (X of two to four characters); "you won't get any bruising" and "there won't
+#: be any side effects" are "no bruising" and "no side effects". Per locale: the phrase's
+#: form, the words X may not start with (没有任何…, "no one", "no way"), the other forms.
+_NONE_FORMS: dict[str, tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = {
+    "zh-CN": (
+        re.compile(r"没有([\u4e00-\u9fff]{2,4})"),
+        ("任", "什", "一"),
+        ("一点{}都没有", "一点儿{}都没有", "一点{}也没有", "没有任何{}", "什么{}都没有", "{}为零"),
+    ),
+    "en": (
+        re.compile(r"no ([a-z]+(?: [a-z]+)?\*?)"),
+        ("one", "body", "way", "more", "need"),
+        ("not get any {}", "not have any {}", "not be any {}"),
+    ),
+}
 
 
-def _none_forms_zh(source: str) -> tuple[str, ...]:
-    """A Chinese phrase and, for 没有X, its other forms (`_NONE_FORMS_ZH`)."""
-    found = _NONE_ZH.fullmatch(source)
-    if found is None or found.group(1)[0] in "任什一":
+def _none_forms(source: str, locale: str) -> tuple[str, ...]:
+    """A phrase and, when it says there is none of X, its other forms (`_NONE_FORMS`)."""
+    pattern, not_after, forms = _NONE_FORMS["en" if locale == "en" else "zh-CN"]
+    found = pattern.fullmatch(source.strip().lower() if locale == "en" else source)
+    if found is None:
         return (source,)
-    return (source, *(form.format(found.group(1)) for form in _NONE_FORMS_ZH))
-
-
-#: "no X" said the other ways English says it: "you won't get any bruising", "there won't
-#: be any side effects", "it doesn't have any risk" are "no bruising", "no side effects".
-_NONE_EN = re.compile(r"no ([a-z]+(?: [a-z]+)?\*?)")
-_NONE_FORMS_EN = ("not get any {}", "not have any {}", "not be any {}")
-
-
-def _none_forms_en(source: str) -> tuple[str, ...]:
-    """An English phrase and, for "no X", its other forms (`_NONE_FORMS_EN`)."""
-    found = _NONE_EN.fullmatch(source.strip().lower())
-    if found is None or found.group(1).split()[0] in ("one", "body", "way", "more", "need"):
+    x = found.group(1)
+    first = x.split()[0] if locale == "en" else x[0]
+    if first in not_after:
         return (source,)
-    return (source, *(form.format(found.group(1)) for form in _NONE_FORMS_EN))
+    return (source, *(form.format(x) for form in forms))
 
 
 #: What `...` stands for in an English phrase: up to three words of the same clause.
