@@ -268,7 +268,7 @@ def graded_transcript(tmp_path: Path) -> Path:
 
 
 def test_sandbox_grade_prints_a_table_with_the_evidence(tiny, graded_transcript):
-    result = run("grade", tiny, graded_transcript)
+    result = run("grade", tiny, graded_transcript, "--table")
     assert result.returncode == 0, output(result)
     lines = result.stdout.splitlines()
     assert lines[0] == "tiny/cold"
@@ -281,6 +281,17 @@ def test_sandbox_grade_prints_a_table_with_the_evidence(tiny, graded_transcript)
     assert "  ask-medication: message 1: Hello, do you take any medication?" in lines
     assert "  no-guarantee: message 3: I guarantee saline will work." in lines
     assert "Ignored messages (refused by the engine): 7" in lines
+
+
+def test_sandbox_grade_prints_the_section_6_json_by_default(tiny, graded_transcript):
+    # Section 6: "A grade (JSON), as `sandbox grade PACK.yaml TRANSCRIPT.json` prints it".
+    plain = run("grade", tiny, graded_transcript)
+    assert plain.returncode == 0, output(plain)
+    flagged = run("grade", tiny, graded_transcript, "--json")
+    assert json.loads(plain.stdout) == json.loads(flagged.stdout)
+    assert json.loads(plain.stdout)["score"] == 90.0
+    both = run("grade", tiny, graded_transcript, "--json", "--table")
+    assert both.returncode == 2 and "choose one" in both.stderr
 
 
 def test_sandbox_grade_json_is_exactly_section_6(tiny, graded_transcript):
@@ -427,7 +438,7 @@ def test_sandbox_play_then_grade_the_saved_transcript(tmp_path, tiny):
 
     # The grade printed at the end of play is the grade of the saved transcript.
     printed = out[out.index("\ntiny/cold\n") + 1 : out.index("\n\nTranscript saved")]
-    table = run("grade", tiny, saved)
+    table = run("grade", tiny, saved, "--table")
     assert table.returncode == 0, output(table)
     assert table.stdout.rstrip("\n") == printed
 
@@ -500,6 +511,12 @@ BAD_PACKS: dict[str, tuple[str, str, str | tuple[str, int], list[str]]] = {
         '          weight: "two"',
         "weight:",
         ["criterion 'ask-medication'", "weight", "expected a number, got a string"],
+    ),
+    "an infinite weight": (
+        "          weight: 2",
+        "          weight: .inf",
+        "weight:",
+        ["criterion 'ask-medication'", "weight", "finite number"],
     ),
     "wrong type: an unquoted no": (
         '    fallback: "Sorry?"',
@@ -669,6 +686,22 @@ def test_a_bad_pack_is_refused_with_file_line_and_message(tmp_path, case):
     for fragment in says:
         assert fragment in out, f"{fragment!r} not in {out!r}"
     assert "problem" in out and "in 1 file" in out
+
+
+def test_a_key_written_after_a_merge_overrides_the_merged_one(tmp_path):
+    # YAML's merge key: as PyYAML's safe_load reads it, a key of the mapping itself wins
+    # over the same key merged in, before or after the '<<'.
+    text = PACK.replace(
+        "    persona:\n      name: Ann\n      mood: worried",
+        "    persona:\n      <<: {name: Ann, mood: worried}\n      name: Sam",
+    )
+    assert text != PACK
+    path = write(tmp_path, "merged.yaml", text)
+    result = run("validate", path)
+    assert result.returncode == 0 and "valid" in result.stdout, output(result)
+    pack = load_pack(path)
+    assert pack.scenarios[0].persona.name == "Sam"
+    assert pack.scenarios[0].persona.mood == "worried"
 
 
 def test_duplicate_scenario_id(tmp_path):

@@ -3,7 +3,7 @@
 Packs are built from small dictionaries and loaded through the real loader, transcripts are
 played through the real engine (or written out by hand where the test is about what a
 transcript may contain), and grades are read through `Grade.to_json()`: the shape that
-`sandbox grade --json` prints.
+`sandbox grade` prints.
 """
 
 from __future__ import annotations
@@ -401,6 +401,15 @@ def test_response_time_allows_exactly_max_s():
     result = graded(response_time_pack(35), ("Hello.", 10), ("Any medication?", 45))
     assert criterion(result, "quick")["status"] == "met"
     assert criterion(result, "quick")["evidence"] == []
+
+
+def test_response_time_allows_exactly_max_s_with_decimal_times():
+    # 44.2 - 14.2 is 30.000000000000004 in binary floats; the contract's "at most N
+    # seconds" is about seconds as written, so 30 s after a line at 14.2 is in time.
+    result = graded(response_time_pack(30), ("Hello.", 14.2), ("Any medication?", 44.2))
+    assert criterion(result, "quick")["status"] == "met"
+    late = graded(response_time_pack(30), ("Hello.", 14.2), ("Any medication?", 44.21))
+    assert criterion(late, "quick")["status"] == "missed"
 
 
 def test_response_time_of_the_first_message_counts_from_the_opening():

@@ -234,17 +234,25 @@ def grade(
     scenario: Annotated[
         str | None, typer.Option(help="Scenario id; default: the transcript's own.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
+    as_table: Annotated[
+        bool, typer.Option("--table", help="Print a table with the evidence instead of JSON.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the grade JSON (the default; kept for scripts).")
+    ] = False,
 ) -> None:
-    """Grade a transcript against its scenario's rubric."""
+    """Grade a transcript against its scenario's rubric: the grade JSON of the format's
+    section 6, or with --table a table for people."""
     from sandbox.evaluator.grading import grade_compiled
 
+    if as_table and as_json:
+        raise fail("--table and --json: choose one")
     pack, chosen, transcript = _pack_and_transcript(pack_path, transcript_path, scenario)
     result = grade_compiled(pack.id, pack.compiled[chosen.id], transcript)
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-    else:
+    if as_table:
         typer.echo(format_grade(result))
+    else:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
 
 
 def _pack_and_transcript(
