@@ -447,6 +447,14 @@ def test_no_nudge_for_a_message_at_exactly_after_s() -> None:
     assert nudges(conversation) == []
 
 
+def test_no_nudge_at_exactly_after_s_with_decimal_times() -> None:
+    # 20.3 + 32.3 is 52.599999999999994 in binary floats: a message at 52.6 is not later.
+    conversation = talk("nudge: {after_s: 32.3, say: \"Still there?\"}\n", ("hm", 20.3), ("hm", 52.6))
+    assert nudges(conversation) == []
+    conversation = talk("nudge: {after_s: 32.3, say: \"Still there?\"}\n", ("hm", 20.3), ("hm", 52.7))
+    assert nudges(conversation) == [52.6]
+
+
 def test_the_nudge_is_timed_from_the_persona_s_last_line() -> None:
     conversation = talk(NUDGE, ("hm", 50), ("hm", 110), ("hm", 111))
     assert nudges(conversation) == []

@@ -20,6 +20,16 @@ EndReason = Literal["completed", "timeout", "finished"]
 RefusedReason = Literal["empty", "ended", "timeout"]
 
 
+#: Times are seconds with a fraction; durations are taken to the microsecond, so that
+#: 44.2 - 14.2 is 30 seconds, not 30.000000000000004 (binary floats cannot hold 0.2).
+_PLACES = 6
+
+
+def elapsed(start: float, end: float) -> float:
+    """Seconds from `start` to `end`, to the microsecond."""
+    return round(end - start, _PLACES)
+
+
 @dataclass
 class Message:
     """One line of the transcript."""
@@ -102,14 +112,16 @@ class Conversation:
         nudge = self.scenario.nudge
         if nudge is None or self.ended or self._nudged:
             return None
-        return self.last_persona_at + nudge.after_s
+        return round(self.last_persona_at + nudge.after_s, _PLACES)
 
     # -- events --
 
     def send_nudge(self, at: float) -> Message | None:
         """Say the nudge if the trainee has been silent longer than `after_s` at `at`."""
         due = self.nudge_due_at()
-        if due is None or at <= due or self.scenario.nudge is None:
+        if due is None or self.scenario.nudge is None:
+            return None
+        if elapsed(self.last_persona_at, at) <= self.scenario.nudge.after_s:
             return None
         self._nudged = True
         message = Message("persona", self.scenario.nudge.say, due, "nudge")
