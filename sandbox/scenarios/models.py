@@ -37,7 +37,9 @@ def _not_blank(value: str) -> str:
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
 Text = Annotated[str, AfterValidator(_not_blank)]
-Positive = Annotated[float, Field(gt=0)]
+#: Numbers of a pack are finite: YAML's .inf and .nan are errors, not a grade that overflows.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Kind = Literal["disclosure", "inquiry", "contraindication", "etiquette", "outcome", "forbidden"]
 Difficulty = Literal["easy", "medium", "hard"]
 LocaleName = Literal["en", "zh-CN"]
@@ -147,11 +149,11 @@ class Criterion(Model):
     match: MatcherField | None = None
     check: CheckName | None = None
     max_s: Positive | None = None
-    min: float | None = None
+    min: Finite | None = None
     mood: Text | None = None
     revealed: Id | None = None
     weight: Positive | None = None
-    penalty: Annotated[float, Field(ge=0)] | None = None
+    penalty: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     critical: bool = False
     within_first: Annotated[int, Field(ge=1)] | None = None
     within_last: Annotated[int, Field(ge=1)] | None = None
@@ -252,7 +254,7 @@ class Criterion(Model):
 
 
 class Rubric(Model):
-    pass_mark: Annotated[float, Field(ge=0, le=100)] = 70
+    pass_mark: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 70
     criteria: Annotated[list[Criterion], Field(min_length=1)]
 
 
@@ -265,13 +267,13 @@ def _trainee_line(value: Any) -> Any:
 
 class TraineeLine(Model):
     text: str
-    at: Annotated[float, Field(ge=0)] | None = None
+    at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
 
 
 class Expect(Model):
     passed: bool | None = None
-    score_min: float | None = None
-    score_max: float | None = None
+    score_min: Finite | None = None
+    score_max: Finite | None = None
     met: list[Id] | None = None
     missed: list[Id] | None = None
     violated: list[Id] | None = None

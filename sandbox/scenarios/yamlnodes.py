@@ -133,6 +133,7 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        written: set[str] = set()  # the keys this mapping writes itself; merged ones yield
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
@@ -154,7 +155,7 @@ class _Builder:
                     "not a string; quote it",
                     quotes=True,
                 )
-            if key in result and (*path, key) in self.doc.lines:
+            if key in written:
                 self.doc.problems.append(
                     YamlError(
                         key_line,
@@ -164,6 +165,7 @@ class _Builder:
                     )
                 )
                 continue
+            written.add(key)
             self.doc.lines[(*path, key)] = key_line
             result[key] = self.build(value_node, (*path, key))
         return result
