@@ -1425,6 +1425,17 @@ def test_a_question_typed_on_without_a_mark(line: str, word: str, asks: bool) ->
             "definitely",
             False,
         ),
+        # what it would be untrue or wrong to say is not said
+        (
+            "I'd be lying if I said it'll definitely be back next week.",
+            "en",
+            "definitely",
+            True,
+        ),
+        ("It would be wrong of me to promise it will definitely arrive.", "en", "definitely", True),
+        ("I'd be misleading you if I told you it's 100% safe.", "en", "100", True),
+        ("It'll definitely be back next week, I'm not lying.", "en", "definitely", False),
+        ("It would be wrong to wait, it will definitely come.", "en", "definitely", False),
         # 不急着 ("in no hurry to") puts off what follows
         ("所以我先不急着给您推荐。", "zh-CN", "推荐", True),
         ("这款我推荐给您，不急的话明天发。", "zh-CN", "推荐", False),

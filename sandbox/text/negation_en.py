@@ -110,8 +110,12 @@ _SOLD_AS_EN = frozenset("advertise market sell bill label promote tout brand pit
 #: "I know plenty of runners take ibuprofen, but with your warfarin it's a no": what the
 #: trainee grants before a "but" is granted, not said.
 _GRANTING_EN = frozenset("know understand appreciate realise realize".split())
+#: "I'd be lying if I said it'll definitely come", "it would be wrong of me to promise...":
+#: what the trainee says it would be untrue or wrong to say is not said.
+_UNSAYABLE_EN = frozenset("lie dishonest wrong mislead misleading irresponsible unfair".split())
 _FRAME_HEADS_EN = (
-    _GRANTING_EN
+    _UNSAYABLE_EN
+    | _GRANTING_EN
     | _HEARING_EN
     | _REPORTERS_EN
     | _SOLD_AS_EN
@@ -294,6 +298,21 @@ def _topic_heading_en(text: str, at: int) -> Word | None:
     return Word(found.start(head), found.end(head), found.group(head))
 
 
+def _unsaid_after(texts: list[str], j: int) -> bool:
+    """Whether `texts[j]` ("lie", "wrong", "misleading"...) after "be" calls untrue what an
+    "if I said" or "to promise" a few words on says: "I'd be lying if I told you...", "it
+    would be wrong of me to say...", "I'd be misleading you if I promised..."."""
+    if "be" not in texts[max(0, j - 3) : j]:
+        return False
+    ahead = texts[j + 1 : j + 5]
+    for k, word in enumerate(ahead):
+        if word in _CLAUSE_MARKS:
+            return False
+        if word in ("if", "to"):
+            return any(v in _SAYING_EN for v in ahead[k + 1 :] + texts[j + 5 : j + 7])
+    return False
+
+
 def _en_frames(texts: list[str]) -> list[int]:
     """Where an English reporting, disbelief or concession frame starts (word indices of
     the lemmas `texts`)."""
@@ -318,6 +337,8 @@ def _en_frames(texts: list[str]) -> list[int]:
                 if verb in _SAYING_EN:
                     frames.append(j)
                     break
+        elif word in _UNSAYABLE_EN and _unsaid_after(texts, j):
+            frames.append(j)
         elif word in _GRANTING_EN and j > 0 and texts[j - 1] in ("i", "we"):
             rest = texts[j + 1 :]
             ends = next((k for k, t in enumerate(rest) if t in _SENTENCE_MARKS_EN), len(rest))
