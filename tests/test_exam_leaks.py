@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from exam_support import (
     COLD,
     INSULIN,
@@ -39,7 +40,7 @@ from web_support import (
     start_attempt,
 )
 
-from sandbox.storage.database import make_engine, upgrade
+from sandbox.storage.database import alembic_config, make_engine, upgrade
 from sandbox.storage.models import Attempt, User
 from sandbox.storage.reviews import TeachingCase
 
@@ -525,6 +526,59 @@ def migrated_with_data(engine: Engine) -> None:
         ).all()
     assert [(name, bool(flag)) for name, flag, _ in rows] == [("Old exam", False)]
     assert rows[0][2] is not None
+
+
+def limits_kept_through_0019(engine: Engine) -> None:
+    """An exam's own limit survives the upgrade that lets an exam use its scenarios'
+    limits instead, and the downgrade keeps the limit stored beside the flag."""
+    upgrade(engine, "0018")
+    columns = "name, time_limit_s, opens_at, closes_at, rules, exam_only, created_at, updated_at"
+    values = (
+        "900, '2026-01-01 09:00:00+00:00', '2026-01-02 09:00:00+00:00', '{}', false, "
+        "'2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00'"
+    )
+    with engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO exams ({columns}) VALUES ('Timed', {values})"))
+        connection.execute(
+            text(
+                "INSERT INTO users (name, role, password_hash, active, created_at) "
+                "VALUES ('tao', 'trainee', 'x', true, '2026-01-01 00:00:00+00:00')"
+            )
+        )
+        connection.execute(text("INSERT INTO exam_candidates (exam_id, user_id) VALUES (1, 1)"))
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"INSERT INTO exams ({columns}, scenario_limits) VALUES ('Own', {values}, true)")
+        )
+        rows = connection.execute(
+            text("SELECT name, time_limit_s, scenario_limits FROM exams ORDER BY id")
+        ).all()
+    assert [(n, t, bool(f)) for n, t, f in rows] == [("Timed", 900, False), ("Own", 900, True)]
+    command.downgrade(alembic_config(engine), "0018")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, time_limit_s FROM exams ORDER BY id")).all()
+        candidates = connection.execute(text("SELECT exam_id, user_id FROM exam_candidates")).all()
+    assert [tuple(r) for r in rows] == [("Timed", 900), ("Own", 900)]
+    assert [tuple(r) for r in candidates] == [(1, 1)]
+
+
+def test_0019_keeps_exam_limits_on_sqlite(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'limits.db'}")
+    try:
+        limits_kept_through_0019(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=needs_postgres)])
+def test_0019_keeps_exam_limits_on_postgres(backend: str) -> None:
+    with postgres_database() as url:
+        engine = make_engine(url)
+        try:
+            limits_kept_through_0019(engine)
+        finally:
+            engine.dispose()
 
 
 def test_the_migration_keeps_existing_exams_on_sqlite(tmp_path: Path) -> None:

@@ -173,6 +173,26 @@ def test_only_proctors_and_admins_run_exams(
     assert exam_row(app, exam_id).results_released_at is None
 
 
+def test_an_exam_without_a_limit_gives_each_conversation_its_scenario_s_own(
+    app: FastAPI,
+    proctor: TestClient,
+    browsers: Callable[[str], TestClient],
+    clock: FakeClock,
+    people: dict[str, User],
+) -> None:
+    # The format: a scenario's time_limit_s holds "in practice and exams alike"; the proctor
+    # may set an exam's own limit (above: 120 s), and a blank field leaves the scenario's.
+    assert 'name="time_limit_s" type="number"' in proctor.get("/proctor/exams/new").text
+    exam_id = make_exam(proctor, clock, people, time_limit_s="", on_timeout="grace", grace_s="30")
+    assert exam_row(app, exam_id).limit_s is None and exam_row(app, exam_id).scenario_limits
+    assert "Each scenario&#39;s own limit" in proctor.get(f"/proctor/exams/{exam_id}").text
+    tao = browsers("tao")
+    assert "the time its scenario sets" in tao.get(f"/exams/{exam_id}").text
+    attempt = attempt_row(app, start(tao, exam_id))
+    # cold-remedy-hypertension says time_limit_s: 600; the grace comes after it.
+    assert (attempt.time_limit_s, attempt.grace_s) == (630, 30)
+
+
 # --- the trainee's exam ------------------------------------------------------------------
 
 

@@ -143,7 +143,9 @@ class ConversationService:
         # A candidate's extra time (storage/extra_time.py) lengthens each conversation.
         assert exam.id is not None and user.id is not None
         extra = extra_for(session, exam_id=exam.id, user_id=user.id)
-        deadline = deadline_for(exam.time_limit_s + extra, exam.exam_rules)
+        # The scenario's own limit unless the exam sets one ("in practice and exams alike").
+        limit = float(scenario.time_limit_s) if exam.limit_s is None else exam.limit_s
+        deadline = deadline_for(limit + extra, exam.exam_rules)
         attempt = start_exam_attempt(
             session=session,
             exam=exam,

@@ -27,7 +27,11 @@ class Exam(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_type=String(120))
     cohort: str | None = Field(default=None, sa_type=String(64), index=True)
-    time_limit_s: float  # per scenario conversation
+    #: Seconds per scenario conversation, unless `scenario_limits` (`limit_s`).
+    time_limit_s: float = 600
+    #: Each conversation lasts its scenario's own `time_limit_s` ("in practice and exams
+    #: alike"); `time_limit_s` is then only what the form shows if the proctor sets one.
+    scenario_limits: bool = False
     opens_at: datetime
     closes_at: datetime
     rules: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -39,6 +43,11 @@ class Exam(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def limit_s(self) -> float | None:
+        """The exam's own limit per conversation, or None for each scenario's own."""
+        return None if self.scenario_limits else self.time_limit_s
 
     @property
     def exam_rules(self) -> ExamRules:
@@ -168,7 +177,7 @@ def create_exam(
     *,
     session: Session,
     name: str,
-    time_limit_s: float,
+    time_limit_s: float | None,
     opens_at: datetime,
     closes_at: datetime,
     rules: ExamRules,
@@ -182,7 +191,8 @@ def create_exam(
     exam = Exam(
         name=name,
         cohort=cohort,
-        time_limit_s=time_limit_s,
+        time_limit_s=600 if time_limit_s is None else time_limit_s,
+        scenario_limits=time_limit_s is None,
         opens_at=opens_at,
         closes_at=closes_at,
         rules=rules.model_dump(mode="json"),

@@ -65,7 +65,7 @@ class ExamForm:
     errors: dict[str, str] = field(default_factory=dict)
     name: str = ""
     scenarios: list[tuple[str, str]] = field(default_factory=list)
-    time_limit_s: float = 600
+    time_limit_s: float | None = None  # None: each scenario's own time_limit_s
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     cohort: str | None = None
@@ -87,7 +87,7 @@ def blank_values(now: datetime) -> dict[str, Any]:
     return _rule_values(rules) | {
         "name": "",
         "scenario": [],
-        "time_limit_s": "600",
+        "time_limit_s": "",  # each scenario's own limit, as the pack sets it
         "opens_at": _local_text(opens),
         "closes_at": _local_text(opens + timedelta(days=1)),
         "cohort": "",
@@ -103,7 +103,7 @@ def exam_values(
     return _rule_values(exam.exam_rules) | {
         "name": exam.name,
         "scenario": [s.key for s in scenarios],
-        "time_limit_s": _number_text(exam.time_limit_s),
+        "time_limit_s": "" if exam.limit_s is None else _number_text(exam.limit_s),
         "opens_at": _local_text(exam.opens_at),
         "closes_at": _local_text(exam.closes_at),
         "cohort": exam.cohort or "",
@@ -173,9 +173,9 @@ def read_exam_form(
     if not values["scenario"]:
         errors["scenario"] = t("exam.error.scenario_required")
 
-    limit = _number(values, "time_limit_s", LIMIT_MIN_S, LIMIT_MAX_S, errors, t)
-    if limit is not None:
-        result.time_limit_s = limit
+    # Blank: each scenario's own time_limit_s ("in practice and exams alike").
+    if str(values.get("time_limit_s", "")).strip():
+        result.time_limit_s = _number(values, "time_limit_s", LIMIT_MIN_S, LIMIT_MAX_S, errors, t)
 
     result.opens_at = read_moment(form, "opens_at", errors, t)
     result.closes_at = read_moment(form, "closes_at", errors, t)

@@ -90,7 +90,7 @@ def exam_snapshot(session: Session, exam: Exam) -> dict[str, Any]:
     return {
         "name": exam.name,
         "cohort": exam.cohort,
-        "time_limit_s": exam.time_limit_s,
+        "time_limit_s": exam.limit_s,
         "opens_at": exam.opens_at.isoformat(),
         "closes_at": exam.closes_at.isoformat(),
         "rules": exam.rules,
@@ -257,7 +257,9 @@ def update_exam_page(
         create_cohort(session=session, cohort=form.cohort, user_ids=form.candidate_ids)
     exam.name = form.name
     exam.cohort = form.cohort
-    exam.time_limit_s = form.time_limit_s
+    exam.scenario_limits = form.time_limit_s is None
+    if form.time_limit_s is not None:
+        exam.time_limit_s = form.time_limit_s
     exam.opens_at = form.opens_at
     exam.closes_at = form.closes_at
     exam.rules = form.rules.model_dump(mode="json")
