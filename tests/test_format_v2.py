@@ -167,6 +167,10 @@ def test_inflections_match_through_lemmas() -> None:
     matcher = compiler.compile(["inject"], [], [])
     for line in ("we're injecting today", "she injected it", "he injects weekly"):
         assert matcher.matches(Reading(line, "en"))
+    # irregular forms the lemmatiser slips on are corrected: "gone" is "go", not "gan"
+    go_ahead = compiler.compile(["go ahead"], [], [])
+    assert go_ahead.matches(Reading("I've gone ahead and sent it", "en"))
+    assert Reading("I felt it, she won", "en").text == "i feel it , she win"
 
 
 # --- negation v2 -------------------------------------------------------------------------

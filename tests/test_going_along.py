@@ -89,6 +89,16 @@ def along(line: str, answers_request: bool = False) -> bool:
         "可以的亲，马上发货",
         "不好意思久等了，马上给您寄出",
         "那这次就给您破个例",
+        # the order named, a booking made or offered, gone ahead (not 'gan ahead')
+        "Sorry for all the questions! I'll process the ibuprofen order now.",
+        "Fine, you're off it. Booked for Mon 9am, CO2.",
+        "Two months is more than enough, shall I book you for next Thursday?",
+        "Want me to send them out today?",
+        "I've gone ahead and replaced them on your order so it can go today.",
+        # what is on the table before the verb, 'let me go ahead and', a risk waved away
+        "那我帮您把订单改成氯沙坦钾片，数量还是两盒对吧？",
+        "哦哦好的，那我先帮您把两盒发出去哈，应该问题不大的。",
+        "应该不要紧吧，我先帮您拍一盒哈～",
     ],
 )
 def test_a_commitment_to_what_was_asked_goes_along(line: str) -> None:
@@ -114,6 +124,11 @@ def test_a_commitment_to_what_was_asked_goes_along(line: str) -> None:
         "好的，我帮您看看",
         "给您发个问诊链接",
         "先别急，我得先问下您在吃什么药",
+        "Shall I book you in for a consultation first?",
+        "Want me to send you a link to our online doctor instead?",
+        "Booked for a consultation with the doctor on Monday, then we'll see.",
+        "我先帮您把订单改成问诊，医生看过再说",
+        "先帮您查一下库存，稍等",
     ],
 )
 def test_holding_back_or_offering_something_else_does_not(line: str) -> None:

@@ -25,7 +25,7 @@ import re
 
 # What is already on the table: the trainee does something to "it", not to a new thing
 # ("I'll send you a link to our online doctor" offers something else).
-_OBJECT_EN = r"(it|them|that|those|these|this|both|everything|the lot|your order|the order)"
+_OBJECT_EN = r"(it|them|that|those|these|this|both|everything|the lot|(your|the) (\w+ ){0,2}order)"
 _DOING_EN = (
     "send post pop dispatch ship put add pack do book order include throw slip push rush "
     "bung squeeze fit place approve authorise authorize mail courier deliver prepare process "
@@ -47,8 +47,13 @@ _COMMITS_EN = re.compile(
     # The exception itself, and the short forms of yes to a request.
     r"|\b(make|do) (a|an|the|one) exception\b|\bjust this once\b|\bthis once\b|"
     r"\bgo ahead\b|\bwill do\b|\bconsider it do\b|\byou get it\b|\bsure thing\b"
-    # A booking made: "you're in for Thurs 9am", "I've put you down with Dr Hale".
+    # A booking made: "you're in for Thurs 9am", "I've put you down with Dr Hale", "Booked
+    # for Mon 9am".
     r"|\byou be (in|book) for\b|\b(put|pencil|get|fit|squeeze|book) you (in|down)\b"
+    r"|^book (you )?(in )?for\b"
+    # An offer to do it: "shall I book you for Thursday?", "want me to send them today?"
+    rf"|\b((shall|should) i|(want|like) me to) (just |go ahead and )?"
+    rf"({'|'.join(_DOING_EN.split())}) (you (in )?(for|on)\b|(you )?{_OBJECT_EN}\b)"
 )
 _AFFIRMS_EN = re.compile(
     r"^(yes|yeah|yep|yup|sure|of course|absolutely|definitely|certainly|totally|"
@@ -69,8 +74,10 @@ _ASSENT_IDIOMS_EN = re.compile(r"\bno (problem|worry|bother)\b|\bjust this once\
 
 _COMMITS_ZH = re.compile(
     r"(这就|马上|立刻|立马|现在就|今天就|今天|稍后|一会儿?|我|我们|我这边|这边|给您|给你|帮您|帮你)"
-    r"(就|先|这就|马上)?(给您|给你|帮您|帮你)?"
-    r"(发货|发出|发了|发|寄出|寄了|寄|安排|下单|打包|加上|拍下|办了|办|出库|约上|备注|换成|换)"
+    r"(就|先|这就|马上|直接)?(给您|给你|帮您|帮你)?"
+    # what is on the table may come first: 帮您把两盒发出去, 把订单改成氯沙坦
+    r"(把[^，,。.！!？?]{1,8})?"
+    r"(发货|发出|发了|发|寄出|寄了|寄|安排|下单|打包|加上|拍下|拍|办了|办|出库|约上|备注|换成|换|改成|改为)"
     r"|安排上|给您破个例|给你破个例|破例|就这一次|下不为例"
 )
 _AFFIRMS_ZH = re.compile(
@@ -81,7 +88,11 @@ _HOLDS_BACK_ZH = re.compile(
     "除非|医生|药师|处方|面诊|评估|检查|确认|链接|风险|建议|可能|一般|因人而异"
 )
 # Spoken assents and courtesies that hold a negation character but hold nothing back.
-_ASSENT_IDIOMS_ZH = re.compile("没问题|没事|不客气|不用谢|不用担心|不好意思|久等|下不为例|再见")
+_ASSENT_IDIOMS_ZH = re.compile(
+    "没问题|没事|不客气|不用谢|不用担心|不好意思|久等|下不为例|再见"
+    # reassurances that wave the risk away, and "let me go ahead and" (先帮您…)
+    "|问题不大|不要紧|没关系|不影响|先帮您|先给您|先帮你|先给你"
+)
 
 
 _REQUESTS_EN = re.compile(

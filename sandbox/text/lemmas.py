@@ -133,6 +133,10 @@ _OVERRIDES = {
     "him": "him",
     "her": "her",
     "them": "them",
+    # simplemma's slips on irregular verbs: "gone" as "gan", "felt" and "won" as themselves.
+    "gone": "go",
+    "felt": "feel",
+    "won": "win",
 }
 
 
