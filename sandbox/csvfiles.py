@@ -63,13 +63,36 @@ class CsvRow:
     cells: list[str]
 
 
+class CsvRowError(ValueError):
+    """A row the csv module cannot read (a cell over its limit); `line` is where it starts."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
 def read_csv_rows(text: str) -> list[CsvRow]:
-    """Every row with its line number, the separator sniffed, a byte-order mark dropped."""
+    """Every row with its line number, the separator sniffed, a byte-order mark dropped.
+
+    Raises `CsvRowError` for a row the csv module refuses: a cell longer than its limit
+    (`csv.field_size_limit()`, 131,072 characters), said with the limit.
+    """
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
     rows: list[CsvRow] = []
     line = 1
-    for cells in reader:
-        rows.append(CsvRow(line, cells))
-        line = reader.line_num + 1
+    try:
+        for cells in reader:
+            rows.append(CsvRow(line, cells))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            message = (
+                f"a cell is longer than {csv.field_size_limit():,} characters, "
+                "the most a cell may hold"
+            )
+        else:
+            message = f"not readable as CSV: {exc}"
+        raise CsvRowError(line, message) from None
     return rows

@@ -262,4 +262,4 @@ def test_the_cli_counts_in_english_with_singular_and_plural(tmp_path: Path) -> N
     bad = tmp_path / "bad.csv"
     bad.write_text("name,role,password\nmei,wizard,mentor-pass\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["users", "import", str(bad)], env=env)
-    assert result.exit_code == 1 and "nothing imported: 1 problem\n" in result.output
+    assert result.exit_code == 2 and "nothing imported: 1 problem\n" in result.output

@@ -117,7 +117,7 @@ def test_import_reports_every_bad_row_and_imports_nothing(
         encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["users", "import", str(csv_file)], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, as every command refuses it
     assert f"{csv_file}:3: unknown role 'wizard'" in result.output
     assert f"{csv_file}:4: password must be at least 8 characters" in result.output
     assert f"{csv_file}:5: name 'tao' is already on line 2" in result.output
@@ -130,7 +130,7 @@ def test_import_refuses_a_wrong_header(env: dict[str, str], tmp_path: Path) -> N
     csv_file = tmp_path / "people.csv"
     csv_file.write_text("user,password\ntao,trainee-pass\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["users", "import", str(csv_file)], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, as every command refuses it
     assert ":1: expected the header name,role,password[,mentor]" in result.output
 
 

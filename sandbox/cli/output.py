@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import typer
 
@@ -40,6 +42,18 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `message` to stderr and return the Exit to raise."""
     error(message)
     return typer.Exit(code)
+
+
+def writable(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot be written: `PATH: cannot write:
+    why` (its folder missing or not writable, or the path itself a folder)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise fail(f"{path}: cannot write: it is a folder; give a file name")
+    if not folder.is_dir():
+        raise fail(f"{path}: cannot write: no folder {str(folder)!r}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise fail(f"{path}: cannot write: permission denied")
 
 
 def is_terminal() -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sandbox.cli.output import error, fail, table
+from sandbox.cli.output import error, fail, table, writable
 
 if TYPE_CHECKING:
     from sandbox.evaluator.grading import Grade
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 Paths = Annotated[
     list[Path],
     typer.Argument(
-        help="Pack or question bank files, or folders of *.yaml files; knowledge articles "
-        "(*.md) and folders of them are checked too."
+        help="Pack or question bank files, or folders of *.yaml (or *.yml) files; knowledge "
+        "articles (*.md) and folders of them are checked too."
     ),
 ]
 
@@ -51,12 +51,22 @@ LexiconOpt = Annotated[
 ]
 
 
+def _head(path: Path) -> bytes:
+    """The first MiB of a file (what the sniffs below read; never the whole of a huge file),
+    without a UTF-8 byte-order mark; nothing when it cannot be read."""
+    if not path.is_file():  # a device or a pipe is refused later, without waiting on it
+        return b""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError:
+        return b""
+    return head.removeprefix(b"\xef\xbb\xbf")
+
+
 def _is_lexicon(path: Path) -> bool:
     """A YAML file of concepts rather than scenarios (`sandbox validate lexicon/`)."""
-    try:
-        head = path.read_bytes()[: 1 << 20]
-    except OSError:
-        return False
+    head = _head(path)
     return (
         re.search(rb"(?m)^concepts:", head) is not None
         and re.search(rb"(?m)^scenarios:", head) is None
@@ -65,10 +75,25 @@ def _is_lexicon(path: Path) -> bool:
 
 def _lexicon(extra: list[Path] | None, errors: list[PackError]) -> Lexicon | None:
     """The bundled lexicon with `extra` files; None when there are none (the default)."""
-    from sandbox.scenarios.errors import PackErrors
-    from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
+    from sandbox.scenarios.errors import PackError, PackErrors
+    from sandbox.scenarios.files import size_problem
+    from sandbox.scenarios.lexicon import (
+        MAX_LEXICON_BYTES,
+        bundled_lexicon,
+        lexicon_files,
+        load_lexicon,
+    )
 
     if not extra:
+        return None
+    files, _ = lexicon_files(extra)
+    too_big = [
+        PackError(str(f), None, None, problem)
+        for f in files
+        if (problem := size_problem(f, MAX_LEXICON_BYTES, "a lexicon file")) is not None
+    ]
+    if too_big:  # refused before anything of them is read into memory
+        errors.extend(too_big)
         return None
     try:
         return load_lexicon(extra, bundled_lexicon())
@@ -92,37 +117,56 @@ def _is_bank(path: Path) -> bool:
     """A question bank (a top-level `bank:` key) rather than a pack."""
     from sandbox.questions.loader import is_bank_text
 
-    try:
-        head = path.read_bytes()[: 1 << 20]
-    except OSError:
-        return False
-    return is_bank_text(head)
+    return is_bank_text(_head(path))
 
 
-def _load(paths: list[Path], lexicon: list[Path] | None = None) -> tuple[PackSet, int, BankSet]:
+NO_PACK_FILES = "no pack files (*.yaml or *.yml) here"
+
+
+def _load(
+    paths: list[Path], lexicon: list[Path] | None = None, *, articles: bool = False
+) -> tuple[PackSet, int, BankSet]:
     """The packs of `paths`, how many lexicon files among them were checked, and the
-    question banks among them."""
+    question banks among them. A folder with no pack, bank or lexicon file in it is an
+    error (with `articles`, unless it holds knowledge articles: `validate` checks those)."""
     from sandbox.knowledge.articles import is_article_file
     from sandbox.questions.loader import load_banks
-    from sandbox.scenarios.errors import PackError, PackErrors
-    from sandbox.scenarios.files import pack_files
-    from sandbox.scenarios.lexicon import bundled_lexicon, load_lexicon
-    from sandbox.scenarios.loader import load_packs
+    from sandbox.scenarios.errors import PackError
+    from sandbox.scenarios.files import pack_files, size_problem
+    from sandbox.scenarios.lexicon import MAX_LEXICON_BYTES
+    from sandbox.scenarios.loader import MAX_PACK_BYTES, load_packs
 
-    entries = list(pack_files([p for p in paths if p.exists() and not is_article_file(p)]))
+    given = [p for p in paths if p.exists() and not is_article_file(p)]
+    entries = list(pack_files(given))
+    problems: list[PackError] = []
+    for folder in (p for p in given if p.is_dir()):
+        if any(f == folder or f.parent == folder for f, _ in entries):
+            continue
+        if articles and next(folder.rglob("*.md"), None) is not None:
+            continue
+        problems.append(PackError(str(folder), None, None, NO_PACK_FILES))
     bank_files = [f for f, refused in entries if refused is None and _is_bank(f)]
     entries = [(f, refused) for f, refused in entries if f not in bank_files]
     lexicons = [f for f, refused in entries if refused is None and _is_lexicon(f)]
-    problems: list[PackError] = [refused for _, refused in entries if refused is not None]
-    if lexicons:
-        try:
-            load_lexicon(lexicons, bundled_lexicon())
-        except PackErrors as exc:
-            problems.extend(exc.errors)
+    problems.extend(refused for _, refused in entries if refused is not None)
+    # Packs and lexicon files over their limit are refused before they are read at all.
+    too_big: list[Path] = []
+    for f, refused in entries:
+        if refused is not None:
+            continue
+        limit, what = (
+            (MAX_LEXICON_BYTES, "a lexicon file") if f in lexicons else (MAX_PACK_BYTES, "a pack")
+        )
+        if (problem := size_problem(f, limit, what)) is not None:
+            problems.append(PackError(str(f), None, None, problem))
+            too_big.append(f)
+    lexicons = [f for f in lexicons if f not in too_big]
+    # The lexicon files given as paths are checked once, with the --lexicon ones.
     base = _lexicon([*(lexicon or []), *lexicons], problems) if (lexicon or lexicons) else None
     banks = load_banks(bank_files, base)
     loaded = load_packs(
-        [f for f, refused in entries if refused is None and f not in lexicons], base
+        [f for f, refused in entries if refused is None and f not in lexicons and f not in too_big],
+        base,
     )
     loaded.files = len(entries) - len(lexicons)
     loaded.errors.extend(problems)
@@ -137,7 +181,7 @@ def validate(paths: Paths, lexicon: LexiconOpt = None) -> None:
     formats; print every problem as FILE:LINE: message."""
     from sandbox.knowledge.articles import load_knowledge
 
-    loaded, lexicons, banks = _load(paths, lexicon)
+    loaded, lexicons, banks = _load(paths, lexicon, articles=True)
     knowledge = _knowledge_paths(paths)
     articles = load_knowledge(knowledge) if knowledge else None
     errors = [*loaded.errors, *banks.errors, *(articles.errors if articles else [])]
@@ -202,8 +246,11 @@ def test(paths: Paths, lexicon: LexiconOpt = None) -> None:
 
 def _load_one(path: Path) -> Pack:
     from sandbox.scenarios.errors import PackErrors
-    from sandbox.scenarios.loader import load_pack
+    from sandbox.scenarios.files import size_problem
+    from sandbox.scenarios.loader import MAX_PACK_BYTES, load_pack
 
+    if (too_big := size_problem(path, MAX_PACK_BYTES, "a pack")) is not None:
+        raise fail(f"{path}: {too_big}")  # refused before it is read into memory
     try:
         return load_pack(path)
     except PackErrors as exc:
@@ -259,11 +306,18 @@ def _pack_and_transcript(
     pack_path: Path, transcript_path: Path, scenario: str | None
 ) -> tuple[Pack, Scenario, Transcript]:
     """The pack, the transcript's scenario and the transcript, or a clear error."""
-    from sandbox.evaluator.transcript import TranscriptError, parse_transcript
+    from sandbox.evaluator.transcript import (
+        MAX_TRANSCRIPT_BYTES,
+        TranscriptError,
+        parse_transcript,
+    )
+    from sandbox.scenarios.files import FileTooLarge, read_at_most
 
     pack = _load_one(pack_path)
     try:
-        raw = transcript_path.read_bytes()
+        raw = read_at_most(transcript_path, MAX_TRANSCRIPT_BYTES)
+    except FileTooLarge as exc:
+        raise fail(f"{transcript_path}: {exc.message('a transcript')}") from None
     except OSError as exc:
         raise fail(f"{transcript_path}: cannot read: {exc.strerror}") from None
     try:
@@ -313,12 +367,15 @@ def replay(
             )
         )
         return
+    shown: list[str] = []  # printed at once: all of it or (on a failure) none
     for line in lines:
         who = "trainee"
         if line["role"] != "trainee":
             who = f"persona [{line['kind']}: {line['rule']}]"
         extra = "".join(f" ({k} {line[k]})" for k in ("mood", "end_reason") if k in line)
-        typer.echo(f"{line['index']:>3} {line['at']:>7.1f}s {who}{extra}: {line['text']}")
+        shown.append(f"{line['index']:>3} {line['at']:>7.1f}s {who}{extra}: {line['text']}")
+    if shown:
+        typer.echo("\n".join(shown))
 
 
 def explain(
@@ -341,16 +398,17 @@ def explain(
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     c = result.criterion
-    typer.echo(f"{c.id} ({c.kind}): {result.status}: {result.reason}")
+    shown = [f"{c.id} ({c.kind}): {result.status}: {result.reason}"]  # printed at once
     for m in result.messages:
         mark = "+" if m.matched else ("-" if m.in_scope else " ")
         scope = "" if m.in_scope else " (out of scope)"
-        typer.echo(f" {mark} message {m.message}{scope}: {m.text}")
+        shown.append(f" {mark} message {m.message}{scope}: {m.text}")
         for f in m.findings:
             via = f" via {f.concept}" if f.concept else ""
-            typer.echo(f"     [{f.group}] '{f.phrase}'{via} found as '{f.found}': {f.why}")
+            shown.append(f"     [{f.group}] '{f.phrase}'{via} found as '{f.found}': {f.why}")
         if not m.findings:
-            typer.echo("     none of its phrases occur")
+            shown.append("     none of its phrases occur")
+    typer.echo("\n".join(shown))
 
 
 def format_grade(result: Grade) -> str:
@@ -385,7 +443,11 @@ def play(
     path: Annotated[Path, typer.Argument(help="A pack file or a folder of packs.")],
     scenario: Annotated[str, typer.Option(help="Scenario id, or PACK/SCENARIO.")],
     save: Annotated[
-        Path | None, typer.Option(help="Write the transcript to this JSON file at the end.")
+        Path | None,
+        typer.Option(
+            help="Write the transcript to this JSON file at the end (its folder must exist; "
+            "checked before the session starts)."
+        ),
     ] = None,
 ) -> None:
     """Talk to a persona in the terminal; the grade and its evidence come at the end.
@@ -396,6 +458,8 @@ def play(
     from sandbox.evaluator.grading import grade_compiled
     from sandbox.evaluator.transcript import parse_transcript_data
 
+    if save is not None:
+        writable(save)  # before the session, not after it: nothing typed is lost
     loaded, _, _ = _load([path])
     if loaded.errors:
         for problem in loaded.errors:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sandbox.cli.output import fail, table
+from sandbox.cli.output import fail, table, writable
 
 if TYPE_CHECKING:
     from sandbox.questions.loader import BankSet
@@ -60,11 +60,15 @@ def questions(
     from sandbox.cli.web import load_settings
     from sandbox.questions.library import bank_folders
     from sandbox.questions.loader import load_banks
+    from sandbox.scenarios.files import pack_files
 
     chosen = list(paths or bank_folders(load_settings()))
     missing = [p for p in chosen if not p.exists()]
     if missing:
         raise fail(f"{missing[0]}: no such file or folder")
+    for folder in (p for p in paths or [] if p.is_dir()):
+        if next(pack_files([folder]), None) is None:
+            raise fail(f"{folder}: no bank files (*.yaml or *.yml) here")
     loaded = load_banks(chosen)
     data = summary(loaded)
     if as_json:
@@ -94,42 +98,78 @@ MAX_TABLE_BYTES = 5 * 1024 * 1024
 
 def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the numbered rows of a CSV (UTF-8) or XLSX file; blank rows skipped."""
+    from sandbox.scenarios.files import FileTooLarge, read_at_most
+
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        raise fail(f"{path}: a question table is a .csv or .xlsx file")
+    if path.is_dir():
+        raise fail(f"{path}: cannot read: a folder, not a .csv or .xlsx file")
     try:
-        size = path.stat().st_size
+        raw = read_at_most(path, MAX_TABLE_BYTES)  # never more than the limit in memory
+    except FileTooLarge as exc:
+        raise fail(f"{path}: {exc.message('a question table')}") from None
     except OSError as exc:
         raise fail(f"{path}: cannot read: {exc.strerror}") from None
-    if size > MAX_TABLE_BYTES:
-        raise fail(f"{path}: file is {size:,} bytes; at most {MAX_TABLE_BYTES:,}")
-    table_rows: list[list[str]] = []
     if path.suffix.lower() == ".xlsx":
-        import zipfile
-
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-            raise fail(f"{path}: not a readable XLSX workbook ({exc})") from None
-        sheet = book.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            table_rows.append(["" if v is None else _cell_text(v) for v in values])
-        book.close()
-    elif path.suffix.lower() == ".csv":
-        raw = path.read_bytes()
+        table_rows = _xlsx_rows(path, raw)
+    else:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise fail(f"{path}:{line}: not UTF-8 text; save the file as CSV UTF-8") from None
-        table_rows = [list(r) for r in csv.reader(io.StringIO(text))]
-    else:
-        raise fail(f"{path}: a question table is a .csv or .xlsx file")
+        table_rows = []
+        reader = csv.reader(io.StringIO(text))
+        try:
+            for cells in reader:
+                table_rows.append(list(cells))
+        except csv.Error as exc:
+            raise fail(f"{path}:{reader.line_num}: {_csv_problem(exc)}") from None
     if not table_rows:
         raise fail(f"{path}: the file is empty; it needs a header row (see questions-template)")
     numbered = [
         (n, row) for n, row in enumerate(table_rows[1:], start=2) if any(c.strip() for c in row)
     ]
     return table_rows[0], numbered
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """A CSV reader's error in words: a cell over the csv module's limit names the limit."""
+    if "field larger than field limit" in str(exc):
+        return (
+            f"a cell is longer than {csv.field_size_limit():,} characters, the most a cell may hold"
+        )
+    return f"not readable as CSV: {exc}"
+
+
+def _xlsx_rows(path: Path, raw: bytes) -> list[list[str]]:
+    """The rows of an XLSX file's first sheet, or a clear error for a damaged workbook."""
+    import zipfile
+    import zlib
+
+    from openpyxl import load_workbook
+
+    rows: list[list[str]] = []
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        if not book.worksheets:
+            raise fail(f"{path}: the workbook has no sheet; the questions are on the first sheet")
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            rows.append(["" if v is None else _cell_text(v) for v in values])
+        book.close()
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        IndexError,
+        ValueError,
+        TypeError,
+        SyntaxError,  # xml.etree's ParseError: a sheet's XML cut short or damaged
+    ) as exc:
+        raise fail(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    return rows
 
 
 def _cell_text(value: object) -> str:
@@ -140,7 +180,21 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def _check_table_out(path: Path) -> None:
+    """Refuse, before any work, a table that cannot be written: its ending, its folder."""
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        raise fail(f"{path}: write a .csv or .xlsx file")
+    writable(path)
+
+
 def _write_table(path: Path, rows: list[list[str]]) -> None:
+    try:
+        _save_table(path, rows)
+    except OSError as exc:
+        raise fail(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _save_table(path: Path, rows: list[list[str]]) -> None:
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
 
@@ -175,6 +229,7 @@ def import_questions(
     from sandbox.questions.tabular import bank_from_rows
     from sandbox.scenarios.errors import PackErrors
 
+    writable(out)
     if out.exists() and not force:
         raise fail(f"{out}: already exists; choose another file or add --force")
     header, rows = _read_table(table)
@@ -193,7 +248,10 @@ def import_questions(
             f"question ids already in the served banks: {', '.join(clash[:10])}; "
             "nothing imported (ids are unique over every bank)"
         )
-    out.write_text(text, "utf-8")
+    try:
+        out.write_text(text, "utf-8")
+    except OSError as exc:
+        raise fail(f"{out}: cannot write: {exc.strerror}") from None
     typer.echo(f"{len(bank.questions)} questions imported into {out}")
 
 
@@ -206,6 +264,7 @@ def export_questions(
     from sandbox.questions.tabular import rows_of
     from sandbox.scenarios.errors import PackErrors
 
+    _check_table_out(table)
     try:
         bank = load_bank(bank_file)
     except PackErrors as exc:
@@ -222,6 +281,7 @@ def questions_template(
     """Write an empty question table with its columns and two example rows."""
     from sandbox.questions.tabular import COLUMNS, TEMPLATE_ROWS
 
+    _check_table_out(table)
     rows = [list(COLUMNS)] + [[row.get(c, "") for c in COLUMNS] for row in TEMPLATE_ROWS]
     _write_table(table, rows)
     typer.echo(f"template written to {table}")

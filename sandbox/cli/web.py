@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # `sandbox test` and the other pack commands start in a fraction of the time.
 
 WORKER_HEALTHCHECK_S = 60
+MAX_USERS_CSV_BYTES = 5 * 1024 * 1024  # `sandbox users import`: the largest file it reads
 
 users_app = typer.Typer(help="Manage who can sign in.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -210,24 +211,43 @@ def add_user(
 def import_users_file(
     file: Annotated[Path, typer.Argument(help="CSV with columns name,role,password[,mentor].")],
 ) -> None:
-    """Add every user of a CSV file; if any row is bad, report each and add none."""
+    """Add every user of a CSV file (at most 5 MiB); the mentors follow the rules of `users
+    mentor` and are audited. If any row is bad, report each as FILE:LINE and add none."""
     from sandbox.csvfiles import CsvEncodingError, decode_csv
+    from sandbox.scenarios.files import FileTooLarge, read_at_most
+    from sandbox.storage.admin import set_mentor
     from sandbox.storage.users import import_users
 
     settings = load_settings()
+    if file.is_dir():
+        typer.echo(f"error: cannot read {file}: a folder, not a CSV file", err=True)
+        raise typer.Exit(2)
     try:
-        text = decode_csv(file.read_bytes())
-    except (OSError, CsvEncodingError) as exc:
+        text = decode_csv(read_at_most(file, MAX_USERS_CSV_BYTES))
+    except FileTooLarge as exc:
+        typer.echo(f"error: {file}: {exc.message('a user CSV file')}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    except CsvEncodingError as exc:
         typer.echo(f"error: cannot read {file}: {exc}", err=True)
         raise typer.Exit(2) from None
+    actor = console_actor()
     with _session(settings) as session:
-        report = import_users(session=session, text=text)
+        report = import_users(
+            session=session,
+            text=text,
+            set_mentor=lambda user, mentor: set_mentor(
+                session, user=user, mentor=mentor, actor_id=None, actor=actor
+            ),
+        )
         if report.problems:
             for line, problem in report.problems:
                 typer.echo(f"{file}:{line}: {problem}", err=True)
             session.rollback()
             typer.echo(f"nothing imported: {counted(len(report.problems), 'problem')}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         session.commit()
     typer.echo(f"imported {counted(len(report.created), 'user')}")
 

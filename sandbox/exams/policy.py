@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from sandbox.csvfiles import read_csv_rows, sniff_delimiter
+from sandbox.csvfiles import CsvRowError, read_csv_rows, sniff_delimiter
 from sandbox.evaluator.scoring import Bands, band_of, exact, round_half_up
 
 TimeoutRule = Literal["end", "grace"]
@@ -294,7 +294,11 @@ def parse_written_scores(text: str, trainees: Sequence[str]) -> WrittenImport:
     """
     result = WrittenImport()
     known = set(trainees)
-    rows = read_csv_rows(text)
+    try:
+        rows = read_csv_rows(text)
+    except CsvRowError as exc:
+        result.errors.append(str(exc))
+        return result
     if not rows:
         result.errors.append("line 1: the file is empty; expected a header: trainee,score")
         return result

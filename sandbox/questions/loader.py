@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from sandbox.questions.models import Bank, Question
 from sandbox.scenarios.errors import PackError, PackErrors
-from sandbox.scenarios.files import pack_files
+from sandbox.scenarios.files import FileTooLarge, pack_files, read_at_most
 from sandbox.scenarios.loader import MAX_PACK_BYTES, _describe, _from_validation
 from sandbox.scenarios.models import MatcherSpec
 from sandbox.scenarios.yamlnodes import Document, Path, YamlError, read_yaml
@@ -26,7 +26,9 @@ NOT_A_BANK = (
 
 
 def is_bank_text(head: bytes) -> bool:
-    """Whether a YAML file's start looks like a question bank (a top-level `bank:` key)."""
+    """Whether a YAML file's start looks like a question bank (a top-level `bank:` key); a
+    UTF-8 byte-order mark before it is allowed, as the loader allows it."""
+    head = head.removeprefix(b"\xef\xbb\xbf")
     return any(line.startswith((b"bank:", b'"bank":', b"'bank':")) for line in head.splitlines())
 
 
@@ -34,12 +36,11 @@ def load_bank(path: str | FsPath, lexicon: Lexicon | None = None) -> Bank:
     """Load one bank file; raise `PackErrors` naming every problem."""
     name = str(path)
     try:
-        raw = FsPath(path).read_bytes()
+        raw = read_at_most(path, MAX_PACK_BYTES)  # never more than the limit in memory
+    except FileTooLarge as exc:
+        raise PackErrors([PackError(name, None, None, exc.message("a bank"))]) from None
     except OSError as exc:
         raise PackErrors([PackError(name, None, None, f"cannot read: {exc.strerror}")]) from None
-    if len(raw) > MAX_PACK_BYTES:
-        message = f"file is {len(raw):,} bytes; a bank may be at most {MAX_PACK_BYTES:,}"
-        raise PackErrors([PackError(name, None, None, message)])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

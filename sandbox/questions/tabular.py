@@ -46,6 +46,7 @@ COLUMNS = (
 REQUIRED = ("id", "type", "prompt", "explanation")
 SEPARATOR = " | "
 MAX_ROWS = 5000
+MAX_MATCH_DEPTH = 10  # a matcher is a few levels deep: {"all": [["a", "b"], ["c"]]}
 
 TEMPLATE_ROWS = [
     {
@@ -77,6 +78,64 @@ TEMPLATE_ROWS = [
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split("|") if part.strip()]
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and mappings nest in a JSON value (counted no further than the limit)."""
+    level, layer = 0, [value]
+    while level <= MAX_MATCH_DEPTH:
+        containers = [v for v in layer if isinstance(v, dict | list)]
+        if not containers:
+            break
+        level += 1
+        layer = [x for c in containers for x in (c.values() if isinstance(c, dict) else c)]
+    return level
+
+
+def _header_problems(names: list[str], source: str) -> list[PackError]:
+    """A column named twice in the header row (the second copy would hide the first)."""
+    first: dict[str, int] = {}
+    errors: list[PackError] = []
+    for k, name in enumerate(names, start=1):
+        if not name:
+            continue
+        if name in first:
+            message = f"column {name!r} is named twice (columns {first[name]} and {k})"
+            errors.append(PackError(source, 1, None, message))
+        else:
+            first.setdefault(name, k)
+    return errors
+
+
+def _stray_cells(
+    names: list[str], number: int, cells: Sequence[str], source: str
+) -> list[PackError]:
+    """Values that no column of the header names: past its last column, or under a blank
+    header cell (they would be dropped without a word)."""
+    errors: list[PackError] = []
+    extra = [k for k in range(len(names), len(cells)) if cells[k].strip()]
+    if extra:
+        errors.append(
+            PackError(
+                source,
+                number,
+                None,
+                f"{len(cells)} cells, but the header names {len(names)} columns "
+                f"(a value in column {extra[0] + 1}); remove the extra cells, or quote a "
+                "cell that holds a comma",
+            )
+        )
+    for k, name in enumerate(names[: len(cells)]):
+        if not name and cells[k].strip():
+            errors.append(
+                PackError(
+                    source,
+                    number,
+                    None,
+                    f"column {k + 1} has no name in the header, but this row has a value there",
+                )
+            )
+    return errors
 
 
 def _row_question(cells: dict[str, str], add: Any) -> dict[str, Any]:
@@ -120,9 +179,16 @@ def _row_question(cells: dict[str, str], add: Any) -> dict[str, Any]:
     match = cells.get("match", "").strip()
     if match.startswith("{"):
         try:
-            q["match"] = json.loads(match)
+            value = json.loads(match)
         except json.JSONDecodeError as exc:
             add(f"match: not valid JSON ({exc.msg})")
+        except (RecursionError, ValueError):
+            add(f"match: JSON nested more than {MAX_MATCH_DEPTH} levels deep")
+        else:
+            if _depth(value) > MAX_MATCH_DEPTH:
+                add(f"match: JSON nested more than {MAX_MATCH_DEPTH} levels deep")
+            else:
+                q["match"] = value
     elif match:
         q["match"] = _split(match)
     examples = [{"answer": a, "correct": True} for a in _split(cells.get("examples_right", ""))]
@@ -159,6 +225,7 @@ def bank_from_rows(
                 f"unknown columns {', '.join(unknown)} (the columns are: {', '.join(COLUMNS)})",
             )
         )
+    errors.extend(_header_problems(names, source))
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         errors.append(PackError(source, 1, None, f"missing columns: {', '.join(missing)}"))
@@ -168,6 +235,8 @@ def bank_from_rows(
         errors.append(PackError(source, 1, None, "a header but no questions"))
     if errors:
         raise PackErrors(errors)
+    for number, cells in rows:
+        errors.extend(_stray_cells(names, number, cells, source))
     doc = Document({"bank": dict(info), "questions": []})
     doc.lines[("bank",)] = 1
     for i, (number, cells) in enumerate(rows):

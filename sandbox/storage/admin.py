@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from sandbox.csvfiles import CsvEncodingError, decode_csv, read_csv_rows
+from sandbox.csvfiles import CsvEncodingError, CsvRowError, decode_csv, read_csv_rows
 from sandbox.passwords import hash_password, password_problem
 from sandbox.storage.audit import record
 from sandbox.storage.models import LoginSession, Role, User
@@ -112,13 +112,25 @@ def set_mentor(
 ) -> bool:
     """Give `user` the mentor `mentor` (None: no mentor), audited; False when unchanged.
 
-    UserError (field "mentor") when `mentor` does not have the mentor role or is the user.
+    UserError (field "mentor") when `mentor` does not have the mentor role, is the user, or
+    is mentored by the user (directly or through other mentors: no circle of mentors).
     """
     if mentor is not None:
         if mentor.id == user.id:
             raise UserError("mentor", "a user cannot be their own mentor")
         if mentor.role != Role.MENTOR:
             raise UserError("mentor", f"{mentor.name!r} is a {mentor.role}, not a mentor")
+        seen = {mentor.id}
+        above = session.get(User, mentor.mentor_id) if mentor.mentor_id else None
+        while above is not None and above.id not in seen:
+            if above.id == user.id:
+                raise UserError(
+                    "mentor",
+                    f"{mentor.name!r} is mentored by {user.name!r} (directly or through "
+                    "other mentors); mentors cannot mentor each other in a circle",
+                )
+            seen.add(above.id)
+            above = session.get(User, above.mentor_id) if above.mentor_id else None
     new_id = mentor.id if mentor else None
     if user.mentor_id == new_id:
         return False
@@ -183,7 +195,10 @@ def _decode(data: bytes) -> str:
 
 def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
     """Every row with the line it starts on; commas, semicolons or tabs, as the header has."""
-    return [(row.line, row.cells) for row in read_csv_rows(text)]
+    try:
+        return [(row.line, row.cells) for row in read_csv_rows(text)]
+    except CsvRowError as exc:
+        raise TableError(str(exc)) from None
 
 
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:

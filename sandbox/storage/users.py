@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from sandbox.csvfiles import read_csv_rows
+from sandbox.csvfiles import CsvRowError, read_csv_rows
 from sandbox.passwords import hash_password, password_problem, verify_password
 from sandbox.storage.audit import record
 from sandbox.storage.models import Role, User
@@ -138,7 +139,10 @@ class ImportReport:
 def _check_rows(session: Session, text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
     problems: list[tuple[int, str]] = []
     rows: list[ImportRow] = []
-    found = read_csv_rows(text)  # commas, semicolons or tabs; a byte-order mark dropped
+    try:
+        found = read_csv_rows(text)  # commas, semicolons or tabs; a byte-order mark dropped
+    except CsvRowError as exc:
+        return [], [(exc.line, exc.message)]
     if not found:
         return [], [(1, "the file is empty; expected a header row: name,role,password[,mentor]")]
     header = found[0].cells
@@ -183,8 +187,16 @@ def _check_rows(session: Session, text: str) -> tuple[list[ImportRow], list[tupl
     return rows, sorted(problems)
 
 
-def import_users(*, session: Session, text: str) -> ImportReport:
-    """Create every user of a name,role,password[,mentor] CSV, or none if any row is bad."""
+def import_users(
+    *, session: Session, text: str, set_mentor: Callable[[User, User], object]
+) -> ImportReport:
+    """Create every user of a name,role,password[,mentor] CSV, or report every bad row.
+
+    Each mentor is given through `set_mentor(user, mentor)` (`storage.admin.set_mentor`:
+    its rules, no self-mentor, a mentor with the mentor role, no circle, and its audit
+    event), which raises `UserError` for a row it refuses. With problems, the caller rolls
+    the session back: nothing is imported.
+    """
     rows, problems = _check_rows(session, text)
     if problems:
         return ImportReport(problems=problems)
@@ -194,8 +206,16 @@ def import_users(*, session: Session, text: str) -> ImportReport:
             session=session, name=row.name, role=row.role, password=row.password
         )
     for row in rows:
-        if row.mentor is not None:
-            mentor = created.get(row.mentor) or get_user_by_name(session=session, name=row.mentor)
-            created[row.name].mentor_id = mentor.id if mentor else None
+        if row.mentor is None:
+            continue
+        mentor = created.get(row.mentor) or get_user_by_name(session=session, name=row.mentor)
+        if mentor is None:  # pragma: no cover - _check_rows found every mentor
+            continue
+        try:
+            set_mentor(created[row.name], mentor)
+        except UserError as error:
+            problems.append((row.line, f"mentor {row.mentor!r}: {error.message}"))
+    if problems:
+        return ImportReport(problems=sorted(problems))
     session.flush()
     return ImportReport(created=[row.name for row in rows])
