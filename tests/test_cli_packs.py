@@ -928,6 +928,18 @@ def test_a_malformed_transcript_is_refused(tmp_path, tiny, case):
         assert_refused(run("grade", tiny, path, "--json"), "messages[1].role")
 
 
+def test_a_persona_line_without_a_time_is_accepted(tmp_path, tiny, graded_transcript):
+    # Section 6: the evaluator trusts only the trainee's messages and their times.
+    data = json.loads(graded_transcript.read_text(encoding="utf-8"))
+    for message in data["messages"]:
+        if message["role"] == "persona":
+            del message["at"]
+    path = write(tmp_path, "untimed.json", json.dumps(data))
+    plain = run("grade", tiny, path)
+    assert plain.returncode == 0, output(plain)
+    assert json.loads(plain.stdout) == json.loads(run("grade", tiny, graded_transcript).stdout)
+
+
 def test_a_transcript_that_is_not_utf8_is_refused(tmp_path, tiny):
     path = tmp_path / "latin1.json"
     text = '{"pack": "tiny", "scenario": "cold",\n "messages": [{"role": "trainee", "text": "café", "at": 1}]}'

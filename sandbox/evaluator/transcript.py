@@ -111,7 +111,10 @@ def parse_transcript_data(data: Any, source: str) -> Transcript:
         where = f"messages[{i}]"
         if not isinstance(item, dict):
             raise TranscriptError(source, f"{where}: a message is an object with role, text, at")
-        missing = [k for k in ("role", "text", "at") if k not in item]
+        # The evaluator trusts only the trainee's lines and their times (section 6): a
+        # persona line's time may be left out (it is then taken as the last trainee time).
+        needed = ("role", "text") if item.get("role") == "persona" else ("role", "text", "at")
+        missing = [k for k in needed if k not in item]
         if missing:
             raise TranscriptError(
                 source,
@@ -119,7 +122,7 @@ def parse_transcript_data(data: Any, source: str) -> Transcript:
                 "(a message has role, text and at, the seconds "
                 "since the conversation started)",
             )
-        role, text, at = item.get("role"), item.get("text"), item.get("at")
+        role, text, at = item.get("role"), item.get("text"), item.get("at", last_trainee_at)
         if role not in ("persona", "trainee"):
             raise TranscriptError(
                 source, f"{where}.role: must be 'persona' or 'trainee', got {_shown(role)}"
