@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cli_support import run_in_process
 from sqlmodel import Session, select
+from test_bad_input_cli import BANK
 
 from sandbox.cli.questions import MAX_TABLE_BYTES
 from sandbox.cli.web import MAX_USERS_CSV_BYTES
@@ -24,19 +25,6 @@ from sandbox.storage.models import User
 
 ARGS = ["--bank", "imported", "--title", "Imported", "--locale", "en", "--trade", "pharmacy"]
 PASSWORD = "Correct-Horse-9-battery"
-BANK = """\
-bank:
-  id: audit-bank
-  title: Audit bank
-  locale: en
-  trade: pharmacy
-questions:
-  - id: q-tf
-    type: true_false
-    prompt: True?
-    answer: true
-    explanation: Yes.
-"""
 
 
 def run(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
