@@ -17,7 +17,8 @@ from sandbox.scenarios.errors import PackError, PackErrors
 from sandbox.scenarios.files import pack_files
 from sandbox.scenarios.models import MatcherSpec, Pack, Scenario
 from sandbox.scenarios.yamlnodes import Document, Path, YamlError, read_yaml
-from sandbox.text.concepts import Lexicon
+from sandbox.scenarios.yamlnodes import yaml_type as _yaml_type
+from sandbox.text.concepts import LANGS, SLOT, TOPIC, Lexicon
 from sandbox.text.matcher import Phrase, PhraseError
 
 MAX_PACK_BYTES = 1024 * 1024
@@ -117,39 +118,58 @@ def _v2_lexicon(
     pack: Pack, doc: Document, source: str, errors: list[PackError], given: Lexicon | None
 ) -> Lexicon:
     """A v2 pack's lexicon (the bundled one and its own `concepts`); every `~id` checked."""
-    from sandbox.scenarios.lexicon import bundled_lexicon, check_references, read_concepts
-    from sandbox.text.concepts import ConceptError
+    from sandbox.scenarios.lexicon import bundled_lexicon, check_phrases, read_concepts
+    from sandbox.text.concepts import ConceptError, check_slots
     from sandbox.text.phrases import compile_phrase
 
     lexicon = given if given is not None else bundled_lexicon()
+    broken: set[str] = set()
     if pack.concepts:
-        own, problems = read_concepts(
+        own, problems, sites = read_concepts(
             {k: v.model_dump(exclude_none=True) for k, v in pack.concepts.items()},
             source,
             doc.line_of,
             ("concepts",),
         )
-        errors.extend(problems)
         lexicon = lexicon.merged(own, local=True)
-        errors.extend(e for e in check_references(lexicon) if e.path == source)
+        problems += check_phrases(lexicon, sites)
+        errors.extend(problems)
+        # A concept whose phrases were refused is reported once, not again where it is used.
+        broken = {e.key.split(".")[1] for e in problems if e.key and e.key.count(".")}
 
-    def check(path: Path, phrases: list[str], local: dict[str, tuple[str, ...]]) -> None:
+    def check(
+        path: Path, phrases: list[str], local: dict[str, tuple[str, ...]], topic: bool = False
+    ) -> None:
         for k, phrase in enumerate(phrases):
+            at = (*path, k)
             try:
-                for plain in lexicon.expand([phrase], pack.locale, local):
-                    compile_phrase(plain, pack.locale)
+                check_slots(phrase, pack.locale)
+                if topic and TOPIC in SLOT.findall(phrase):
+                    raise ConceptError("a scenario's `topic` cannot name ~topic itself")
+                plain = lexicon.expand([phrase], pack.locale, local)
+                if not plain:
+                    empty = _empty_concept(lexicon, phrase, pack.locale, local)
+                    lang = LANGS.get(pack.locale, "en")
+                    raise ConceptError(f"concept '~{empty}' has no {lang} phrases")
+                for one in plain:
+                    compile_phrase(one, pack.locale)
             except (ConceptError, PhraseError) as exc:
+                if broken.intersection(SLOT.findall(phrase)):
+                    continue  # the concept's own error says it
                 errors.append(
                     PackError(
-                        source, doc.line_of((*path, k)), ".".join(map(str, (*path, k))), str(exc)
+                        source,
+                        doc.line_of(at),
+                        ".".join(map(str, at)),
+                        f"{_describe(at, doc.data)}: {exc}",
                     )
                 )
 
     for si, scenario in enumerate(pack.scenarios):
         base: Path = ("scenarios", si)
-        local = {"topic": tuple(scenario.topic)} if scenario.topic else {}
+        local = {TOPIC: tuple(scenario.topic)} if scenario.topic else {}
         if scenario.topic:
-            check((*base, "topic"), scenario.topic, {})
+            check((*base, "topic"), scenario.topic, {}, topic=True)
         specs: list[tuple[Path, MatcherSpec | None]] = [((*base, "ends_when"), scenario.ends_when)]
         specs += [
             ((*base, "facts", i, "asked_by"), f.asked_by) for i, f in enumerate(scenario.facts)
@@ -172,6 +192,15 @@ def _v2_lexicon(
             for g, group in enumerate(spec.all):
                 check((*path, "all", g), group, local)
     return lexicon
+
+
+def _empty_concept(
+    lexicon: Lexicon, phrase: str, locale: str, local: dict[str, tuple[str, ...]]
+) -> str:
+    """The concept that makes a phrase stand for no phrase of the locale: one it names that
+    has none there."""
+    names: list[str] = SLOT.findall(phrase)
+    return next((n for n in names if not lexicon.expand([f"~{n}"], locale, local)), names[0])
 
 
 @dataclass
@@ -237,19 +266,6 @@ _BOUNDS = {
     "less_than": ("lt", "less than"),
     "less_than_equal": ("le", "at most"),
 }
-
-
-def _yaml_type(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> Path:
@@ -344,7 +360,10 @@ def _from_validation(
             message = f"{where}: unknown key {key!r}{hint}"
             line = doc.line_of(path)
         elif kind in _TYPE_NAMES:
-            message = f"{where}: expected {_TYPE_NAMES[kind]}, got {_yaml_type(err['input'])}"
+            got = err["input"]
+            # A number that is not whole is shown as written ("got 1.5"), not "a number".
+            shown = repr(got) if kind == "int_type" and type(got) is float else _yaml_type(got)
+            message = f"{where}: expected {_TYPE_NAMES[kind]}, got {shown}"
             if isinstance(err["input"], bool) and kind != "bool_type":
                 message += " (YAML reads yes, no, on, off, true and false as booleans: quote them)"
             line = doc.line_of(path)
@@ -421,11 +440,13 @@ def _cross_check(pack: Pack, doc: Document, source: str) -> list[PackError]:
         if scenario.id in seen_scenarios:
             add((*base, "id"), f"duplicate scenario id {scenario.id!r}")
         seen_scenarios.add(scenario.id)
-        _check_scenario(scenario, pack.locale, base, add)
+        _check_scenario(scenario, pack.locale, base, add, pack.format == 2)
     return errors
 
 
-def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> None:
+def _check_scenario(
+    scenario: Scenario, locale: str, base: Path, add: Any, v2: bool = False
+) -> None:
     facts = {f.id for f in scenario.facts}
     step_ids: set[str] = set()
     steps = [("facts", i, f.id) for i, f in enumerate(scenario.facts)]
@@ -472,6 +493,8 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
         refs((*path, "requires"), reaction.requires, all_steps, "fact or reaction")
         refs((*path, "reveals"), reaction.reveals, facts, "fact")
         matcher((*path, "when"), reaction.when)
+    if v2:  # v1 lists its errors (section 1); a step that never happens is not one of them
+        _check_requirements(scenario, base, add)
     matcher((*base, "ends_when"), scenario.ends_when)
 
     criteria: set[str] = set()
@@ -513,3 +536,54 @@ def _check_scenario(scenario: Scenario, locale: str, base: Path, add: Any) -> No
                 refs((*path, "expect", key), ids, criteria, "criterion")
         if expect.revealed:
             refs((*path, "expect", "revealed"), expect.revealed, facts, "fact")
+
+
+def _check_requirements(scenario: Scenario, base: Path, add: Any) -> None:
+    """Format v2: no fact or reaction requires itself, and requirements go round in no
+    circle: such steps could never happen (docs/format-v2.md). A fact that a reaction
+    `reveals` can happen whatever its own `requires` (section 4), so it breaks a circle.
+    Each circle is reported once, at the `requires` entry of its first step in file order."""
+    revealed = {fact_id for r in scenario.reactions for fact_id in r.reveals}
+    steps: dict[str, tuple[Path, list[str]]] = {}
+    written = [("facts", i, f.id, f.requires) for i, f in enumerate(scenario.facts)]
+    written += [("reactions", i, r.id, r.requires) for i, r in enumerate(scenario.reactions)]
+    for key, i, step_id, requires in written:
+        if key == "facts" and step_id in revealed:
+            continue
+        steps.setdefault(step_id, ((*base, key, i, "requires"), requires))
+    reported: set[str] = set()
+    for start, (path, requires) in steps.items():
+        if start in reported:
+            continue
+        if start in requires:
+            message = f"{start!r} requires itself, so it can never happen"
+            add((*path, requires.index(start)), message)
+            reported.add(start)
+            continue
+        circle = _circle_from(start, steps)
+        if circle is None or reported.intersection(circle):
+            continue
+        reported.update(circle)
+        shown = " -> ".join(repr(s) for s in (*circle, start))
+        add(
+            (*path, requires.index(circle[1])),
+            f"requirements go round in a circle: {shown}, so none of them can ever happen",
+        )
+
+
+def _circle_from(start: str, steps: dict[str, tuple[Path, list[str]]]) -> list[str] | None:
+    """The ids of a shortest circle of `requires` from `start` back to it, or None."""
+    trail: dict[str, str | None] = {start: None}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for nxt in steps.get(node, ((), []))[1]:
+            if nxt == start and node != start:
+                circle = [node]
+                while (before := trail[circle[-1]]) is not None:
+                    circle.append(before)
+                return circle[::-1]
+            if nxt not in trail and nxt in steps:
+                trail[nxt] = node
+                queue.append(nxt)
+    return None

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sandbox.scenarios.yamlnodes import yaml_type
 from sandbox.text.concepts import Lexicon
 from sandbox.text.matcher import Matcher as CompiledMatcher
 from sandbox.text.matcher import Text as MessageText
@@ -301,10 +302,25 @@ class Example(Model):
 # --- scenario and pack ------------------------------------------------------------------
 
 
-def _switch_word(value: Any) -> Any:
-    """YAML reads a bare off / on as false / true: `hints: off` means the word."""
+#: How many practice hints a scenario's `hints` may allow.
+MAX_HINTS = 20
+
+
+def _hints_value(value: Any) -> Any:
+    """`hints`: off, on or how many (1 to `MAX_HINTS`), with one message for a bad value.
+
+    YAML reads a bare off / on as false / true: `hints: off` means the word.
+    """
     if isinstance(value, bool):
         return "on" if value else "off"
+    expected = f"'off', 'on' or a whole number from 1 to {MAX_HINTS}"
+    if isinstance(value, str) and value not in ("off", "on"):
+        raise ValueError(f"expected {expected}, got {value!r}")
+    if isinstance(value, int) and not 1 <= value <= MAX_HINTS:
+        raise ValueError(f"must be {expected}, got {value}")
+    if value is not None and not isinstance(value, str | int):
+        got = repr(value) if isinstance(value, float) else yaml_type(value)
+        raise ValueError(f"expected {expected}, got {got}")
     return value
 
 
@@ -331,8 +347,8 @@ class Scenario(Model):
     # Practice hints for this scenario: off, on, or how many per attempt (1..20); without
     # it, the organisation's setting (SANDBOX_HINTS) decides.
     hints: Annotated[
-        Literal["off", "on"] | Annotated[int, Field(ge=1, le=20)] | None,
-        BeforeValidator(_switch_word),
+        Literal["off", "on"] | Annotated[int, Field(ge=1, le=MAX_HINTS)] | None,
+        BeforeValidator(_hints_value),
     ] = None
 
     def fact(self, fact_id: str) -> Fact | None:

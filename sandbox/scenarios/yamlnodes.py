@@ -71,6 +71,20 @@ class Document:
             path = path[:-1]
 
 
+def yaml_type(value: Any) -> str:
+    """What a value read from YAML is, in a message's words ("a string", "nothing (null)")."""
+    if value is None:
+        return "nothing (null)"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
+
+
 def _tag_refused(node: Node) -> str:
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
     if isinstance(node, ScalarNode) and not node.style and tag == "!!timestamp":

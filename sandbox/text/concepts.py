@@ -27,6 +27,37 @@ class ConceptError(ValueError):
     """A reference to a concept that does not exist, or concepts that include each other."""
 
 
+#: A tilde that a phrase may hold other than a slot: a range after a digit ("5~8天").
+_RANGE_TILDE = re.compile(r"(?<=[0-9])~")
+#: The id a scenario's `topic` goes by (a concept of a pack or a lexicon may not take it).
+TOPIC = "topic"
+
+
+def check_slots(phrase: str, locale: str) -> None:
+    """`ConceptError` unless every `~` of a v2 phrase starts a concept's id.
+
+    `~ send` and `~` name no concept; in English a slot starts a word (`send~sell` is no
+    phrase), while Chinese writes slots against its characters (`先~stop几天`). A tilde
+    after a digit, or inside a phrase before a Chinese character, is a range (`5~8天`,
+    `三~五天`), not a slot.
+    """
+    if "~" not in phrase:
+        return
+    for i, char in enumerate(phrase):
+        if char != "~" or _RANGE_TILDE.match(phrase, i):
+            continue
+        after = phrase[i + 1 : i + 2]
+        if i > 0 and after and not after.isspace() and not after.isascii():
+            continue  # between characters of a language without spaces: 三~五天
+        if SLOT.match(phrase, i) is None:
+            raise ConceptError(
+                f"'~' must be followed by a concept's id (~name: lower-case letters, digits "
+                f"and '-'): {phrase!r}"
+            )
+        if LANGS.get(locale, "en") == "en" and i > 0 and phrase[i - 1].isalnum():
+            raise ConceptError(f"a concept ('~name') must start a word: {phrase!r}")
+
+
 @dataclass(frozen=True)
 class Concept:
     id: str
@@ -120,6 +151,8 @@ class Lexicon:
             members: tuple[str, ...] = local[name]
         elif name in self.concepts:
             members = self.concepts[name].phrases(locale)
+        elif name == TOPIC:
+            raise ConceptError("~topic needs the scenario's `topic`")
         else:
             raise ConceptError(f"no concept '~{name}' in the lexicon")
         out: list[str] = []

@@ -246,9 +246,24 @@ def _gapped_en(source: str, text: str) -> Phrase:
     return Phrase(source, lemma_text, "en", compiled[0].literal, re.compile(_EN_GAP.join(patterns)))
 
 
+def check_phrase(source: str, locale: str) -> str:
+    """A plain v2 phrase normalised; `PhraseError` if the format does not allow it.
+
+    v1's rules (`Phrase.check`), and a `...` gap stands between two words: a phrase may not
+    begin or end with one (`…` reads as `...`; in English two gaps in a row are an error
+    too, while Chinese writes its ellipsis ……, one gap).
+    """
+    text = Phrase.check(source, locale)
+    if "..." in text:
+        parts = text.split("...") if locale == "en" else re.split(r"(?:\.\.\.)+", text)
+        if any(not part.strip() for part in parts):
+            raise PhraseError(f"'...' must stand between two words of a phrase: {source!r}")
+    return text
+
+
 def compile_phrase(source: str, locale: str) -> Phrase:
     """One plain v2 phrase, compiled to match a `Reading` (`PhraseError` if not allowed)."""
-    text = Phrase.check(source, locale)
+    text = check_phrase(source, locale)
     if locale == "en" and "..." in text:
         return _gapped_en(source, text)
     if locale == "en":
