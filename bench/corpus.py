@@ -167,6 +167,12 @@ VARIANTS = {
     "w": "one violation inside excellent practice, in long, polite sentences (round 9)",
     "x": "excellent and clean, explaining risks at length, naming the forbidden things only "
     "to warn, refuse or correct (round 9)",
+    # The tenth round, written blind after a session of rules from the in-context probes
+    # (going along, "I'd be lying if I said"), as a fresh measure of text nobody tuned on.
+    "y": "clean and careful in everyday words, typed casually: going along with what is "
+    "safe, turning down what is not without textbook phrases (round 10)",
+    "z": "one forbidden act, by going along with what the customer asked or in everyday "
+    "words, inside otherwise decent practice (round 10)",
 }
 
 
@@ -181,7 +187,8 @@ def holdout_variants(full_id: str) -> set[str]:
     fifth's three (shifted by one and by two, so that each round's held-out kind is not
     always the third round's), one of the sixth round's two (shifted by one, so not
     always the second round's), one of the seventh's two, one of the eighth's two
-    (shifted by one, so not always the seventh round's) and one of the ninth's two."""
+    (shifted by one, so not always the seventh round's), one of the ninth's two and one
+    of the tenth's two (shifted by one)."""
     total = sum(full_id.encode("utf-8"))
     return {
         holdout_variant(full_id),
@@ -193,6 +200,7 @@ def holdout_variants(full_id: str) -> set[str]:
         "st"[total % 2],
         "uv"[(total + 1) % 2],
         "wx"[total % 2],
+        "yz"[(total + 1) % 2],
     }
 
 

@@ -43,7 +43,7 @@ def test_every_scenario_has_its_transcripts_some_held_out() -> None:
         assert data["trainee"], path
     assert set(seen) == scenarios
     for scenario, splits in seen.items():
-        assert set(splits) == set("abcdefghijklmnopqrstuvwx"), scenario
+        assert set(splits) == set("abcdefghijklmnopqrstuvwxyz"), scenario
         held = {v for v, split in splits.items() if split == "holdout"}
         assert held == corpus.holdout_variants(scenario) & set(splits), scenario
 
