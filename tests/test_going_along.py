@@ -99,6 +99,7 @@ def along(line: str, answers_request: bool = False) -> bool:
         "那我帮您把订单改成氯沙坦钾片，数量还是两盒对吧？",
         "哦哦好的，那我先帮您把两盒发出去哈，应该问题不大的。",
         "应该不要紧吧，我先帮您拍一盒哈～",
+        "好嘞好嘞，不多问了，两盒这就给您安排上，下午就能出库。",
     ],
 )
 def test_a_commitment_to_what_was_asked_goes_along(line: str) -> None:
