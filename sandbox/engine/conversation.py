@@ -22,12 +22,7 @@ RefusedReason = Literal["empty", "ended", "timeout"]
 
 #: Times are seconds with a fraction; durations are taken to the microsecond, so that
 #: 44.2 - 14.2 is 30 seconds, not 30.000000000000004 (binary floats cannot hold 0.2).
-_PLACES = 6
-
-
-def elapsed(start: float, end: float) -> float:
-    """Seconds from `start` to `end`, to the microsecond."""
-    return round(end - start, _PLACES)
+PLACES = 6
 
 
 @dataclass
@@ -112,19 +107,21 @@ class Conversation:
         nudge = self.scenario.nudge
         if nudge is None or self.ended or self._nudged:
             return None
-        return round(self.last_persona_at + nudge.after_s, _PLACES)
+        return round(self.last_persona_at + nudge.after_s, PLACES)
 
     # -- events --
 
     def send_nudge(self, at: float) -> Message | None:
         """Say the nudge if the trainee has been silent longer than `after_s` at `at`."""
-        due = self.nudge_due_at()
-        if due is None or self.scenario.nudge is None:
+        nudge = self.scenario.nudge
+        if nudge is None or self.ended or self._nudged:
             return None
-        if elapsed(self.last_persona_at, at) <= self.scenario.nudge.after_s:
+        # Taken on every message: the silence to the microsecond, the due time only when due.
+        if round(at - self.last_persona_at, PLACES) <= nudge.after_s:
             return None
         self._nudged = True
-        message = Message("persona", self.scenario.nudge.say, due, "nudge")
+        due = round(self.last_persona_at + nudge.after_s, PLACES)
+        message = Message("persona", nudge.say, due, "nudge")
         self.messages.append(message)
         return message
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sandbox.engine.conversation import Conversation, Message, elapsed
+from sandbox.engine.conversation import PLACES, Conversation, Message
 from sandbox.evaluator.flags import Flag, needs_review, review_flags
 from sandbox.evaluator.scoring import Status, Verdict, score_verdicts
 from sandbox.evaluator.transcript import Transcript
@@ -158,7 +158,7 @@ def grade_compiled(
     ignored: list[int] = []
     heard = 0  # how many of the conversation's lines the trainee has answered
     for index, text, at in transcript.trainee_lines():
-        since = elapsed(conversation.last_persona_at, at)
+        since = round(at - conversation.last_persona_at, PLACES)  # to the microsecond
         turn = conversation.receive(text, at)
         if turn.accepted and turn.view is not None and turn.index is not None:
             graded.append(_Graded(index, text, at, since, turn.view, (heard, turn.index)))
