@@ -449,9 +449,9 @@ def test_no_nudge_for_a_message_at_exactly_after_s() -> None:
 
 def test_no_nudge_at_exactly_after_s_with_decimal_times() -> None:
     # 20.3 + 32.3 is 52.599999999999994 in binary floats: a message at 52.6 is not later.
-    conversation = talk("nudge: {after_s: 32.3, say: \"Still there?\"}\n", ("hm", 20.3), ("hm", 52.6))
+    conversation = talk('nudge: {after_s: 32.3, say: "Still there?"}\n', ("hm", 20.3), ("hm", 52.6))
     assert nudges(conversation) == []
-    conversation = talk("nudge: {after_s: 32.3, say: \"Still there?\"}\n", ("hm", 20.3), ("hm", 52.7))
+    conversation = talk('nudge: {after_s: 32.3, say: "Still there?"}\n', ("hm", 20.3), ("hm", 52.7))
     assert nudges(conversation) == [52.6]
 
 
