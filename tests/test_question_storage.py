@@ -44,14 +44,20 @@ def test_migration_0009_keeps_existing_data_and_downgrades(empty_engine: Engine)
     upgrade(empty_engine, "0006")
     with Session(empty_engine) as session:
         user = create_user(session=session, name="tao", role=Role.TRAINEE, password="pw-123456")
-        exam = Exam(name="Old exam", time_limit_s=300, opens_at=T0, closes_at=T0, rules={})
-        session.add(exam)
-        session.flush()
+        # The exams table as it stood at 0006 (the model has columns added since).
+        exam_id = session.execute(
+            text(
+                "INSERT INTO exams (name, time_limit_s, opens_at, closes_at, rules, exam_only, "
+                "created_at, updated_at) VALUES ('Old exam', 300, :t, :t, '{}', false, :t, :t) "
+                "RETURNING id"
+            ),
+            {"t": T0},
+        ).scalar_one()
         set_written_score(
-            session=session, exam_id=exam.id or 0, user_id=user.id or 0, score=72.5, entered_by=None
+            session=session, exam_id=exam_id, user_id=user.id or 0, score=72.5, entered_by=None
         )
         session.commit()
-        exam_id, user_id = exam.id, user.id
+        user_id = user.id
     upgrade(empty_engine)
     tables = set(inspect(empty_engine).get_table_names())
     assert {"question_sittings", "question_responses", "exam_written_parts"} <= tables
