@@ -7,12 +7,12 @@ v1 packs are untouched: in v1, `~` and `...` are literal text (../shared/scenari
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_support import run_in_process
+from test_cli_packs import assert_refused, output
 
 from sandbox.engine.conversation import Conversation
 from sandbox.scenarios.errors import PackErrors
@@ -77,21 +77,6 @@ concepts:
 
 def run(*args: Any, env: dict[str, str | None] | None = None, cwd: Path) -> Any:
     return run_in_process([str(a) for a in args], cwd=cwd, env=env)
-
-
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout + result.stderr
-
-
-def assert_refused(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """Exit code 2, each fragment in the output, no traceback, no internal error."""
-    text = output(result)
-    assert result.returncode == 2, text
-    assert "Traceback" not in text
-    assert "internal error" not in text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
-    return text
 
 
 def line_of(text: str, fragment: str) -> int:
